@@ -1,0 +1,45 @@
+# OWSO Pay: the two commands are `make run` and `make test` (see README.md, "Running").
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+CARGO ?= cargo
+
+.PHONY: help build run test bench fmt lint clean
+
+help: ## list the targets
+	@echo "OWSO Pay — make targets:"
+	grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-6s %s\n", $$1, $$2 }'
+
+build: ## build every binary (debug, target/debug; shared by run and test)
+	$(CARGO) build --workspace --bins
+
+run: ## PostgreSQL, migrate, demo seed, bank-sim + service in sandbox mode; prints URLs, keys, a curl walk-through
+	@scripts/run.sh
+
+test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local PostgreSQL
+	@SECONDS=0
+	trap 'rc=$$?; printf "make test: %s, wall time %dm%02ds\n" "$$( ((rc)) && echo FAILED || echo passed )" $$((SECONDS / 60)) $$((SECONDS % 60)) >&2' EXIT
+	step() { printf '==> %s\n' "$$*" >&2; "$$@"; }
+	DATABASE_URL=$$(scripts/pg-up.sh)
+	export DATABASE_URL
+	step $(CARGO) fmt --all -- --check
+	step $(CARGO) clippy --workspace --all-targets -- -D warnings
+	step $(CARGO) build --workspace --bins
+	step $(CARGO) test --workspace
+
+bench: ## benchmarks (none yet)
+	@echo "no benchmarks yet"
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+lint: ## fmt check and clippy (no database needed)
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean: ## remove build output, e2e logs and make-run logs
+	$(CARGO) clean
+	rm -rf .run

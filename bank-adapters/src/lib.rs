@@ -1,0 +1,10 @@
+//! Bank adapters for OWSO Pay: wire formats, signing, and the bank simulators.
+//!
+//! This crate never touches SQL and never depends on `payments`.
+#![warn(missing_docs)]
+
+pub mod error;
+mod http;
+pub mod sandbox;
+pub mod signing;
+pub mod sim;

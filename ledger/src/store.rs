@@ -1,0 +1,18 @@
+//! PostgreSQL persistence of accounts, entries and postings.
+//!
+//! Every function takes the caller's connection and never begins or commits a transaction:
+//! the caller's use case owns it, so postings commit together with the state change that
+//! caused them. The balance of an entry is checked again by the database at commit (a
+//! deferred constraint trigger), so a caller that bypasses [`post`] still cannot commit an
+//! unbalanced entry.
+
+mod accounts;
+mod entries;
+mod reports;
+
+pub use accounts::{ensure_account, list_accounts, AccountRow};
+pub use entries::{
+    count_entries_with_key, entry_postings, find_entry_by_key, post, reversal_of, reverse,
+    PostOutcome, PostingRow, REVERSAL_KIND,
+};
+pub use reports::{trial_balance, TrialBalanceLine};

@@ -1,0 +1,233 @@
+//! Payment attempts: one payment request through one channel.
+//!
+//! Creating an attempt calls the bank, so it takes two transactions: record the attempt and
+//! commit, call the bank with no transaction open, then record the outcome.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::{Principal, Role};
+use super::idempotency::{self, Claim};
+use super::intents::{self, Created};
+use super::money::{self, MoneyView};
+use crate::http::error::ApiError;
+use crate::state::AppState;
+use axum::http::StatusCode;
+use bank_adapters::sandbox::CreatePaymentRequest;
+
+/// Channels of API.md. Only the sandbox is wired today; the others are refused with a clear
+/// problem until their adapters land.
+pub const CHANNELS: [&str; 5] = ["khqr", "aba_payway", "acleda_xpay", "wing", "sandbox"];
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAttemptRequest {
+    #[schema(example = "sandbox")]
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub id: Uuid,
+    pub payment_intent_id: Uuid,
+    pub channel: String,
+    pub status: String,
+    pub amount: MoneyView,
+    pub provider_reference: String,
+    pub checkout_url: Option<String>,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+pub struct AttemptRow {
+    pub id: Uuid,
+    pub payment_intent_id: Uuid,
+    pub office_code: String,
+    pub channel: String,
+    pub status: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub provider_reference: String,
+    pub checkout_url: Option<String>,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+pub const ATTEMPT_COLUMNS: &str = "id, payment_intent_id, office_code, channel, status, currency, amount_minor, \
+    provider_reference, checkout_url, failure_reason, created_at, expires_at, paid_at";
+
+impl AttemptRow {
+    pub fn view(&self) -> Result<AttemptView, ApiError> {
+        Ok(AttemptView {
+            id: self.id,
+            payment_intent_id: self.payment_intent_id,
+            channel: self.channel.clone(),
+            status: self.status.clone(),
+            amount: money::from_row(self.amount_minor, &self.currency)?.into(),
+            provider_reference: self.provider_reference.clone(),
+            checkout_url: self.checkout_url.clone(),
+            failure_reason: self.failure_reason.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            paid_at: self.paid_at,
+        })
+    }
+}
+
+/// Who asks for an attempt: staff or the workflow system with a key, or the citizen with the
+/// payment link token.
+pub enum AttemptCaller<'a> {
+    Key(&'a Principal),
+    Citizen(&'a str),
+}
+
+impl AttemptCaller<'_> {
+    fn idempotency_scope(&self, intent_id: Uuid) -> String {
+        match self {
+            AttemptCaller::Key(principal) => principal.idempotency_scope(),
+            AttemptCaller::Citizen(_) => format!("citizen:{intent_id}"),
+        }
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    caller: AttemptCaller<'_>,
+    intent_id: Uuid,
+    idempotency_key: &str,
+    request_hash: &[u8],
+    request: CreateAttemptRequest,
+) -> Result<Created<AttemptView>, ApiError> {
+    if let AttemptCaller::Key(principal) = &caller {
+        principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
+    }
+    if !CHANNELS.contains(&request.channel.as_str()) {
+        return Err(ApiError::validation("channel", format!("channel must be one of {}", CHANNELS.join(", "))));
+    }
+    if request.channel != "sandbox" || !state.config.sandbox_enabled {
+        return Err(ApiError::unprocessable(
+            "channel_unavailable",
+            "Channel unavailable",
+            format!("the {} channel is not available on this service", request.channel),
+        ));
+    }
+    let scope = caller.idempotency_scope(intent_id);
+
+    // Transaction 1: claim the key, check the intent, record the attempt.
+    let mut tx = state.pool.begin().await?;
+    let principal = match &caller {
+        AttemptCaller::Key(principal) => Some(*principal),
+        AttemptCaller::Citizen(_) => None,
+    };
+    let intent = intents::load(&mut tx, principal, intent_id, true).await?;
+    if let AttemptCaller::Citizen(token) = &caller {
+        if !bool::from(token.as_bytes().ct_eq(intent.pay_token.as_bytes())) {
+            return Err(ApiError::not_found("payment intent"));
+        }
+    }
+    if let Claim::Replay { status, body } = idempotency::claim(&mut tx, &scope, idempotency_key, request_hash).await? {
+        return Ok(Created::Replayed { status, body });
+    }
+    if intent.status != "awaiting_payment" {
+        return Err(ApiError::invalid_state(format!("the payment intent is {}; it takes no new attempt", intent.status)));
+    }
+    if intent.expires_at <= Utc::now() {
+        return Err(ApiError::invalid_state("the payment intent has expired; it takes no new attempt"));
+    }
+    let attempt_id = Uuid::now_v7();
+    let provider_reference = format!("op{}", attempt_id.simple());
+    let ttl = chrono::Duration::from_std(state.config.attempt_ttl).map_err(ApiError::internal)?;
+    let expires_at = intent.expires_at.min(Utc::now() + ttl);
+    // language=PostgreSQL
+    sqlx::query(
+        "insert into payment_attempts (id, payment_intent_id, office_code, channel, status, currency, amount_minor,
+             provider_reference, expires_at)
+         values ($1, $2, $3, $4, 'pending', $5, $6, $7, $8)",
+    )
+    .bind(attempt_id)
+    .bind(intent_id)
+    .bind(&intent.office_code)
+    .bind(&request.channel)
+    .bind(&intent.currency)
+    .bind(intent.total_minor)
+    .bind(&provider_reference)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    // The bank call, with no transaction open.
+    let total = money::from_row(intent.total_minor, &intent.currency)?;
+    let bank_request = CreatePaymentRequest {
+        provider_reference: provider_reference.clone(),
+        amount: total.format_amount(),
+        currency: total.currency().code().to_owned(),
+        description: format!("OWSO case {}", intent.case_reference),
+        expires_at,
+    };
+    let outcome = state.sandbox.create_payment(&bank_request).await;
+
+    // Transaction 2: record what the bank said.
+    let mut tx = state.pool.begin().await?;
+    match outcome {
+        Ok(created) => {
+            sqlx::query("update payment_attempts set checkout_url = $2, updated_at = now() where id = $1")
+                .bind(attempt_id)
+                .bind(&created.checkout_url)
+                .execute(&mut *tx)
+                .await?;
+            let view = load(&mut tx, attempt_id).await?.view()?;
+            let body = serde_json::to_value(&view).map_err(ApiError::internal)?;
+            idempotency::save(&mut tx, &scope, idempotency_key, StatusCode::CREATED.as_u16(), &body).await?;
+            tx.commit().await?;
+            tracing::info!(payment.id = %intent_id, attempt.id = %attempt_id, channel = %request.channel, "payment attempt created");
+            Ok(Created::New(view))
+        }
+        Err(error) => {
+            tracing::warn!(payment.id = %intent_id, attempt.id = %attempt_id, error = %error, "bank refused or did not answer the payment request");
+            sqlx::query("update payment_attempts set status = 'failed', failure_reason = $2, updated_at = now() where id = $1 and status = 'pending'")
+                .bind(attempt_id)
+                .bind(format!("bank: {error}"))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            // Nothing moved: free the key so the client may retry the same request.
+            idempotency::release(&state.pool, &scope, idempotency_key).await?;
+            Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "bank_unavailable",
+                "Bank unavailable",
+                "the bank did not accept the payment request; retry later",
+            ))
+        }
+    }
+}
+
+pub async fn load(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<AttemptRow, ApiError> {
+    let row: Option<AttemptRow> = sqlx::query_as(&format!("select {ATTEMPT_COLUMNS} from payment_attempts where id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.ok_or_else(|| ApiError::not_found("payment attempt"))
+}
+
+pub async fn list_for_intent(state: &AppState, principal: &Principal, intent_id: Uuid) -> Result<Vec<AttemptView>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    intents::load(&mut conn, Some(principal), intent_id, false).await?;
+    let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from payment_attempts where payment_intent_id = $1 order by created_at, id"
+    ))
+    .bind(intent_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(AttemptRow::view).collect()
+}

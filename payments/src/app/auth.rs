@@ -1,0 +1,178 @@
+//! API keys, roles and office scope.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::http::error::ApiError;
+
+/// The roles of API.md. A citizen never holds a key: they use the payment link token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Workflow,
+    Cashier,
+    Supervisor,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Admin, Role::Workflow, Role::Cashier, Role::Supervisor, Role::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Workflow => "workflow",
+            Role::Cashier => "cashier",
+            Role::Supervisor => "supervisor",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == raw)
+    }
+
+    /// Only people at an office are scoped to it; admin and the workflow system see all offices.
+    pub fn may_be_scoped(self) -> bool {
+        matches!(self, Role::Cashier | Role::Supervisor | Role::Auditor)
+    }
+}
+
+/// Who is calling, resolved from `Authorization: Bearer`.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub key_id: Uuid,
+    pub role: Role,
+    /// Empty means every office.
+    pub office_codes: Vec<String>,
+}
+
+impl Principal {
+    /// Refuses a caller whose role is not in `roles` (403).
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "the {} role may not do this",
+                self.role.as_str()
+            )))
+        }
+    }
+
+    pub fn sees_office(&self, office_code: &str) -> bool {
+        self.office_codes.is_empty() || self.office_codes.iter().any(|code| code == office_code)
+    }
+
+    /// The office filter to apply to lists: `None` for all offices.
+    pub fn office_filter(&self) -> Option<&[String]> {
+        if self.office_codes.is_empty() {
+            None
+        } else {
+            Some(&self.office_codes)
+        }
+    }
+
+    /// The idempotency scope of this caller.
+    pub fn idempotency_scope(&self) -> String {
+        format!("key:{}", self.key_id)
+    }
+}
+
+/// Secret API keys start with this prefix so they are recognisable in a leaked file.
+pub const KEY_PREFIX: &str = "opk_";
+
+pub fn hash_key(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// 256 random bits, base64url, behind a prefix.
+pub fn random_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What `payments keys create` prints (API.md, "Authentication").
+#[derive(Debug, Serialize)]
+pub struct CreatedKey {
+    pub key: String,
+    pub id: Uuid,
+    pub role: Role,
+    pub office_codes: Vec<String>,
+    pub name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("office {0} does not exist")]
+    UnknownOffice(String),
+    #[error("the {0} role cannot be scoped to offices")]
+    NotScopable(&'static str),
+    #[error("name must be 1 to 200 characters")]
+    InvalidName,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Creates a key. `secret` is given for the deterministic demo keys; otherwise a random one is
+/// made. Inserting an existing secret again changes nothing (the demo seed relies on it).
+pub async fn create_key(
+    conn: &mut PgConnection,
+    role: Role,
+    office_codes: &[String],
+    name: &str,
+    secret: Option<&str>,
+) -> Result<CreatedKey, KeyError> {
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(KeyError::InvalidName);
+    }
+    if !office_codes.is_empty() && !role.may_be_scoped() {
+        return Err(KeyError::NotScopable(role.as_str()));
+    }
+    for code in office_codes {
+        let exists: bool = sqlx::query_scalar("select exists(select 1 from offices where code = $1)")
+            .bind(code)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !exists {
+            return Err(KeyError::UnknownOffice(code.clone()));
+        }
+    }
+    let key = secret.map_or_else(|| random_token(KEY_PREFIX), str::to_owned);
+    let hash = hash_key(&key);
+    // language=PostgreSQL
+    let id: Uuid = sqlx::query_scalar(
+        "insert into api_keys (id, name, role, office_codes, key_hash) values ($1, $2, $3, $4, $5)
+         on conflict (key_hash) do update set key_hash = excluded.key_hash
+         returning id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(role.as_str())
+    .bind(office_codes)
+    .bind(&hash)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(CreatedKey { key, id, role, office_codes: office_codes.to_vec(), name: name.to_owned() })
+}
+
+/// Resolves a bearer secret to its principal; `None` for an unknown or revoked key.
+pub async fn lookup(conn: &mut PgConnection, secret: &str) -> Result<Option<Principal>, sqlx::Error> {
+    // The lookup is by hash, so the secret's bytes never reach a comparison in the database.
+    let row: Option<(Uuid, String, Vec<String>)> = sqlx::query_as(
+        "select id, role, office_codes from api_keys where key_hash = $1 and revoked_at is null",
+    )
+    .bind(hash_key(secret))
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.and_then(|(key_id, role, office_codes)| {
+        Role::parse(&role).map(|role| Principal { key_id, role, office_codes })
+    }))
+}

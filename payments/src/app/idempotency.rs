@@ -1,0 +1,101 @@
+//! `Idempotency-Key` handling (API.md, "Conventions").
+//!
+//! The key row is inserted in the same transaction as the work it protects. A concurrent twin
+//! request blocks on the primary key until the first commits, then finds the stored response
+//! and replays it: exactly one effect, whatever the timing.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool};
+
+use crate::http::error::ApiError;
+use axum::http::StatusCode;
+
+/// What the key says about this request.
+pub enum Claim {
+    /// First time: do the work, then [`save`] the response in the same transaction.
+    Fresh,
+    /// Seen before with the same body: answer with the stored response.
+    Replay { status: u16, body: Value },
+}
+
+/// Fingerprint of a request: the route it was sent to and its exact body.
+pub fn request_hash(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update([0]);
+    hasher.update(path.as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hasher.finalize().to_vec()
+}
+
+pub async fn claim(conn: &mut PgConnection, scope: &str, key: &str, hash: &[u8]) -> Result<Claim, ApiError> {
+    // language=PostgreSQL
+    let inserted = sqlx::query(
+        "insert into idempotency_keys (principal, key, request_hash) values ($1, $2, $3)
+         on conflict (principal, key) do nothing",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(hash)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::Fresh);
+    }
+    let row: Option<(Vec<u8>, Option<i32>, Option<Value>)> = sqlx::query_as(
+        "select request_hash, response_status, response_body from idempotency_keys where principal = $1 and key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((stored_hash, status, body)) = row else {
+        // Released between our insert and select (a failed bank call): ask the client to retry.
+        return Err(in_progress());
+    };
+    if stored_hash != hash {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_reused",
+            "Idempotency-Key reused",
+            "this Idempotency-Key was used with a different request; use a new key for a new request",
+        ));
+    }
+    match (status, body) {
+        (Some(status), Some(body)) => Ok(Claim::Replay { status: u16::try_from(status).unwrap_or(500), body }),
+        _ => Err(in_progress()),
+    }
+}
+
+fn in_progress() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_request_in_progress",
+        "Request in progress",
+        "a request with this Idempotency-Key is still being processed; retry shortly",
+    )
+}
+
+pub async fn save(conn: &mut PgConnection, scope: &str, key: &str, status: u16, body: &Value) -> Result<(), ApiError> {
+    sqlx::query("update idempotency_keys set response_status = $3, response_body = $4 where principal = $1 and key = $2")
+        .bind(scope)
+        .bind(key)
+        .bind(i32::from(status))
+        .bind(body)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets a key whose request failed before any effect, so the client may retry with it.
+pub async fn release(pool: &PgPool, scope: &str, key: &str) -> Result<(), ApiError> {
+    sqlx::query("delete from idempotency_keys where principal = $1 and key = $2 and response_status is null")
+        .bind(scope)
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

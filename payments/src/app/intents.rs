@@ -1,0 +1,369 @@
+//! Payment intents: one per case payment, amount locked from a quote.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::{FromRow, PgConnection};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::{random_token, Principal, Role};
+use super::catalog::QuoteLine;
+use super::idempotency::{self, Claim};
+use super::money::{self, MoneyView};
+use super::outbox::{self, NewEvent};
+use crate::http::error::ApiError;
+use crate::state::AppState;
+use axum::http::StatusCode;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayerRequest {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIntentRequest {
+    pub quote_id: Uuid,
+    #[schema(example = "0320018100")]
+    pub case_reference: String,
+    pub payer: Option<PayerRequest>,
+    pub return_url: Option<String>,
+    pub expires_in_s: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IntentView {
+    pub id: Uuid,
+    pub status: String,
+    pub case_reference: String,
+    pub office_code: String,
+    pub quote_id: Uuid,
+    pub total: MoneyView,
+    pub amount_paid: MoneyView,
+    pub amount_refunded: MoneyView,
+    pub pay_url: String,
+    pub receipt_number: Option<String>,
+    pub paid_channel: Option<String>,
+    pub lines: Vec<QuoteLine>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+pub struct IntentRow {
+    pub id: Uuid,
+    pub status: String,
+    pub case_reference: String,
+    pub office_code: String,
+    pub quote_id: Uuid,
+    pub currency: String,
+    pub total_minor: i64,
+    pub amount_paid_minor: i64,
+    pub amount_refunded_minor: i64,
+    pub pay_token: String,
+    pub receipt_number: Option<String>,
+    pub paid_channel: Option<String>,
+    pub lines: sqlx::types::Json<Vec<QuoteLine>>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+pub const INTENT_COLUMNS: &str = "i.id, i.status, i.case_reference, i.office_code, i.quote_id, i.currency, \
+    i.total_minor, i.amount_paid_minor, i.amount_refunded_minor, i.pay_token, i.receipt_number, i.paid_channel, \
+    q.lines, i.expires_at, i.created_at, i.paid_at, i.cancelled_at";
+
+impl IntentRow {
+    pub fn view(&self, state: &AppState) -> Result<IntentView, ApiError> {
+        Ok(IntentView {
+            id: self.id,
+            status: self.status.clone(),
+            case_reference: self.case_reference.clone(),
+            office_code: self.office_code.clone(),
+            quote_id: self.quote_id,
+            total: money::from_row(self.total_minor, &self.currency)?.into(),
+            amount_paid: money::from_row(self.amount_paid_minor, &self.currency)?.into(),
+            amount_refunded: money::from_row(self.amount_refunded_minor, &self.currency)?.into(),
+            pay_url: pay_url(state, &self.pay_token),
+            receipt_number: self.receipt_number.clone(),
+            paid_channel: self.paid_channel.clone(),
+            lines: self.lines.0.clone(),
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            paid_at: self.paid_at,
+            cancelled_at: self.cancelled_at,
+        })
+    }
+}
+
+pub fn pay_url(state: &AppState, token: &str) -> String {
+    let base = state.config.public_base_url.as_str().trim_end_matches('/');
+    format!("{base}/pay/{token}")
+}
+
+/// Loads an intent the caller may see, optionally locking it for the rest of the transaction.
+pub async fn load(conn: &mut PgConnection, principal: Option<&Principal>, id: Uuid, lock: bool) -> Result<IntentRow, ApiError> {
+    let sql = format!(
+        "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id where i.id = $1{}",
+        if lock { " for update of i" } else { "" }
+    );
+    let row: Option<IntentRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    row.filter(|row| principal.is_none_or(|principal| principal.sees_office(&row.office_code)))
+        .ok_or_else(|| ApiError::not_found("payment intent"))
+}
+
+fn validate_reference(case_reference: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&case_reference.len())
+        && case_reference.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "case_reference",
+            "case_reference must be 1 to 64 characters of letters, digits, '-', '_', '/' or '.'",
+        ))
+    }
+}
+
+fn validate_payer(payer: Option<&PayerRequest>) -> Result<Value, ApiError> {
+    let Some(payer) = payer else { return Ok(json!({})) };
+    if let Some(name) = &payer.name {
+        if name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(ApiError::validation("payer.name", "payer.name must be at most 200 printable characters"));
+        }
+    }
+    if let Some(phone) = &payer.phone {
+        let digits = phone.strip_prefix('+').unwrap_or(phone);
+        if digits.is_empty() || digits.len() > 20 || !digits.chars().all(|c| c.is_ascii_digit() || c == ' ') {
+            return Err(ApiError::validation("payer.phone", "payer.phone must be digits, optionally after '+', at most 20"));
+        }
+    }
+    Ok(json!({ "name": payer.name, "phone": payer.phone }))
+}
+
+fn validate_return_url(return_url: Option<&str>) -> Result<(), ApiError> {
+    let Some(raw) = return_url else { return Ok(()) };
+    let valid = raw.len() <= 2048
+        && url::Url::parse(raw).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::validation("return_url", "return_url must be an http(s) URL of at most 2048 characters"))
+    }
+}
+
+/// The result of an idempotent create: the new object, or the stored response to replay.
+pub enum Created<T> {
+    New(T),
+    Replayed { status: u16, body: Value },
+}
+
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    idempotency_key: &str,
+    request_hash: &[u8],
+    request: CreateIntentRequest,
+) -> Result<Created<IntentView>, ApiError> {
+    principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
+    validate_reference(&request.case_reference)?;
+    let payer = validate_payer(request.payer.as_ref())?;
+    validate_return_url(request.return_url.as_deref())?;
+    let ttl_s = request.expires_in_s.unwrap_or(i64::try_from(state.config.intent_ttl.as_secs()).unwrap_or(604_800));
+    if !(60..=30 * 24 * 3600).contains(&ttl_s) {
+        return Err(ApiError::validation("expires_in_s", "expires_in_s must be between 60 and 2592000 (30 days)"));
+    }
+
+    let scope = principal.idempotency_scope();
+    let mut tx = state.pool.begin().await?;
+    if let Claim::Replay { status, body } = idempotency::claim(&mut tx, &scope, idempotency_key, request_hash).await? {
+        return Ok(Created::Replayed { status, body });
+    }
+    let quote: Option<(String, String, i64, bool)> = sqlx::query_as(
+        "select office_code, currency, total_minor, expires_at <= now() from quotes where id = $1",
+    )
+    .bind(request.quote_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (office_code, currency, total_minor, expired) = quote
+        .filter(|quote| principal.sees_office(&quote.0))
+        .ok_or_else(|| ApiError::not_found("quote"))?;
+    if expired {
+        return Err(ApiError::unprocessable("quote_expired", "Quote expired", "the quote has expired; ask for a new quote"));
+    }
+    let id = Uuid::now_v7();
+    // language=PostgreSQL
+    sqlx::query(
+        "insert into payment_intents (id, office_code, quote_id, case_reference, payer, return_url, status, currency,
+             total_minor, pay_token, created_by, expires_at)
+         values ($1, $2, $3, $4, $5, $6, 'awaiting_payment', $7, $8, $9, $10, now() + $11::bigint * interval '1 second')",
+    )
+    .bind(id)
+    .bind(&office_code)
+    .bind(request.quote_id)
+    .bind(&request.case_reference)
+    .bind(&payer)
+    .bind(request.return_url.as_deref())
+    .bind(&currency)
+    .bind(total_minor)
+    .bind(random_token("pt_"))
+    .bind(principal.key_id)
+    .bind(ttl_s)
+    .execute(&mut *tx)
+    .await?;
+    let view = load(&mut tx, None, id, false).await?.view(state)?;
+    let body = serde_json::to_value(&view).map_err(ApiError::internal)?;
+    idempotency::save(&mut tx, &scope, idempotency_key, StatusCode::CREATED.as_u16(), &body).await?;
+    tx.commit().await?;
+    tracing::info!(payment.id = %id, office.code = %office_code, "payment intent created");
+    Ok(Created::New(view))
+}
+
+pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<IntentView, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    load(&mut conn, Some(principal), id, false).await?.view(state)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListIntentsQuery {
+    pub office_code: Option<String>,
+    pub status: Option<String>,
+    pub case_reference: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Opaque list cursor: the (created_at, id) of the last row, base64url.
+pub mod cursor {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+
+    use crate::http::error::ApiError;
+
+    pub fn encode(created_at: DateTime<Utc>, id: Uuid) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}|{id}", created_at.timestamp_micros()))
+    }
+
+    pub fn decode(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+        let invalid = || ApiError::validation("cursor", "cursor is not one this API returned");
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
+        let micros: i64 = micros.parse().map_err(|_| invalid())?;
+        let created_at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(invalid)?;
+        Ok((created_at, id.parse().map_err(|_| invalid())?))
+    }
+
+    /// `limit` defaults to 50 and may not exceed 500 (API.md, "Lists").
+    pub fn limit(raw: Option<i64>) -> Result<i64, ApiError> {
+        match raw {
+            None => Ok(50),
+            Some(limit) if (1..=500).contains(&limit) => Ok(limit),
+            Some(_) => Err(ApiError::validation("limit", "limit must be between 1 and 500")),
+        }
+    }
+}
+
+pub const INTENT_STATUSES: [&str; 4] = ["awaiting_payment", "paid", "expired", "cancelled"];
+
+pub async fn list(state: &AppState, principal: &Principal, query: ListIntentsQuery) -> Result<Page<IntentView>, ApiError> {
+    let limit = cursor::limit(query.limit)?;
+    if let Some(status) = &query.status {
+        if !INTENT_STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::validation("status", format!("status must be one of {}", INTENT_STATUSES.join(", "))));
+        }
+    }
+    if let Some(code) = &query.office_code {
+        if !principal.sees_office(code) {
+            return Ok(Page { data: Vec::new(), next_cursor: None });
+        }
+    }
+    let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
+    let sql = format!(
+        "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id
+         where ($1::text[] is null or i.office_code = any($1))
+           and ($2::text is null or i.office_code = $2)
+           and ($3::text is null or i.status = $3)
+           and ($4::text is null or i.case_reference = $4)
+           and ($5::timestamptz is null or i.created_at >= $5)
+           and ($6::timestamptz is null or i.created_at < $6)
+           and ($7::timestamptz is null or (i.created_at, i.id) < ($7, $8))
+         order by i.created_at desc, i.id desc
+         limit $9"
+    );
+    let rows: Vec<IntentRow> = sqlx::query_as(&sql)
+        .bind(principal.office_filter())
+        .bind(query.office_code.as_deref())
+        .bind(query.status.as_deref())
+        .bind(query.case_reference.as_deref())
+        .bind(query.from)
+        .bind(query.to)
+        .bind(after.map(|(created_at, _)| created_at))
+        .bind(after.map(|(_, id)| id))
+        .bind(limit + 1)
+        .fetch_all(&state.pool)
+        .await?;
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    let rows: Vec<IntentRow> = rows.into_iter().take(usize::try_from(limit).unwrap_or(500)).collect();
+    let next_cursor = if more { rows.last().map(|row| cursor::encode(row.created_at, row.id)) } else { None };
+    let data = rows.iter().map(|row| row.view(state)).collect::<Result<_, _>>()?;
+    Ok(Page { data, next_cursor })
+}
+
+/// Cancels an intent that is still awaiting payment. Cancelling a cancelled intent answers with
+/// it unchanged, so a retried request is harmless; paid or expired intents are a 409.
+pub async fn cancel(state: &AppState, principal: &Principal, id: Uuid) -> Result<IntentView, ApiError> {
+    principal.require(&[Role::Workflow, Role::Cashier, Role::Supervisor, Role::Admin])?;
+    let mut tx = state.pool.begin().await?;
+    let intent = load(&mut tx, Some(principal), id, true).await?;
+    match intent.status.as_str() {
+        "cancelled" => return intent.view(state),
+        "awaiting_payment" => {}
+        other => return Err(ApiError::invalid_state(format!("a {other} payment intent cannot be cancelled"))),
+    }
+    sqlx::query("update payment_intents set status = 'cancelled', cancelled_at = now(), updated_at = now() where id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("update payment_attempts set status = 'cancelled', updated_at = now() where payment_intent_id = $1 and status = 'pending'")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    outbox::enqueue(
+        &mut tx,
+        NewEvent {
+            event_type: "payment.cancelled",
+            office_code: &intent.office_code,
+            case_reference: Some(&intent.case_reference),
+            payment_intent_id: Some(id),
+            data: json!({
+                "payment_intent_id": id,
+                "case_reference": intent.case_reference,
+                "office_code": intent.office_code,
+                "total": MoneyView::from(money::from_row(intent.total_minor, &intent.currency)?),
+            }),
+        },
+    )
+    .await?;
+    let view = load(&mut tx, None, id, false).await?.view(state)?;
+    tx.commit().await?;
+    tracing::info!(payment.id = %id, "payment intent cancelled");
+    Ok(view)
+}

@@ -1,0 +1,15 @@
+//! Use cases. Each function owns its transaction; handlers call exactly one of them.
+
+pub mod attempts;
+pub mod auth;
+pub mod books;
+pub mod callbacks;
+pub mod catalog;
+pub mod idempotency;
+pub mod intents;
+pub mod money;
+pub mod outbox;
+pub mod public;
+pub mod seed;
+pub mod settlement;
+pub mod webhooks;

@@ -1,0 +1,66 @@
+//! What a citizen holding a payment link may see: their own payment and nothing else.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::attempts::{AttemptRow, AttemptView, ATTEMPT_COLUMNS};
+use super::catalog::QuoteLine;
+use super::intents::{IntentRow, INTENT_COLUMNS};
+use super::money::{self, MoneyView};
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicPaymentView {
+    pub status: String,
+    pub total: MoneyView,
+    pub case_reference: String,
+    pub office_code: String,
+    pub office_name_km: String,
+    pub office_name_en: String,
+    pub lines: Vec<QuoteLine>,
+    pub attempts: Vec<AttemptView>,
+    pub receipt_number: Option<String>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView, ApiError> {
+    if token.len() > 128 || !token.starts_with("pt_") {
+        return Err(ApiError::not_found("payment"));
+    }
+    let mut conn = state.pool.acquire().await?;
+    // The token is compared by the unique index; it is 256 random bits, so a timing difference
+    // on the lookup reveals nothing usable.
+    let intent: Option<IntentRow> = sqlx::query_as(&format!(
+        "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id where i.pay_token = $1"
+    ))
+    .bind(token)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let intent = intent.ok_or_else(|| ApiError::not_found("payment"))?;
+    let (office_name_km, office_name_en): (String, String) =
+        sqlx::query_as("select name_km, name_en from offices where code = $1")
+            .bind(&intent.office_code)
+            .fetch_one(&mut *conn)
+            .await?;
+    let attempts: Vec<AttemptRow> = sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from payment_attempts where payment_intent_id = $1 order by created_at, id"
+    ))
+    .bind(intent.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(PublicPaymentView {
+        status: intent.status.clone(),
+        total: money::from_row(intent.total_minor, &intent.currency)?.into(),
+        case_reference: intent.case_reference.clone(),
+        office_code: intent.office_code.clone(),
+        office_name_km,
+        office_name_en,
+        lines: intent.lines.0.clone(),
+        attempts: attempts.iter().map(AttemptRow::view).collect::<Result<_, _>>()?,
+        receipt_number: intent.receipt_number.clone(),
+        expires_at: intent.expires_at,
+        paid_at: intent.paid_at,
+    })
+}

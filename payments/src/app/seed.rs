@@ -1,0 +1,187 @@
+//! `payments seed [--demo]`: the bundled catalog, and the demo offices and keys. Running it
+//! twice changes nothing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgConnection;
+
+use super::auth::{self, Role};
+use super::catalog::FeeRule;
+
+const SECTORS_CSV: &str = include_str!("../../data/sectors.csv");
+const SERVICES_CSV: &str = include_str!("../../data/services.csv");
+
+/// The schedule version of the bundled catalog.
+pub const SCHEDULE_VERSION: &str = "2026-skeleton-1";
+
+#[derive(Deserialize)]
+struct SectorRecord {
+    number: i32,
+    code: String,
+    name_km: String,
+    name_en: String,
+}
+
+#[derive(Deserialize)]
+struct ServiceRecord {
+    code: String,
+    sector: String,
+    name_km: String,
+    name_en: String,
+    currency: String,
+    unit: String,
+    fee_kind: String,
+    amount: String,
+    time_limit_days: String,
+    legal_basis: String,
+    source: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeedReport {
+    pub sectors: usize,
+    pub services: usize,
+}
+
+/// Loads the bundled sectors and services (upsert by code).
+pub async fn catalog(conn: &mut PgConnection) -> anyhow::Result<SeedReport> {
+    let mut sectors = 0;
+    for record in csv::Reader::from_reader(SECTORS_CSV.as_bytes()).deserialize::<SectorRecord>() {
+        let record = record?;
+        sqlx::query(
+            "insert into sectors (code, number, name_km, name_en) values ($1, $2, $3, $4)
+             on conflict (code) do update set number = excluded.number, name_km = excluded.name_km, name_en = excluded.name_en",
+        )
+        .bind(&record.code)
+        .bind(record.number)
+        .bind(&record.name_km)
+        .bind(&record.name_en)
+        .execute(&mut *conn)
+        .await?;
+        sectors += 1;
+    }
+    let mut services = 0;
+    for record in csv::Reader::from_reader(SERVICES_CSV.as_bytes()).deserialize::<ServiceRecord>() {
+        let record = record?;
+        let rule = match record.fee_kind.as_str() {
+            "fixed" => FeeRule::Fixed { amount: record.amount.clone() },
+            "per_unit" => FeeRule::PerUnit { amount: record.amount.clone(), unit: record.unit.clone() },
+            "unpublished" => FeeRule::Unpublished,
+            other => anyhow::bail!("service {}: unknown fee kind {other:?}", record.code),
+        };
+        let time_limit: Option<i32> = if record.time_limit_days.is_empty() { None } else { Some(record.time_limit_days.parse()?) };
+        // language=PostgreSQL
+        sqlx::query(
+            "insert into services (code, sector_code, name_km, name_en, currency, unit, fee_rule, time_limit_days,
+                 legal_basis, source, schedule_version)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             on conflict (code) do update set sector_code = excluded.sector_code, name_km = excluded.name_km,
+                 name_en = excluded.name_en, currency = excluded.currency, unit = excluded.unit,
+                 fee_rule = excluded.fee_rule, time_limit_days = excluded.time_limit_days,
+                 legal_basis = excluded.legal_basis, source = excluded.source,
+                 schedule_version = excluded.schedule_version, updated_at = now()
+             where (services.sector_code, services.name_km, services.name_en, services.currency, services.unit,
+                    services.fee_rule, services.time_limit_days, services.legal_basis, services.source,
+                    services.schedule_version)
+                 is distinct from (excluded.sector_code, excluded.name_km, excluded.name_en, excluded.currency,
+                    excluded.unit, excluded.fee_rule, excluded.time_limit_days, excluded.legal_basis,
+                    excluded.source, excluded.schedule_version)",
+        )
+        .bind(&record.code)
+        .bind(&record.sector)
+        .bind(&record.name_km)
+        .bind(&record.name_en)
+        .bind(&record.currency)
+        .bind(&record.unit)
+        .bind(sqlx::types::Json(&rule))
+        .bind(time_limit)
+        .bind(&record.legal_basis)
+        .bind(&record.source)
+        .bind(SCHEDULE_VERSION)
+        .execute(&mut *conn)
+        .await?;
+        services += 1;
+    }
+    Ok(SeedReport { sectors, services })
+}
+
+struct DemoOffice {
+    code: &'static str,
+    name_km: &'static str,
+    name_en: &'static str,
+    province_group: &'static str,
+    bakong_account_id: &'static str,
+    merchant_name: &'static str,
+    merchant_name_km: &'static str,
+    merchant_city: &'static str,
+}
+
+const DEMO_OFFICES: [DemoOffice; 2] = [
+    DemoOffice {
+        code: "0320",
+        name_km: "ការិយាល័យច្រកចេញចូលតែមួយ ស្រុក (ខេត្តកំពង់ចាម) ០៣២០",
+        name_en: "OWSO district 0320 (Kampong Cham)",
+        province_group: "other",
+        bakong_account_id: "owso_0320@demo",
+        merchant_name: "OWSO 0320",
+        merchant_name_km: "ច្រកចេញចូលតែមួយ ០៣២០",
+        merchant_city: "Kampong Cham",
+    },
+    DemoOffice {
+        code: "1201",
+        name_km: "ការិយាល័យច្រកចេញចូលតែមួយ ខណ្ឌ (រាជធានីភ្នំពេញ) ១២០១",
+        name_en: "OWSO khan 1201 (Phnom Penh)",
+        province_group: "major",
+        bakong_account_id: "owso_1201@demo",
+        merchant_name: "OWSO 1201",
+        merchant_name_km: "ច្រកចេញចូលតែមួយ ១២០១",
+        merchant_city: "Phnom Penh",
+    },
+];
+
+/// Demo keys are fixed strings so that a second seed changes nothing and prints the same keys.
+/// They exist only where `--demo` was run; never run it on a production database.
+const DEMO_KEYS: [(Role, &[&str], &str); 7] = [
+    (Role::Admin, &[], "opk_demo_admin"),
+    (Role::Workflow, &[], "opk_demo_workflow"),
+    (Role::Cashier, &["0320"], "opk_demo_cashier_0320"),
+    (Role::Cashier, &["1201"], "opk_demo_cashier_1201"),
+    (Role::Supervisor, &["0320"], "opk_demo_supervisor_0320"),
+    (Role::Auditor, &[], "opk_demo_auditor"),
+    (Role::Auditor, &["1201"], "opk_demo_auditor_1201"),
+];
+
+/// Adds the demo offices (with sandbox Bakong accounts) and the demo keys; returns what to print.
+pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> {
+    for office in &DEMO_OFFICES {
+        // language=PostgreSQL
+        sqlx::query(
+            "insert into offices (code, name_km, name_en, province_group, bakong_account_id, bakong_acquiring_bank,
+                 merchant_name, merchant_name_km, merchant_city)
+             values ($1, $2, $3, $4, $5, 'Bakong sandbox', $6, $7, $8)
+             on conflict (code) do nothing",
+        )
+        .bind(office.code)
+        .bind(office.name_km)
+        .bind(office.name_en)
+        .bind(office.province_group)
+        .bind(office.bakong_account_id)
+        .bind(office.merchant_name)
+        .bind(office.merchant_name_km)
+        .bind(office.merchant_city)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let mut keys = Vec::new();
+    for (role, offices, secret) in DEMO_KEYS {
+        let offices: Vec<String> = offices.iter().map(|code| (*code).to_owned()).collect();
+        let name = format!("demo {}{}", role.as_str(), offices.first().map(|code| format!(" {code}")).unwrap_or_default());
+        let created = auth::create_key(conn, role, &offices, &name, Some(secret)).await?;
+        keys.push(json!({ "role": created.role, "key": created.key, "office_codes": created.office_codes, "id": created.id }));
+    }
+    let offices: Vec<_> = DEMO_OFFICES
+        .iter()
+        .map(|office| json!({ "code": office.code, "name_en": office.name_en, "name_km": office.name_km }))
+        .collect();
+    Ok(json!({ "offices": offices, "keys": keys }))
+}

@@ -1,0 +1,143 @@
+//! One typed configuration, read from the environment at start-up (see `.env.example`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use secrecy::SecretString;
+use url::Url;
+
+/// Everything the service reads from its environment. Loaded once; start-up fails on bad values.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: SecretString,
+    pub listen_addr: SocketAddr,
+    pub public_base_url: Url,
+    pub sandbox_enabled: bool,
+    pub sandbox_api_url: Url,
+    pub sandbox_callback_secret: SecretString,
+    pub bank_timeout: Duration,
+    pub quote_ttl: Duration,
+    pub intent_ttl: Duration,
+    pub attempt_ttl: Duration,
+    pub db_max_connections: u32,
+    pub db_acquire_timeout: Duration,
+    pub workers_enabled: bool,
+    pub webhook_timeout: Duration,
+    pub webhook_poll_interval: Duration,
+    pub webhook_allow_link_local: bool,
+    pub expiry_sweep_interval: Duration,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+fn parse_bool(name: &str, default: bool) -> anyhow::Result<bool> {
+    match var(name).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "TRUE" | "yes") => Ok(true),
+        Some("0" | "false" | "FALSE" | "no") => Ok(false),
+        Some(other) => bail!("{name} must be true or false, got {other:?}"),
+    }
+}
+
+fn parse_u64(name: &str, default: u64) -> anyhow::Result<u64> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u64>()
+            .with_context(|| format!("{name} must be a whole number, got {raw:?}")),
+    }
+}
+
+fn parse_url(name: &str, raw: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(raw).with_context(|| format!("{name} is not a URL: {raw:?}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!("{name} must be an http or https URL");
+    }
+    Ok(url)
+}
+
+/// The sandbox bank's shared secret when none is configured; `bank-sim` has the same default so
+/// that a bare start works. Production configuration never enables the sandbox.
+pub const DEFAULT_SANDBOX_CALLBACK_SECRET: &str =
+    bank_adapters::sandbox::DEFAULT_CALLBACK_SECRET;
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let database_url = var("DATABASE_URL").context("DATABASE_URL is required")?;
+        let listen_addr: SocketAddr = var("LISTEN_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
+            .parse()
+            .context("LISTEN_ADDR must be host:port")?;
+        let public_base_url = parse_url(
+            "PUBLIC_BASE_URL",
+            &var("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{listen_addr}")),
+        )?;
+        let bank_sim_url = var("BANK_SIM_URL").unwrap_or_else(|| "http://127.0.0.1:8081".to_owned());
+        // In sandbox mode every adapter's base URL derives from BANK_SIM_URL unless its own
+        // variable is set (API.md, "Configuration and the sandbox").
+        let sandbox_api_url = parse_url(
+            "SANDBOX_API_URL",
+            &var("SANDBOX_API_URL").unwrap_or(bank_sim_url),
+        )?;
+        let sandbox_callback_secret = var("SANDBOX_CALLBACK_SECRET")
+            .unwrap_or_else(|| DEFAULT_SANDBOX_CALLBACK_SECRET.to_owned());
+        let db_max_connections = u32::try_from(parse_u64("DB_MAX_CONNECTIONS", 20)?)
+            .context("DB_MAX_CONNECTIONS is too large")?;
+        if db_max_connections == 0 {
+            bail!("DB_MAX_CONNECTIONS must be at least 1");
+        }
+        Ok(Config {
+            database_url: SecretString::from(database_url),
+            listen_addr,
+            public_base_url,
+            sandbox_enabled: parse_bool("SANDBOX_ENABLED", false)?,
+            sandbox_api_url,
+            sandbox_callback_secret: SecretString::from(sandbox_callback_secret),
+            bank_timeout: Duration::from_millis(parse_u64("BANK_TIMEOUT_MS", 10_000)?),
+            quote_ttl: Duration::from_secs(parse_u64("QUOTE_TTL_S", 7 * 24 * 3600)?),
+            intent_ttl: Duration::from_secs(parse_u64("INTENT_TTL_S", 7 * 24 * 3600)?),
+            attempt_ttl: Duration::from_secs(parse_u64("ATTEMPT_TTL_S", 15 * 60)?),
+            db_max_connections,
+            db_acquire_timeout: Duration::from_millis(parse_u64("DB_ACQUIRE_TIMEOUT_MS", 5_000)?),
+            workers_enabled: parse_bool("WORKERS_ENABLED", true)?,
+            webhook_timeout: Duration::from_millis(parse_u64("WEBHOOK_TIMEOUT_MS", 10_000)?),
+            webhook_poll_interval: Duration::from_millis(parse_u64("WEBHOOK_POLL_MS", 250)?),
+            webhook_allow_link_local: parse_bool("WEBHOOK_ALLOW_LINK_LOCAL", false)?,
+            expiry_sweep_interval: Duration::from_millis(parse_u64("EXPIRY_SWEEP_MS", 5_000)?),
+        })
+    }
+
+    /// A configuration for in-process tests: sandbox on, workers off, nothing read from the
+    /// environment except what the caller passes.
+    pub fn for_tests(database_url: &str) -> Config {
+        let listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        Config {
+            database_url: SecretString::from(database_url.to_owned()),
+            listen_addr,
+            public_base_url: url_localhost(),
+            sandbox_enabled: true,
+            sandbox_api_url: url_localhost(),
+            sandbox_callback_secret: SecretString::from(DEFAULT_SANDBOX_CALLBACK_SECRET.to_owned()),
+            bank_timeout: Duration::from_secs(5),
+            quote_ttl: Duration::from_secs(7 * 24 * 3600),
+            intent_ttl: Duration::from_secs(7 * 24 * 3600),
+            attempt_ttl: Duration::from_secs(15 * 60),
+            db_max_connections: 5,
+            db_acquire_timeout: Duration::from_secs(5),
+            workers_enabled: false,
+            webhook_timeout: Duration::from_secs(10),
+            webhook_poll_interval: Duration::from_millis(100),
+            webhook_allow_link_local: false,
+            expiry_sweep_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+#[expect(clippy::expect_used, reason = "a URL literal that is known to parse")]
+fn url_localhost() -> Url {
+    Url::parse("http://127.0.0.1:9").expect("the literal URL parses")
+}

@@ -1,0 +1,59 @@
+//! Resolving `Authorization: Bearer` into a caller.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::header;
+
+use crate::app::auth::{self, Principal, KEY_PREFIX};
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+/// Who is calling: an API key holder, or a citizen holding a payment link token.
+pub enum Caller {
+    Key(Principal),
+    Citizen { pay_token: String },
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer header"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("Authorization header is not ASCII"))?;
+    value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|token| !token.is_empty() && token.len() <= 512)
+        .ok_or_else(|| ApiError::unauthorized("Authorization must be 'Bearer <key>'"))
+}
+
+async fn resolve_key(state: &AppState, secret: &str) -> Result<Principal, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    auth::lookup(&mut conn, secret)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let secret = bearer(parts)?;
+        resolve_key(state, secret).await
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let secret = bearer(parts)?;
+        if secret.starts_with(KEY_PREFIX) {
+            Ok(Caller::Key(resolve_key(state, secret).await?))
+        } else {
+            Ok(Caller::Citizen { pay_token: secret.to_owned() })
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! HTTP: routes, middleware, problem+json errors. Only this module knows HTTP.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod openapi;
+pub mod pages;
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+use error::{problem_response, ApiError};
+
+/// API.md: request bodies are at most 64 kB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole HTTP surface; tests call it without a socket.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(handlers::get_healthz))
+        .route("/readyz", get(handlers::get_readyz))
+        .route("/metrics", get(handlers::get_metrics))
+        .route("/openapi.json", get(handlers::get_openapi))
+        .route("/v1/sectors", get(handlers::list_sectors))
+        .route("/v1/services", get(handlers::list_services))
+        .route("/v1/services/{code}", get(handlers::get_service))
+        .route("/v1/quotes", post(handlers::create_quote))
+        .route("/v1/quotes/{id}", get(handlers::get_quote))
+        .route("/v1/payment-intents", post(handlers::create_intent).get(handlers::list_intents))
+        .route("/v1/payment-intents/{id}", get(handlers::get_intent))
+        .route("/v1/payment-intents/{id}/cancel", post(handlers::cancel_intent))
+        .route("/v1/payment-intents/{id}/attempts", post(handlers::create_attempt).get(handlers::list_attempts))
+        .route("/v1/callbacks/{provider}", post(handlers::receive_callback))
+        .route("/v1/public/payments/{token}", get(handlers::get_public_payment))
+        .route("/pay/{token}", get(handlers::get_pay_page))
+        .route("/v1/ledger/trial-balance", get(handlers::get_trial_balance))
+        .route("/v1/ledger/accounts", get(handlers::list_accounts))
+        .route("/v1/reconciliation/exceptions", get(handlers::list_exceptions))
+        .route("/v1/webhook-endpoints", post(handlers::create_webhook_endpoint).get(handlers::list_webhook_endpoints))
+        .route("/v1/webhook-deliveries", get(handlers::list_webhook_deliveries))
+        .route("/v1/webhook-deliveries/{id}/retry", post(handlers::retry_webhook_delivery))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .with_state(state);
+
+    api.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or("-");
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("-", MatchedPath::as_str);
+                    tracing::info_span!("http", http.method = %request.method(), http.route = route, request.id = request_id)
+                }),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(middleware::from_fn(problem_for_bare_errors))
+            .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                ApiError::internal("handler panicked").into_response()
+            }))
+            .layer(middleware::from_fn(record_metrics))
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+    )
+}
+
+/// Counts requests and their latency by route template (never by raw path, which would let
+/// clients create unbounded label values).
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("owso_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("owso_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed());
+    response
+}
+
+/// Errors produced below our handlers (body limits, timeouts, layer rejections) come out as
+/// plain text; rewrite them as problem+json so every error has the same shape.
+async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value == HeaderValue::from_static("application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let (code, title) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Payload too large"),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "Request timeout"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed"),
+        StatusCode::NOT_FOUND => ("not_found", "Not found"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported media type"),
+        _ if status.is_server_error() => ("internal_error", "Internal server error"),
+        _ => ("bad_request", "Bad request"),
+    };
+    let detail = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        _ => title.to_owned(),
+    };
+    let error = ApiError::Client { status, code, title, detail, extensions: serde_json::Map::new() };
+    let (mut parts, _) = response.into_parts();
+    let rendered = problem_response(status, &error.to_problem());
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, rendered.into_body())
+}

@@ -1,0 +1,65 @@
+//! OWSO Pay: the cashier step of Cambodia's One Window Service Offices.
+//!
+//! `http` is the only module that knows HTTP; `app` holds the use cases (each owns its
+//! transaction); `workers` run in the background in every instance; `db` connects and migrates.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod state;
+pub mod telemetry;
+pub mod workers;
+
+pub use http::router;
+pub use state::AppState;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Runs the service until SIGTERM or Ctrl-C: HTTP plus the background workers.
+pub async fn serve(config: config::Config) -> anyhow::Result<()> {
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool).await?;
+    let listen_addr = config.listen_addr;
+    let workers_enabled = config.workers_enabled;
+    let state = AppState::new(pool, config)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let workers = if workers_enabled { workers::spawn_all(&state, &shutdown_rx)? } else { Vec::new() };
+
+    let listener = TcpListener::bind(listen_addr).await?;
+    let bound = listener.local_addr()?;
+    // Tests and scripts wait for this exact line.
+    println!("payments listening on http://{bound}");
+    tracing::info!(listen.addr = %bound, "payments service started");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    let _ = shutdown_tx.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    tracing::info!("payments service stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

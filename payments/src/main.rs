@@ -1,0 +1,127 @@
+//! The `payments` command: the service and its operator tools.
+
+use std::io::Read as _;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use payments::app::auth::{self, Role};
+use payments::{config::Config, db, telemetry};
+use secrecy::SecretString;
+
+#[derive(Parser)]
+#[command(name = "payments", version, about = "OWSO Pay: fee collection for One Window Service Offices")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service and its background workers.
+    Serve,
+    /// Apply database migrations.
+    Migrate,
+    /// Load the bundled fee catalog; --demo adds demo offices and prints demo keys.
+    Seed {
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it once, as JSON.
+    Create {
+        #[arg(long)]
+        role: String,
+        /// Office code to scope the key to (repeatable).
+        #[arg(long = "office")]
+        offices: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn database_url() -> anyhow::Result<SecretString> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(SecretString::from)
+        .context("DATABASE_URL is required")
+}
+
+async fn pool() -> anyhow::Result<sqlx::PgPool> {
+    let mut config = Config::for_tests("");
+    config.database_url = database_url()?;
+    config.db_max_connections = 2;
+    db::connect(&config).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init_tracing();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve => {
+            payments::serve(Config::from_env()?).await?;
+        }
+        Command::Migrate => {
+            let pool = pool().await?;
+            db::migrate(&pool).await?;
+            eprintln!("migrations applied");
+        }
+        Command::Seed { demo } => {
+            let pool = pool().await?;
+            db::migrate(&pool).await?;
+            let mut tx = pool.begin().await?;
+            let report = payments::app::seed::catalog(&mut tx).await?;
+            let demo_output = if demo { Some(payments::app::seed::demo(&mut tx).await?) } else { None };
+            tx.commit().await?;
+            eprintln!("catalog: {} sectors, {} services", report.sectors, report.services);
+            if let Some(output) = demo_output {
+                println!("{}", serde_json::to_string_pretty(&output)?);
+            }
+        }
+        Command::Keys { command: KeysCommand::Create { role, offices, name } } => {
+            let Some(role) = Role::parse(&role) else {
+                eprintln!("error: --role must be one of admin, workflow, cashier, supervisor, auditor");
+                return Ok(ExitCode::from(2));
+            };
+            let pool = pool().await?;
+            let mut conn = pool.acquire().await?;
+            let name = name.unwrap_or_else(|| format!("{} key", role.as_str()));
+            match auth::create_key(&mut conn, role, &offices, &name, None).await {
+                Ok(created) => println!("{}", serde_json::to_string(&created)?),
+                Err(error @ (auth::KeyError::UnknownOffice(_) | auth::KeyError::NotScopable(_) | auth::KeyError::InvalidName)) => {
+                    eprintln!("error: {error}");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(dead_code)]
+fn read_stdin() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    Ok(input)
+}

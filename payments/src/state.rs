@@ -1,0 +1,31 @@
+//! Shared application state handed to handlers and workers.
+
+use std::sync::Arc;
+
+use bank_adapters::sandbox::SandboxClient;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+
+use crate::config::Config;
+
+/// Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub sandbox: Arc<SandboxClient>,
+    pub prometheus: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    /// Builds the state from a pool and a configuration.
+    pub fn new(pool: PgPool, config: Config) -> anyhow::Result<AppState> {
+        let sandbox = SandboxClient::new(config.sandbox_api_url.clone(), config.bank_timeout)?;
+        Ok(AppState {
+            pool,
+            config: Arc::new(config),
+            sandbox: Arc::new(sandbox),
+            prometheus: crate::telemetry::prometheus(),
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! Expires intents whose time is up, with their `payment.expired` event in the same transaction.
+
+use serde_json::json;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::app::money::{self, MoneyView};
+use crate::app::outbox::{self, NewEvent};
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+const BATCH: i64 = 100;
+
+pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match sweep(&state).await {
+            Ok(count) if count > 0 => tracing::info!(intents.expired = count, "expired payment intents"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "expiry sweep failed; will retry"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(state.config.expiry_sweep_interval) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+}
+
+/// Expires one batch; returns how many intents it expired.
+pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    // language=PostgreSQL
+    let expired: Vec<(Uuid, String, String, String, i64)> = sqlx::query_as(
+        "update payment_intents set status = 'expired', updated_at = now()
+         where id in (select id from payment_intents where status = 'awaiting_payment' and expires_at < now()
+                      order by expires_at limit $1 for update skip locked)
+         returning id, office_code, case_reference, currency, total_minor",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, office_code, case_reference, currency, total_minor) in &expired {
+        sqlx::query("update payment_attempts set status = 'expired', updated_at = now() where payment_intent_id = $1 and status = 'pending'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        outbox::enqueue(
+            &mut tx,
+            NewEvent {
+                event_type: "payment.expired",
+                office_code,
+                case_reference: Some(case_reference),
+                payment_intent_id: Some(*id),
+                data: json!({
+                    "payment_intent_id": id,
+                    "case_reference": case_reference,
+                    "office_code": office_code,
+                    "total": MoneyView::from(money::from_row(*total_minor, currency)?),
+                }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(expired.len())
+}

@@ -1,0 +1,19 @@
+//! Background workers. Every one is safe to run in several service instances at once: work is
+//! claimed with `FOR UPDATE SKIP LOCKED` and leases, never by in-process state.
+
+pub mod dispatcher;
+pub mod expiry;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::state::AppState;
+
+/// Starts every worker; each stops when `shutdown` turns true.
+pub fn spawn_all(state: &AppState, shutdown: &watch::Receiver<bool>) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let dispatcher = dispatcher::Dispatcher::new(state.clone())?;
+    Ok(vec![
+        tokio::spawn(dispatcher.run(shutdown.clone())),
+        tokio::spawn(expiry::run(state.clone(), shutdown.clone())),
+    ])
+}

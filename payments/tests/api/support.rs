@@ -1,0 +1,176 @@
+use std::collections::HashMap;
+
+use bank_adapters::sim::{self, SimConfig, SimState};
+use payments::config::Config;
+use payments::AppState;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use url::Url;
+
+pub const SECRET: &str = bank_adapters::sandbox::DEFAULT_CALLBACK_SECRET;
+
+pub struct TestApp {
+    pub base: String,
+    pub sim_base: String,
+    pub http: reqwest::Client,
+    pub pool: PgPool,
+    pub state: AppState,
+    pub keys: HashMap<&'static str, String>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn start(pool: PgPool) -> TestApp {
+        let mut tx = pool.begin().await.unwrap();
+        payments::app::seed::catalog(&mut tx).await.unwrap();
+        payments::app::seed::demo(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let sim_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sim_base = format!("http://{}", sim_listener.local_addr().unwrap());
+        let sim_state = SimState::new(SimConfig {
+            callback_base_url: Url::parse(&base).unwrap(),
+            sandbox_callback_secret: SECRET.to_owned(),
+            public_base_url: Url::parse(&sim_base).unwrap(),
+        })
+        .unwrap();
+        tokio::spawn(async move { axum::serve(sim_listener, sim::router(sim_state)).await.unwrap() });
+
+        let mut config = Config::for_tests("postgres://unused");
+        config.sandbox_api_url = Url::parse(&sim_base).unwrap();
+        config.public_base_url = Url::parse(&base).unwrap();
+        let state = AppState::new(pool.clone(), config).unwrap();
+        let router = payments::router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+        let keys = HashMap::from([
+            ("admin", "opk_demo_admin".to_owned()),
+            ("workflow", "opk_demo_workflow".to_owned()),
+            ("cashier_0320", "opk_demo_cashier_0320".to_owned()),
+            ("cashier_1201", "opk_demo_cashier_1201".to_owned()),
+            ("supervisor_0320", "opk_demo_supervisor_0320".to_owned()),
+            ("auditor", "opk_demo_auditor".to_owned()),
+            ("auditor_1201", "opk_demo_auditor_1201".to_owned()),
+        ]);
+        TestApp { base, sim_base, http: reqwest::Client::new(), pool, state, keys }
+    }
+
+    pub fn key(&self, name: &str) -> &str {
+        self.keys.get(name).unwrap()
+    }
+
+    async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> Reply {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        Self::reply(request.send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, key: Option<&str>, idempotency_key: Option<&str>, body: &Value) -> Reply {
+        self.post_raw(path, key, idempotency_key, serde_json::to_vec(body).unwrap()).await
+    }
+
+    pub async fn post_raw(&self, path: &str, key: Option<&str>, idempotency_key: Option<&str>, body: Vec<u8>) -> Reply {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(idempotency_key) = idempotency_key {
+            request = request.header("idempotency-key", idempotency_key);
+        }
+        Self::reply(request.send().await.unwrap()).await
+    }
+
+    /// A quote for one fixed-price service of office 0320 (600,000 KHR).
+    pub async fn quote(&self, office: &str, service: &str) -> Value {
+        let reply = self
+            .post(
+                "/v1/quotes",
+                Some(self.key("workflow")),
+                None,
+                &json!({"office_code": office, "items": [{"service_code": service, "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    pub async fn intent(&self, case_reference: &str) -> Value {
+        let quote = self.quote("0320", "labour.internal_regulations_8_100").await;
+        let reply = self
+            .post(
+                "/v1/payment-intents",
+                Some(self.key("workflow")),
+                Some(&format!("intent-{case_reference}")),
+                &json!({"quote_id": quote["id"], "case_reference": case_reference, "payer": {"name": "Sok Dara", "phone": "+85512345678"}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    pub async fn sandbox_attempt(&self, intent_id: &str) -> Value {
+        let reply = self
+            .post(
+                &format!("/v1/payment-intents/{intent_id}/attempts"),
+                Some(self.key("workflow")),
+                Some(&format!("attempt-{intent_id}")),
+                &json!({"channel": "sandbox"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    /// Sends a sandbox callback signed with `secret`, exactly as the bank would.
+    pub async fn callback(&self, body: &Value, secret: &str) -> Reply {
+        let raw = serde_json::to_vec(body).unwrap();
+        let signature = bank_adapters::signing::hmac_sha256_hex(secret.as_bytes(), &raw);
+        let response = self
+            .http
+            .post(format!("{}/v1/callbacks/sandbox", self.base))
+            .header("content-type", "application/json")
+            .header("x-sandbox-signature", signature)
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        Self::reply(response).await
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+}
+
+pub fn callback_body(transaction_id: &str, provider_reference: &str, amount: &str) -> Value {
+    json!({
+        "transaction_id": transaction_id,
+        "provider_reference": provider_reference,
+        "amount": amount,
+        "currency": "KHR",
+        "paid_at": "2026-11-25T10:00:00Z",
+    })
+}

@@ -1,0 +1,987 @@
+//! The end-to-end harness: a fresh database per test, the real `payments` and `bank-sim`
+//! binaries on free ports, a webhook receiver, and pollers. Each test file uses a subset.
+//!
+//! Needs `DATABASE_URL` (a server where its role may create databases; `make test` sets it via
+//! `scripts/pg-up.sh`) and the binaries in `target/debug` (`make build`) or `$OWSO_BIN_DIR`.
+//! Child output goes to `target/e2e-logs/<test>-<binary>.log`; its tail is printed when a test
+//! fails. Set `OWSO_KEEP_TEST_DB=1` to keep the test databases for inspection.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::{Connection as _, PgConnection};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWriteExt as _, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long a binary may take to print its "listening on http://ADDR" line.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a CLI call (migrate, seed, keys create, ...) may take.
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(120);
+/// The sandbox callback secret shared by the stack's `payments` and `bank-sim`.
+pub const SANDBOX_SECRET: &str = "e2e-sandbox-callback-secret";
+
+/// Configuration a developer's shell may carry; children never inherit it, so that a test only
+/// ever talks to what it started.
+const SCRUBBED_ENV: &[&str] = &[
+    "DATABASE_URL",
+    "LISTEN_ADDR",
+    "PUBLIC_BASE_URL",
+    "BANK_SIM_URL",
+    "CALLBACK_BASE_URL",
+    "SANDBOX_ENABLED",
+    "SANDBOX_CALLBACK_SECRET",
+    "SANDBOX_API_URL",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Paths, names, ports
+
+/// The workspace root (the parent of the `tests` package).
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests package lives inside the workspace")
+        .to_path_buf()
+}
+
+/// `$CARGO_TARGET_DIR` (relative to the workspace if relative) or `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => workspace_dir().join(dir),
+        None => workspace_dir().join("target"),
+    }
+}
+
+/// Path of a workspace binary: `$OWSO_BIN_DIR/<name>` or `<target>/debug/<name>`.
+/// Panics with instructions when it has not been built.
+pub fn bin_path(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("OWSO_BIN_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => target_dir().join("debug"),
+    };
+    let path = dir.join(name);
+    if !path.is_file() {
+        panic!(
+            "binary `{name}` not found at {}: run `make build` or `cargo build --workspace --bins` first \
+             (or point OWSO_BIN_DIR at a directory holding it)",
+            path.display()
+        );
+    }
+    path
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, release it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("binding 127.0.0.1:0")
+        .port()
+}
+
+/// A file-name-safe label for the running test: libtest names each test's thread after the
+/// test; otherwise (a multi-thread runtime worker, `--test-threads=1`) the test binary's name.
+pub fn test_label() -> String {
+    let thread = std::thread::current();
+    let raw = match thread.name() {
+        Some(name) if name != "main" && !name.starts_with("tokio-") => name.to_owned(),
+        _ => std::env::current_exe()
+            .ok()
+            .and_then(|exe| {
+                exe.file_stem()
+                    .map(|stem| stem.to_string_lossy().into_owned())
+            })
+            .map(|stem| match stem.rsplit_once('-') {
+                Some((name, _hash)) => name.to_owned(),
+                None => stem,
+            })
+            .unwrap_or_else(|| "e2e".to_owned()),
+    };
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `target/e2e-logs/<test>-<name>.log`, with `-2`, `-3`, ... when this test process already
+/// used the name (several instances of one binary in one test).
+fn log_path_for(name: &str) -> PathBuf {
+    static USED: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+    let dir = target_dir().join("e2e-logs");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    let base = format!("{}-{name}", test_label());
+    let mut used = USED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let count = used.entry(base.clone()).or_insert(0);
+    *count += 1;
+    if *count == 1 {
+        dir.join(format!("{base}.log"))
+    } else {
+        dir.join(format!("{base}-{count}.log"))
+    }
+}
+
+/// The last `lines` lines of a file (for failure messages).
+fn tail_of(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db` for messages.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// The same server URL with another database name (the query string is kept).
+pub fn with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or_else(|| {
+        panic!(
+            "DATABASE_URL must be a URL like postgres://user@host:port/db, got {}",
+            redact(url)
+        )
+    });
+    let (before_query, query) = match rest.find('?') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let authority = before_query.split('/').next().unwrap_or_default();
+    format!("{scheme}://{authority}/{database}{query}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fresh database per test
+
+/// A database `owso_e2e_<uuid>` created on `DATABASE_URL`'s server and dropped (WITH (FORCE))
+/// when this value is dropped, also when the test panics.
+pub struct TestDb {
+    /// URL of the fresh database, for `DATABASE_URL` of the binaries.
+    pub url: String,
+    pub name: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> TestDb {
+        let admin_url = std::env::var("DATABASE_URL").ok().filter(|url| !url.trim().is_empty()).unwrap_or_else(|| {
+            panic!(
+                "DATABASE_URL is not set: the e2e tests need a PostgreSQL server whose role may create databases. \
+                 Run `make test`, or `export DATABASE_URL=$(scripts/pg-up.sh)` and then `cargo test`."
+            )
+        });
+        let name = format!("owso_e2e_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!("cannot connect to DATABASE_URL {}: {e}", redact(&admin_url))
+        });
+        sqlx::raw_sql(&format!("create database {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "creating database {name} on {}: {e} (does the role have CREATEDB?)",
+                    redact(&admin_url)
+                )
+            });
+        let _ = conn.close().await;
+        let url = with_database(&admin_url, &name);
+        TestDb {
+            url,
+            name,
+            admin_url,
+        }
+    }
+
+    /// A small pool on the test database, for assertions straight in SQL.
+    pub async fn pool(&self) -> sqlx::PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.name))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::env::var_os("OWSO_KEEP_TEST_DB").is_some() {
+            eprintln!(
+                "OWSO_KEEP_TEST_DB is set: keeping test database {} ({})",
+                self.name,
+                redact(&self.url)
+            );
+            return;
+        }
+        // Drop runs inside the test's runtime, which cannot block on itself: do the cleanup on
+        // a thread with its own runtime and wait for it (bounded; best effort).
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| {
+                    runtime.block_on(async {
+                        let mut conn = PgConnection::connect(&admin_url).await?;
+                        sqlx::raw_sql(&format!("drop database if exists {name} with (force)"))
+                            .execute(&mut conn)
+                            .await?;
+                        let _ = conn.close().await;
+                        anyhow::Ok(())
+                    })
+                });
+            let _ = done_tx.send(result);
+        });
+        match done_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("warning: could not drop test database {}: {e}", self.name),
+            Err(_) => eprintln!(
+                "warning: dropping test database {} took over 30 s; left behind",
+                self.name
+            ),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+/// A running binary whose stdout and stderr go to a log file. Killed (SIGKILL) when dropped;
+/// when the test is panicking the log's tail is printed.
+pub struct Proc {
+    pub name: String,
+    /// `http://ADDR` from the binary's "listening on http://ADDR" line.
+    pub url: String,
+    pub log_path: PathBuf,
+    child: Child,
+    pumps: Vec<JoinHandle<()>>,
+}
+
+/// Why a binary did not come up.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// It exited (or closed stdout) before printing its listening line.
+    Exited(String),
+    /// It printed nothing useful within [`START_TIMEOUT`].
+    TimedOut(String),
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpawnError::Exited(message) | SpawnError::TimedOut(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Copies lines from a child's pipe to the shared log; the first "listening on http://" line of
+/// stdout is reported through `listening`.
+async fn pump(
+    pipe: impl AsyncRead + Unpin,
+    stream: &'static str,
+    log: Arc<Mutex<std::fs::File>>,
+    mut listening: Option<oneshot::Sender<String>>,
+) {
+    let mut lines = BufReader::new(pipe).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Ok(mut file) = log.lock() {
+            let _ = writeln!(file, "[{stream}] {line}");
+        }
+        if let Some(at) = line.find("listening on http://") {
+            if let Some(sender) = listening.take() {
+                let url = line[at + "listening on ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches('/')
+                    .to_owned();
+                let _ = sender.send(url);
+            }
+        }
+    }
+}
+
+impl Proc {
+    /// Starts `bin` (a workspace binary, see [`bin_path`]) with `args` and `envs` and waits up to
+    /// [`START_TIMEOUT`] for its "listening on http://ADDR" line. Panics if it does not come up.
+    pub async fn spawn(bin: &str, args: &[&str], envs: &[(&str, &str)]) -> Proc {
+        Proc::try_spawn(bin, args, envs)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Proc::spawn`] but returns why it failed (e.g. to retry on a port taken meanwhile).
+    pub async fn try_spawn(
+        bin: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<Proc, SpawnError> {
+        let path = bin_path(bin);
+        let log_path = log_path_for(bin);
+        let mut file = std::fs::File::create(&log_path)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", log_path.display()));
+        let _ = writeln!(file, "$ {} {}", path.display(), args.join(" "));
+        let log = Arc::new(Mutex::new(file));
+
+        let mut command = Command::new(&path);
+        for name in SCRUBBED_ENV {
+            command.env_remove(name);
+        }
+        command
+            .args(args)
+            .envs(envs.iter().copied())
+            .current_dir(workspace_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
+        let (listening_tx, listening_rx) = oneshot::channel();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let pumps = vec![
+            tokio::spawn(pump(stdout, "out", log.clone(), Some(listening_tx))),
+            tokio::spawn(pump(stderr, "err", log, None)),
+        ];
+
+        let outcome = tokio::select! {
+            biased;
+            url = listening_rx => url.map_err(|_| "closed its stdout".to_owned()),
+            status = child.wait() => Err(match status {
+                Ok(status) => format!("exited with {status}"),
+                Err(e) => format!("could not be waited for: {e}"),
+            }),
+            () = tokio::time::sleep(START_TIMEOUT) => {
+                Err(format!("printed no \"listening on http://\" line within {} s", START_TIMEOUT.as_secs()))
+            }
+        };
+        let mut proc = Proc {
+            name: bin.to_owned(),
+            url: String::new(),
+            log_path,
+            child,
+            pumps,
+        };
+        match outcome {
+            Ok(url) => {
+                proc.url = url;
+                Ok(proc)
+            }
+            Err(reason) => {
+                let timed_out = reason.starts_with("printed no");
+                proc.kill9().await;
+                let message = format!(
+                    "{bin} {} {reason}; log {}:\n{}",
+                    args.join(" "),
+                    proc.log_path.display(),
+                    tail_of(&proc.log_path, 40)
+                );
+                Err(if timed_out {
+                    SpawnError::TimedOut(message)
+                } else {
+                    SpawnError::Exited(message)
+                })
+            }
+        }
+    }
+
+    /// SIGKILL, then reap; the log is complete afterwards. For crash tests.
+    pub async fn kill9(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        for pump in self.pumps.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), pump).await;
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit on its own.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
+    /// Everything the process wrote so far (e.g. to check that secrets never reach the logs).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {} log: {} (last 60 lines)\n{}\n---",
+                self.name,
+                self.log_path.display(),
+                tail_of(&self.log_path, 60)
+            );
+        }
+    }
+}
+
+/// Runs a CLI command (`payments migrate`, `seed`, `keys create`, ...) to completion:
+/// (exit code, stdout, stderr); a signal death is exit code -1. Panics after [`CLI_TIMEOUT`].
+pub async fn run_to_completion(
+    bin: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (i32, String, String) {
+    run_with_stdin(bin, args, envs, None).await
+}
+
+/// Like [`run_to_completion`], writing `stdin` to the command's standard input first.
+pub async fn run_with_stdin(
+    bin: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> (i32, String, String) {
+    let path = bin_path(bin);
+    let mut command = Command::new(&path);
+    for name in SCRUBBED_ENV {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(workspace_dir())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input)
+            .await
+            .unwrap_or_else(|e| panic!("writing stdin of {bin}: {e}"));
+        drop(pipe);
+    }
+    let output = tokio::time::timeout(CLI_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "`{bin} {}` did not finish within {} s",
+                args.join(" "),
+                CLI_TIMEOUT.as_secs()
+            )
+        })
+        .unwrap_or_else(|e| panic!("waiting for `{bin} {}`: {e}", args.join(" ")));
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole stack
+
+/// `payments serve` and `bank-sim` wired to each other on a migrated, demo-seeded test database.
+pub struct Stack {
+    pub payments_url: String,
+    pub bank_sim_url: String,
+    /// One demo key per role (the office-unscoped one when the seed has several for a role).
+    pub keys: HashMap<String, String>,
+    /// The whole JSON that `payments seed --demo` printed (offices, every key with its offices).
+    pub seed: serde_json::Value,
+    pub http: reqwest::Client,
+    pub procs: Vec<Proc>,
+    pub database_url: String,
+    /// `SANDBOX_CALLBACK_SECRET` of both binaries (to sign sandbox callbacks by hand).
+    pub sandbox_secret: String,
+    payments_envs: Vec<(String, String)>,
+}
+
+/// [`start_stack_with`] without extra settings.
+pub async fn start_stack(db: &TestDb) -> Stack {
+    start_stack_with(db, &[]).await
+}
+
+/// Migrates and seeds `db`, then starts `bank-sim` and `payments serve` on free ports
+/// (`SANDBOX_ENABLED=true`, callbacks wired both ways). `payments_envs` are extra settings for
+/// `payments serve` (e.g. short worker intervals) and override the defaults here.
+pub async fn start_stack_with(db: &TestDb, payments_envs: &[(&str, &str)]) -> Stack {
+    let db_env = [("DATABASE_URL", db.url.as_str())];
+    let (code, stdout, stderr) = run_to_completion("payments", &["migrate"], &db_env).await;
+    assert_eq!(
+        code, 0,
+        "`payments migrate` failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let (code, stdout, stderr) = run_to_completion("payments", &["seed", "--demo"], &db_env).await;
+    assert_eq!(
+        code, 0,
+        "`payments seed --demo` failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let seed = parse_seed(&stdout).unwrap_or_else(|| {
+        panic!("`payments seed --demo` printed no JSON object with \"keys\" on stdout\nstdout:\n{stdout}\nstderr:\n{stderr}")
+    });
+    let keys = demo_keys(&seed);
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("building the HTTP client");
+    let mut stack = Stack {
+        payments_url: String::new(),
+        bank_sim_url: String::new(),
+        keys,
+        seed,
+        http,
+        procs: Vec::new(),
+        database_url: db.url.clone(),
+        sandbox_secret: SANDBOX_SECRET.to_owned(),
+        payments_envs: payments_envs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+
+    // free_port() can race with another test taking the port before the child binds it:
+    // retry with fresh ports when a child exits complaining about an address in use.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let payments_addr = format!("127.0.0.1:{}", free_port());
+        let bank_addr = format!("127.0.0.1:{}", free_port());
+        let payments_url = format!("http://{payments_addr}");
+        let bank_url = format!("http://{bank_addr}");
+        let bank = Proc::try_spawn(
+            "bank-sim",
+            &[],
+            &[
+                ("LISTEN_ADDR", &bank_addr),
+                ("PUBLIC_BASE_URL", &bank_url),
+                ("CALLBACK_BASE_URL", &payments_url),
+                ("SANDBOX_CALLBACK_SECRET", SANDBOX_SECRET),
+            ],
+        )
+        .await;
+        let bank = match bank {
+            Ok(bank) => bank,
+            Err(e) if attempt < 3 && is_addr_in_use(&e) => continue,
+            Err(e) => panic!("{e}"),
+        };
+        stack.bank_sim_url = bank.url.clone();
+        match stack.try_spawn_payments(&payments_addr).await {
+            Ok(payments) => {
+                stack.payments_url = payments.url.clone();
+                stack.procs.push(bank);
+                stack.procs.push(payments);
+                break;
+            }
+            Err(e) if attempt < 3 && is_addr_in_use(&e) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    for url in [stack.payments_url.clone(), stack.bank_sim_url.clone()] {
+        let http = stack.http.clone();
+        let healthz = format!("{url}/healthz");
+        let healthy = wait_until(Duration::from_secs(10), || {
+            let http = http.clone();
+            let healthz = healthz.clone();
+            async move { matches!(http.get(&healthz).send().await, Ok(response) if response.status().is_success()) }
+        })
+        .await;
+        assert!(healthy, "GET {healthz} did not answer 2xx within 10 s");
+    }
+    stack
+}
+
+fn is_addr_in_use(error: &SpawnError) -> bool {
+    matches!(error, SpawnError::Exited(message) if message.to_ascii_lowercase().contains("in use"))
+}
+
+/// The seed's JSON: all of stdout, or else its last line that parses as an object with "keys".
+fn parse_seed(stdout: &str) -> Option<serde_json::Value> {
+    let has_keys =
+        |value: &serde_json::Value| value.get("keys").is_some_and(serde_json::Value::is_array);
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(stdout.trim()) {
+        if has_keys(&value) {
+            return Some(value);
+        }
+    }
+    stdout
+        .lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line.trim()).ok())
+        .find(has_keys)
+}
+
+/// role → key; per role the key without offices wins, else the first one listed.
+fn demo_keys(seed: &serde_json::Value) -> HashMap<String, String> {
+    let mut chosen: HashMap<String, (String, bool)> = HashMap::new();
+    for entry in seed["keys"].as_array().into_iter().flatten() {
+        let (Some(role), Some(key)) = (entry["role"].as_str(), entry["key"].as_str()) else {
+            continue;
+        };
+        let unscoped = entry["office_codes"].as_array().is_none_or(Vec::is_empty);
+        match chosen.get(role) {
+            Some((_, true)) => {}
+            Some((_, false)) if !unscoped => {}
+            _ => {
+                chosen.insert(role.to_owned(), (key.to_owned(), unscoped));
+            }
+        }
+    }
+    chosen
+        .into_iter()
+        .map(|(role, (key, _))| (role, key))
+        .collect()
+}
+
+impl Stack {
+    /// The demo key of `role`; panics naming the roles the seed printed.
+    pub fn key(&self, role: &str) -> &str {
+        self.keys.get(role).map(String::as_str).unwrap_or_else(|| {
+            let mut roles: Vec<&String> = self.keys.keys().collect();
+            roles.sort();
+            panic!("the demo seed printed no key for role {role:?}; roles: {roles:?}")
+        })
+    }
+
+    /// The demo key of `role` scoped to exactly `office` (for office-isolation tests).
+    pub fn office_key(&self, role: &str, office: &str) -> Option<String> {
+        self.seed["keys"].as_array()?.iter().find_map(|entry| {
+            let offices = entry["office_codes"].as_array()?;
+            (entry["role"] == role && offices.len() == 1 && offices[0] == office)
+                .then(|| entry["key"].as_str().map(str::to_owned))
+                .flatten()
+        })
+    }
+
+    /// `payments_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.payments_url)
+    }
+
+    /// A further `payments serve` on the same database and bank-sim (several instances must
+    /// stay correct). Returns its base URL; the process joins `procs`. bank-sim keeps calling
+    /// back the first instance.
+    pub async fn add_payments_instance(&mut self) -> String {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let addr = format!("127.0.0.1:{}", free_port());
+            match self.try_spawn_payments(&addr).await {
+                Ok(payments) => {
+                    let url = payments.url.clone();
+                    self.procs.push(payments);
+                    return url;
+                }
+                Err(e) if attempt < 3 && is_addr_in_use(&e) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    async fn try_spawn_payments(&self, addr: &str) -> Result<Proc, SpawnError> {
+        let public_url = format!("http://{addr}");
+        let mut envs: Vec<(&str, &str)> = vec![
+            ("DATABASE_URL", &self.database_url),
+            ("LISTEN_ADDR", addr),
+            ("PUBLIC_BASE_URL", &public_url),
+            ("SANDBOX_ENABLED", "true"),
+            ("BANK_SIM_URL", &self.bank_sim_url),
+            ("SANDBOX_CALLBACK_SECRET", &self.sandbox_secret),
+            // Tests run in parallel against one server (max_connections is often 100).
+            ("DB_MAX_CONNECTIONS", "4"),
+        ];
+        envs.extend(
+            self.payments_envs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        Proc::try_spawn("payments", &["serve"], &envs).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks
+
+/// One request the [`WebhookReceiver`] got.
+#[derive(Clone, Debug)]
+pub struct ReceivedRequest {
+    pub method: Method,
+    /// Path and query.
+    pub uri: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// The status the receiver answered with.
+    pub answered: u16,
+    pub received_at: Instant,
+}
+
+impl ReceivedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; panics with the body when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("webhook body is not JSON ({e}): {}", self.text()))
+    }
+
+    /// True when `webhook-signature` carries a valid Standard Webhooks v1 signature for
+    /// `whsec` (the `whsec_...` secret that `POST /v1/webhook-endpoints` returned).
+    pub fn verify_standard_webhook(&self, whsec: &str) -> bool {
+        let (Some(id), Some(timestamp), Some(signatures)) = (
+            self.header("webhook-id"),
+            self.header("webhook-timestamp"),
+            self.header("webhook-signature"),
+        ) else {
+            return false;
+        };
+        let expected = standard_webhook_signature(whsec, id, timestamp, &self.body);
+        signatures
+            .split_whitespace()
+            .any(|candidate| candidate == expected)
+    }
+}
+
+/// `v1,<base64(HMAC-SHA256(base64decode(secret after "whsec_"), "{id}.{timestamp}.{body}"))>`.
+pub fn standard_webhook_signature(whsec: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
+    let key = BASE64
+        .decode(whsec.strip_prefix("whsec_").unwrap_or(whsec))
+        .unwrap_or_else(|e| panic!("webhook secret is not whsec_<base64>: {e}"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
+}
+
+/// `X-Sandbox-Signature` of a sandbox bank callback: hex HMAC-SHA256(secret, raw body).
+pub fn sandbox_signature(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    requests: Arc<Mutex<Vec<ReceivedRequest>>>,
+    failures_left: Arc<AtomicUsize>,
+}
+
+async fn record(
+    State(state): State<ReceiverState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let fail = state
+        .failures_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok();
+    let status = if fail {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    let request = ReceivedRequest {
+        method,
+        uri: uri
+            .path_and_query()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| uri.to_string()),
+        headers,
+        body: body.to_vec(),
+        answered: status.as_u16(),
+        received_at: Instant::now(),
+    };
+    state
+        .requests
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(request);
+    status
+}
+
+/// A tiny HTTP server on 127.0.0.1 that records every request (any method, any path) and
+/// answers 200, or 500 while failures are left. Stops when dropped.
+pub struct WebhookReceiver {
+    /// `http://127.0.0.1:PORT/webhook`, ready to register as an endpoint.
+    pub url: String,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    state: ReceiverState,
+    server: JoinHandle<()>,
+}
+
+impl WebhookReceiver {
+    pub async fn start() -> WebhookReceiver {
+        WebhookReceiver::start_failing_first(0).await
+    }
+
+    /// Answers 500 to the first `failures` requests, then 200.
+    pub async fn start_failing_first(failures: usize) -> WebhookReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the webhook receiver");
+        let addr = listener.local_addr().expect("the receiver's address");
+        let state = ReceiverState {
+            requests: Arc::new(Mutex::new(Vec::new())),
+            failures_left: Arc::new(AtomicUsize::new(failures)),
+        };
+        let app = axum::Router::new()
+            .fallback(record)
+            .with_state(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let base_url = format!("http://{addr}");
+        WebhookReceiver {
+            url: format!("{base_url}/webhook"),
+            base_url,
+            state,
+            server,
+        }
+    }
+
+    /// Answer 500 to the next `failures` requests (e.g. to force a retry mid-test).
+    pub fn fail_next(&self, failures: usize) {
+        self.state.failures_left.store(failures, Ordering::SeqCst);
+    }
+
+    /// A snapshot of every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<ReceivedRequest> {
+        self.state
+            .requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Polls every 50 ms until `condition` holds for the requests so far and returns them;
+    /// panics after `timeout` with what did arrive.
+    pub async fn wait_for(
+        &self,
+        condition: impl Fn(&[ReceivedRequest]) -> bool,
+        timeout: Duration,
+    ) -> Vec<ReceivedRequest> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let requests = self.requests();
+            if condition(&requests) {
+                return requests;
+            }
+            if Instant::now() >= deadline {
+                let seen: Vec<String> = requests
+                    .iter()
+                    .map(|r| format!("{} {} -> {}: {}", r.method, r.uri, r.answered, r.text()))
+                    .collect();
+                panic!(
+                    "webhook condition not met within {:?}; {} request(s) received:\n{}",
+                    timeout,
+                    requests.len(),
+                    seen.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Polling
+
+/// Polls `condition` every 50 ms until it returns true (→ true) or `timeout` passes (→ false).
+pub async fn wait_until<F, Fut>(timeout: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `probe` every 50 ms until it yields `Some` (→ that value) or `timeout` passes (→ None).
+pub async fn wait_for_some<T, F, Fut>(timeout: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
