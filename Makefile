@@ -23,6 +23,8 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	@SECONDS=0
 	trap 'rc=$$?; printf "make test: %s, wall time %dm%02ds\n" "$$( ((rc)) && echo FAILED || echo passed )" $$((SECONDS / 60)) $$((SECONDS % 60)) >&2' EXIT
 	step() { printf '==> %s\n' "$$*" >&2; "$$@"; }
+	$(CARGO) fmt --version >/dev/null 2>&1 || step rustup component add rustfmt
+	$(CARGO) clippy --version >/dev/null 2>&1 || step rustup component add clippy
 	DATABASE_URL=$$(scripts/pg-up.sh)
 	export DATABASE_URL
 	step $(CARGO) fmt --all -- --check

@@ -161,11 +161,13 @@ until healthy "$PAYMENTS_LOCAL" && healthy "$BANK_LOCAL"; do
     sleep 0.2
 done
 
-# The service the walk-through quotes: configured, else the first one the catalog lists.
+# The service the walk-through quotes: configured, else the first published one the catalog lists.
 service=${DEMO_SERVICE_CODE:-}
 if [[ -z $service ]]; then
-    services=$(http_get "$PAYMENTS_LOCAL" /v1/services 2>/dev/null || true)
-    service=$(json_string code "${services#*$'\r\n\r\n'}")
+    # The first code followed by "fee_published":true (a service whose fee can be quoted).
+    service=$(http_get "$PAYMENTS_LOCAL" /v1/services 2>/dev/null |
+        grep -o '"code"[[:space:]]*:[[:space:]]*"[^"]*"\|"fee_published"[[:space:]]*:[[:space:]]*true' |
+        grep -B 1 fee_published | head -n 1 | cut -d'"' -f4 || true)
 fi
 service=${service:-SERVICE_CODE}
 params=${DEMO_SERVICE_PARAMS:-"{}"}

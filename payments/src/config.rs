@@ -30,7 +30,9 @@ pub struct Config {
 }
 
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
 
 fn parse_bool(name: &str, default: bool) -> anyhow::Result<bool> {
@@ -61,8 +63,7 @@ fn parse_url(name: &str, raw: &str) -> anyhow::Result<Url> {
 
 /// The sandbox bank's shared secret when none is configured; `bank-sim` has the same default so
 /// that a bare start works. Production configuration never enables the sandbox.
-pub const DEFAULT_SANDBOX_CALLBACK_SECRET: &str =
-    bank_adapters::sandbox::DEFAULT_CALLBACK_SECRET;
+pub const DEFAULT_SANDBOX_CALLBACK_SECRET: &str = bank_adapters::sandbox::DEFAULT_CALLBACK_SECRET;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -76,7 +77,8 @@ impl Config {
             "PUBLIC_BASE_URL",
             &var("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{listen_addr}")),
         )?;
-        let bank_sim_url = var("BANK_SIM_URL").unwrap_or_else(|| "http://127.0.0.1:8081".to_owned());
+        let bank_sim_url =
+            var("BANK_SIM_URL").unwrap_or_else(|| "http://127.0.0.1:8081".to_owned());
         // In sandbox mode every adapter's base URL derives from BANK_SIM_URL unless its own
         // variable is set (API.md, "Configuration and the sandbox").
         let sandbox_api_url = parse_url(

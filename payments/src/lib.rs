@@ -25,7 +25,11 @@ pub async fn serve(config: config::Config) -> anyhow::Result<()> {
     let workers_enabled = config.workers_enabled;
     let state = AppState::new(pool, config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let workers = if workers_enabled { workers::spawn_all(&state, &shutdown_rx)? } else { Vec::new() };
+    let workers = if workers_enabled {
+        workers::spawn_all(&state, &shutdown_rx)?
+    } else {
+        Vec::new()
+    };
 
     let listener = TcpListener::bind(listen_addr).await?;
     let bound = listener.local_addr()?;

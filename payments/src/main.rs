@@ -10,7 +10,11 @@ use payments::{config::Config, db, telemetry};
 use secrecy::SecretString;
 
 #[derive(Parser)]
-#[command(name = "payments", version, about = "OWSO Pay: fee collection for One Window Service Offices")]
+#[command(
+    name = "payments",
+    version,
+    about = "OWSO Pay: fee collection for One Window Service Offices"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -91,16 +95,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db::migrate(&pool).await?;
             let mut tx = pool.begin().await?;
             let report = payments::app::seed::catalog(&mut tx).await?;
-            let demo_output = if demo { Some(payments::app::seed::demo(&mut tx).await?) } else { None };
+            let demo_output = if demo {
+                Some(payments::app::seed::demo(&mut tx).await?)
+            } else {
+                None
+            };
             tx.commit().await?;
-            eprintln!("catalog: {} sectors, {} services", report.sectors, report.services);
+            eprintln!(
+                "catalog: {} sectors, {} services",
+                report.sectors, report.services
+            );
             if let Some(output) = demo_output {
                 println!("{}", serde_json::to_string_pretty(&output)?);
             }
         }
-        Command::Keys { command: KeysCommand::Create { role, offices, name } } => {
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    role,
+                    offices,
+                    name,
+                },
+        } => {
             let Some(role) = Role::parse(&role) else {
-                eprintln!("error: --role must be one of admin, workflow, cashier, supervisor, auditor");
+                eprintln!(
+                    "error: --role must be one of admin, workflow, cashier, supervisor, auditor"
+                );
                 return Ok(ExitCode::from(2));
             };
             let pool = pool().await?;
@@ -108,7 +128,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let name = name.unwrap_or_else(|| format!("{} key", role.as_str()));
             match auth::create_key(&mut conn, role, &offices, &name, None).await {
                 Ok(created) => println!("{}", serde_json::to_string(&created)?),
-                Err(error @ (auth::KeyError::UnknownOffice(_) | auth::KeyError::NotScopable(_) | auth::KeyError::InvalidName)) => {
+                Err(
+                    error @ (auth::KeyError::UnknownOffice(_)
+                    | auth::KeyError::NotScopable(_)
+                    | auth::KeyError::InvalidName),
+                ) => {
                     eprintln!("error: {error}");
                     return Ok(ExitCode::from(1));
                 }

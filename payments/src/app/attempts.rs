@@ -62,7 +62,8 @@ pub struct AttemptRow {
     pub paid_at: Option<DateTime<Utc>>,
 }
 
-pub const ATTEMPT_COLUMNS: &str = "id, payment_intent_id, office_code, channel, status, currency, amount_minor, \
+pub const ATTEMPT_COLUMNS: &str =
+    "id, payment_intent_id, office_code, channel, status, currency, amount_minor, \
     provider_reference, checkout_url, failure_reason, created_at, expires_at, paid_at";
 
 impl AttemptRow {
@@ -111,13 +112,19 @@ pub async fn create(
         principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
     }
     if !CHANNELS.contains(&request.channel.as_str()) {
-        return Err(ApiError::validation("channel", format!("channel must be one of {}", CHANNELS.join(", "))));
+        return Err(ApiError::validation(
+            "channel",
+            format!("channel must be one of {}", CHANNELS.join(", ")),
+        ));
     }
     if request.channel != "sandbox" || !state.config.sandbox_enabled {
         return Err(ApiError::unprocessable(
             "channel_unavailable",
             "Channel unavailable",
-            format!("the {} channel is not available on this service", request.channel),
+            format!(
+                "the {} channel is not available on this service",
+                request.channel
+            ),
         ));
     }
     let scope = caller.idempotency_scope(intent_id);
@@ -134,14 +141,21 @@ pub async fn create(
             return Err(ApiError::not_found("payment intent"));
         }
     }
-    if let Claim::Replay { status, body } = idempotency::claim(&mut tx, &scope, idempotency_key, request_hash).await? {
+    if let Claim::Replay { status, body } =
+        idempotency::claim(&mut tx, &scope, idempotency_key, request_hash).await?
+    {
         return Ok(Created::Replayed { status, body });
     }
     if intent.status != "awaiting_payment" {
-        return Err(ApiError::invalid_state(format!("the payment intent is {}; it takes no new attempt", intent.status)));
+        return Err(ApiError::invalid_state(format!(
+            "the payment intent is {}; it takes no new attempt",
+            intent.status
+        )));
     }
     if intent.expires_at <= Utc::now() {
-        return Err(ApiError::invalid_state("the payment intent has expired; it takes no new attempt"));
+        return Err(ApiError::invalid_state(
+            "the payment intent has expired; it takes no new attempt",
+        ));
     }
     let attempt_id = Uuid::now_v7();
     let provider_reference = format!("op{}", attempt_id.simple());
@@ -180,14 +194,23 @@ pub async fn create(
     let mut tx = state.pool.begin().await?;
     match outcome {
         Ok(created) => {
-            sqlx::query("update payment_attempts set checkout_url = $2, updated_at = now() where id = $1")
-                .bind(attempt_id)
-                .bind(&created.checkout_url)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "update payment_attempts set checkout_url = $2, updated_at = now() where id = $1",
+            )
+            .bind(attempt_id)
+            .bind(&created.checkout_url)
+            .execute(&mut *tx)
+            .await?;
             let view = load(&mut tx, attempt_id).await?.view()?;
             let body = serde_json::to_value(&view).map_err(ApiError::internal)?;
-            idempotency::save(&mut tx, &scope, idempotency_key, StatusCode::CREATED.as_u16(), &body).await?;
+            idempotency::save(
+                &mut tx,
+                &scope,
+                idempotency_key,
+                StatusCode::CREATED.as_u16(),
+                &body,
+            )
+            .await?;
             tx.commit().await?;
             tracing::info!(payment.id = %intent_id, attempt.id = %attempt_id, channel = %request.channel, "payment attempt created");
             Ok(Created::New(view))
@@ -213,14 +236,20 @@ pub async fn create(
 }
 
 pub async fn load(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<AttemptRow, ApiError> {
-    let row: Option<AttemptRow> = sqlx::query_as(&format!("select {ATTEMPT_COLUMNS} from payment_attempts where id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row: Option<AttemptRow> = sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from payment_attempts where id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.ok_or_else(|| ApiError::not_found("payment attempt"))
 }
 
-pub async fn list_for_intent(state: &AppState, principal: &Principal, intent_id: Uuid) -> Result<Vec<AttemptView>, ApiError> {
+pub async fn list_for_intent(
+    state: &AppState,
+    principal: &Principal,
+    intent_id: Uuid,
+) -> Result<Vec<AttemptView>, ApiError> {
     let mut conn = state.pool.acquire().await?;
     intents::load(&mut conn, Some(principal), intent_id, false).await?;
     let rows: Vec<AttemptRow> = sqlx::query_as(&format!(

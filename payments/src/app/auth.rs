@@ -22,7 +22,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Admin, Role::Workflow, Role::Cashier, Role::Supervisor, Role::Auditor];
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Workflow,
+        Role::Cashier,
+        Role::Supervisor,
+        Role::Auditor,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -137,10 +143,11 @@ pub async fn create_key(
         return Err(KeyError::NotScopable(role.as_str()));
     }
     for code in office_codes {
-        let exists: bool = sqlx::query_scalar("select exists(select 1 from offices where code = $1)")
-            .bind(code)
-            .fetch_one(&mut *conn)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("select exists(select 1 from offices where code = $1)")
+                .bind(code)
+                .fetch_one(&mut *conn)
+                .await?;
         if !exists {
             return Err(KeyError::UnknownOffice(code.clone()));
         }
@@ -160,11 +167,20 @@ pub async fn create_key(
     .bind(&hash)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(CreatedKey { key, id, role, office_codes: office_codes.to_vec(), name: name.to_owned() })
+    Ok(CreatedKey {
+        key,
+        id,
+        role,
+        office_codes: office_codes.to_vec(),
+        name: name.to_owned(),
+    })
 }
 
 /// Resolves a bearer secret to its principal; `None` for an unknown or revoked key.
-pub async fn lookup(conn: &mut PgConnection, secret: &str) -> Result<Option<Principal>, sqlx::Error> {
+pub async fn lookup(
+    conn: &mut PgConnection,
+    secret: &str,
+) -> Result<Option<Principal>, sqlx::Error> {
     // The lookup is by hash, so the secret's bytes never reach a comparison in the database.
     let row: Option<(Uuid, String, Vec<String>)> = sqlx::query_as(
         "select id, role, office_codes from api_keys where key_hash = $1 and revoked_at is null",
@@ -173,6 +189,10 @@ pub async fn lookup(conn: &mut PgConnection, secret: &str) -> Result<Option<Prin
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.and_then(|(key_id, role, office_codes)| {
-        Role::parse(&role).map(|role| Principal { key_id, role, office_codes })
+        Role::parse(&role).map(|role| Principal {
+            key_id,
+            role,
+            office_codes,
+        })
     }))
 }

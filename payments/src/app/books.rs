@@ -53,16 +53,29 @@ fn amount(minor: i64, line: &TrialBalanceLine) -> String {
     Money::from_minor(minor, line.currency).format_amount()
 }
 
-pub async fn trial_balance(state: &AppState, principal: &Principal, as_of: Option<DateTime<Utc>>) -> Result<TrialBalanceView, ApiError> {
+pub async fn trial_balance(
+    state: &AppState,
+    principal: &Principal,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<TrialBalanceView, ApiError> {
     principal.require(&AUDIT_ROLES)?;
     let as_of = as_of.unwrap_or_else(Utc::now);
     let mut conn = state.pool.acquire().await?;
-    let lines = ledger::store::trial_balance(&mut conn, principal.office_filter(), Some(as_of)).await?;
+    let lines =
+        ledger::store::trial_balance(&mut conn, principal.office_filter(), Some(as_of)).await?;
     let mut totals: BTreeMap<&'static str, (ledger::Currency, i64, i64)> = BTreeMap::new();
     for line in &lines {
-        let total = totals.entry(line.currency.code()).or_insert((line.currency, 0, 0));
-        total.1 = total.1.checked_add(line.debit_minor).ok_or_else(|| ApiError::internal("debit total overflows"))?;
-        total.2 = total.2.checked_add(line.credit_minor).ok_or_else(|| ApiError::internal("credit total overflows"))?;
+        let total = totals
+            .entry(line.currency.code())
+            .or_insert((line.currency, 0, 0));
+        total.1 = total
+            .1
+            .checked_add(line.debit_minor)
+            .ok_or_else(|| ApiError::internal("debit total overflows"))?;
+        total.2 = total
+            .2
+            .checked_add(line.credit_minor)
+            .ok_or_else(|| ApiError::internal("credit total overflows"))?;
     }
     let accounts = lines
         .iter()
@@ -84,7 +97,11 @@ pub async fn trial_balance(state: &AppState, principal: &Principal, as_of: Optio
             balance: Money::from_minor(debit.saturating_sub(credit), currency).format_amount(),
         })
         .collect();
-    Ok(TrialBalanceView { as_of, accounts, totals })
+    Ok(TrialBalanceView {
+        as_of,
+        accounts,
+        totals,
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -96,7 +113,10 @@ pub struct AccountView {
     pub normal_balance: String,
 }
 
-pub async fn accounts(state: &AppState, principal: &Principal) -> Result<Vec<AccountView>, ApiError> {
+pub async fn accounts(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<AccountView>, ApiError> {
     principal.require(&AUDIT_ROLES)?;
     let mut conn = state.pool.acquire().await?;
     let rows = ledger::store::list_accounts(&mut conn, principal.office_filter()).await?;
@@ -141,14 +161,32 @@ pub struct ExceptionsQuery {
     pub cursor: Option<String>,
 }
 
-pub async fn exceptions(state: &AppState, principal: &Principal, query: ExceptionsQuery) -> Result<Page<ExceptionView>, ApiError> {
+pub async fn exceptions(
+    state: &AppState,
+    principal: &Principal,
+    query: ExceptionsQuery,
+) -> Result<Page<ExceptionView>, ApiError> {
     principal.require(&AUDIT_ROLES)?;
     let limit = cursor::limit(query.limit)?;
-    if query.status.as_deref().is_some_and(|status| !matches!(status, "open" | "resolved")) {
-        return Err(ApiError::validation("status", "status must be open or resolved"));
+    if query
+        .status
+        .as_deref()
+        .is_some_and(|status| !matches!(status, "open" | "resolved"))
+    {
+        return Err(ApiError::validation(
+            "status",
+            "status must be open or resolved",
+        ));
     }
-    if query.office_code.as_deref().is_some_and(|code| !principal.sees_office(code)) {
-        return Ok(Page { data: Vec::new(), next_cursor: None });
+    if query
+        .office_code
+        .as_deref()
+        .is_some_and(|code| !principal.sees_office(code))
+    {
+        return Ok(Page {
+            data: Vec::new(),
+            next_cursor: None,
+        });
     }
     let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
     // language=PostgreSQL
@@ -174,8 +212,19 @@ pub async fn exceptions(state: &AppState, principal: &Principal, query: Exceptio
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(500));
     for row in &mut rows {
-        row.amount = Some(MoneyView { amount: row.raw_amount.clone(), currency: row.raw_currency.clone() });
+        row.amount = Some(MoneyView {
+            amount: row.raw_amount.clone(),
+            currency: row.raw_currency.clone(),
+        });
     }
-    let next_cursor = if more { rows.last().map(|row| cursor::encode(row.created_at, row.id)) } else { None };
-    Ok(Page { data: rows, next_cursor })
+    let next_cursor = if more {
+        rows.last()
+            .map(|row| cursor::encode(row.created_at, row.id))
+    } else {
+        None
+    };
+    Ok(Page {
+        data: rows,
+        next_cursor,
+    })
 }

@@ -12,30 +12,53 @@ use bank_adapters::sandbox::{self, SIGNATURE_HEADER};
 use bank_adapters::signing::verify_hmac_sha256_hex;
 
 /// Headers worth keeping with a raw message; the rest (cookies, proxies' additions) is noise.
-const KEPT_HEADERS: [&str; 5] = ["content-type", "user-agent", "x-request-id", "x-forwarded-for", SIGNATURE_HEADER];
+const KEPT_HEADERS: [&str; 5] = [
+    "content-type",
+    "user-agent",
+    "x-request-id",
+    "x-forwarded-for",
+    SIGNATURE_HEADER,
+];
 
 fn kept_headers(headers: &HeaderMap) -> Value {
     let mut kept = Map::new();
     for name in KEPT_HEADERS {
         if let Some(value) = headers.get(name).and_then(|value| value.to_str().ok()) {
-            kept.insert(name.to_owned(), Value::String(value.chars().take(512).collect()));
+            kept.insert(
+                name.to_owned(),
+                Value::String(value.chars().take(512).collect()),
+            );
         }
     }
     Value::Object(kept)
 }
 
-async fn store_raw(state: &AppState, provider: &str, headers: &HeaderMap, body: &[u8]) -> Result<i64, ApiError> {
+async fn store_raw(
+    state: &AppState,
+    provider: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<i64, ApiError> {
     // language=PostgreSQL
-    let id: i64 = sqlx::query_scalar("insert into inbox_messages (provider, headers, body) values ($1, $2, $3) returning id")
-        .bind(provider)
-        .bind(kept_headers(headers))
-        .bind(body)
-        .fetch_one(&state.pool)
-        .await?;
+    let id: i64 = sqlx::query_scalar(
+        "insert into inbox_messages (provider, headers, body) values ($1, $2, $3) returning id",
+    )
+    .bind(provider)
+    .bind(kept_headers(headers))
+    .bind(body)
+    .fetch_one(&state.pool)
+    .await?;
     Ok(id)
 }
 
-async fn mark(state: &AppState, id: i64, status: &str, signature_valid: Option<bool>, verdict: &str, transaction_id: Option<&str>) -> Result<(), ApiError> {
+async fn mark(
+    state: &AppState,
+    id: i64,
+    status: &str,
+    signature_valid: Option<bool>,
+    verdict: &str,
+    transaction_id: Option<&str>,
+) -> Result<(), ApiError> {
     sqlx::query(
         "update inbox_messages set status = $2, signature_valid = coalesce($3, signature_valid), verdict = $4,
              provider_transaction_id = coalesce($5, provider_transaction_id), processed_at = now()
@@ -52,17 +75,35 @@ async fn mark(state: &AppState, id: i64, status: &str, signature_valid: Option<b
 }
 
 /// Handles `POST /v1/callbacks/sandbox`.
-pub async fn sandbox(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+pub async fn sandbox(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     if !state.config.sandbox_enabled {
         return Err(ApiError::not_found("provider"));
     }
     let inbox_id = store_raw(state, "sandbox", headers, body).await?;
-    let signature = headers.get(SIGNATURE_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
     let secret = state.config.sandbox_callback_secret.expose_secret();
     if !verify_hmac_sha256_hex(secret.as_bytes(), body, signature) {
-        mark(state, inbox_id, "rejected", Some(false), "bad_signature", None).await?;
+        mark(
+            state,
+            inbox_id,
+            "rejected",
+            Some(false),
+            "bad_signature",
+            None,
+        )
+        .await?;
         metrics::counter!("owso_callbacks_total", "provider" => "sandbox", "verdict" => "bad_signature").increment(1);
-        tracing::warn!(inbox.id = inbox_id, "sandbox callback refused: signature does not verify");
+        tracing::warn!(
+            inbox.id = inbox_id,
+            "sandbox callback refused: signature does not verify"
+        );
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_signature",
@@ -73,12 +114,24 @@ pub async fn sandbox(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resu
     let callback = match sandbox::parse_callback(body) {
         Ok(callback) => callback,
         Err(error) => {
-            mark(state, inbox_id, "rejected", Some(true), &format!("malformed: {error}"), None).await?;
+            mark(
+                state,
+                inbox_id,
+                "rejected",
+                Some(true),
+                &format!("malformed: {error}"),
+                None,
+            )
+            .await?;
             metrics::counter!("owso_callbacks_total", "provider" => "sandbox", "verdict" => "malformed").increment(1);
-            return Err(ApiError::bad_request(format!("callback body is not a sandbox callback: {error}")));
+            return Err(ApiError::bad_request(format!(
+                "callback body is not a sandbox callback: {error}"
+            )));
         }
     };
-    let paid_at = DateTime::parse_from_rfc3339(&callback.paid_at).ok().map(|at| at.with_timezone(&Utc));
+    let paid_at = DateTime::parse_from_rfc3339(&callback.paid_at)
+        .ok()
+        .map(|at| at.with_timezone(&Utc));
     let report = ReportedPayment {
         provider: "sandbox",
         channel: "sandbox",
@@ -99,12 +152,32 @@ pub async fn sandbox(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resu
         Err(error) => {
             drop(tx);
             // The raw message stays in the inbox marked failed, so it can be replayed.
-            mark(state, inbox_id, "failed", Some(true), "processing_failed", Some(&callback.transaction_id)).await?;
+            mark(
+                state,
+                inbox_id,
+                "failed",
+                Some(true),
+                "processing_failed",
+                Some(&callback.transaction_id),
+            )
+            .await?;
             return Err(error);
         }
     };
-    let status = if outcome == Settlement::Duplicate { "duplicate" } else { "processed" };
-    mark(state, inbox_id, status, Some(true), &outcome.verdict(), Some(&callback.transaction_id)).await?;
+    let status = if outcome == Settlement::Duplicate {
+        "duplicate"
+    } else {
+        "processed"
+    };
+    mark(
+        state,
+        inbox_id,
+        status,
+        Some(true),
+        &outcome.verdict(),
+        Some(&callback.transaction_id),
+    )
+    .await?;
     metrics::counter!("owso_callbacks_total", "provider" => "sandbox", "verdict" => outcome.verdict()).increment(1);
     // The bank only needs to know we have it; the outcome is ours to act on.
     Ok(json!({ "received": true, "transaction_id": callback.transaction_id }))

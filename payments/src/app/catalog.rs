@@ -86,18 +86,22 @@ pub const MAX_QUANTITY: i64 = 10_000;
 
 impl ServiceRow {
     fn currency(&self) -> Result<Currency, ApiError> {
-        self.currency
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::internal(format!("service {} has currency {:?}", self.code, self.currency)))
+        self.currency.trim().parse().map_err(|_| {
+            ApiError::internal(format!(
+                "service {} has currency {:?}",
+                self.code, self.currency
+            ))
+        })
     }
 
     fn unit_price(&self) -> Result<Option<Money>, ApiError> {
         let currency = self.currency()?;
         match &self.fee_rule.0 {
-            FeeRule::Fixed { amount } | FeeRule::PerUnit { amount, .. } => Money::parse(amount, currency)
-                .map(Some)
-                .map_err(|error| ApiError::internal(format!("service {} fee: {error}", self.code))),
+            FeeRule::Fixed { amount } | FeeRule::PerUnit { amount, .. } => {
+                Money::parse(amount, currency).map(Some).map_err(|error| {
+                    ApiError::internal(format!("service {} fee: {error}", self.code))
+                })
+            }
             FeeRule::Unpublished => Ok(None),
         }
     }
@@ -139,7 +143,12 @@ pub async fn list_sectors(state: &AppState) -> Result<Vec<SectorView>, ApiError>
             .await?;
     Ok(rows
         .into_iter()
-        .map(|(code, number, name_km, name_en)| SectorView { code, number, name_km, name_en })
+        .map(|(code, number, name_km, name_en)| SectorView {
+            code,
+            number,
+            name_km,
+            name_en,
+        })
         .collect())
 }
 
@@ -149,12 +158,18 @@ pub async fn list_services(
     query: Option<&str>,
 ) -> Result<Vec<ServiceView>, ApiError> {
     if query.is_some_and(|q| q.chars().count() > 200) {
-        return Err(ApiError::validation("q", "q must be at most 200 characters"));
+        return Err(ApiError::validation(
+            "q",
+            "q must be at most 200 characters",
+        ));
     }
     // Khmer has no case; lower() handles the Latin names. ILIKE wildcards in user text are
     // escaped so a search for "100%" means the literal text.
     let pattern = query.map(|q| {
-        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         format!("%{escaped}%")
     });
     let rows: Vec<ServiceRow> = sqlx::query_as(&format!(
@@ -171,11 +186,12 @@ pub async fn list_services(
 }
 
 pub async fn get_service(state: &AppState, code: &str) -> Result<ServiceView, ApiError> {
-    let row: Option<ServiceRow> =
-        sqlx::query_as(&format!("select {SERVICE_COLUMNS} from services where code = $1"))
-            .bind(code)
-            .fetch_optional(&state.pool)
-            .await?;
+    let row: Option<ServiceRow> = sqlx::query_as(&format!(
+        "select {SERVICE_COLUMNS} from services where code = $1"
+    ))
+    .bind(code)
+    .fetch_optional(&state.pool)
+    .await?;
     row.ok_or_else(|| ApiError::not_found("service"))?.view()
 }
 
@@ -232,7 +248,11 @@ const MAX_QUOTE_ITEMS: usize = 50;
 
 /// Checks that an office exists and that the caller may act for it (404 otherwise, so that an
 /// office-scoped key learns nothing about other offices).
-pub async fn visible_office(conn: &mut PgConnection, principal: &Principal, code: &str) -> Result<(), ApiError> {
+pub async fn visible_office(
+    conn: &mut PgConnection,
+    principal: &Principal,
+    code: &str,
+) -> Result<(), ApiError> {
     if code.is_empty() || code.len() > 64 || !principal.sees_office(code) {
         return Err(ApiError::not_found("office"));
     }
@@ -247,7 +267,12 @@ pub async fn visible_office(conn: &mut PgConnection, principal: &Principal, code
     }
 }
 
-fn price_line(office_code: &str, index: usize, item: &QuoteItemRequest, service: &ServiceRow) -> Result<QuoteLine, ApiError> {
+fn price_line(
+    office_code: &str,
+    index: usize,
+    item: &QuoteItemRequest,
+    service: &ServiceRow,
+) -> Result<QuoteLine, ApiError> {
     let field = format!("items[{index}]");
     let quantity = item.quantity.unwrap_or(1);
     if !(1..=MAX_QUANTITY).contains(&quantity) {
@@ -266,7 +291,10 @@ fn price_line(office_code: &str, index: usize, item: &QuoteItemRequest, service:
         ApiError::unprocessable(
             "fee_not_published",
             "Fee not published",
-            format!("no published fee is known for service {}; it cannot be quoted", service.code),
+            format!(
+                "no published fee is known for service {}; it cannot be quoted",
+                service.code
+            ),
         )
         .with("service_code", service.code.clone())
     })?;
@@ -275,7 +303,9 @@ fn price_line(office_code: &str, index: usize, item: &QuoteItemRequest, service:
         .map_err(|_| ApiError::validation(&format!("{field}.quantity"), "amount overflows"))?;
     let revenue_account = AccountCode::new(
         office_code,
-        AccountKind::Revenue { sector: service.sector_code.clone() },
+        AccountKind::Revenue {
+            sector: service.sector_code.clone(),
+        },
         amount.currency(),
     )
     .map_err(ApiError::internal)?;
@@ -299,21 +329,29 @@ fn price_line(office_code: &str, index: usize, item: &QuoteItemRequest, service:
     })
 }
 
-pub async fn create_quote(state: &AppState, principal: &Principal, request: CreateQuoteRequest) -> Result<QuoteView, ApiError> {
+pub async fn create_quote(
+    state: &AppState,
+    principal: &Principal,
+    request: CreateQuoteRequest,
+) -> Result<QuoteView, ApiError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
     if request.items.is_empty() || request.items.len() > MAX_QUOTE_ITEMS {
-        return Err(ApiError::validation("items", format!("items must hold 1 to {MAX_QUOTE_ITEMS} services")));
+        return Err(ApiError::validation(
+            "items",
+            format!("items must hold 1 to {MAX_QUOTE_ITEMS} services"),
+        ));
     }
     let mut tx = state.pool.begin().await?;
     visible_office(&mut tx, principal, &request.office_code).await?;
     let mut lines = Vec::with_capacity(request.items.len());
     let mut versions = Vec::new();
     for (index, item) in request.items.iter().enumerate() {
-        let service: Option<ServiceRow> =
-            sqlx::query_as(&format!("select {SERVICE_COLUMNS} from services where code = $1"))
-                .bind(&item.service_code)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let service: Option<ServiceRow> = sqlx::query_as(&format!(
+            "select {SERVICE_COLUMNS} from services where code = $1"
+        ))
+        .bind(&item.service_code)
+        .fetch_optional(&mut *tx)
+        .await?;
         let service = service.ok_or_else(|| {
             ApiError::unprocessable(
                 "unknown_service",
@@ -361,25 +399,49 @@ pub async fn create_quote(state: &AppState, principal: &Principal, request: Crea
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(QuoteView { id, office_code: request.office_code, lines, total: total.into(), schedule_version, created_at, expires_at })
+    Ok(QuoteView {
+        id,
+        office_code: request.office_code,
+        lines,
+        total: total.into(),
+        schedule_version,
+        created_at,
+        expires_at,
+    })
 }
 
-pub async fn get_quote(state: &AppState, principal: &Principal, id: Uuid) -> Result<QuoteView, ApiError> {
-    let row: Option<(String, String, i64, sqlx::types::Json<Vec<QuoteLine>>, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+#[derive(FromRow)]
+struct QuoteRow {
+    office_code: String,
+    currency: String,
+    total_minor: i64,
+    lines: sqlx::types::Json<Vec<QuoteLine>>,
+    schedule_version: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+pub async fn get_quote(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<QuoteView, ApiError> {
+    let row: Option<QuoteRow> = sqlx::query_as(
         "select office_code, currency, total_minor, lines, schedule_version, created_at, expires_at from quotes where id = $1",
     )
     .bind(id)
     .fetch_optional(&state.pool)
     .await?;
-    let (office_code, currency, total_minor, lines, schedule_version, created_at, expires_at) =
-        row.filter(|row| principal.sees_office(&row.0)).ok_or_else(|| ApiError::not_found("quote"))?;
+    let row = row
+        .filter(|row| principal.sees_office(&row.office_code))
+        .ok_or_else(|| ApiError::not_found("quote"))?;
     Ok(QuoteView {
         id,
-        office_code,
-        lines: lines.0,
-        total: super::money::from_row(total_minor, &currency)?.into(),
-        schedule_version,
-        created_at,
-        expires_at,
+        total: super::money::from_row(row.total_minor, &row.currency)?.into(),
+        office_code: row.office_code,
+        lines: row.lines.0,
+        schedule_version: row.schedule_version,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
     })
 }

@@ -30,7 +30,12 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
-pub async fn claim(conn: &mut PgConnection, scope: &str, key: &str, hash: &[u8]) -> Result<Claim, ApiError> {
+pub async fn claim(
+    conn: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    hash: &[u8],
+) -> Result<Claim, ApiError> {
     // language=PostgreSQL
     let inserted = sqlx::query(
         "insert into idempotency_keys (principal, key, request_hash) values ($1, $2, $3)
@@ -65,7 +70,10 @@ pub async fn claim(conn: &mut PgConnection, scope: &str, key: &str, hash: &[u8])
         ));
     }
     match (status, body) {
-        (Some(status), Some(body)) => Ok(Claim::Replay { status: u16::try_from(status).unwrap_or(500), body }),
+        (Some(status), Some(body)) => Ok(Claim::Replay {
+            status: u16::try_from(status).unwrap_or(500),
+            body,
+        }),
         _ => Err(in_progress()),
     }
 }
@@ -79,7 +87,13 @@ fn in_progress() -> ApiError {
     )
 }
 
-pub async fn save(conn: &mut PgConnection, scope: &str, key: &str, status: u16, body: &Value) -> Result<(), ApiError> {
+pub async fn save(
+    conn: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    status: u16,
+    body: &Value,
+) -> Result<(), ApiError> {
     sqlx::query("update idempotency_keys set response_status = $3, response_body = $4 where principal = $1 and key = $2")
         .bind(scope)
         .bind(key)

@@ -108,19 +108,29 @@ pub fn pay_url(state: &AppState, token: &str) -> String {
 }
 
 /// Loads an intent the caller may see, optionally locking it for the rest of the transaction.
-pub async fn load(conn: &mut PgConnection, principal: Option<&Principal>, id: Uuid, lock: bool) -> Result<IntentRow, ApiError> {
+pub async fn load(
+    conn: &mut PgConnection,
+    principal: Option<&Principal>,
+    id: Uuid,
+    lock: bool,
+) -> Result<IntentRow, ApiError> {
     let sql = format!(
         "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id where i.id = $1{}",
         if lock { " for update of i" } else { "" }
     );
-    let row: Option<IntentRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<IntentRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.filter(|row| principal.is_none_or(|principal| principal.sees_office(&row.office_code)))
         .ok_or_else(|| ApiError::not_found("payment intent"))
 }
 
 fn validate_reference(case_reference: &str) -> Result<(), ApiError> {
     let ok = (1..=64).contains(&case_reference.len())
-        && case_reference.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.'));
+        && case_reference
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.'));
     if ok {
         Ok(())
     } else {
@@ -132,16 +142,27 @@ fn validate_reference(case_reference: &str) -> Result<(), ApiError> {
 }
 
 fn validate_payer(payer: Option<&PayerRequest>) -> Result<Value, ApiError> {
-    let Some(payer) = payer else { return Ok(json!({})) };
+    let Some(payer) = payer else {
+        return Ok(json!({}));
+    };
     if let Some(name) = &payer.name {
         if name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(ApiError::validation("payer.name", "payer.name must be at most 200 printable characters"));
+            return Err(ApiError::validation(
+                "payer.name",
+                "payer.name must be at most 200 printable characters",
+            ));
         }
     }
     if let Some(phone) = &payer.phone {
         let digits = phone.strip_prefix('+').unwrap_or(phone);
-        if digits.is_empty() || digits.len() > 20 || !digits.chars().all(|c| c.is_ascii_digit() || c == ' ') {
-            return Err(ApiError::validation("payer.phone", "payer.phone must be digits, optionally after '+', at most 20"));
+        if digits.is_empty()
+            || digits.len() > 20
+            || !digits.chars().all(|c| c.is_ascii_digit() || c == ' ')
+        {
+            return Err(ApiError::validation(
+                "payer.phone",
+                "payer.phone must be digits, optionally after '+', at most 20",
+            ));
         }
     }
     Ok(json!({ "name": payer.name, "phone": payer.phone }))
@@ -154,7 +175,10 @@ fn validate_return_url(return_url: Option<&str>) -> Result<(), ApiError> {
     if valid {
         Ok(())
     } else {
-        Err(ApiError::validation("return_url", "return_url must be an http(s) URL of at most 2048 characters"))
+        Err(ApiError::validation(
+            "return_url",
+            "return_url must be an http(s) URL of at most 2048 characters",
+        ))
     }
 }
 
@@ -175,14 +199,21 @@ pub async fn create(
     validate_reference(&request.case_reference)?;
     let payer = validate_payer(request.payer.as_ref())?;
     validate_return_url(request.return_url.as_deref())?;
-    let ttl_s = request.expires_in_s.unwrap_or(i64::try_from(state.config.intent_ttl.as_secs()).unwrap_or(604_800));
+    let ttl_s = request
+        .expires_in_s
+        .unwrap_or(i64::try_from(state.config.intent_ttl.as_secs()).unwrap_or(604_800));
     if !(60..=30 * 24 * 3600).contains(&ttl_s) {
-        return Err(ApiError::validation("expires_in_s", "expires_in_s must be between 60 and 2592000 (30 days)"));
+        return Err(ApiError::validation(
+            "expires_in_s",
+            "expires_in_s must be between 60 and 2592000 (30 days)",
+        ));
     }
 
     let scope = principal.idempotency_scope();
     let mut tx = state.pool.begin().await?;
-    if let Claim::Replay { status, body } = idempotency::claim(&mut tx, &scope, idempotency_key, request_hash).await? {
+    if let Claim::Replay { status, body } =
+        idempotency::claim(&mut tx, &scope, idempotency_key, request_hash).await?
+    {
         return Ok(Created::Replayed { status, body });
     }
     let quote: Option<(String, String, i64, bool)> = sqlx::query_as(
@@ -195,7 +226,11 @@ pub async fn create(
         .filter(|quote| principal.sees_office(&quote.0))
         .ok_or_else(|| ApiError::not_found("quote"))?;
     if expired {
-        return Err(ApiError::unprocessable("quote_expired", "Quote expired", "the quote has expired; ask for a new quote"));
+        return Err(ApiError::unprocessable(
+            "quote_expired",
+            "Quote expired",
+            "the quote has expired; ask for a new quote",
+        ));
     }
     let id = Uuid::now_v7();
     // language=PostgreSQL
@@ -219,15 +254,28 @@ pub async fn create(
     .await?;
     let view = load(&mut tx, None, id, false).await?.view(state)?;
     let body = serde_json::to_value(&view).map_err(ApiError::internal)?;
-    idempotency::save(&mut tx, &scope, idempotency_key, StatusCode::CREATED.as_u16(), &body).await?;
+    idempotency::save(
+        &mut tx,
+        &scope,
+        idempotency_key,
+        StatusCode::CREATED.as_u16(),
+        &body,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(payment.id = %id, office.code = %office_code, "payment intent created");
     Ok(Created::New(view))
 }
 
-pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> Result<IntentView, ApiError> {
+pub async fn get(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<IntentView, ApiError> {
     let mut conn = state.pool.acquire().await?;
-    load(&mut conn, Some(principal), id, false).await?.view(state)
+    load(&mut conn, Some(principal), id, false)
+        .await?
+        .view(state)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -276,23 +324,36 @@ pub mod cursor {
         match raw {
             None => Ok(50),
             Some(limit) if (1..=500).contains(&limit) => Ok(limit),
-            Some(_) => Err(ApiError::validation("limit", "limit must be between 1 and 500")),
+            Some(_) => Err(ApiError::validation(
+                "limit",
+                "limit must be between 1 and 500",
+            )),
         }
     }
 }
 
 pub const INTENT_STATUSES: [&str; 4] = ["awaiting_payment", "paid", "expired", "cancelled"];
 
-pub async fn list(state: &AppState, principal: &Principal, query: ListIntentsQuery) -> Result<Page<IntentView>, ApiError> {
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    query: ListIntentsQuery,
+) -> Result<Page<IntentView>, ApiError> {
     let limit = cursor::limit(query.limit)?;
     if let Some(status) = &query.status {
         if !INTENT_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::validation("status", format!("status must be one of {}", INTENT_STATUSES.join(", "))));
+            return Err(ApiError::validation(
+                "status",
+                format!("status must be one of {}", INTENT_STATUSES.join(", ")),
+            ));
         }
     }
     if let Some(code) = &query.office_code {
         if !principal.sees_office(code) {
-            return Ok(Page { data: Vec::new(), next_cursor: None });
+            return Ok(Page {
+                data: Vec::new(),
+                next_cursor: None,
+            });
         }
     }
     let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
@@ -321,22 +382,41 @@ pub async fn list(state: &AppState, principal: &Principal, query: ListIntentsQue
         .fetch_all(&state.pool)
         .await?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-    let rows: Vec<IntentRow> = rows.into_iter().take(usize::try_from(limit).unwrap_or(500)).collect();
-    let next_cursor = if more { rows.last().map(|row| cursor::encode(row.created_at, row.id)) } else { None };
-    let data = rows.iter().map(|row| row.view(state)).collect::<Result<_, _>>()?;
+    let rows: Vec<IntentRow> = rows
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(500))
+        .collect();
+    let next_cursor = if more {
+        rows.last()
+            .map(|row| cursor::encode(row.created_at, row.id))
+    } else {
+        None
+    };
+    let data = rows
+        .iter()
+        .map(|row| row.view(state))
+        .collect::<Result<_, _>>()?;
     Ok(Page { data, next_cursor })
 }
 
 /// Cancels an intent that is still awaiting payment. Cancelling a cancelled intent answers with
 /// it unchanged, so a retried request is harmless; paid or expired intents are a 409.
-pub async fn cancel(state: &AppState, principal: &Principal, id: Uuid) -> Result<IntentView, ApiError> {
+pub async fn cancel(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<IntentView, ApiError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Supervisor, Role::Admin])?;
     let mut tx = state.pool.begin().await?;
     let intent = load(&mut tx, Some(principal), id, true).await?;
     match intent.status.as_str() {
         "cancelled" => return intent.view(state),
         "awaiting_payment" => {}
-        other => return Err(ApiError::invalid_state(format!("a {other} payment intent cannot be cancelled"))),
+        other => {
+            return Err(ApiError::invalid_state(format!(
+                "a {other} payment intent cannot be cancelled"
+            )))
+        }
     }
     sqlx::query("update payment_intents set status = 'cancelled', cancelled_at = now(), updated_at = now() where id = $1")
         .bind(id)

@@ -17,17 +17,19 @@ pub struct MoneyView {
 
 impl From<Money> for MoneyView {
     fn from(money: Money) -> MoneyView {
-        MoneyView { amount: money.format_amount(), currency: money.currency().code().to_owned() }
+        MoneyView {
+            amount: money.format_amount(),
+            currency: money.currency().code().to_owned(),
+        }
     }
 }
 
 impl MoneyView {
     /// Parses a client-supplied amount strictly (422 naming `field` on failure).
     pub fn parse(&self, field: &str) -> Result<Money, ApiError> {
-        let currency: Currency = self
-            .currency
-            .parse()
-            .map_err(|_| ApiError::validation(field, format!("{field}.currency must be KHR or USD")))?;
+        let currency: Currency = self.currency.parse().map_err(|_| {
+            ApiError::validation(field, format!("{field}.currency must be KHR or USD"))
+        })?;
         Money::parse(&self.amount, currency)
             .map_err(|error| ApiError::validation(field, format!("{field}.amount: {error}")))
     }

@@ -65,7 +65,9 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uui
     if fanned > 0 {
         // Wakes the dispatchers at commit (NOTIFY is transactional), so delivery does not wait
         // for the next poll.
-        sqlx::query("select pg_notify('webhook_deliveries', '')").execute(&mut *conn).await?;
+        sqlx::query("select pg_notify('webhook_deliveries', '')")
+            .execute(&mut *conn)
+            .await?;
     }
     metrics::counter!("owso_events_total", "type" => event.event_type.to_owned()).increment(1);
     Ok(id)

@@ -58,7 +58,10 @@ pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView
         office_name_km,
         office_name_en,
         lines: intent.lines.0.clone(),
-        attempts: attempts.iter().map(AttemptRow::view).collect::<Result<_, _>>()?,
+        attempts: attempts
+            .iter()
+            .map(AttemptRow::view)
+            .collect::<Result<_, _>>()?,
         receipt_number: intent.receipt_number.clone(),
         expires_at: intent.expires_at,
         paid_at: intent.paid_at,

@@ -64,12 +64,21 @@ pub async fn catalog(conn: &mut PgConnection) -> anyhow::Result<SeedReport> {
     for record in csv::Reader::from_reader(SERVICES_CSV.as_bytes()).deserialize::<ServiceRecord>() {
         let record = record?;
         let rule = match record.fee_kind.as_str() {
-            "fixed" => FeeRule::Fixed { amount: record.amount.clone() },
-            "per_unit" => FeeRule::PerUnit { amount: record.amount.clone(), unit: record.unit.clone() },
+            "fixed" => FeeRule::Fixed {
+                amount: record.amount.clone(),
+            },
+            "per_unit" => FeeRule::PerUnit {
+                amount: record.amount.clone(),
+                unit: record.unit.clone(),
+            },
             "unpublished" => FeeRule::Unpublished,
             other => anyhow::bail!("service {}: unknown fee kind {other:?}", record.code),
         };
-        let time_limit: Option<i32> = if record.time_limit_days.is_empty() { None } else { Some(record.time_limit_days.parse()?) };
+        let time_limit: Option<i32> = if record.time_limit_days.is_empty() {
+            None
+        } else {
+            Some(record.time_limit_days.parse()?)
+        };
         // language=PostgreSQL
         sqlx::query(
             "insert into services (code, sector_code, name_km, name_en, currency, unit, fee_rule, time_limit_days,
@@ -175,7 +184,14 @@ pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> 
     let mut keys = Vec::new();
     for (role, offices, secret) in DEMO_KEYS {
         let offices: Vec<String> = offices.iter().map(|code| (*code).to_owned()).collect();
-        let name = format!("demo {}{}", role.as_str(), offices.first().map(|code| format!(" {code}")).unwrap_or_default());
+        let name = format!(
+            "demo {}{}",
+            role.as_str(),
+            offices
+                .first()
+                .map(|code| format!(" {code}"))
+                .unwrap_or_default()
+        );
         let created = auth::create_key(conn, role, &offices, &name, Some(secret)).await?;
         keys.push(json!({ "role": created.role, "key": created.key, "office_codes": created.office_codes, "id": created.id }));
     }

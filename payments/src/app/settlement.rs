@@ -38,7 +38,10 @@ pub struct ReportedPayment<'a> {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Settlement {
     /// The intent is now paid.
-    Paid { payment_intent_id: Uuid, receipt_number: String },
+    Paid {
+        payment_intent_id: Uuid,
+        receipt_number: String,
+    },
     /// This bank transaction was already recorded; nothing changed.
     Duplicate,
     /// The money was parked in suspense and raised as a reconciliation exception.
@@ -64,7 +67,10 @@ fn fiscal_year(at: DateTime<Utc>) -> i32 {
 }
 
 /// Records a reported payment. Runs inside the caller's transaction.
-pub async fn record(conn: &mut PgConnection, report: &ReportedPayment<'_>) -> Result<Settlement, ApiError> {
+pub async fn record(
+    conn: &mut PgConnection,
+    report: &ReportedPayment<'_>,
+) -> Result<Settlement, ApiError> {
     // language=PostgreSQL
     let claimed = sqlx::query(
         "insert into provider_transactions (provider, transaction_id, inbox_message_id, outcome)
@@ -88,13 +94,27 @@ pub async fn record(conn: &mut PgConnection, report: &ReportedPayment<'_>) -> Re
     .fetch_optional(&mut *conn)
     .await?;
     let Some(attempt) = attempt else {
-        return park(conn, report, UNALLOCATED_OFFICE, "unknown_reference", None, None).await;
+        return park(
+            conn,
+            report,
+            UNALLOCATED_OFFICE,
+            "unknown_reference",
+            None,
+            None,
+        )
+        .await;
     };
     let intent = intents::load(&mut *conn, None, attempt.payment_intent_id, true).await?;
-    let received = report.currency.parse::<Currency>().ok().and_then(|currency| Money::parse(report.amount, currency).ok());
+    let received = report
+        .currency
+        .parse::<Currency>()
+        .ok()
+        .and_then(|currency| Money::parse(report.amount, currency).ok());
     let kind = match received {
         None => Some("unsupported_currency"),
-        Some(money) if money.currency().code() != attempt.currency.trim() => Some("currency_mismatch"),
+        Some(money) if money.currency().code() != attempt.currency.trim() => {
+            Some("currency_mismatch")
+        }
         Some(money) if money.amount_minor() != attempt.amount_minor => Some("amount_mismatch"),
         Some(_) => match intent.status.as_str() {
             "awaiting_payment" => None,
@@ -104,34 +124,61 @@ pub async fn record(conn: &mut PgConnection, report: &ReportedPayment<'_>) -> Re
         },
     };
     match kind {
-        Some(kind) => park(conn, report, &intent.office_code, kind, Some(&intent), Some(&attempt)).await,
+        Some(kind) => {
+            park(
+                conn,
+                report,
+                &intent.office_code,
+                kind,
+                Some(&intent),
+                Some(&attempt),
+            )
+            .await
+        }
         None => settle(conn, report, &intent, &attempt).await,
     }
 }
 
-async fn settle(conn: &mut PgConnection, report: &ReportedPayment<'_>, intent: &IntentRow, attempt: &AttemptRow) -> Result<Settlement, ApiError> {
+async fn settle(
+    conn: &mut PgConnection,
+    report: &ReportedPayment<'_>,
+    intent: &IntentRow,
+    attempt: &AttemptRow,
+) -> Result<Settlement, ApiError> {
     let total = money::from_row(intent.total_minor, &intent.currency)?;
     let now = Utc::now();
     // A bank clock far in the future is not believed; the receipt is dated when we learnt it.
     let paid_at = report.paid_at.filter(|at| *at <= now).unwrap_or(now);
-    let clearing = AccountCode::new(&intent.office_code, AccountKind::Clearing { channel: report.channel.to_owned() }, total.currency())?;
-    let mut entry = EntryBuilder::new(&intent.office_code, "payment_confirmed", &format!("case {} paid by {}", intent.case_reference, report.channel))
-        .idempotency_key(format!("{}:{}", report.provider, report.transaction_id))
-        .metadata(json!({
-            "payment_intent_id": intent.id,
-            "payment_attempt_id": attempt.id,
-            "case_reference": intent.case_reference,
-            "provider": report.provider,
-            "provider_transaction_id": report.transaction_id,
-        }))
-        .debit(clearing, total);
+    let clearing = AccountCode::new(
+        &intent.office_code,
+        AccountKind::Clearing {
+            channel: report.channel.to_owned(),
+        },
+        total.currency(),
+    )?;
+    let mut entry = EntryBuilder::new(
+        &intent.office_code,
+        "payment_confirmed",
+        &format!("case {} paid by {}", intent.case_reference, report.channel),
+    )
+    .idempotency_key(format!("{}:{}", report.provider, report.transaction_id))
+    .metadata(json!({
+        "payment_intent_id": intent.id,
+        "payment_attempt_id": attempt.id,
+        "case_reference": intent.case_reference,
+        "provider": report.provider,
+        "provider_transaction_id": report.transaction_id,
+    }))
+    .debit(clearing, total);
     for line in &intent.lines.0 {
         let account = AccountCode::parse(&line.revenue_account)?;
         entry = entry.credit(account, line.amount.parse("amount")?);
     }
     let posted = ledger::store::post(conn, &entry.build()?).await?;
     let entry_id = match posted {
-        ledger::store::PostOutcome::Posted(id) | ledger::store::PostOutcome::AlreadyPosted(id) => id,
+        ledger::store::PostOutcome::Posted(id) | ledger::store::PostOutcome::AlreadyPosted(id) => {
+            id
+        }
     };
 
     // The counter row is touched last so its lock is held for as short a time as possible.
@@ -203,7 +250,10 @@ async fn settle(conn: &mut PgConnection, report: &ReportedPayment<'_>, intent: &
     .await?;
     metrics::counter!("owso_bank_payments_total", "channel" => report.channel.to_owned(), "outcome" => "paid").increment(1);
     tracing::info!(payment.id = %intent.id, attempt.id = %attempt.id, receipt.number = %receipt_number, "payment confirmed");
-    Ok(Settlement::Paid { payment_intent_id: intent.id, receipt_number })
+    Ok(Settlement::Paid {
+        payment_intent_id: intent.id,
+        receipt_number,
+    })
 }
 
 /// Money that arrived where it was not expected: never dropped, parked in suspense and raised.
@@ -215,25 +265,40 @@ async fn park(
     intent: Option<&IntentRow>,
     attempt: Option<&AttemptRow>,
 ) -> Result<Settlement, ApiError> {
-    let received = report.currency.parse::<Currency>().ok().and_then(|currency| Money::parse(report.amount, currency).ok());
+    let received = report
+        .currency
+        .parse::<Currency>()
+        .ok()
+        .and_then(|currency| Money::parse(report.amount, currency).ok());
     let (kind, entry_id) = match received {
         Some(money) if money.is_positive() => {
-            let clearing = AccountCode::new(office_code, AccountKind::Clearing { channel: report.channel.to_owned() }, money.currency())?;
+            let clearing = AccountCode::new(
+                office_code,
+                AccountKind::Clearing {
+                    channel: report.channel.to_owned(),
+                },
+                money.currency(),
+            )?;
             let suspense = AccountCode::new(office_code, AccountKind::Suspense, money.currency())?;
-            let entry = EntryBuilder::new(office_code, "suspense", &format!("unexpected {} payment: {kind}", report.channel))
-                .idempotency_key(format!("{}:{}", report.provider, report.transaction_id))
-                .metadata(json!({
-                    "kind": kind,
-                    "provider": report.provider,
-                    "provider_transaction_id": report.transaction_id,
-                    "provider_reference": report.provider_reference,
-                    "payment_intent_id": intent.map(|intent| intent.id),
-                }))
-                .debit(clearing, money)
-                .credit(suspense, money)
-                .build()?;
+            let entry = EntryBuilder::new(
+                office_code,
+                "suspense",
+                &format!("unexpected {} payment: {kind}", report.channel),
+            )
+            .idempotency_key(format!("{}:{}", report.provider, report.transaction_id))
+            .metadata(json!({
+                "kind": kind,
+                "provider": report.provider,
+                "provider_transaction_id": report.transaction_id,
+                "provider_reference": report.provider_reference,
+                "payment_intent_id": intent.map(|intent| intent.id),
+            }))
+            .debit(clearing, money)
+            .credit(suspense, money)
+            .build()?;
             let id = match ledger::store::post(conn, &entry).await? {
-                ledger::store::PostOutcome::Posted(id) | ledger::store::PostOutcome::AlreadyPosted(id) => id,
+                ledger::store::PostOutcome::Posted(id)
+                | ledger::store::PostOutcome::AlreadyPosted(id) => id,
             };
             (kind, Some(id.0))
         }
@@ -290,7 +355,10 @@ async fn park(
     .await?;
     metrics::counter!("owso_bank_payments_total", "channel" => report.channel.to_owned(), "outcome" => "suspense").increment(1);
     tracing::warn!(exception.id = %exception_id, exception.kind = kind, office.code = office_code, "unexpected payment parked in suspense");
-    Ok(Settlement::Suspense { kind: kind.to_owned(), exception_id })
+    Ok(Settlement::Suspense {
+        kind: kind.to_owned(),
+        exception_id,
+    })
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {

@@ -49,11 +49,18 @@ const METADATA_HOSTS: [&str; 3] = ["metadata.google.internal", "metadata", "inst
 
 fn refused_address(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => v4.is_link_local() || v4.octets() == [100, 100, 100, 200] || v4.is_unspecified() || v4.is_broadcast(),
+        IpAddr::V4(v4) => {
+            v4.is_link_local()
+                || v4.octets() == [100, 100, 100, 200]
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+        }
         IpAddr::V6(v6) => {
             let first = v6.segments().first().copied().unwrap_or(0);
             // fe80::/10 link-local, and AWS's IPv6 metadata address fd00:ec2::254.
-            (first & 0xffc0) == 0xfe80 || v6.segments() == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254] || v6.is_unspecified()
+            (first & 0xffc0) == 0xfe80
+                || v6.segments() == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254]
+                || v6.is_unspecified()
         }
     }
 }
@@ -79,7 +86,9 @@ pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, ApiEr
     let refused = match host {
         url::Host::Ipv4(ip) => refused_address(IpAddr::V4(ip)),
         url::Host::Ipv6(ip) => refused_address(IpAddr::V6(ip)),
-        url::Host::Domain(name) => METADATA_HOSTS.contains(&name.trim_end_matches('.').to_ascii_lowercase().as_str()),
+        url::Host::Domain(name) => {
+            METADATA_HOSTS.contains(&name.trim_end_matches('.').to_ascii_lowercase().as_str())
+        }
     };
     if refused {
         return Err(ApiError::unprocessable(
@@ -92,19 +101,39 @@ pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, ApiEr
     Ok(url)
 }
 
-pub async fn create_endpoint(state: &AppState, principal: &Principal, request: CreateEndpointRequest) -> Result<CreatedEndpointView, ApiError> {
+pub async fn create_endpoint(
+    state: &AppState,
+    principal: &Principal,
+    request: CreateEndpointRequest,
+) -> Result<CreatedEndpointView, ApiError> {
     principal.require(&[Role::Admin])?;
     let url = validate_url(&request.url, state.config.webhook_allow_link_local)?;
     if request.events.is_empty() || request.events.len() > EVENT_TYPES.len() + 1 {
-        return Err(ApiError::validation("events", "events must list 1 or more event types"));
+        return Err(ApiError::validation(
+            "events",
+            "events must list 1 or more event types",
+        ));
     }
     for event in &request.events {
         if event != "*" && !EVENT_TYPES.contains(&event.as_str()) {
-            return Err(ApiError::validation("events", format!("unknown event type {event:?}; known: {}", EVENT_TYPES.join(", "))));
+            return Err(ApiError::validation(
+                "events",
+                format!(
+                    "unknown event type {event:?}; known: {}",
+                    EVENT_TYPES.join(", ")
+                ),
+            ));
         }
     }
-    if request.description.as_ref().is_some_and(|text| text.chars().count() > 200) {
-        return Err(ApiError::validation("description", "description must be at most 200 characters"));
+    if request
+        .description
+        .as_ref()
+        .is_some_and(|text| text.chars().count() > 200)
+    {
+        return Err(ApiError::validation(
+            "description",
+            "description must be at most 200 characters",
+        ));
     }
     let secret = WebhookSecret::generate();
     let id = Uuid::now_v7();
@@ -121,10 +150,16 @@ pub async fn create_endpoint(state: &AppState, principal: &Principal, request: C
     .fetch_one(&state.pool)
     .await?;
     tracing::info!(endpoint.id = %id, "webhook endpoint registered");
-    Ok(CreatedEndpointView { endpoint, secret: secret.as_whsec() })
+    Ok(CreatedEndpointView {
+        endpoint,
+        secret: secret.as_whsec(),
+    })
 }
 
-pub async fn list_endpoints(state: &AppState, principal: &Principal) -> Result<Vec<EndpointView>, ApiError> {
+pub async fn list_endpoints(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<EndpointView>, ApiError> {
     principal.require(&[Role::Admin])?;
     let rows: Vec<EndpointView> = sqlx::query_as(
         "select id, url, events, status, description, created_at from webhook_endpoints order by created_at, id",
@@ -158,14 +193,26 @@ pub struct DeliveriesQuery {
     pub cursor: Option<String>,
 }
 
-const DELIVERY_COLUMNS: &str = "d.id, d.event_id, e.event_type, d.endpoint_id, d.status, d.attempt_count, d.next_attempt_at, \
+const DELIVERY_COLUMNS: &str =
+    "d.id, d.event_id, e.event_type, d.endpoint_id, d.status, d.attempt_count, d.next_attempt_at, \
     d.last_status_code, d.last_error, d.created_at, d.delivered_at";
 
-pub async fn list_deliveries(state: &AppState, principal: &Principal, query: DeliveriesQuery) -> Result<Page<DeliveryView>, ApiError> {
+pub async fn list_deliveries(
+    state: &AppState,
+    principal: &Principal,
+    query: DeliveriesQuery,
+) -> Result<Page<DeliveryView>, ApiError> {
     principal.require(&[Role::Admin])?;
     let limit = cursor::limit(query.limit)?;
-    if query.status.as_deref().is_some_and(|status| !matches!(status, "pending" | "succeeded" | "dead")) {
-        return Err(ApiError::validation("status", "status must be pending, succeeded or dead"));
+    if query
+        .status
+        .as_deref()
+        .is_some_and(|status| !matches!(status, "pending" | "succeeded" | "dead"))
+    {
+        return Err(ApiError::validation(
+            "status",
+            "status must be pending, succeeded or dead",
+        ));
     }
     let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
     let mut rows: Vec<DeliveryView> = sqlx::query_as(&format!(
@@ -183,12 +230,24 @@ pub async fn list_deliveries(state: &AppState, principal: &Principal, query: Del
     .await?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(500));
-    let next_cursor = if more { rows.last().map(|row| cursor::encode(row.created_at, row.id)) } else { None };
-    Ok(Page { data: rows, next_cursor })
+    let next_cursor = if more {
+        rows.last()
+            .map(|row| cursor::encode(row.created_at, row.id))
+    } else {
+        None
+    };
+    Ok(Page {
+        data: rows,
+        next_cursor,
+    })
 }
 
 /// Puts a delivery back in the queue now. Its `webhook-id` (the event id) does not change.
-pub async fn retry_delivery(state: &AppState, principal: &Principal, id: Uuid) -> Result<DeliveryView, ApiError> {
+pub async fn retry_delivery(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<DeliveryView, ApiError> {
     principal.require(&[Role::Admin])?;
     let updated = sqlx::query(
         "update webhook_deliveries set status = 'pending', next_attempt_at = now(), leased_until = null
@@ -206,8 +265,12 @@ pub async fn retry_delivery(state: &AppState, principal: &Principal, id: Uuid) -
     .await?;
     let row = row.ok_or_else(|| ApiError::not_found("webhook delivery"))?;
     if updated == 0 {
-        return Err(ApiError::invalid_state("this delivery has already succeeded"));
+        return Err(ApiError::invalid_state(
+            "this delivery has already succeeded",
+        ));
     }
-    sqlx::query("select pg_notify('webhook_deliveries', '')").execute(&state.pool).await?;
+    sqlx::query("select pg_notify('webhook_deliveries', '')")
+        .execute(&state.pool)
+        .await?;
     Ok(row)
 }

@@ -1,8 +1,8 @@
 //! Resolving `Authorization: Bearer` into a caller.
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 
 use crate::app::auth::{self, Principal, KEY_PREFIX};
 use crate::http::error::ApiError;
@@ -39,7 +39,10 @@ async fn resolve_key(state: &AppState, secret: &str) -> Result<Principal, ApiErr
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let secret = bearer(parts)?;
         resolve_key(state, secret).await
     }
@@ -48,12 +51,17 @@ impl FromRequestParts<AppState> for Principal {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let secret = bearer(parts)?;
         if secret.starts_with(KEY_PREFIX) {
             Ok(Caller::Key(resolve_key(state, secret).await?))
         } else {
-            Ok(Caller::Citizen { pay_token: secret.to_owned() })
+            Ok(Caller::Citizen {
+                pay_token: secret.to_owned(),
+            })
         }
     }
 }

@@ -20,7 +20,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "Validation failed",
             error.to_string(),
         ),
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON", error.to_string()),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "Malformed JSON",
+            error.to_string(),
+        ),
     })
 }
 

@@ -41,8 +41,19 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError::Client { status, code, title, detail: detail.into(), extensions: Map::new() }
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> ApiError {
+        ApiError::Client {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            extensions: Map::new(),
+        }
     }
 
     /// Adds an extension member to a client problem (ignored on internal errors).
@@ -54,16 +65,31 @@ impl ApiError {
     }
 
     pub fn validation(param: &str, detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed", detail)
-            .with("parameter", param)
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Validation failed",
+            detail,
+        )
+        .with("parameter", param)
     }
 
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "Bad request", detail)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Bad request",
+            detail,
+        )
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> ApiError {
@@ -71,14 +97,28 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", format!("{what} not found"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn invalid_state(detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, "invalid_state", "Invalid state", detail)
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            "Invalid state",
+            detail,
+        )
     }
 
-    pub fn unprocessable(code: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn unprocessable(
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, title, detail)
     }
 
@@ -103,7 +143,13 @@ impl ApiError {
     /// The problem document as JSON, e.g. to store as an idempotent response.
     pub fn to_problem(&self) -> Problem {
         match self {
-            ApiError::Client { status, code, title, detail, extensions } => Problem {
+            ApiError::Client {
+                status,
+                code,
+                title,
+                detail,
+                extensions,
+            } => Problem {
                 type_uri: format!("/problems/{code}"),
                 title: (*title).to_owned(),
                 status: status.as_u16(),
@@ -188,13 +234,23 @@ impl From<JsonRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> ApiError {
         // A path that does not parse (e.g. not a UUID) names nothing that exists.
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", rejection.body_text())
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            rejection.body_text(),
+        )
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "Invalid query", rejection.body_text())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "Invalid query",
+            rejection.body_text(),
+        )
     }
 }
 

@@ -39,7 +39,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let key = value
             .to_str()
             .ok()
-            .filter(|key| (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()))
+            .filter(|key| {
+                (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic())
+            })
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,

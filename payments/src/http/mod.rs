@@ -41,19 +41,43 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/services/{code}", get(handlers::get_service))
         .route("/v1/quotes", post(handlers::create_quote))
         .route("/v1/quotes/{id}", get(handlers::get_quote))
-        .route("/v1/payment-intents", post(handlers::create_intent).get(handlers::list_intents))
+        .route(
+            "/v1/payment-intents",
+            post(handlers::create_intent).get(handlers::list_intents),
+        )
         .route("/v1/payment-intents/{id}", get(handlers::get_intent))
-        .route("/v1/payment-intents/{id}/cancel", post(handlers::cancel_intent))
-        .route("/v1/payment-intents/{id}/attempts", post(handlers::create_attempt).get(handlers::list_attempts))
+        .route(
+            "/v1/payment-intents/{id}/cancel",
+            post(handlers::cancel_intent),
+        )
+        .route(
+            "/v1/payment-intents/{id}/attempts",
+            post(handlers::create_attempt).get(handlers::list_attempts),
+        )
         .route("/v1/callbacks/{provider}", post(handlers::receive_callback))
-        .route("/v1/public/payments/{token}", get(handlers::get_public_payment))
+        .route(
+            "/v1/public/payments/{token}",
+            get(handlers::get_public_payment),
+        )
         .route("/pay/{token}", get(handlers::get_pay_page))
         .route("/v1/ledger/trial-balance", get(handlers::get_trial_balance))
         .route("/v1/ledger/accounts", get(handlers::list_accounts))
-        .route("/v1/reconciliation/exceptions", get(handlers::list_exceptions))
-        .route("/v1/webhook-endpoints", post(handlers::create_webhook_endpoint).get(handlers::list_webhook_endpoints))
-        .route("/v1/webhook-deliveries", get(handlers::list_webhook_deliveries))
-        .route("/v1/webhook-deliveries/{id}/retry", post(handlers::retry_webhook_delivery))
+        .route(
+            "/v1/reconciliation/exceptions",
+            get(handlers::list_exceptions),
+        )
+        .route(
+            "/v1/webhook-endpoints",
+            post(handlers::create_webhook_endpoint).get(handlers::list_webhook_endpoints),
+        )
+        .route(
+            "/v1/webhook-deliveries",
+            get(handlers::list_webhook_deliveries),
+        )
+        .route(
+            "/v1/webhook-deliveries/{id}/retry",
+            post(handlers::retry_webhook_delivery),
+        )
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .with_state(state);
@@ -129,13 +153,24 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         _ => ("bad_request", "Bad request"),
     };
     let detail = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes")
+        }
         _ => title.to_owned(),
     };
-    let error = ApiError::Client { status, code, title, detail, extensions: serde_json::Map::new() };
+    let error = ApiError::Client {
+        status,
+        code,
+        title,
+        detail,
+        extensions: serde_json::Map::new(),
+    };
     let (mut parts, _) = response.into_parts();
     let rendered = problem_response(status, &error.to_problem());
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, rendered.into_body())
 }

@@ -12,7 +12,14 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("API key (opk_...) or, where stated, the citizen's payment link token")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "API key (opk_...) or, where stated, the citizen's payment link token",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

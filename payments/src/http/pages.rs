@@ -20,9 +20,23 @@ fn escape(text: &str) -> String {
 
 pub fn pay_page(view: &PublicPaymentView, english: bool) -> String {
     let (lang, title, case_label, total_label, status_label, receipt_label) = if english {
-        ("en", "Service fee payment", "Service registration code", "Total", "Status", "Receipt")
+        (
+            "en",
+            "Service fee payment",
+            "Service registration code",
+            "Total",
+            "Status",
+            "Receipt",
+        )
     } else {
-        ("km", "ការបង់កម្រៃសេវា", "លេខកូដចុះបញ្ជីសេវា", "តម្លៃសរុប", "ស្ថានភាព", "បង្កាន់ដៃ")
+        (
+            "km",
+            "ការបង់កម្រៃសេវា",
+            "លេខកូដចុះបញ្ជីសេវា",
+            "តម្លៃសរុប",
+            "ស្ថានភាព",
+            "បង្កាន់ដៃ",
+        )
     };
     let status = match (view.status.as_str(), english) {
         ("paid", false) => "បានបង់ប្រាក់",
@@ -34,10 +48,18 @@ pub fn pay_page(view: &PublicPaymentView, english: bool) -> String {
         ("cancelled", true) => "Cancelled",
         _ => "Expired",
     };
-    let office = if english { &view.office_name_en } else { &view.office_name_km };
+    let office = if english {
+        &view.office_name_en
+    } else {
+        &view.office_name_km
+    };
     let mut lines = String::new();
     for line in &view.lines {
-        let name = if english { &line.description_en } else { &line.description_km };
+        let name = if english {
+            &line.description_en
+        } else {
+            &line.description_km
+        };
         lines.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{} {}</td></tr>",
             escape(name),
@@ -49,7 +71,12 @@ pub fn pay_page(view: &PublicPaymentView, english: bool) -> String {
     let receipt = view
         .receipt_number
         .as_deref()
-        .map(|number| format!("<p>{receipt_label}: <strong>{}</strong></p>", escape(number)))
+        .map(|number| {
+            format!(
+                "<p>{receipt_label}: <strong>{}</strong></p>",
+                escape(number)
+            )
+        })
         .unwrap_or_default();
     format!(
         "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\

@@ -52,7 +52,11 @@ impl Dispatcher {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("OWSO-Pay-Webhooks/1")
             .build()?;
-        Ok(Dispatcher { state, client, in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)) })
+        Ok(Dispatcher {
+            state,
+            client,
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        })
     }
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -84,7 +88,9 @@ impl Dispatcher {
             };
             let full_batch = i64::try_from(claimed.len()).unwrap_or(0) >= BATCH;
             for delivery in claimed {
-                let Ok(permit) = dispatcher.in_flight.clone().acquire_owned().await else { break };
+                let Ok(permit) = dispatcher.in_flight.clone().acquire_owned().await else {
+                    break;
+                };
                 let worker = Arc::clone(&dispatcher);
                 tokio::spawn(async move {
                     worker.deliver(delivery).await;
@@ -97,7 +103,11 @@ impl Dispatcher {
             let wait = async {
                 match listener.as_mut() {
                     Some(listener) => {
-                        let _ = tokio::time::timeout(poll.max(Duration::from_millis(50)) * 4, listener.recv()).await;
+                        let _ = tokio::time::timeout(
+                            poll.max(Duration::from_millis(50)) * 4,
+                            listener.recv(),
+                        )
+                        .await;
                     }
                     None => tokio::time::sleep(poll).await,
                 }
@@ -142,7 +152,16 @@ impl Dispatcher {
             Err(error) => (None, Some(error.clone())),
         };
         let succeeded = matches!(outcome, Ok(status) if (200..300).contains(&status));
-        if let Err(error) = self.record(&delivery, succeeded, status_code, error.as_deref(), latency_ms).await {
+        if let Err(error) = self
+            .record(
+                &delivery,
+                succeeded,
+                status_code,
+                error.as_deref(),
+                latency_ms,
+            )
+            .await
+        {
             // The lease expires and the delivery is tried again: at least once, never lost.
             tracing::warn!(delivery.id = %delivery.id, error = %error, "could not record a webhook attempt");
         }
@@ -155,7 +174,8 @@ impl Dispatcher {
         if delivery.endpoint_status != "active" {
             return Err("endpoint disabled".to_owned());
         }
-        let secret = WebhookSecret::parse(&delivery.secret).map_err(|_| "endpoint secret unreadable".to_owned())?;
+        let secret = WebhookSecret::parse(&delivery.secret)
+            .map_err(|_| "endpoint secret unreadable".to_owned())?;
         let body = serde_json::to_vec(&delivery.payload).map_err(|error| error.to_string())?;
         let message_id = delivery.event_id.to_string();
         let timestamp = Utc::now().timestamp();
@@ -182,7 +202,14 @@ impl Dispatcher {
         Ok(response.status().as_u16())
     }
 
-    async fn record(&self, delivery: &Claimed, succeeded: bool, status_code: Option<i32>, error: Option<&str>, latency_ms: i32) -> Result<(), sqlx::Error> {
+    async fn record(
+        &self,
+        delivery: &Claimed,
+        succeeded: bool,
+        status_code: Option<i32>,
+        error: Option<&str>,
+        latency_ms: i32,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.state.pool.begin().await?;
         sqlx::query("insert into webhook_attempts (delivery_id, status_code, latency_ms, error) values ($1, $2, $3, $4)")
             .bind(delivery.id)
@@ -203,7 +230,10 @@ impl Dispatcher {
         } else {
             let delay_s = backoff_s(delivery.attempt_count);
             let dead = delivery.age_s.saturating_add(delay_s) > GIVE_UP_AFTER_S;
-            let last_error = error.map_or_else(|| format!("HTTP {}", status_code.unwrap_or(0)), str::to_owned);
+            let last_error = error.map_or_else(
+                || format!("HTTP {}", status_code.unwrap_or(0)),
+                str::to_owned,
+            );
             sqlx::query(
                 "update webhook_deliveries set status = $2, next_attempt_at = now() + $3::int * interval '1 second',
                      leased_until = null, last_status_code = $4, last_error = $5 where id = $1",
@@ -236,9 +266,21 @@ mod tests {
 
     #[test]
     fn backoff_follows_the_schedule_with_bounded_jitter() {
-        for (attempt, base) in [(1, 5), (2, 30), (3, 120), (4, 600), (5, 3600), (6, 21_600), (7, 43_200), (40, 43_200)] {
+        for (attempt, base) in [
+            (1, 5),
+            (2, 30),
+            (3, 120),
+            (4, 600),
+            (5, 3600),
+            (6, 21_600),
+            (7, 43_200),
+            (40, 43_200),
+        ] {
             let delay = backoff_s(attempt);
-            assert!(delay >= base && delay <= base + base / 10, "attempt {attempt}: {delay}");
+            assert!(
+                delay >= base && delay <= base + base / 10,
+                "attempt {attempt}: {delay}"
+            );
         }
     }
 }

@@ -14,7 +14,9 @@ const BATCH: i64 = 100;
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     loop {
         match sweep(&state).await {
-            Ok(count) if count > 0 => tracing::info!(intents.expired = count, "expired payment intents"),
+            Ok(count) if count > 0 => {
+                tracing::info!(intents.expired = count, "expired payment intents")
+            }
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "expiry sweep failed; will retry"),
         }

@@ -10,7 +10,10 @@ use tokio::task::JoinHandle;
 use crate::state::AppState;
 
 /// Starts every worker; each stops when `shutdown` turns true.
-pub fn spawn_all(state: &AppState, shutdown: &watch::Receiver<bool>) -> anyhow::Result<Vec<JoinHandle<()>>> {
+pub fn spawn_all(
+    state: &AppState,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let dispatcher = dispatcher::Dispatcher::new(state.clone())?;
     Ok(vec![
         tokio::spawn(dispatcher.run(shutdown.clone())),

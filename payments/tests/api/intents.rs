@@ -11,13 +11,29 @@ async fn an_intent_locks_the_quoted_amount(pool: PgPool) {
     assert_eq!(intent["status"], "awaiting_payment");
     assert_eq!(intent["case_reference"], "0320018100");
     assert_eq!(intent["office_code"], "0320");
-    assert_eq!(intent["total"], json!({"amount": "600000", "currency": "KHR"}));
-    assert_eq!(intent["amount_paid"], json!({"amount": "0", "currency": "KHR"}));
+    assert_eq!(
+        intent["total"],
+        json!({"amount": "600000", "currency": "KHR"})
+    );
+    assert_eq!(
+        intent["amount_paid"],
+        json!({"amount": "0", "currency": "KHR"})
+    );
     assert!(intent["pay_url"].as_str().unwrap().contains("/pay/pt_"));
     let id = intent["id"].as_str().unwrap();
-    let fetched = app.get(&format!("/v1/payment-intents/{id}"), Some(app.key("workflow"))).await;
+    let fetched = app
+        .get(
+            &format!("/v1/payment-intents/{id}"),
+            Some(app.key("workflow")),
+        )
+        .await;
     assert_eq!(fetched.body["total"], intent["total"]);
-    let listed = app.get("/v1/payment-intents?case_reference=0320018100&status=awaiting_payment", Some(app.key("workflow"))).await;
+    let listed = app
+        .get(
+            "/v1/payment-intents?case_reference=0320018100&status=awaiting_payment",
+            Some(app.key("workflow")),
+        )
+        .await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
 }
 
@@ -26,22 +42,60 @@ async fn idempotency_replays_and_refuses_a_different_body(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let quote = app.quote("0320", "labour.internal_regulations_8_100").await;
     let body = json!({"quote_id": quote["id"], "case_reference": "0320000009"});
-    let first = app.post("/v1/payment-intents", Some(app.key("workflow")), Some("k-1"), &body).await;
+    let first = app
+        .post(
+            "/v1/payment-intents",
+            Some(app.key("workflow")),
+            Some("k-1"),
+            &body,
+        )
+        .await;
     assert_eq!(first.status, StatusCode::CREATED);
     assert!(!first.headers.contains_key("idempotency-replayed"));
-    let second = app.post("/v1/payment-intents", Some(app.key("workflow")), Some("k-1"), &body).await;
+    let second = app
+        .post(
+            "/v1/payment-intents",
+            Some(app.key("workflow")),
+            Some("k-1"),
+            &body,
+        )
+        .await;
     assert_eq!(second.status, StatusCode::CREATED);
     assert_eq!(second.headers["idempotency-replayed"], "true");
     assert_eq!(second.body, first.body);
     let different = json!({"quote_id": quote["id"], "case_reference": "0320000010"});
-    let reused = app.post("/v1/payment-intents", Some(app.key("workflow")), Some("k-1"), &different).await;
+    let reused = app
+        .post(
+            "/v1/payment-intents",
+            Some(app.key("workflow")),
+            Some("k-1"),
+            &different,
+        )
+        .await;
     assert_eq!(reused.status, StatusCode::CONFLICT);
     assert_eq!(reused.body["code"], "idempotency_key_reused");
     // Keys are scoped to the caller: another key may use the same string for its own request.
-    let other = app.post("/v1/payment-intents", Some(app.key("cashier_0320")), Some("k-1"), &different).await;
+    let other = app
+        .post(
+            "/v1/payment-intents",
+            Some(app.key("cashier_0320")),
+            Some("k-1"),
+            &different,
+        )
+        .await;
     assert_eq!(other.status, StatusCode::CREATED);
-    assert_eq!(app.scalar_i64("select count(*) from payment_intents").await, 2);
-    let missing = app.post("/v1/payment-intents", Some(app.key("workflow")), None, &body).await;
+    assert_eq!(
+        app.scalar_i64("select count(*) from payment_intents").await,
+        2
+    );
+    let missing = app
+        .post(
+            "/v1/payment-intents",
+            Some(app.key("workflow")),
+            None,
+            &body,
+        )
+        .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert_eq!(missing.body["code"], "idempotency_key_required");
 }
@@ -51,7 +105,14 @@ async fn concurrent_identical_creations_make_one_intent(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let quote = app.quote("0320", "labour.internal_regulations_8_100").await;
     let body = json!({"quote_id": quote["id"], "case_reference": "0320000077"});
-    let requests = (0..8).map(|_| app.post("/v1/payment-intents", Some(app.key("workflow")), Some("same-key"), &body));
+    let requests = (0..8).map(|_| {
+        app.post(
+            "/v1/payment-intents",
+            Some(app.key("workflow")),
+            Some("same-key"),
+            &body,
+        )
+    });
     let replies = futures_join_all(requests).await;
     let ids: std::collections::HashSet<String> = replies
         .iter()
@@ -61,10 +122,15 @@ async fn concurrent_identical_creations_make_one_intent(pool: PgPool) {
         })
         .collect();
     assert_eq!(ids.len(), 1);
-    assert_eq!(app.scalar_i64("select count(*) from payment_intents").await, 1);
+    assert_eq!(
+        app.scalar_i64("select count(*) from payment_intents").await,
+        1
+    );
 }
 
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for future in futures {
         set.push(future);
@@ -83,7 +149,11 @@ async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = 
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
     for output in done {
@@ -96,15 +166,30 @@ async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = 
 async fn expired_quote_cannot_make_an_intent(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let quote = app.quote("0320", "labour.internal_regulations_8_100").await;
-    sqlx::query("update quotes set expires_at = now() - interval '1 second'").execute(&app.pool).await.unwrap();
+    sqlx::query("update quotes set expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let reply = app
-        .post("/v1/payment-intents", Some(app.key("workflow")), Some("late"), &json!({"quote_id": quote["id"], "case_reference": "0320000001"}))
+        .post(
+            "/v1/payment-intents",
+            Some(app.key("workflow")),
+            Some("late"),
+            &json!({"quote_id": quote["id"], "case_reference": "0320000001"}),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.body["code"], "quote_expired");
-    assert_eq!(app.scalar_i64("select count(*) from payment_intents").await, 0);
+    assert_eq!(
+        app.scalar_i64("select count(*) from payment_intents").await,
+        0
+    );
     // The failed request left no idempotency record behind, so the key can be used again.
-    assert_eq!(app.scalar_i64("select count(*) from idempotency_keys").await, 0);
+    assert_eq!(
+        app.scalar_i64("select count(*) from idempotency_keys")
+            .await,
+        0
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -127,10 +212,18 @@ async fn intent_input_is_validated(pool: PgPool) {
         assert_eq!(reply.body["parameter"], parameter);
     }
     let unknown_quote = app
-        .post("/v1/payment-intents", Some(app.key("workflow")), Some("nq"), &json!({"quote_id": uuid::Uuid::nil(), "case_reference": "a"}))
+        .post(
+            "/v1/payment-intents",
+            Some(app.key("workflow")),
+            Some("nq"),
+            &json!({"quote_id": uuid::Uuid::nil(), "case_reference": "a"}),
+        )
         .await;
     assert_eq!(unknown_quote.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.scalar_i64("select count(*) from payment_intents").await, 0);
+    assert_eq!(
+        app.scalar_i64("select count(*) from payment_intents").await,
+        0
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -138,14 +231,37 @@ async fn cancel_moves_only_from_awaiting_payment(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let intent = app.intent("0320000123").await;
     let id = intent["id"].as_str().unwrap();
-    let cancelled = app.post(&format!("/v1/payment-intents/{id}/cancel"), Some(app.key("workflow")), None, &json!({})).await;
+    let cancelled = app
+        .post(
+            &format!("/v1/payment-intents/{id}/cancel"),
+            Some(app.key("workflow")),
+            None,
+            &json!({}),
+        )
+        .await;
     assert_eq!(cancelled.status, StatusCode::OK);
     assert_eq!(cancelled.body["status"], "cancelled");
-    let again = app.post(&format!("/v1/payment-intents/{id}/cancel"), Some(app.key("workflow")), None, &json!({})).await;
+    let again = app
+        .post(
+            &format!("/v1/payment-intents/{id}/cancel"),
+            Some(app.key("workflow")),
+            None,
+            &json!({}),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::OK);
-    assert_eq!(app.scalar_i64("select count(*) from outbox_events where event_type = 'payment.cancelled'").await, 1);
+    assert_eq!(
+        app.scalar_i64("select count(*) from outbox_events where event_type = 'payment.cancelled'")
+            .await,
+        1
+    );
     let attempt = app
-        .post(&format!("/v1/payment-intents/{id}/attempts"), Some(app.key("workflow")), Some("after-cancel"), &json!({"channel": "sandbox"}))
+        .post(
+            &format!("/v1/payment-intents/{id}/attempts"),
+            Some(app.key("workflow")),
+            Some("after-cancel"),
+            &json!({"channel": "sandbox"}),
+        )
         .await;
     assert_eq!(attempt.status, StatusCode::CONFLICT);
     assert_eq!(attempt.body["code"], "invalid_state");
@@ -156,13 +272,28 @@ async fn intents_expire_with_an_event(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let intent = app.intent("0320000555").await;
     let id = intent["id"].as_str().unwrap();
-    sqlx::query("update payment_intents set expires_at = now() - interval '1 second'").execute(&app.pool).await.unwrap();
+    sqlx::query("update payment_intents set expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let count = payments::workers::expiry::sweep(&app.state).await.unwrap();
     assert_eq!(count, 1);
-    let fetched = app.get(&format!("/v1/payment-intents/{id}"), Some(app.key("workflow"))).await;
+    let fetched = app
+        .get(
+            &format!("/v1/payment-intents/{id}"),
+            Some(app.key("workflow")),
+        )
+        .await;
     assert_eq!(fetched.body["status"], "expired");
-    assert_eq!(app.scalar_i64("select count(*) from outbox_events where event_type = 'payment.expired'").await, 1);
-    assert_eq!(payments::workers::expiry::sweep(&app.state).await.unwrap(), 0);
+    assert_eq!(
+        app.scalar_i64("select count(*) from outbox_events where event_type = 'payment.expired'")
+            .await,
+        1
+    );
+    assert_eq!(
+        payments::workers::expiry::sweep(&app.state).await.unwrap(),
+        0
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -170,21 +301,40 @@ async fn a_citizen_pays_with_the_link_token_only(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let intent = app.intent("0320000321").await;
     let id = intent["id"].as_str().unwrap();
-    let token = intent["pay_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let token = intent["pay_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let public = app.get(&format!("/v1/public/payments/{token}"), None).await;
     assert_eq!(public.status, StatusCode::OK);
     assert_eq!(public.body["case_reference"], "0320000321");
     let page = app.get(&format!("/pay/{token}"), None).await;
     assert!(page.body.as_str().unwrap().contains("ការបង់កម្រៃសេវា"));
     let wrong = app
-        .post(&format!("/v1/payment-intents/{id}/attempts"), Some("pt_wrong"), Some("c1"), &json!({"channel": "sandbox"}))
+        .post(
+            &format!("/v1/payment-intents/{id}/attempts"),
+            Some("pt_wrong"),
+            Some("c1"),
+            &json!({"channel": "sandbox"}),
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::NOT_FOUND);
     let right = app
-        .post(&format!("/v1/payment-intents/{id}/attempts"), Some(&token), Some("c1"), &json!({"channel": "sandbox"}))
+        .post(
+            &format!("/v1/payment-intents/{id}/attempts"),
+            Some(&token),
+            Some("c1"),
+            &json!({"channel": "sandbox"}),
+        )
         .await;
     assert_eq!(right.status, StatusCode::CREATED, "{}", right.body);
-    assert_eq!(app.get("/v1/public/payments/pt_nope", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/public/payments/pt_nope", None).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -192,11 +342,29 @@ async fn unavailable_channels_are_refused_clearly(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let intent = app.intent("0320000444").await;
     let id = intent["id"].as_str().unwrap();
-    let bogus = app.post(&format!("/v1/payment-intents/{id}/attempts"), Some(app.key("workflow")), Some("b"), &json!({"channel": "paypal"})).await;
+    let bogus = app
+        .post(
+            &format!("/v1/payment-intents/{id}/attempts"),
+            Some(app.key("workflow")),
+            Some("b"),
+            &json!({"channel": "paypal"}),
+        )
+        .await;
     assert_eq!(bogus.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bogus.body["code"], "validation_failed");
-    let later = app.post(&format!("/v1/payment-intents/{id}/attempts"), Some(app.key("workflow")), Some("w"), &json!({"channel": "wing"})).await;
+    let later = app
+        .post(
+            &format!("/v1/payment-intents/{id}/attempts"),
+            Some(app.key("workflow")),
+            Some("w"),
+            &json!({"channel": "wing"}),
+        )
+        .await;
     assert_eq!(later.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(later.body["code"], "channel_unavailable");
-    assert_eq!(app.scalar_i64("select count(*) from payment_attempts").await, 0);
+    assert_eq!(
+        app.scalar_i64("select count(*) from payment_attempts")
+            .await,
+        0
+    );
 }

@@ -7,7 +7,16 @@ use crate::support::{callback_body, TestApp, SECRET};
 async fn one_paid_payment(app: &TestApp) {
     let intent = app.intent("0320009999").await;
     let attempt = app.sandbox_attempt(intent["id"].as_str().unwrap()).await;
-    let reply = app.callback(&callback_body("sbx_books", attempt["provider_reference"].as_str().unwrap(), "600000"), SECRET).await;
+    let reply = app
+        .callback(
+            &callback_body(
+                "sbx_books",
+                attempt["provider_reference"].as_str().unwrap(),
+                "600000",
+            ),
+            SECRET,
+        )
+        .await;
     assert!(reply.status.is_success());
 }
 
@@ -38,18 +47,31 @@ async fn the_database_refuses_an_unbalanced_entry(pool: PgPool) {
     .unwrap();
     let committed = tx.commit().await;
     assert!(committed.is_err(), "an unbalanced entry committed");
-    assert_eq!(app.scalar_i64("select count(*) from ledger_entries").await, 1);
+    assert_eq!(
+        app.scalar_i64("select count(*) from ledger_entries").await,
+        1
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_database_refuses_to_edit_or_delete_postings(pool: PgPool) {
     let app = TestApp::start(pool).await;
     one_paid_payment(&app).await;
-    let update = sqlx::query("update ledger_postings set amount_minor = amount_minor * 2").execute(&app.pool).await;
+    let update = sqlx::query("update ledger_postings set amount_minor = amount_minor * 2")
+        .execute(&app.pool)
+        .await;
     assert!(update.is_err());
-    let delete = sqlx::query("delete from ledger_postings").execute(&app.pool).await;
+    let delete = sqlx::query("delete from ledger_postings")
+        .execute(&app.pool)
+        .await;
     assert!(delete.is_err());
-    let entry_update = sqlx::query("update ledger_entries set description = 'edited'").execute(&app.pool).await;
+    let entry_update = sqlx::query("update ledger_entries set description = 'edited'")
+        .execute(&app.pool)
+        .await;
     assert!(entry_update.is_err());
-    assert_eq!(app.scalar_i64("select sum(abs(amount_minor))::bigint from ledger_postings").await, 1_200_000);
+    assert_eq!(
+        app.scalar_i64("select sum(abs(amount_minor))::bigint from ledger_postings")
+            .await,
+        1_200_000
+    );
 }

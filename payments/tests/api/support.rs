@@ -43,7 +43,11 @@ impl TestApp {
             public_base_url: Url::parse(&sim_base).unwrap(),
         })
         .unwrap();
-        tokio::spawn(async move { axum::serve(sim_listener, sim::router(sim_state)).await.unwrap() });
+        tokio::spawn(async move {
+            axum::serve(sim_listener, sim::router(sim_state))
+                .await
+                .unwrap()
+        });
 
         let mut config = Config::for_tests("postgres://unused");
         config.sandbox_api_url = Url::parse(&sim_base).unwrap();
@@ -61,7 +65,14 @@ impl TestApp {
             ("auditor", "opk_demo_auditor".to_owned()),
             ("auditor_1201", "opk_demo_auditor_1201".to_owned()),
         ]);
-        TestApp { base, sim_base, http: reqwest::Client::new(), pool, state, keys }
+        TestApp {
+            base,
+            sim_base,
+            http: reqwest::Client::new(),
+            pool,
+            state,
+            keys,
+        }
     }
 
     pub fn key(&self, name: &str) -> &str {
@@ -73,7 +84,11 @@ impl TestApp {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, key: Option<&str>) -> Reply {
@@ -84,11 +99,29 @@ impl TestApp {
         Self::reply(request.send().await.unwrap()).await
     }
 
-    pub async fn post(&self, path: &str, key: Option<&str>, idempotency_key: Option<&str>, body: &Value) -> Reply {
-        self.post_raw(path, key, idempotency_key, serde_json::to_vec(body).unwrap()).await
+    pub async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: &Value,
+    ) -> Reply {
+        self.post_raw(
+            path,
+            key,
+            idempotency_key,
+            serde_json::to_vec(body).unwrap(),
+        )
+        .await
     }
 
-    pub async fn post_raw(&self, path: &str, key: Option<&str>, idempotency_key: Option<&str>, body: Vec<u8>) -> Reply {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
         let mut request = self
             .http
             .post(format!("{}{path}", self.base))
@@ -118,7 +151,9 @@ impl TestApp {
     }
 
     pub async fn intent(&self, case_reference: &str) -> Value {
-        let quote = self.quote("0320", "labour.internal_regulations_8_100").await;
+        let quote = self
+            .quote("0320", "labour.internal_regulations_8_100")
+            .await;
         let reply = self
             .post(
                 "/v1/payment-intents",

@@ -12,14 +12,19 @@ use tokio::net::TcpListener;
 
 use crate::support::{callback_body, TestApp, SECRET};
 
+type Seen = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
 #[derive(Clone, Default)]
 struct Receiver {
-    seen: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+    seen: Seen,
     fail_first: Arc<Mutex<usize>>,
 }
 
 async fn start_receiver(fail_first: usize) -> (String, Receiver) {
-    let receiver = Receiver { fail_first: Arc::new(Mutex::new(fail_first)), ..Receiver::default() };
+    let receiver = Receiver {
+        fail_first: Arc::new(Mutex::new(fail_first)),
+        ..Receiver::default()
+    };
     let state = receiver.clone();
     let app = axum::Router::new().route(
         "/hook",
@@ -46,14 +51,23 @@ async fn start_receiver(fail_first: usize) -> (String, Receiver) {
 /// Standard Webhooks verification written from the specification, independent of the
 /// service's own signing code.
 fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
-    let key = base64::engine::general_purpose::STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
     let id = headers["webhook-id"].to_str().unwrap();
     let timestamp = headers["webhook-timestamp"].to_str().unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
-    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
-    headers["webhook-signature"].to_str().unwrap().split(' ').any(|signature| signature == expected)
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    headers["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .split(' ')
+        .any(|signature| signature == expected)
 }
 
 async fn wait_for<F: Fn() -> bool>(condition: F) {
@@ -71,13 +85,23 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let (url, receiver) = start_receiver(1).await;
     let endpoint = app
-        .post("/v1/webhook-endpoints", Some(app.key("admin")), None, &json!({"url": url, "events": ["payment.paid"]}))
+        .post(
+            "/v1/webhook-endpoints",
+            Some(app.key("admin")),
+            None,
+            &json!({"url": url, "events": ["payment.paid"]}),
+        )
         .await;
     assert_eq!(endpoint.status, StatusCode::CREATED, "{}", endpoint.body);
     let secret = endpoint.body["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"));
-    let listed = app.get("/v1/webhook-endpoints", Some(app.key("admin"))).await;
-    assert!(listed.body[0].get("secret").is_none(), "the secret is shown once only");
+    let listed = app
+        .get("/v1/webhook-endpoints", Some(app.key("admin")))
+        .await;
+    assert!(
+        listed.body[0].get("secret").is_none(),
+        "the secret is shown once only"
+    );
 
     let (shutdown, watch) = tokio::sync::watch::channel(false);
     let dispatcher = payments::workers::dispatcher::Dispatcher::new(app.state.clone()).unwrap();
@@ -85,7 +109,15 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
 
     let intent = app.intent("0320018100").await;
     let attempt = app.sandbox_attempt(intent["id"].as_str().unwrap()).await;
-    app.callback(&callback_body("sbx_hook", attempt["provider_reference"].as_str().unwrap(), "600000"), SECRET).await;
+    app.callback(
+        &callback_body(
+            "sbx_hook",
+            attempt["provider_reference"].as_str().unwrap(),
+            "600000",
+        ),
+        SECRET,
+    )
+    .await;
 
     // The first delivery fails (503); the retry is scheduled later; bring it forward.
     wait_for(|| receiver.seen.lock().unwrap().len() == 1).await;
@@ -98,14 +130,29 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(pending, 1);
-    let next_in: i64 = app.scalar_i64("select extract(epoch from next_attempt_at - now())::bigint from webhook_deliveries").await;
-    assert!((3..=6).contains(&next_in), "first retry about 5 s later, got {next_in}");
-    sqlx::query("update webhook_deliveries set next_attempt_at = now()").execute(&app.pool).await.unwrap();
-    sqlx::query("select pg_notify('webhook_deliveries', '')").execute(&app.pool).await.unwrap();
+    let next_in: i64 = app
+        .scalar_i64(
+            "select extract(epoch from next_attempt_at - now())::bigint from webhook_deliveries",
+        )
+        .await;
+    assert!(
+        (3..=6).contains(&next_in),
+        "first retry about 5 s later, got {next_in}"
+    );
+    sqlx::query("update webhook_deliveries set next_attempt_at = now()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("select pg_notify('webhook_deliveries', '')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     wait_for(|| receiver.seen.lock().unwrap().len() == 2).await;
     let mut succeeded = 0;
     for _ in 0..100 {
-        succeeded = app.scalar_i64("select count(*) from webhook_deliveries where status = 'succeeded'").await;
+        succeeded = app
+            .scalar_i64("select count(*) from webhook_deliveries where status = 'succeeded'")
+            .await;
         if succeeded == 1 {
             break;
         }
@@ -119,14 +166,29 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
     let (first_headers, _) = &seen[0];
     let (headers, body) = &seen[1];
     assert!(verify(&secret, headers, body), "signature does not verify");
-    assert_eq!(first_headers["webhook-id"], headers["webhook-id"], "a retry keeps its webhook-id");
+    assert_eq!(
+        first_headers["webhook-id"], headers["webhook-id"],
+        "a retry keeps its webhook-id"
+    );
     let event: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(event["type"], "payment.paid");
     assert_eq!(event["data"]["case_reference"], "0320018100");
     assert_eq!(event["data"]["payment_intent_id"], intent["id"]);
-    assert!(event["data"]["receipt_number"].as_str().unwrap().starts_with("0320-"));
-    assert_eq!(app.scalar_i64("select count(*) from webhook_attempts").await, 2);
-    let deliveries = app.get("/v1/webhook-deliveries?status=succeeded", Some(app.key("admin"))).await;
+    assert!(event["data"]["receipt_number"]
+        .as_str()
+        .unwrap()
+        .starts_with("0320-"));
+    assert_eq!(
+        app.scalar_i64("select count(*) from webhook_attempts")
+            .await,
+        2
+    );
+    let deliveries = app
+        .get(
+            "/v1/webhook-deliveries?status=succeeded",
+            Some(app.key("admin")),
+        )
+        .await;
     assert_eq!(deliveries.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(deliveries.body["data"][0]["attempt_count"], 2);
 }
@@ -135,36 +197,115 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
 async fn dead_deliveries_can_be_retried(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let (url, receiver) = start_receiver(0).await;
-    app.post("/v1/webhook-endpoints", Some(app.key("admin")), None, &json!({"url": url, "events": ["*"]})).await;
+    app.post(
+        "/v1/webhook-endpoints",
+        Some(app.key("admin")),
+        None,
+        &json!({"url": url, "events": ["*"]}),
+    )
+    .await;
     let intent = app.intent("0320000066").await;
-    app.post(&format!("/v1/payment-intents/{}/cancel", intent["id"].as_str().unwrap()), Some(app.key("workflow")), None, &json!({})).await;
-    sqlx::query("update webhook_deliveries set status = 'dead', attempt_count = 9").execute(&app.pool).await.unwrap();
-    let delivery: uuid::Uuid = sqlx::query_scalar("select id from webhook_deliveries").fetch_one(&app.pool).await.unwrap();
-    let retried = app.post(&format!("/v1/webhook-deliveries/{delivery}/retry"), Some(app.key("admin")), None, &json!({})).await;
+    app.post(
+        &format!(
+            "/v1/payment-intents/{}/cancel",
+            intent["id"].as_str().unwrap()
+        ),
+        Some(app.key("workflow")),
+        None,
+        &json!({}),
+    )
+    .await;
+    sqlx::query("update webhook_deliveries set status = 'dead', attempt_count = 9")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let delivery: uuid::Uuid = sqlx::query_scalar("select id from webhook_deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let retried = app
+        .post(
+            &format!("/v1/webhook-deliveries/{delivery}/retry"),
+            Some(app.key("admin")),
+            None,
+            &json!({}),
+        )
+        .await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.body);
     let (shutdown, watch) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(payments::workers::dispatcher::Dispatcher::new(app.state.clone()).unwrap().run(watch));
+    let worker = tokio::spawn(
+        payments::workers::dispatcher::Dispatcher::new(app.state.clone())
+            .unwrap()
+            .run(watch),
+    );
     wait_for(|| receiver.seen.lock().unwrap().len() == 1).await;
     shutdown.send(true).unwrap();
     worker.await.unwrap();
     let event: Value = serde_json::from_slice(&receiver.seen.lock().unwrap()[0].1).unwrap();
     assert_eq!(event["type"], "payment.cancelled");
-    let missing = app.post(&format!("/v1/webhook-deliveries/{}/retry", uuid::Uuid::nil()), Some(app.key("admin")), None, &json!({})).await;
+    let missing = app
+        .post(
+            &format!("/v1/webhook-deliveries/{}/retry", uuid::Uuid::nil()),
+            Some(app.key("admin")),
+            None,
+            &json!({}),
+        )
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn link_local_and_metadata_urls_are_refused(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    for url in ["http://169.254.169.254/latest", "http://[fe80::1]/x", "http://metadata.google.internal/x", "ftp://example.org/x", "not a url"] {
-        let reply = app.post("/v1/webhook-endpoints", Some(app.key("admin")), None, &json!({"url": url, "events": ["payment.paid"]})).await;
-        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {}", reply.body);
+    for url in [
+        "http://169.254.169.254/latest",
+        "http://[fe80::1]/x",
+        "http://metadata.google.internal/x",
+        "ftp://example.org/x",
+        "not a url",
+    ] {
+        let reply = app
+            .post(
+                "/v1/webhook-endpoints",
+                Some(app.key("admin")),
+                None,
+                &json!({"url": url, "events": ["payment.paid"]}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            reply.body
+        );
     }
-    for url in ["http://127.0.0.1:9000/hook", "http://10.1.2.3/hook", "https://workflow.example.gov.kh/hook"] {
-        let reply = app.post("/v1/webhook-endpoints", Some(app.key("admin")), None, &json!({"url": url, "events": ["payment.paid"]})).await;
+    for url in [
+        "http://127.0.0.1:9000/hook",
+        "http://10.1.2.3/hook",
+        "https://workflow.example.gov.kh/hook",
+    ] {
+        let reply = app
+            .post(
+                "/v1/webhook-endpoints",
+                Some(app.key("admin")),
+                None,
+                &json!({"url": url, "events": ["payment.paid"]}),
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{url}: {}", reply.body);
     }
-    let unknown_event = app.post("/v1/webhook-endpoints", Some(app.key("admin")), None, &json!({"url": "http://127.0.0.1/x", "events": ["payment.nope"]})).await;
+    let unknown_event = app
+        .post(
+            "/v1/webhook-endpoints",
+            Some(app.key("admin")),
+            None,
+            &json!({"url": "http://127.0.0.1/x", "events": ["payment.nope"]}),
+        )
+        .await;
     assert_eq!(unknown_event.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.scalar_i64("select count(*) from webhook_endpoints").await, 3);
+    assert_eq!(
+        app.scalar_i64("select count(*) from webhook_endpoints")
+            .await,
+        3
+    );
 }

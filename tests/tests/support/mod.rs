@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::io::Write as _;
+use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,7 +25,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sqlx::{Connection as _, PgConnection};
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWriteExt as _, BufReader};
+use tokio::io::AsyncWriteExt as _;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -286,7 +286,7 @@ pub struct Proc {
     pub url: String,
     pub log_path: PathBuf,
     child: Child,
-    pumps: Vec<JoinHandle<()>>,
+    pumps: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// Why a binary did not come up.
@@ -306,31 +306,43 @@ impl std::fmt::Display for SpawnError {
     }
 }
 
-/// Copies lines from a child's pipe to the shared log; the first "listening on http://" line of
-/// stdout is reported through `listening`.
-async fn pump(
-    pipe: impl AsyncRead + Unpin,
+/// Copies lines from a child's pipe to the shared log on a plain thread (so the child never
+/// blocks on a full pipe, whatever the test's runtime is doing); the first
+/// "listening on http://" line of stdout is reported through `listening`.
+fn pump(
+    pipe: std::fs::File,
     stream: &'static str,
     log: Arc<Mutex<std::fs::File>>,
     mut listening: Option<oneshot::Sender<String>>,
-) {
-    let mut lines = BufReader::new(pipe).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Ok(mut file) = log.lock() {
-            let _ = writeln!(file, "[{stream}] {line}");
-        }
-        if let Some(at) = line.find("listening on http://") {
-            if let Some(sender) = listening.take() {
-                let url = line[at + "listening on ".len()..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches('/')
-                    .to_owned();
-                let _ = sender.send(url);
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(pipe);
+        let mut raw = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut raw), Ok(n) if n > 0) {
+            let line = String::from_utf8_lossy(&raw);
+            let line = line.trim_end_matches(['\n', '\r']);
+            if let Ok(mut file) = log.lock() {
+                let _ = writeln!(file, "[{stream}] {line}");
             }
+            if let Some(at) = line.find("listening on http://") {
+                if let Some(sender) = listening.take() {
+                    let url = line[at + "listening on ".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .trim_end_matches('/')
+                        .to_owned();
+                    let _ = sender.send(url);
+                }
+            }
+            raw.clear();
         }
-    }
+    })
+}
+
+/// A child's pipe as a blocking file for [`pump`].
+fn into_file(fd: std::io::Result<std::os::fd::OwnedFd>) -> std::fs::File {
+    std::fs::File::from(fd.expect("a child's pipe as a file descriptor"))
 }
 
 impl Proc {
@@ -374,8 +386,13 @@ impl Proc {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let pumps = vec![
-            tokio::spawn(pump(stdout, "out", log.clone(), Some(listening_tx))),
-            tokio::spawn(pump(stderr, "err", log, None)),
+            pump(
+                into_file(stdout.into_owned_fd()),
+                "out",
+                log.clone(),
+                Some(listening_tx),
+            ),
+            pump(into_file(stderr.into_owned_fd()), "err", log, None),
         ];
 
         let outcome = tokio::select! {
@@ -423,9 +440,13 @@ impl Proc {
     pub async fn kill9(&mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
-        for pump in self.pumps.drain(..) {
-            let _ = tokio::time::timeout(Duration::from_secs(5), pump).await;
-        }
+        // The pumps end at EOF, once the pipes close (bounded: a grandchild could hold them).
+        let pumps = std::mem::take(&mut self.pumps);
+        wait_until(Duration::from_secs(5), || {
+            let done = pumps.iter().all(std::thread::JoinHandle::is_finished);
+            async move { done }
+        })
+        .await;
     }
 
     pub fn pid(&self) -> Option<u32> {
