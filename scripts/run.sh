@@ -182,8 +182,7 @@ OWSO Pay is running (sandbox mode)
   database  $redacted_db
   logs      .run/payments.log  .run/bank-sim.log
 
-Demo keys from \`payments seed --demo\` (saved in .run/demo-keys.json):
-$seed_json
+Demo keys from \`payments seed --demo\` (its whole JSON is in .run/demo-keys.json):
 EOF
 if ((${#key_lines[@]})); then
     printf '%s\n' "${key_lines[@]}"

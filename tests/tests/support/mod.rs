@@ -340,6 +340,24 @@ fn pump(
     })
 }
 
+/// A command for a workspace binary: run from the workspace root, without the inherited
+/// [`SCRUBBED_ENV`], with plain (uncoloured) logs, stdout and stderr piped, killed on drop.
+fn command_for(path: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(path);
+    for name in SCRUBBED_ENV {
+        command.env_remove(name);
+    }
+    command
+        .env("NO_COLOR", "1")
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(workspace_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
 /// A child's pipe as a blocking file for [`pump`].
 fn into_file(fd: std::io::Result<std::os::fd::OwnedFd>) -> std::fs::File {
     std::fs::File::from(fd.expect("a child's pipe as a file descriptor"))
@@ -367,18 +385,8 @@ impl Proc {
         let _ = writeln!(file, "$ {} {}", path.display(), args.join(" "));
         let log = Arc::new(Mutex::new(file));
 
-        let mut command = Command::new(&path);
-        for name in SCRUBBED_ENV {
-            command.env_remove(name);
-        }
-        command
-            .args(args)
-            .envs(envs.iter().copied())
-            .current_dir(workspace_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let mut command = command_for(&path, args, envs);
+        command.stdin(Stdio::null());
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
@@ -498,22 +506,12 @@ pub async fn run_with_stdin(
     stdin: Option<&[u8]>,
 ) -> (i32, String, String) {
     let path = bin_path(bin);
-    let mut command = Command::new(&path);
-    for name in SCRUBBED_ENV {
-        command.env_remove(name);
-    }
-    command
-        .args(args)
-        .envs(envs.iter().copied())
-        .current_dir(workspace_dir())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let mut command = command_for(&path, args, envs);
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
