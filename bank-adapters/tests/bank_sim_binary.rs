@@ -1,5 +1,11 @@
 //! The `bank-sim` binary: readiness line, routes, and a graceful stop on SIGTERM.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Command, Stdio};

@@ -1,7 +1,12 @@
 //! The ledger against a real PostgreSQL: the store functions and the invariants the
 //! migration makes the database hold by itself. Each test gets a fresh database.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
