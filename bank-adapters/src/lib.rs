@@ -3,7 +3,9 @@
 //! This crate never touches SQL and never depends on `payments`.
 #![warn(missing_docs)]
 
+pub mod bakong;
 pub mod error;
+pub mod khqr;
 mod http;
 pub mod sandbox;
 pub mod signing;

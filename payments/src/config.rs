@@ -16,6 +16,14 @@ pub struct Config {
     pub sandbox_enabled: bool,
     pub sandbox_api_url: Url,
     pub sandbox_callback_secret: SecretString,
+    /// Bakong Open API; KHQR attempts are offered only when it is configured (or in sandbox).
+    pub bakong_api_url: Option<Url>,
+    pub bakong_api_token: SecretString,
+    /// How often the KHQR poller looks for attempts due a check.
+    pub khqr_poll_interval: Duration,
+    /// How long after a QR's expiry Bakong is still asked about it (bank clocks and late
+    /// acknowledgements).
+    pub khqr_grace: Duration,
     pub bank_timeout: Duration,
     pub quote_ttl: Duration,
     pub intent_ttl: Duration,
@@ -61,6 +69,9 @@ fn parse_url(name: &str, raw: &str) -> anyhow::Result<Url> {
     Ok(url)
 }
 
+/// bank-sim's Bakong token when none is configured (sandbox only).
+pub const DEFAULT_SANDBOX_BAKONG_TOKEN: &str = bank_adapters::bakong::DEFAULT_SIM_TOKEN;
+
 /// The sandbox bank's shared secret when none is configured; `bank-sim` has the same default so
 /// that a bare start works. Production configuration never enables the sandbox.
 pub const DEFAULT_SANDBOX_CALLBACK_SECRET: &str = bank_adapters::sandbox::DEFAULT_CALLBACK_SECRET;
@@ -85,6 +96,21 @@ impl Config {
             "SANDBOX_API_URL",
             &var("SANDBOX_API_URL").unwrap_or(bank_sim_url),
         )?;
+        let sandbox_enabled = parse_bool("SANDBOX_ENABLED", false)?;
+        // In sandbox mode Bakong is played by bank-sim at BANK_SIM_URL with its default token.
+        let bakong_api_url = match var("BAKONG_API_URL") {
+            Some(raw) => Some(parse_url("BAKONG_API_URL", &raw)?),
+            None if sandbox_enabled => Some(sandbox_api_url.clone()),
+            None => None,
+        };
+        let bakong_api_token = match var("BAKONG_API_TOKEN") {
+            Some(token) => token,
+            None if sandbox_enabled => DEFAULT_SANDBOX_BAKONG_TOKEN.to_owned(),
+            None if bakong_api_url.is_some() => {
+                bail!("BAKONG_API_TOKEN is required with BAKONG_API_URL")
+            }
+            None => String::new(),
+        };
         let sandbox_callback_secret = var("SANDBOX_CALLBACK_SECRET")
             .unwrap_or_else(|| DEFAULT_SANDBOX_CALLBACK_SECRET.to_owned());
         let db_max_connections = u32::try_from(parse_u64("DB_MAX_CONNECTIONS", 20)?)
@@ -96,9 +122,13 @@ impl Config {
             database_url: SecretString::from(database_url),
             listen_addr,
             public_base_url,
-            sandbox_enabled: parse_bool("SANDBOX_ENABLED", false)?,
+            sandbox_enabled,
             sandbox_api_url,
             sandbox_callback_secret: SecretString::from(sandbox_callback_secret),
+            bakong_api_url,
+            bakong_api_token: SecretString::from(bakong_api_token),
+            khqr_poll_interval: Duration::from_millis(parse_u64("KHQR_POLL_MS", 1_000)?),
+            khqr_grace: Duration::from_secs(parse_u64("KHQR_GRACE_S", 300)?),
             bank_timeout: Duration::from_millis(parse_u64("BANK_TIMEOUT_MS", 10_000)?),
             quote_ttl: Duration::from_secs(parse_u64("QUOTE_TTL_S", 7 * 24 * 3600)?),
             intent_ttl: Duration::from_secs(parse_u64("INTENT_TTL_S", 7 * 24 * 3600)?),
@@ -124,6 +154,10 @@ impl Config {
             sandbox_enabled: true,
             sandbox_api_url: url_localhost(),
             sandbox_callback_secret: SecretString::from(DEFAULT_SANDBOX_CALLBACK_SECRET.to_owned()),
+            bakong_api_url: Some(url_localhost()),
+            bakong_api_token: SecretString::from(DEFAULT_SANDBOX_BAKONG_TOKEN.to_owned()),
+            khqr_poll_interval: Duration::from_millis(100),
+            khqr_grace: Duration::from_secs(300),
             bank_timeout: Duration::from_secs(5),
             quote_ttl: Duration::from_secs(7 * 24 * 3600),
             intent_ttl: Duration::from_secs(7 * 24 * 3600),

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bank_adapters::bakong::BakongClient;
 use bank_adapters::sandbox::SandboxClient;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -14,6 +15,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub sandbox: Arc<SandboxClient>,
+    /// Present when Bakong is configured (or played by bank-sim): the KHQR channel is offered.
+    pub bakong: Option<Arc<BakongClient>>,
     pub prometheus: Option<PrometheusHandle>,
 }
 
@@ -21,7 +24,16 @@ impl AppState {
     /// Builds the state from a pool and a configuration.
     pub fn new(pool: PgPool, config: Config) -> anyhow::Result<AppState> {
         let sandbox = SandboxClient::new(config.sandbox_api_url.clone(), config.bank_timeout)?;
+        let bakong = match &config.bakong_api_url {
+            Some(url) => Some(Arc::new(BakongClient::new(
+                url.clone(),
+                config.bakong_api_token.clone(),
+                config.bank_timeout,
+            )?)),
+            None => None,
+        };
         Ok(AppState {
+            bakong,
             pool,
             config: Arc::new(config),
             sandbox: Arc::new(sandbox),

@@ -2,7 +2,9 @@
 //!
 //! Environment: `LISTEN_ADDR` (default `127.0.0.1:8081`), `CALLBACK_BASE_URL` (default
 //! `http://127.0.0.1:8080`), `SANDBOX_CALLBACK_SECRET` (default: the shared development
-//! secret), `PUBLIC_BASE_URL` (default `http://{bound address}`), `LOG_FORMAT` (`json` for
+//! secret), `PUBLIC_BASE_URL` (default `http://{bound address}`), `BAKONG_API_TOKEN` (the
+//! bearer token the Bakong simulator accepts; default `bakong-sim-token`, the same default
+//! `bank_adapters::bakong::DEFAULT_SIM_TOKEN` names), `LOG_FORMAT` (`json` for
 //! JSON logs), `RUST_LOG` (default `info`). Logs go to stderr; stdout carries only the line
 //! "bank-sim listening on http://ADDR", printed once the socket is bound.
 
@@ -10,6 +12,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use bank_adapters::bakong::DEFAULT_SIM_TOKEN;
 use bank_adapters::sandbox::DEFAULT_CALLBACK_SECRET;
 use bank_adapters::sim::{router, SimConfig, SimState};
 use tokio::net::TcpListener;
@@ -34,6 +37,12 @@ async fn main() -> anyhow::Result<()> {
     if sandbox_callback_secret == DEFAULT_CALLBACK_SECRET {
         tracing::warn!("SANDBOX_CALLBACK_SECRET is unset: signing with the development default");
     }
+    let bakong_token = env_or("BAKONG_API_TOKEN", DEFAULT_SIM_TOKEN)?;
+    if bakong_token == DEFAULT_SIM_TOKEN {
+        tracing::warn!(
+            "BAKONG_API_TOKEN is unset: the Bakong simulator accepts the development default"
+        );
+    }
 
     let listener = TcpListener::bind(&listen_addr)
         .await
@@ -48,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         callback_base_url,
         sandbox_callback_secret,
         public_base_url,
+        bakong_token,
     };
     tracing::info!(config = ?config, "bank-sim configured");
     let state = SimState::new(config).context("invalid bank-sim configuration")?;

@@ -3,6 +3,7 @@
 //!
 //! State is in memory: a restart forgets every payment, which is what tests want.
 
+mod bakong;
 mod callbacks;
 mod html;
 mod sandbox;
@@ -46,6 +47,9 @@ pub struct SimConfig {
     pub sandbox_callback_secret: String,
     /// The simulator's own base URL as payers reach it; checkout links start with it.
     pub public_base_url: Url,
+    /// The bearer token the Bakong simulator's Open API accepts (`BAKONG_API_TOKEN`;
+    /// `bank-sim` defaults it to [`crate::bakong::DEFAULT_SIM_TOKEN`]).
+    pub bakong_token: String,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -54,6 +58,7 @@ impl std::fmt::Debug for SimConfig {
             .field("callback_base_url", &self.callback_base_url.as_str())
             .field("sandbox_callback_secret", &"<redacted>")
             .field("public_base_url", &self.public_base_url.as_str())
+            .field("bakong_token", &"<redacted>")
             .finish()
     }
 }
@@ -69,6 +74,7 @@ struct SimInner {
     config: SimConfig,
     http: reqwest::Client,
     sandbox: sandbox::SandboxStore,
+    bakong: bakong::BakongStore,
 }
 
 impl SimState {
@@ -76,8 +82,8 @@ impl SimState {
     ///
     /// # Errors
     ///
-    /// [`AdapterError::InvalidInput`] when a configured URL is not an http(s) base URL,
-    /// [`AdapterError::Transport`] when the HTTP client cannot be built.
+    /// [`AdapterError::InvalidInput`] when a configured URL is not an http(s) base URL or the
+    /// Bakong token is empty, [`AdapterError::Transport`] when the HTTP client cannot be built.
     pub fn new(config: SimConfig) -> Result<Self, AdapterError> {
         for (name, url) in [
             ("callback_base_url", &config.callback_base_url),
@@ -89,10 +95,16 @@ impl SimState {
                 )));
             }
         }
+        if config.bakong_token.trim().is_empty() {
+            return Err(AdapterError::InvalidInput(
+                "bakong_token must not be empty".to_owned(),
+            ));
+        }
         Ok(Self {
             inner: Arc::new(SimInner {
                 http: build_client(CALLBACK_TIMEOUT)?,
                 sandbox: sandbox::SandboxStore::default(),
+                bakong: bakong::BakongStore::default(),
                 config,
             }),
         })
@@ -108,6 +120,7 @@ pub fn router(state: SimState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(sandbox::routes())
+        .merge(bakong::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -209,8 +222,11 @@ mod tests {
             callback_base_url: Url::parse("http://127.0.0.1:8080").unwrap(),
             sandbox_callback_secret: "top-secret-value".to_owned(),
             public_base_url: Url::parse("http://127.0.0.1:8081").unwrap(),
+            bakong_token: "top-secret-token".to_owned(),
         };
-        assert!(!format!("{config:?}").contains("top-secret-value"));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("top-secret-value"));
+        assert!(!debug.contains("top-secret-token"));
     }
 
     #[test]
@@ -219,6 +235,7 @@ mod tests {
             callback_base_url: Url::parse("mailto:x@example.com").unwrap(),
             sandbox_callback_secret: "s".to_owned(),
             public_base_url: Url::parse("http://127.0.0.1:8081").unwrap(),
+            bakong_token: "top-secret-token".to_owned(),
         };
         assert!(matches!(
             SimState::new(config),

@@ -23,6 +23,9 @@ use url::Url;
 
 pub const SECRET: &str = "test-callback-secret";
 
+/// The Bakong simulator's bearer token in tests.
+pub const BAKONG_TOKEN: &str = "test-bakong-token";
+
 /// One callback as our service would see it.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -124,6 +127,7 @@ pub fn sim_state(callback_base_url: Url) -> SimState {
         callback_base_url,
         sandbox_callback_secret: SECRET.to_owned(),
         public_base_url: Url::parse("http://sim.test:8081").unwrap(),
+        bakong_token: BAKONG_TOKEN.to_owned(),
     })
     .unwrap()
 }

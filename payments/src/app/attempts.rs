@@ -19,7 +19,7 @@ use crate::state::AppState;
 use axum::http::StatusCode;
 use bank_adapters::sandbox::CreatePaymentRequest;
 
-/// Channels of API.md. Only the sandbox is wired today; the others are refused with a clear
+/// Channels of API.md. The sandbox and KHQR are wired; the gateways are refused with a clear
 /// problem until their adapters land.
 pub const CHANNELS: [&str; 5] = ["khqr", "aba_payway", "acleda_xpay", "wing", "sandbox"];
 
@@ -40,6 +40,19 @@ pub struct AttemptView {
     pub provider_reference: String,
     pub checkout_url: Option<String>,
     pub failure_reason: Option<String>,
+    /// The KHQR string to show or encode as a QR (khqr channel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub khqr: Option<String>,
+    /// How Bakong finds this payment (khqr channel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub khqr_md5: Option<String>,
+    /// The reference the payer's bank app shows (khqr channel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bill_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_svg_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_png_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -57,6 +70,9 @@ pub struct AttemptRow {
     pub provider_reference: String,
     pub checkout_url: Option<String>,
     pub failure_reason: Option<String>,
+    pub khqr: Option<String>,
+    pub khqr_md5: Option<String>,
+    pub bill_number: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -64,11 +80,22 @@ pub struct AttemptRow {
 
 pub const ATTEMPT_COLUMNS: &str =
     "id, payment_intent_id, office_code, channel, status, currency, amount_minor, \
-    provider_reference, checkout_url, failure_reason, created_at, expires_at, paid_at";
+    provider_reference, checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at, paid_at";
 
 impl AttemptRow {
-    pub fn view(&self) -> Result<AttemptView, ApiError> {
+    pub fn view(&self, state: &AppState) -> Result<AttemptView, ApiError> {
+        let base = state.config.public_base_url.as_str().trim_end_matches('/');
+        let qr_url = |ext: &str| {
+            self.khqr
+                .as_ref()
+                .map(|_| format!("{base}/v1/public/attempts/{}/qr.{ext}", self.id))
+        };
         Ok(AttemptView {
+            khqr: self.khqr.clone(),
+            khqr_md5: self.khqr_md5.clone(),
+            bill_number: self.bill_number.clone(),
+            qr_svg_url: qr_url("svg"),
+            qr_png_url: qr_url("png"),
             id: self.id,
             payment_intent_id: self.payment_intent_id,
             channel: self.channel.clone(),
@@ -117,7 +144,12 @@ pub async fn create(
             format!("channel must be one of {}", CHANNELS.join(", ")),
         ));
     }
-    if request.channel != "sandbox" || !state.config.sandbox_enabled {
+    let offered = match request.channel.as_str() {
+        "sandbox" => state.config.sandbox_enabled,
+        "khqr" => state.bakong.is_some(),
+        _ => false,
+    };
+    if !offered {
         return Err(ApiError::unprocessable(
             "channel_unavailable",
             "Channel unavailable",
@@ -161,6 +193,28 @@ pub async fn create(
     let provider_reference = format!("op{}", attempt_id.simple());
     let ttl = chrono::Duration::from_std(state.config.attempt_ttl).map_err(ApiError::internal)?;
     let expires_at = intent.expires_at.min(Utc::now() + ttl);
+    if request.channel == "khqr" {
+        // A dynamic KHQR is made here, not by a bank: one transaction, no outside call.
+        let new = super::khqr::NewKhqrAttempt {
+            attempt_id,
+            provider_reference: &provider_reference,
+            expires_at,
+        };
+        super::khqr::insert_attempt(&mut tx, &intent, &new).await?;
+        let view = load(&mut tx, attempt_id).await?.view(state)?;
+        let body = serde_json::to_value(&view).map_err(ApiError::internal)?;
+        idempotency::save(
+            &mut tx,
+            &scope,
+            idempotency_key,
+            StatusCode::CREATED.as_u16(),
+            &body,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(payment.id = %intent_id, attempt.id = %attempt_id, channel = "khqr", "payment attempt created");
+        return Ok(Created::New(view));
+    }
     // language=PostgreSQL
     sqlx::query(
         "insert into payment_attempts (id, payment_intent_id, office_code, channel, status, currency, amount_minor,
@@ -201,7 +255,7 @@ pub async fn create(
             .bind(&created.checkout_url)
             .execute(&mut *tx)
             .await?;
-            let view = load(&mut tx, attempt_id).await?.view()?;
+            let view = load(&mut tx, attempt_id).await?.view(state)?;
             let body = serde_json::to_value(&view).map_err(ApiError::internal)?;
             idempotency::save(
                 &mut tx,
@@ -258,5 +312,5 @@ pub async fn list_for_intent(
     .bind(intent_id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(AttemptRow::view).collect()
+    rows.iter().map(|row| row.view(state)).collect()
 }

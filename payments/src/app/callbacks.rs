@@ -139,6 +139,7 @@ pub async fn sandbox(
         provider_reference: &callback.provider_reference,
         amount: &callback.amount,
         currency: &callback.currency,
+        receiving_account_matches: true,
         paid_at,
         inbox_message_id: Some(inbox_id),
     };

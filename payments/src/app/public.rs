@@ -60,10 +60,21 @@ pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView
         lines: intent.lines.0.clone(),
         attempts: attempts
             .iter()
-            .map(AttemptRow::view)
+            .map(|row| row.view(state))
             .collect::<Result<_, _>>()?,
         receipt_number: intent.receipt_number.clone(),
         expires_at: intent.expires_at,
         paid_at: intent.paid_at,
     })
+}
+
+/// The KHQR string of an attempt, for its QR image. Attempt ids carry 74 random bits, and the
+/// QR is what the payer is meant to see anyway.
+pub async fn attempt_khqr(state: &AppState, attempt_id: uuid::Uuid) -> Result<String, ApiError> {
+    let khqr: Option<Option<String>> =
+        sqlx::query_scalar("select khqr from payment_attempts where id = $1")
+            .bind(attempt_id)
+            .fetch_optional(&state.pool)
+            .await?;
+    khqr.flatten().ok_or_else(|| ApiError::not_found("QR code"))
 }

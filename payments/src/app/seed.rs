@@ -165,9 +165,9 @@ pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> 
     for office in &DEMO_OFFICES {
         // language=PostgreSQL
         sqlx::query(
-            "insert into offices (code, name_km, name_en, province_group, bakong_account_id, bakong_acquiring_bank,
-                 merchant_name, merchant_name_km, merchant_city)
-             values ($1, $2, $3, $4, $5, 'Bakong sandbox', $6, $7, $8)
+            "insert into offices (code, name_km, name_en, province_group, bakong_account_id, bakong_merchant_id,
+                 bakong_acquiring_bank, merchant_name, merchant_name_km, merchant_city)
+             values ($1, $2, $3, $4, $5, 'OWSO' || $1, 'Bakong sandbox', $6, $7, $8)
              on conflict (code) do nothing",
         )
         .bind(office.code)

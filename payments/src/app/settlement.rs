@@ -29,6 +29,8 @@ pub struct ReportedPayment<'a> {
     pub provider_reference: &'a str,
     pub amount: &'a str,
     pub currency: &'a str,
+    /// False when the bank says the money reached another account than the one we asked for.
+    pub receiving_account_matches: bool,
     pub paid_at: Option<DateTime<Utc>>,
     pub inbox_message_id: Option<i64>,
 }
@@ -112,6 +114,7 @@ pub async fn record(
         .and_then(|currency| Money::parse(report.amount, currency).ok());
     let kind = match received {
         None => Some("unsupported_currency"),
+        Some(_) if !report.receiving_account_matches => Some("account_mismatch"),
         Some(money) if money.currency().code() != attempt.currency.trim() => {
             Some("currency_mismatch")
         }

@@ -217,6 +217,42 @@ pub async fn get_public_payment(
     Ok(Json(public::by_token(&state, &token).await?))
 }
 
+#[utoipa::path(get, path = "/v1/public/attempts/{id}/qr.svg", tag = "citizens",
+    responses((status = 200, description = "SVG QR code of the attempt's KHQR", content_type = "image/svg+xml"), (status = 404, body = Problem)))]
+pub async fn get_attempt_qr_svg(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let khqr = public::attempt_khqr(&state, id).await?;
+    let svg = crate::app::qr_image::svg(&khqr)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/public/attempts/{id}/qr.png", tag = "citizens",
+    responses((status = 200, description = "PNG QR code of the attempt's KHQR", content_type = "image/png"), (status = 404, body = Problem)))]
+pub async fn get_attempt_qr_png(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let khqr = public::attempt_khqr(&state, id).await?;
+    let png = crate::app::qr_image::png(&khqr)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 pub struct LangQuery {
     /// `km` (default) or `en`.

@@ -59,6 +59,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/public/payments/{token}",
             get(handlers::get_public_payment),
         )
+        .route(
+            "/v1/public/attempts/{id}/qr.svg",
+            get(handlers::get_attempt_qr_svg),
+        )
+        .route(
+            "/v1/public/attempts/{id}/qr.png",
+            get(handlers::get_attempt_qr_png),
+        )
         .route("/pay/{token}", get(handlers::get_pay_page))
         .route("/v1/ledger/trial-balance", get(handlers::get_trial_balance))
         .route("/v1/ledger/accounts", get(handlers::list_accounts))

@@ -35,7 +35,7 @@ impl Modify for BearerAuth {
         handlers::create_intent, handlers::list_intents, handlers::get_intent, handlers::cancel_intent,
         handlers::create_attempt, handlers::list_attempts,
         handlers::receive_callback,
-        handlers::get_public_payment, handlers::get_pay_page,
+        handlers::get_public_payment, handlers::get_pay_page, handlers::get_attempt_qr_svg, handlers::get_attempt_qr_png,
         handlers::get_trial_balance, handlers::list_accounts, handlers::list_exceptions,
         handlers::create_webhook_endpoint, handlers::list_webhook_endpoints,
         handlers::list_webhook_deliveries, handlers::retry_webhook_delivery,

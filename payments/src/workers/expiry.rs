@@ -36,8 +36,12 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
     // language=PostgreSQL
     let expired: Vec<(Uuid, String, String, String, i64)> = sqlx::query_as(
         "update payment_intents set status = 'expired', updated_at = now()
-         where id in (select id from payment_intents where status = 'awaiting_payment' and expires_at < now()
-                      order by expires_at limit $1 for update skip locked)
+         where id in (select i.id from payment_intents i
+                      where i.status = 'awaiting_payment' and i.expires_at < now()
+                        -- Bakong is asked once more about a QR before its intent may expire.
+                        and not exists (select 1 from payment_attempts a
+                                        where a.payment_intent_id = i.id and a.poll_state = 'active')
+                      order by i.expires_at limit $1 for update of i skip locked)
          returning id, office_code, case_reference, currency, total_minor",
     )
     .bind(BATCH)

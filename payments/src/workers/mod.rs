@@ -3,6 +3,7 @@
 
 pub mod dispatcher;
 pub mod expiry;
+pub mod khqr_poller;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -15,8 +16,16 @@ pub fn spawn_all(
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let dispatcher = dispatcher::Dispatcher::new(state.clone())?;
-    Ok(vec![
+    let mut handles = vec![
         tokio::spawn(dispatcher.run(shutdown.clone())),
         tokio::spawn(expiry::run(state.clone(), shutdown.clone())),
-    ])
+    ];
+    if let Some(bakong) = state.bakong.clone() {
+        handles.push(tokio::spawn(khqr_poller::run(
+            state.clone(),
+            bakong,
+            shutdown.clone(),
+        )));
+    }
+    Ok(handles)
 }

@@ -14,5 +14,6 @@ mod basics;
 mod callbacks;
 mod catalog;
 mod intents;
+mod khqr;
 mod ledger_db;
 mod webhooks;

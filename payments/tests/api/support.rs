@@ -40,6 +40,7 @@ impl TestApp {
         let sim_state = SimState::new(SimConfig {
             callback_base_url: Url::parse(&base).unwrap(),
             sandbox_callback_secret: SECRET.to_owned(),
+            bakong_token: bank_adapters::bakong::DEFAULT_SIM_TOKEN.to_owned(),
             public_base_url: Url::parse(&sim_base).unwrap(),
         })
         .unwrap();
@@ -51,6 +52,7 @@ impl TestApp {
 
         let mut config = Config::for_tests("postgres://unused");
         config.sandbox_api_url = Url::parse(&sim_base).unwrap();
+        config.bakong_api_url = Some(Url::parse(&sim_base).unwrap());
         config.public_base_url = Url::parse(&base).unwrap();
         let state = AppState::new(pool.clone(), config).unwrap();
         let router = payments::router(state.clone());

@@ -1,0 +1,272 @@
+//! Field rules of a parsed KHQR, in the order of the SDK's `decodeValidation.js`:
+//! dynamic-QR presence checks, then required tags, then each data object in the order it
+//! appears in the string. As in the encoder, our stricter rules are noted on the way and the
+//! first of them is reported only when every SDK rule passes.
+
+use super::error::KhqrError;
+use super::js::{number_to_string, string_to_number};
+use super::rules::{
+    check_additional_data, check_bakong_account_id, check_language_template, check_max,
+    check_mcc, is_plain_decimal, is_timestamp, Fault, ACCOUNT_INFORMATION_MAX,
+    ACQUIRING_BANK_MAX, AMOUNT_MAX, MERCHANT_CITY_MAX, MERCHANT_NAME_MAX,
+};
+use super::tlv::{tag_text, utf16_len, DataObject};
+
+/// Checks every field rule; `now_ms` adds the expiry check (code 46).
+pub(crate) fn validate(objects: &[DataObject], now_ms: Option<i64>) -> Result<(), KhqrError> {
+    let find = |tag: u8| objects.iter().find(|object| object.tag == tag);
+    let has = |tag: u8| find(tag).is_some();
+    let dynamic = find(1).is_some_and(|object| object.value == "12");
+    if dynamic && !has(54) {
+        return Err(KhqrError::InvalidDynamicKhqr);
+    }
+    if (dynamic || has(54)) && !has(99) {
+        return Err(KhqrError::ExpirationTimestampRequired);
+    }
+    let required = [
+        (0, KhqrError::PayloadFormatIndicatorTagRequired),
+        (29, KhqrError::MerchantTypeRequired),
+        (52, KhqrError::MerchantCategoryTagRequired),
+        (53, KhqrError::CurrencyTypeRequired),
+        (58, KhqrError::CountryCodeTagRequired),
+        (59, KhqrError::MerchantNameRequired),
+        (60, KhqrError::MerchantCityTagRequired),
+        (63, KhqrError::CrcTagRequired),
+    ];
+    for (tag, error) in required {
+        if !has(tag) && !(tag == 29 && has(30)) {
+            return Err(error);
+        }
+    }
+    let mut checker = Checker {
+        strict: None,
+        dynamic,
+        // The SDK applies the dynamic timestamp rules only when tag 01 comes before tag 99.
+        sdk_dynamic: false,
+        now_ms,
+    };
+    for object in objects {
+        if object.tag == 1 {
+            checker.sdk_dynamic = dynamic;
+        }
+        checker.object(object)?;
+    }
+    checker.strict.map_or(Ok(()), Err)
+}
+
+struct Checker {
+    strict: Option<KhqrError>,
+    dynamic: bool,
+    sdk_dynamic: bool,
+    now_ms: Option<i64>,
+}
+
+impl Checker {
+    /// An SDK fault now; a strict one kept for the end.
+    fn fault(&mut self, result: Result<(), Fault>) -> Result<(), KhqrError> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(Fault::Sdk(error)) => Err(error),
+            Err(Fault::Strict(error)) => {
+                self.strict.get_or_insert(error);
+                Ok(())
+            }
+        }
+    }
+
+    fn strict_if(&mut self, condition: bool, error: KhqrError) {
+        if condition {
+            self.strict.get_or_insert(error);
+        }
+    }
+
+    fn object(&mut self, object: &DataObject) -> Result<(), KhqrError> {
+        let value = object.value.as_str();
+        match object.tag {
+            0 => {
+                if value.is_empty() {
+                    return Err(KhqrError::PayloadFormatIndicatorTagRequired);
+                }
+                check_max(value, 2, KhqrError::PayloadFormatIndicatorLengthInvalid)
+            }
+            1 => {
+                check_max(value, 2, KhqrError::PointOfInitiationLengthInvalid)?;
+                match value {
+                    "11" | "12" => Ok(()),
+                    _ => Err(KhqrError::PointOfInitiationMethodInvalid),
+                }
+            }
+            29 | 30 => self.account(object),
+            52 => self.fault(check_mcc(value)),
+            53 => validate_currency(value),
+            54 => self.amount(value),
+            58 => required_max(value, 3, KhqrError::CountryCodeTagRequired, KhqrError::CountryCodeLengthInvalid),
+            59 => required_max(
+                value,
+                MERCHANT_NAME_MAX,
+                KhqrError::MerchantNameRequired,
+                KhqrError::MerchantNameLengthInvalid,
+            ),
+            60 => required_max(
+                value,
+                MERCHANT_CITY_MAX,
+                KhqrError::MerchantCityTagRequired,
+                KhqrError::MerchantCityLengthInvalid,
+            ),
+            62 => {
+                let named = [1, 2, 3, 7, 8];
+                check_additional_data(named.map(|tag| object.sub_value(tag)))?;
+                self.template_content(object, &named);
+                Ok(())
+            }
+            64 => {
+                let [preference, name, city] = [0, 1, 2].map(|tag| object.sub_value(tag));
+                let result = check_language_template(preference, name, city);
+                self.fault(result)?;
+                self.template_content(object, &[0, 1, 2]);
+                Ok(())
+            }
+            99 => {
+                self.timestamps(object)?;
+                self.template_content(object, &[0, 1]);
+                Ok(())
+            }
+            // Checked before parsing.
+            63 => Ok(()),
+            _ => {
+                self.strict_if(value.is_empty(), empty(object.tag, None));
+                Ok(())
+            }
+        }
+    }
+
+    /// A template the SDK accepts empty, and sub-objects it never checks, must hold something.
+    fn template_content(&mut self, object: &DataObject, named: &[u8]) {
+        self.strict_if(object.value.is_empty(), empty(object.tag, None));
+        let subs = object.sub.as_deref().unwrap_or_default();
+        if let Some(sub) = subs
+            .iter()
+            .find(|sub| !named.contains(&sub.tag) && sub.value.is_empty())
+        {
+            self.strict_if(true, empty(object.tag, Some(sub.tag)));
+        }
+    }
+
+    /// Tag 29/30. The SDK's verifier checks a merchant's sub-tag 01 with the individual rule
+    /// (35) and does not require sub-tags 01 and 02 of tag 30; we keep that.
+    fn account(&mut self, object: &DataObject) -> Result<(), KhqrError> {
+        self.fault(check_bakong_account_id(object.sub_value(0)))?;
+        if let Some(information) = object.sub_value(1) {
+            check_max(
+                information,
+                ACCOUNT_INFORMATION_MAX,
+                KhqrError::AccountInformationLengthInvalid,
+            )?;
+            self.strict_if(
+                information.is_empty(),
+                KhqrError::AccountInformationLengthInvalid,
+            );
+        }
+        if let Some(bank) = object.sub_value(2) {
+            if bank.is_empty() {
+                return Err(KhqrError::AcquiringBankRequired);
+            }
+            check_max(bank, ACQUIRING_BANK_MAX, KhqrError::AcquiringBankLengthInvalid)?;
+        }
+        self.template_content(object, &[0, 1, 2]);
+        Ok(())
+    }
+
+    /// Tag 54: the SDK refuses empty, longer than 13, or holding `-`; we also want a plain
+    /// decimal number (no exponent, comma, space or letter).
+    fn amount(&mut self, value: &str) -> Result<(), KhqrError> {
+        if value.is_empty() || utf16_len(value) > AMOUNT_MAX || value.contains('-') {
+            return Err(KhqrError::TransactionAmountInvalid);
+        }
+        self.strict_if(!is_plain_decimal(value), KhqrError::TransactionAmountInvalid);
+        Ok(())
+    }
+
+    /// Tag 99. For a dynamic QR the SDK reads both timestamps with `Number()` and refuses, in
+    /// order: 45 (expiration missing, not a number, or 0), 49 (not 13 characters once written
+    /// back), 50 (before creation), 46 (before now). We also want every timestamp present, in
+    /// a static QR too, to be written as 13 digits.
+    fn timestamps(&mut self, object: &DataObject) -> Result<(), KhqrError> {
+        let creation = object.sub_value(0);
+        let expiration = object.sub_value(1);
+        if self.dynamic {
+            let sdk_checks = self.dynamic_timestamps(creation, expiration);
+            if self.sdk_dynamic {
+                sdk_checks?;
+            } else if let Err(error) = sdk_checks {
+                self.strict_if(true, error);
+            }
+        }
+        self.strict_if(
+            expiration.is_some_and(|expiration| !is_timestamp(expiration)),
+            KhqrError::ExpirationTimestampLengthInvalid,
+        );
+        self.strict_if(
+            creation.is_some_and(|creation| !is_timestamp(creation)),
+            KhqrError::CreationTimestampInvalid,
+        );
+        Ok(())
+    }
+
+    fn dynamic_timestamps(
+        &self,
+        creation: Option<&str>,
+        expiration: Option<&str>,
+    ) -> Result<(), KhqrError> {
+        let expiration = expiration.map_or(f64::NAN, string_to_number);
+        if expiration.is_nan() || expiration == 0.0 {
+            return Err(KhqrError::ExpirationTimestampRequired);
+        }
+        if number_to_string(expiration).len() != 13 {
+            return Err(KhqrError::ExpirationTimestampLengthInvalid);
+        }
+        let creation = creation.map_or(f64::NAN, string_to_number);
+        if expiration < creation {
+            return Err(KhqrError::ExpirationTimestampInThePast);
+        }
+        if let Some(now_ms) = self.now_ms {
+            // Exact: both are integers far below 2^53 here or the comparison is moot.
+            let now = now_ms.to_string().parse::<f64>().unwrap_or(f64::NAN);
+            if expiration < now {
+                return Err(KhqrError::KhqrExpired);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn empty(tag: u8, sub: Option<u8>) -> KhqrError {
+    let tag = match sub {
+        Some(sub) => format!("{}.{}", tag_text(tag), tag_text(sub)),
+        None => tag_text(tag),
+    };
+    KhqrError::EmptyValue { tag }
+}
+
+fn required_max(
+    value: &str,
+    max: usize,
+    required: KhqrError,
+    too_long: KhqrError,
+) -> Result<(), KhqrError> {
+    if value.is_empty() {
+        return Err(required);
+    }
+    check_max(value, max, too_long)
+}
+
+fn validate_currency(value: &str) -> Result<(), KhqrError> {
+    if value.is_empty() {
+        return Err(KhqrError::CurrencyTypeRequired);
+    }
+    check_max(value, 3, KhqrError::TransactionCurrencyLengthInvalid)?;
+    match value {
+        "116" | "840" => Ok(()),
+        _ => Err(KhqrError::UnsupportedCurrency),
+    }
+}

@@ -1,0 +1,213 @@
+//! Asks Bakong about KHQR attempts, since Bakong has no push.
+//!
+//! Each due attempt is leased by one instance at a time (`FOR UPDATE SKIP LOCKED` plus a lease
+//! column), checked in bulk by md5 with no transaction open, and then recorded in its own
+//! transaction. Attempts are checked with growing intervals until their QR has expired plus a
+//! grace period; the last check comes after that, so an attempt is only called expired once
+//! Bakong has been asked one final time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bank_adapters::bakong::{BakongClient, BakongTransaction};
+use bank_adapters::error::AdapterError;
+use chrono::Utc;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::app::khqr::{self, DueAttempt};
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+/// At most this many attempts per round: one bulk call to Bakong (its list limit is 50).
+const BATCH: i64 = 50;
+const LEASE_SECONDS: i32 = 30;
+/// Check intervals as multiples of the poll interval: quick at first (most payers pay within a
+/// minute of scanning), then every 30 intervals.
+const BACKOFF_STEPS: [u32; 7] = [2, 3, 5, 8, 13, 20, 30];
+/// After Bakong refuses our token, wait this long before asking again: an operator must renew
+/// it, and hammering Bakong with a dead token helps no one.
+const UNAUTHORIZED_PAUSE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("Bakong: {0}")]
+    Bank(#[from] AdapterError),
+    #[error("{0}")]
+    Service(#[from] ApiError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub async fn run(state: AppState, client: Arc<BakongClient>, mut shutdown: watch::Receiver<bool>) {
+    let interval = state.config.khqr_poll_interval;
+    let mut rate_limit_pause = interval;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let pause = match poll_once(&state, &client).await {
+            Ok(_) => {
+                rate_limit_pause = interval;
+                interval
+            }
+            Err(PollError::Bank(AdapterError::Unauthorized)) => {
+                metrics::counter!("owso_bakong_errors_total", "kind" => "unauthorized")
+                    .increment(1);
+                tracing::error!("Bakong refused the API token (errorCode 6 / HTTP 401); renew BAKONG_API_TOKEN; KHQR payments are not being confirmed");
+                UNAUTHORIZED_PAUSE
+            }
+            Err(PollError::Bank(AdapterError::RateLimited { retry_after_s })) => {
+                metrics::counter!("owso_bakong_errors_total", "kind" => "rate_limited")
+                    .increment(1);
+                rate_limit_pause = (rate_limit_pause * 2).min(Duration::from_secs(60));
+                let pause = retry_after_s.map_or(rate_limit_pause, Duration::from_secs);
+                tracing::warn!(
+                    pause_ms = pause.as_millis(),
+                    "Bakong rate-limited the poller; backing off"
+                );
+                pause
+            }
+            Err(error) => {
+                metrics::counter!("owso_bakong_errors_total", "kind" => "other").increment(1);
+                tracing::warn!(error = %error, "KHQR poll round failed; will retry");
+                interval * 5
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// One round: lease due attempts, ask Bakong, record what it says. Returns how many attempts
+/// were checked.
+pub async fn poll_once(state: &AppState, client: &BakongClient) -> Result<usize, PollError> {
+    // language=PostgreSQL
+    let due: Vec<DueAttempt> = sqlx::query_as(
+        "update payment_attempts a
+         set poll_leased_until = now() + $2::int * interval '1 second', check_count = a.check_count + 1, last_checked_at = now()
+         where a.id in (
+             select id from payment_attempts
+             where poll_state = 'active' and next_check_at <= now()
+               and (poll_leased_until is null or poll_leased_until < now())
+             order by next_check_at
+             limit $1
+             for update skip locked)
+         returning a.id, a.office_code, a.provider_reference, a.khqr_md5, a.expires_at, a.check_count",
+    )
+    .bind(BATCH)
+    .bind(LEASE_SECONDS)
+    .fetch_all(&state.pool)
+    .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let md5s: Vec<String> = due.iter().map(|attempt| attempt.khqr_md5.clone()).collect();
+    let answers = match check(client, &md5s).await {
+        Ok(answers) => answers,
+        Err(error) => {
+            // Hand the leases back now rather than in 30 s; the next round asks again.
+            sqlx::query("update payment_attempts set poll_leased_until = null where id = any($1)")
+                .bind(due.iter().map(|attempt| attempt.id).collect::<Vec<_>>())
+                .execute(&state.pool)
+                .await?;
+            return Err(error.into());
+        }
+    };
+    metrics::counter!("owso_bakong_checks_total").increment(u64::try_from(due.len()).unwrap_or(0));
+    let found: HashMap<String, BakongTransaction> = answers
+        .into_iter()
+        .filter_map(|(md5, transaction)| transaction.map(|transaction| (md5, transaction)))
+        .collect();
+    for attempt in &due {
+        match found.get(&attempt.khqr_md5) {
+            Some(transaction) => settle(state, attempt, transaction).await?,
+            None => reschedule(state, attempt).await?,
+        }
+    }
+    Ok(due.len())
+}
+
+/// Asks in bulk; where the list endpoint is refused with a bare 403 (reported of production
+/// Bakong by one integration, while the single check works with the same token), asks md5 by md5.
+async fn check(
+    client: &BakongClient,
+    md5s: &[String],
+) -> Result<Vec<(String, Option<BakongTransaction>)>, AdapterError> {
+    match client.check_by_md5_list(md5s).await {
+        Err(AdapterError::Status { status: 403, .. }) => {
+            metrics::counter!("owso_bakong_errors_total", "kind" => "list_forbidden").increment(1);
+            let mut answers = Vec::with_capacity(md5s.len());
+            for md5 in md5s {
+                answers.push((md5.clone(), client.check_by_md5(md5).await?));
+            }
+            Ok(answers)
+        }
+        other => other,
+    }
+}
+
+async fn settle(
+    state: &AppState,
+    attempt: &DueAttempt,
+    transaction: &BakongTransaction,
+) -> Result<(), PollError> {
+    let raw = json!({
+        "md5": attempt.khqr_md5,
+        "hash": transaction.hash,
+        "fromAccountId": transaction.from_account_id,
+        "toAccountId": transaction.to_account_id,
+        "currency": transaction.currency,
+        "amount": transaction.amount.to_string(),
+        "createdDateMs": transaction.created_date_ms,
+        "acknowledgedDateMs": transaction.acknowledged_date_ms,
+    });
+    let mut tx = state.pool.begin().await?;
+    let outcome = khqr::record_found(&mut tx, attempt, transaction, &raw).await?;
+    sqlx::query(
+        "update payment_attempts set poll_state = 'done', poll_leased_until = null where id = $1",
+    )
+    .bind(attempt.id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(attempt.id = %attempt.id, outcome = %outcome.verdict(), "Bakong reported a KHQR payment");
+    Ok(())
+}
+
+async fn reschedule(state: &AppState, attempt: &DueAttempt) -> Result<(), PollError> {
+    let grace = chrono::Duration::from_std(state.config.khqr_grace)
+        .unwrap_or_else(|_| chrono::Duration::minutes(5));
+    if Utc::now() > attempt.expires_at + grace {
+        // This was the final check, made after the QR expired: nothing came, so it is expired.
+        sqlx::query(
+            "update payment_attempts set poll_state = 'done', poll_leased_until = null,
+                 status = case when status = 'pending' then 'expired' else status end, updated_at = now()
+             where id = $1",
+        )
+        .bind(attempt.id)
+        .execute(&state.pool)
+        .await?;
+        return Ok(());
+    }
+    let step = usize::try_from(attempt.check_count.saturating_sub(1)).unwrap_or(0);
+    let multiple = BACKOFF_STEPS.get(step).copied().unwrap_or(30);
+    let delay = state.config.khqr_poll_interval.saturating_mul(multiple);
+    let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+    // Never schedule past the final check: expiry plus grace.
+    sqlx::query(
+        "update payment_attempts
+         set next_check_at = least(now() + $2::bigint * interval '1 millisecond', expires_at + $3::bigint * interval '1 second'),
+             poll_leased_until = null
+         where id = $1",
+    )
+    .bind(attempt.id)
+    .bind(delay_ms)
+    .bind(grace.num_seconds())
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
