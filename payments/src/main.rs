@@ -36,6 +36,28 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// KHQR tools: encode a request read as JSON on stdin, or decode and verify a string.
+    Khqr {
+        #[command(subcommand)]
+        command: KhqrCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KhqrCommand {
+    /// Read one JSON object (the SDK's input shape) on stdin; print {"qr","md5"}.
+    Encode {
+        /// Creation time in Unix milliseconds (default: now).
+        #[arg(long)]
+        now: Option<i64>,
+    },
+    /// Decode and verify a KHQR string; exit 0 valid, 1 invalid.
+    Decode {
+        qr: String,
+        /// The time to verify expiry against, in Unix milliseconds (default: now).
+        #[arg(long)]
+        now: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -67,10 +89,37 @@ async fn pool() -> anyhow::Result<sqlx::PgPool> {
     db::connect(&config).await
 }
 
+/// Exit code 2 for usage errors, as the KHQR tools' contract says (clap's own default is 2 too).
+const EXIT_USAGE: u8 = 2;
+
+fn khqr(command: KhqrCommand) -> ExitCode {
+    use bank_adapters::khqr::cli;
+    let output = match command {
+        KhqrCommand::Encode { now } => match read_stdin() {
+            Ok(input) => cli::encode_command(&input, now.unwrap_or_else(now_ms)),
+            Err(error) => {
+                eprintln!("error: cannot read stdin: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        KhqrCommand::Decode { qr, now } => cli::decode_command(&qr, now.unwrap_or_else(now_ms)),
+    };
+    println!("{}", output.stdout);
+    ExitCode::from(u8::try_from(output.exit_code).unwrap_or(EXIT_USAGE))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init_tracing();
     let cli = Cli::parse();
+    // The KHQR tools are pure: no database, no logs on their stdout.
+    if let Command::Khqr { command } = cli.command {
+        return khqr(command);
+    }
+    telemetry::init_tracing();
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
@@ -109,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&output)?);
             }
         }
+        Command::Khqr { command } => return Ok(khqr(command)),
         Command::Keys {
             command:
                 KeysCommand::Create {
@@ -143,7 +193,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(dead_code)]
 fn read_stdin() -> anyhow::Result<String> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input)?;
