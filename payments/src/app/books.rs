@@ -190,7 +190,7 @@ pub async fn exceptions(
     }
     let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
     // language=PostgreSQL
-    let mut rows: Vec<ExceptionView> = sqlx::query_as(
+    let rows: Vec<ExceptionView> = sqlx::query_as(
         "select id, office_code, kind, status, provider, provider_transaction_id, payment_intent_id, payment_attempt_id,
                 amount as raw_amount, currency as raw_currency, ledger_entry_id, created_at
          from reconciliation_exceptions
@@ -209,22 +209,12 @@ pub async fn exceptions(
     .bind(limit + 1)
     .fetch_all(&state.pool)
     .await?;
-    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(500));
-    for row in &mut rows {
+    let mut page = cursor::paginate(rows, limit, |row| (row.created_at, row.id));
+    for row in &mut page.data {
         row.amount = Some(MoneyView {
             amount: row.raw_amount.clone(),
             currency: row.raw_currency.clone(),
         });
     }
-    let next_cursor = if more {
-        rows.last()
-            .map(|row| cursor::encode(row.created_at, row.id))
-    } else {
-        None
-    };
-    Ok(Page {
-        data: rows,
-        next_cursor,
-    })
+    Ok(page)
 }

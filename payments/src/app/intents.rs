@@ -319,6 +319,30 @@ pub mod cursor {
         Ok((created_at, id.parse().map_err(|_| invalid())?))
     }
 
+    /// Cuts a page from rows fetched with `limit + 1`: the extra row only says that more
+    /// exist, and the cursor points after the last row kept.
+    pub fn paginate<T>(
+        mut rows: Vec<T>,
+        limit: i64,
+        key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+    ) -> super::Page<T> {
+        let keep = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = rows.len() > keep;
+        rows.truncate(keep);
+        let next_cursor = if more {
+            rows.last().map(|row| {
+                let (created_at, id) = key(row);
+                encode(created_at, id)
+            })
+        } else {
+            None
+        };
+        super::Page {
+            data: rows,
+            next_cursor,
+        }
+    }
+
     /// `limit` defaults to 50 and may not exceed 500 (API.md, "Lists").
     pub fn limit(raw: Option<i64>) -> Result<i64, ApiError> {
         match raw {
@@ -381,22 +405,16 @@ pub async fn list(
         .bind(limit + 1)
         .fetch_all(&state.pool)
         .await?;
-    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-    let rows: Vec<IntentRow> = rows
-        .into_iter()
-        .take(usize::try_from(limit).unwrap_or(500))
-        .collect();
-    let next_cursor = if more {
-        rows.last()
-            .map(|row| cursor::encode(row.created_at, row.id))
-    } else {
-        None
-    };
-    let data = rows
+    let page = cursor::paginate(rows, limit, |row| (row.created_at, row.id));
+    let data = page
+        .data
         .iter()
         .map(|row| row.view(state))
         .collect::<Result<_, _>>()?;
-    Ok(Page { data, next_cursor })
+    Ok(Page {
+        data,
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// Cancels an intent that is still awaiting payment. Cancelling a cancelled intent answers with

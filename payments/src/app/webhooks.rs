@@ -215,7 +215,7 @@ pub async fn list_deliveries(
         ));
     }
     let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
-    let mut rows: Vec<DeliveryView> = sqlx::query_as(&format!(
+    let rows: Vec<DeliveryView> = sqlx::query_as(&format!(
         "select {DELIVERY_COLUMNS} from webhook_deliveries d join outbox_events e on e.id = d.event_id
          where ($1::uuid is null or d.endpoint_id = $1) and ($2::text is null or d.status = $2)
            and ($3::timestamptz is null or (d.created_at, d.id) < ($3, $4))
@@ -228,18 +228,9 @@ pub async fn list_deliveries(
     .bind(limit + 1)
     .fetch_all(&state.pool)
     .await?;
-    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(500));
-    let next_cursor = if more {
-        rows.last()
-            .map(|row| cursor::encode(row.created_at, row.id))
-    } else {
-        None
-    };
-    Ok(Page {
-        data: rows,
-        next_cursor,
-    })
+    Ok(cursor::paginate(rows, limit, |row| {
+        (row.created_at, row.id)
+    }))
 }
 
 /// Puts a delivery back in the queue now. Its `webhook-id` (the event id) does not change.

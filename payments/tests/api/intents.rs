@@ -368,3 +368,44 @@ async fn unavailable_channels_are_refused_clearly(pool: PgPool) {
         0
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn lists_page_with_an_opaque_cursor(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let mut created = Vec::new();
+    for case in 0..5 {
+        created.push(
+            app.intent(&format!("03200300{case}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/payment-intents?limit=2".to_owned();
+    loop {
+        let page = app.get(&path, Some(app.key("workflow"))).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let data = page.body["data"].as_array().unwrap();
+        assert!(data.len() <= 2);
+        seen.extend(
+            data.iter()
+                .map(|intent| intent["id"].as_str().unwrap().to_owned()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/payment-intents?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    created.reverse();
+    assert_eq!(seen, created, "newest first, each once");
+    for bad in ["limit=0", "limit=501", "cursor=not-ours", "status=lost"] {
+        let reply = app
+            .get(
+                &format!("/v1/payment-intents?{bad}"),
+                Some(app.key("workflow")),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+}
