@@ -5,8 +5,8 @@
 
 pub mod bakong;
 pub mod error;
-pub mod khqr;
 mod http;
+pub mod khqr;
 pub mod sandbox;
 pub mod signing;
 pub mod sim;

@@ -3,6 +3,8 @@
 //! The fixture is a copy of `/work/shared/data/khqr-vectors.json` so that CI is self-contained.
 //! Each test walks every record of one kind, prints its counts and lists every failing id.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Reading a `serde_json::Value` by key yields `Null` for a missing key; it does not panic.
+#![allow(clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
 
@@ -36,7 +38,10 @@ fn cli_input(record: &Value) -> String {
 }
 
 fn report(kind: &str, total: usize, counts: &[(&str, usize)], failures: &[String]) {
-    let counts: Vec<String> = counts.iter().map(|(name, n)| format!("{name}={n}")).collect();
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(name, n)| format!("{name}={n}"))
+        .collect();
     println!(
         "{kind}: {}/{total} pass ({})",
         total - failures.len(),
@@ -45,7 +50,11 @@ fn report(kind: &str, total: usize, counts: &[(&str, usize)], failures: &[String
     for failure in failures {
         println!("  FAIL {failure}");
     }
-    assert!(failures.is_empty(), "{} {kind} vectors fail", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} {kind} vectors fail",
+        failures.len()
+    );
 }
 
 #[test]
@@ -71,7 +80,10 @@ fn check_generate(record: &Value) -> Result<(), String> {
         return Err(format!("qr {} != {}", output.stdout["qr"], expected["qr"]));
     }
     if output.stdout["md5"] != expected["md5"] {
-        return Err(format!("md5 {} != {}", output.stdout["md5"], expected["md5"]));
+        return Err(format!(
+            "md5 {} != {}",
+            output.stdout["md5"], expected["md5"]
+        ));
     }
     let qr = expected["qr"].as_str().unwrap_or_default();
     let decoded = khqr::decode(qr).map_err(|error| format!("decode: {error}"))?;
@@ -138,7 +150,10 @@ fn check_generate_error(record: &Value) -> Result<(), String> {
         return Err(format!("got {} want {}", output.stdout, expected));
     }
     if output.stdout["message"] != expected["message"] {
-        return Err(format!("message {} want {}", output.stdout["message"], expected["message"]));
+        return Err(format!(
+            "message {} want {}",
+            output.stdout["message"], expected["message"]
+        ));
     }
     Ok(())
 }
@@ -215,7 +230,10 @@ fn sdk_quirks_are_refused_or_identical() {
                 if verified.is_valid() {
                     Ok(())
                 } else {
-                    Err(format!("our own output does not verify: {:?}", verified.error))
+                    Err(format!(
+                        "our own output does not verify: {:?}",
+                        verified.error
+                    ))
                 }
             }
             _ => Err(format!("exit {} {}", output.exit_code, output.stdout)),
@@ -260,7 +278,10 @@ fn decode_verify_vectors_match_the_sdk() {
     report(
         "decode_verify",
         records.len(),
-        &[("same_as_sdk", same), ("sdk_timeout_refused", timeout_refused)],
+        &[
+            ("same_as_sdk", same),
+            ("sdk_timeout_refused", timeout_refused),
+        ],
         &failures,
     );
 }
@@ -285,7 +306,10 @@ fn check_decode_verify(record: &Value) -> Result<bool, String> {
         };
     }
     if Value::Bool(verification.is_valid()) != expected["verify_isValid"] {
-        return Err(format!("verdict: ours {:?}, SDK {}", verification.error, expected["verify_reason"]));
+        return Err(format!(
+            "verdict: ours {:?}, SDK {}",
+            verification.error, expected["verify_reason"]
+        ));
     }
     let reason = &expected["verify_reason"];
     if reason["reason"] == "validation_error" {
@@ -293,13 +317,21 @@ fn check_decode_verify(record: &Value) -> Result<bool, String> {
         if reason["errorCode"].as_u64() != code.map(u64::from) {
             return Err(format!("error code: ours {code:?}, SDK {reason}"));
         }
-    } else if !reason.is_null() && Some(reason["reason"].as_str().unwrap_or_default()) != verification.reason() {
-        return Err(format!("reason: ours {:?}, SDK {reason}", verification.reason()));
+    } else if !reason.is_null()
+        && Some(reason["reason"].as_str().unwrap_or_default()) != verification.reason()
+    {
+        return Err(format!(
+            "reason: ours {:?}, SDK {reason}",
+            verification.reason()
+        ));
     }
     let decoded = verification.decoded.as_ref().ok_or("no decoded fields")?;
     let decoded = serde_json::to_value(decoded).unwrap();
     if decoded != expected["decode"]["data"] {
-        return Err(format!("decoded {decoded} != {}", expected["decode"]["data"]));
+        return Err(format!(
+            "decoded {decoded} != {}",
+            expected["decode"]["data"]
+        ));
     }
     Ok(false)
 }

@@ -34,7 +34,14 @@ pub(crate) fn string_to_number(text: &str) -> f64 {
     if trimmed.is_empty() {
         return 0.0;
     }
-    for (prefix, radix) in [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)] {
+    for (prefix, radix) in [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ] {
         if let Some(digits) = trimmed.strip_prefix(prefix) {
             return radix_to_number(digits, radix);
         }
@@ -71,13 +78,16 @@ fn radix_to_number(digits: &str, radix: u32) -> f64 {
 fn decimal_literal_len(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut position = usize::from(matches!(bytes.first(), Some(b'+' | b'-')));
-    if text.get(position..).is_some_and(|rest| rest.starts_with("Infinity")) {
+    if text
+        .get(position..)
+        .is_some_and(|rest| rest.starts_with("Infinity"))
+    {
         return Some(position + "Infinity".len());
     }
     let count_digits = |from: usize| {
-        bytes
-            .get(from..)
-            .map_or(0, |rest| rest.iter().take_while(|byte| byte.is_ascii_digit()).count())
+        bytes.get(from..).map_or(0, |rest| {
+            rest.iter().take_while(|byte| byte.is_ascii_digit()).count()
+        })
     };
     let whole = count_digits(position);
     position += whole;
@@ -143,7 +153,9 @@ pub(crate) fn json_number_to_string(number: &Number) -> String {
     if let Some(integer) = number.as_i64() {
         return integer.to_string();
     }
-    number.as_f64().map_or_else(|| number.to_string(), number_to_string)
+    number
+        .as_f64()
+        .map_or_else(|| number.to_string(), number_to_string)
 }
 
 /// `x.toFixed(2)`, rounding the exact binary value half up, as ECMAScript specifies.
@@ -258,7 +270,11 @@ pub(crate) fn parse_int(text: &str) -> Option<i64> {
     };
     let digits: String = digits.chars().take_while(|c| c.is_digit(radix)).collect();
     let magnitude = i64::from_str_radix(&digits, radix).ok()?;
-    Some(if negative { magnitude.checked_neg()? } else { magnitude })
+    Some(if negative {
+        magnitude.checked_neg()?
+    } else {
+        magnitude
+    })
 }
 
 /// Whether a number is integral (JavaScript's `x % 1 == 0` for finite `x`).

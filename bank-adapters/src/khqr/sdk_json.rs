@@ -14,11 +14,12 @@ use std::str::FromStr as _;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use super::encode::{amount_text, encode_with, Deferred, Stage};
+use super::encode::{encode_with, Deferred, Stage};
+use super::encode_fields::amount_text;
 use super::error::KhqrError;
 use super::js::{
-    is_integral, json_number_to_string, loosely_equals_empty_string, number_to_string,
-    parse_float, parse_int, to_fixed_2, to_js_string, to_number,
+    is_integral, json_number_to_string, loosely_equals_empty_string, number_to_string, parse_float,
+    parse_int, to_fixed_2, to_js_string, to_number,
 };
 use super::request::{AccountKind, Currency, Khqr, KhqrRequest};
 use super::rules::{is_plain_decimal, AMOUNT_MAX};
@@ -133,8 +134,8 @@ impl Reader {
         let bakong_account_id = self.bakong_account_id(top.get("bakongAccountID"));
         let merchant_name = self.positional(top, "merchantName", Stage::Name);
         let mut request = KhqrRequest::new(kind, bakong_account_id, merchant_name);
-        request.merchant_city = Some(self.positional(top, "merchantCity", Stage::City))
-            .filter(|city| !city.is_empty());
+        request.merchant_city =
+            Some(self.positional(top, "merchantCity", Stage::City)).filter(|city| !city.is_empty());
         request.currency = self.currency(optional.get("currency"));
         request.amount = self.amount(optional.get("amount"), request.currency);
         request.expiration_ms = self.expiration(optional.get("expirationTimestamp"));
@@ -186,7 +187,12 @@ impl Reader {
     /// A positional argument as text: `null`, `0`, `false` are empty (`value == ""` in the
     /// SDK's checks); a number is written as JavaScript writes it; `true` becomes "true" in the
     /// SDK's QR, which we refuse.
-    fn positional(&mut self, top: &Map<String, Value>, field: &'static str, stage: Stage) -> String {
+    fn positional(
+        &mut self,
+        top: &Map<String, Value>,
+        field: &'static str,
+        stage: Stage,
+    ) -> String {
         match top.get(field) {
             None | Some(Value::Null) => String::new(),
             Some(value) if loosely_equals_empty_string(value) => String::new(),
@@ -297,7 +303,10 @@ impl Reader {
         }
         let text = number_to_string(number);
         if utf16_len(&text) != 13 {
-            self.sdk(Stage::Timestamp, KhqrError::ExpirationTimestampLengthInvalid);
+            self.sdk(
+                Stage::Timestamp,
+                KhqrError::ExpirationTimestampLengthInvalid,
+            );
             return None;
         }
         match text.parse::<i64>() {
@@ -371,7 +380,10 @@ mod tests {
     #[test]
     fn amounts_parse_like_decimal_strings() {
         assert_eq!(parse_amount("1.").map(|amount| amount.scale()), Some(1));
-        assert_eq!(parse_amount(".5").map(|amount| amount.to_string()), Some("0.5".to_owned()));
+        assert_eq!(
+            parse_amount(".5").map(|amount| amount.to_string()),
+            Some("0.5".to_owned())
+        );
         for garbage in ["1,000.00", "1e3", " 5", "0x10", "", "-1", "abc"] {
             assert!(parse_amount(garbage).is_none(), "{garbage}");
         }

@@ -6,9 +6,9 @@
 use super::error::KhqrError;
 use super::js::{number_to_string, string_to_number};
 use super::rules::{
-    check_additional_data, check_bakong_account_id, check_language_template, check_max,
-    check_mcc, is_plain_decimal, is_timestamp, Fault, ACCOUNT_INFORMATION_MAX,
-    ACQUIRING_BANK_MAX, AMOUNT_MAX, MERCHANT_CITY_MAX, MERCHANT_NAME_MAX,
+    check_additional_data, check_bakong_account_id, check_language_template, check_max, check_mcc,
+    is_plain_decimal, is_timestamp, Fault, ACCOUNT_INFORMATION_MAX, ACQUIRING_BANK_MAX, AMOUNT_MAX,
+    MERCHANT_CITY_MAX, MERCHANT_NAME_MAX,
 };
 use super::tlv::{tag_text, utf16_len, DataObject};
 
@@ -34,7 +34,8 @@ pub(crate) fn validate(objects: &[DataObject], now_ms: Option<i64>) -> Result<()
         (63, KhqrError::CrcTagRequired),
     ];
     for (tag, error) in required {
-        if !has(tag) && !(tag == 29 && has(30)) {
+        let present = has(tag) || (tag == 29 && has(30));
+        if !present {
             return Err(error);
         }
     }
@@ -100,7 +101,12 @@ impl Checker {
             52 => self.fault(check_mcc(value)),
             53 => validate_currency(value),
             54 => self.amount(value),
-            58 => required_max(value, 3, KhqrError::CountryCodeTagRequired, KhqrError::CountryCodeLengthInvalid),
+            58 => required_max(
+                value,
+                3,
+                KhqrError::CountryCodeTagRequired,
+                KhqrError::CountryCodeLengthInvalid,
+            ),
             59 => required_max(
                 value,
                 MERCHANT_NAME_MAX,
@@ -171,7 +177,11 @@ impl Checker {
             if bank.is_empty() {
                 return Err(KhqrError::AcquiringBankRequired);
             }
-            check_max(bank, ACQUIRING_BANK_MAX, KhqrError::AcquiringBankLengthInvalid)?;
+            check_max(
+                bank,
+                ACQUIRING_BANK_MAX,
+                KhqrError::AcquiringBankLengthInvalid,
+            )?;
         }
         self.template_content(object, &[0, 1, 2]);
         Ok(())
@@ -183,7 +193,10 @@ impl Checker {
         if value.is_empty() || utf16_len(value) > AMOUNT_MAX || value.contains('-') {
             return Err(KhqrError::TransactionAmountInvalid);
         }
-        self.strict_if(!is_plain_decimal(value), KhqrError::TransactionAmountInvalid);
+        self.strict_if(
+            !is_plain_decimal(value),
+            KhqrError::TransactionAmountInvalid,
+        );
         Ok(())
     }
 
