@@ -32,8 +32,8 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	step $(CARGO) build --workspace --bins
 	step $(CARGO) test --workspace
 
-bench: ## benchmarks (none yet)
-	@echo "no benchmarks yet"
+bench: ## KHQR encode+decode throughput, ours vs the official JS SDK (npm, into target/bench-node)
+	@scripts/bench.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -71,6 +72,7 @@ pub struct EntryBuilder {
     description: String,
     idempotency_key: Option<String>,
     reverses: Option<EntryId>,
+    corrects_period: Option<NaiveDate>,
     metadata: Value,
     lines: Vec<(Side, AccountCode, Money)>,
 }
@@ -84,6 +86,7 @@ impl EntryBuilder {
             description: description.to_owned(),
             idempotency_key: None,
             reverses: None,
+            corrects_period: None,
             metadata: Value::Object(serde_json::Map::new()),
             lines: Vec::new(),
         }
@@ -100,6 +103,17 @@ impl EntryBuilder {
     /// Marks the entry as the reversal of `entry`; an entry can be reversed only once.
     pub fn reverses(mut self, entry: EntryId) -> Self {
         self.reverses = Some(entry);
+        self
+    }
+
+    /// Marks the entry as a correction of the closed month starting on `month` (its first
+    /// day); the entry itself posts into the open month, as closed months take no postings.
+    ///
+    /// The database refuses the entry unless that month of the entry's office is closed and
+    /// earlier than the entry's own month. A reversal of an entry of a closed month gets this
+    /// reference by itself.
+    pub fn corrects_period(mut self, month: NaiveDate) -> Self {
+        self.corrects_period = Some(month);
         self
     }
 
@@ -177,6 +191,7 @@ impl EntryBuilder {
             description: self.description,
             idempotency_key: self.idempotency_key,
             reverses: self.reverses,
+            corrects_period: self.corrects_period,
             metadata: self.metadata,
             postings,
         })
@@ -219,6 +234,11 @@ impl EntryBuilder {
         if !self.metadata.is_object() {
             return Err(invalid("metadata must be a JSON object".to_owned()));
         }
+        if self.corrects_period.is_some_and(|month| month.day() != 1) {
+            return Err(invalid(
+                "corrects_period must be the first day of a month".to_owned(),
+            ));
+        }
         Ok(())
     }
 }
@@ -235,6 +255,7 @@ pub struct BalancedEntry {
     description: String,
     idempotency_key: Option<String>,
     reverses: Option<EntryId>,
+    corrects_period: Option<NaiveDate>,
     metadata: Value,
     postings: Vec<Posting>,
 }
@@ -263,6 +284,11 @@ impl BalancedEntry {
     /// Returns the entry this one reverses, if any.
     pub fn reverses(&self) -> Option<EntryId> {
         self.reverses
+    }
+
+    /// Returns the first day of the closed month this entry corrects, if any.
+    pub fn corrects_period(&self) -> Option<NaiveDate> {
+        self.corrects_period
     }
 
     /// Returns the metadata object.

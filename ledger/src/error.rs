@@ -78,6 +78,18 @@ pub enum LedgerError {
     /// No entry has this id.
     #[error("ledger entry {0} not found")]
     EntryNotFound(EntryId),
+    /// The entry would fall into a closed month; the message names the office and month.
+    #[error("{0}")]
+    PeriodClosed(String),
+    /// No account has this code.
+    #[error("ledger account {0} not found")]
+    AccountNotFound(String),
+    /// The month cannot be closed (not over yet, or the office is unknown); says why.
+    #[error("cannot close the period: {0}")]
+    PeriodNotClosable(String),
+    /// A report would hold more rows than the given limit; narrow the range.
+    #[error("more than {0} rows in the range; narrow it or use the journal export")]
+    RangeTooLarge(i64),
     /// An amount could not be built or combined.
     #[error(transparent)]
     Money(#[from] MoneyError),

@@ -63,6 +63,7 @@
 #![warn(missing_docs)]
 
 mod account;
+pub mod chain;
 mod entry;
 mod error;
 mod money;

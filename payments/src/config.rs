@@ -34,7 +34,21 @@ pub struct Config {
     pub webhook_timeout: Duration,
     pub webhook_poll_interval: Duration,
     pub webhook_allow_link_local: bool,
+    /// Delays before each retry of a failed delivery; the last repeats.
+    pub webhook_retry_schedule: Vec<Duration>,
+    /// A delivery still failing this long after its event is dead-lettered.
+    pub webhook_give_up_after: Duration,
+    /// How long one instance holds a claimed delivery (longer than the request timeout).
+    pub webhook_lease: Duration,
+    /// Deliveries in flight to one endpoint from one instance.
+    pub webhook_max_in_flight_per_endpoint: usize,
     pub expiry_sweep_interval: Duration,
+    /// Base64 of the 32-byte Ed25519 seed that signs the ledger's daily digests.
+    pub ledger_signing_key: Option<SecretString>,
+    /// How often the sealer looks for finished entries to chain.
+    pub ledger_seal_interval: Duration,
+    /// How often finished days are rolled up into daily balances.
+    pub ledger_rollup_interval: Duration,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -61,12 +75,46 @@ fn parse_u64(name: &str, default: u64) -> anyhow::Result<u64> {
     }
 }
 
+/// About 5 s, 30 s, 2 min, 10 min, 1 h, 6 h, then every 12 h (issue 6).
+pub const DEFAULT_RETRY_SCHEDULE_MS: &[u64] = &[5_000, 30_000, 120_000, 600_000, 3_600_000, 21_600_000, 43_200_000];
+
+fn parse_schedule_ms(name: &str, default: &[u64]) -> anyhow::Result<Vec<Duration>> {
+    let Some(raw) = var(name) else {
+        return Ok(default.iter().copied().map(Duration::from_millis).collect());
+    };
+    let schedule = raw
+        .split(',')
+        .map(|part| part.trim().parse::<u64>().map(Duration::from_millis))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{name} must be comma-separated milliseconds, got {raw:?}"))?;
+    if schedule.is_empty() || schedule.len() > 32 {
+        bail!("{name} must list 1 to 32 delays");
+    }
+    Ok(schedule)
+}
+
 fn parse_url(name: &str, raw: &str) -> anyhow::Result<Url> {
     let url = Url::parse(raw).with_context(|| format!("{name} is not a URL: {raw:?}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         bail!("{name} must be an http or https URL");
     }
     Ok(url)
+}
+
+/// `LEDGER_SIGNING_KEY`, checked here so that a bad key fails start-up, not the first digest.
+fn ledger_signing_key() -> anyhow::Result<Option<SecretString>> {
+    use base64::Engine as _;
+    let Some(raw) = var("LEDGER_SIGNING_KEY") else {
+        return Ok(None);
+    };
+    let seed = base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .ok()
+        .filter(|seed| seed.len() == 32);
+    if seed.is_none() {
+        bail!("LEDGER_SIGNING_KEY must be the base64 of a 32-byte Ed25519 seed");
+    }
+    Ok(Some(SecretString::from(raw)))
 }
 
 /// bank-sim's Bakong token when none is configured (sandbox only).
@@ -139,7 +187,14 @@ impl Config {
             webhook_timeout: Duration::from_millis(parse_u64("WEBHOOK_TIMEOUT_MS", 10_000)?),
             webhook_poll_interval: Duration::from_millis(parse_u64("WEBHOOK_POLL_MS", 250)?),
             webhook_allow_link_local: parse_bool("WEBHOOK_ALLOW_LINK_LOCAL", false)?,
+            webhook_retry_schedule: parse_schedule_ms("WEBHOOK_RETRY_SCHEDULE_MS", DEFAULT_RETRY_SCHEDULE_MS)?,
+            webhook_give_up_after: Duration::from_secs(parse_u64("WEBHOOK_GIVE_UP_AFTER_S", 3 * 24 * 3600)?),
+            webhook_lease: Duration::from_secs(parse_u64("WEBHOOK_LEASE_S", 60)?.max(1)),
+            webhook_max_in_flight_per_endpoint: usize::try_from(parse_u64("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 4)?.clamp(1, 64)).unwrap_or(4),
             expiry_sweep_interval: Duration::from_millis(parse_u64("EXPIRY_SWEEP_MS", 5_000)?),
+            ledger_signing_key: ledger_signing_key()?,
+            ledger_seal_interval: Duration::from_millis(parse_u64("LEDGER_SEAL_MS", 1_000)?.max(10)),
+            ledger_rollup_interval: Duration::from_millis(parse_u64("LEDGER_ROLLUP_MS", 60_000)?.max(100)),
         })
     }
 
@@ -168,7 +223,14 @@ impl Config {
             webhook_timeout: Duration::from_secs(10),
             webhook_poll_interval: Duration::from_millis(100),
             webhook_allow_link_local: false,
+            webhook_retry_schedule: DEFAULT_RETRY_SCHEDULE_MS.iter().copied().map(Duration::from_millis).collect(),
+            webhook_give_up_after: Duration::from_secs(3 * 24 * 3600),
+            webhook_lease: Duration::from_secs(60),
+            webhook_max_in_flight_per_endpoint: 4,
             expiry_sweep_interval: Duration::from_secs(5),
+            ledger_signing_key: None,
+            ledger_seal_interval: Duration::from_millis(100),
+            ledger_rollup_interval: Duration::from_secs(1),
         }
     }
 }

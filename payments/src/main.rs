@@ -31,16 +31,48 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Ledger tools: verify the hash chain.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The fee catalog: import a schedule version from CSV, or export one to CSV.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
     },
     /// KHQR tools: encode a request read as JSON on stdin, or decode and verify a string.
     Khqr {
         #[command(subcommand)]
         command: KhqrCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Publish the schedule version of a catalog file (all or nothing; every bad row is listed).
+    Import {
+        /// The CSV file (UTF-8).
+        file: std::path::PathBuf,
+    },
+    /// Write a schedule version (default: the one in force) as a catalog file; `-` is stdout.
+    Export {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        version: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Recompute the hash chain and check the signed digests; print the report as JSON;
+    /// exit 0 when the ledger verifies, 1 when it does not.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -151,11 +183,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             tx.commit().await?;
             eprintln!(
-                "catalog: {} sectors, {} services",
-                report.sectors, report.services
+                "catalog: {} sectors, {} services, {} price points, {} unpublished services (schedule {}, {})",
+                report.sectors,
+                report.services,
+                report.counts.price_points,
+                report.counts.unpublished_services,
+                report.schedule_version,
+                report.outcome
             );
             if let Some(output) = demo_output {
                 println!("{}", serde_json::to_string_pretty(&output)?);
+            }
+        }
+        Command::Catalog { command } => return catalog(command).await,
+        Command::Ledger {
+            command: LedgerCommand::Verify,
+        } => {
+            let pool = pool().await?;
+            let report = payments::app::ledger_audit::verify_ledger(&pool)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            println!("{}", serde_json::to_string(&report)?);
+            if !report.ok {
+                return Ok(ExitCode::from(1));
             }
         }
         Command::Khqr { command } => return Ok(khqr(command)),
@@ -187,6 +237,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
                 Err(error) => return Err(error.into()),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `payments catalog import|export`: changes are recorded in the audit log as `cli`.
+async fn catalog(command: CatalogCommand) -> anyhow::Result<ExitCode> {
+    use payments::app::fees::{admin, audit::CLI_ACTOR};
+    let pool = pool().await?;
+    match command {
+        CatalogCommand::Import { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut tx = pool.begin().await?;
+            match admin::import(&mut tx, &bytes, CLI_ACTOR).await {
+                Ok((_, report)) => {
+                    tx.commit().await?;
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                }
+                Err(error) => {
+                    let problem = error.to_problem();
+                    eprintln!("error: {} ({})", problem.detail, problem.code);
+                    let errors = problem
+                        .extensions
+                        .get("errors")
+                        .and_then(|value| value.as_array());
+                    for found in errors.into_iter().flatten() {
+                        eprintln!(
+                            "line {}: {}: {}: {}",
+                            found["line"],
+                            found["column"].as_str().unwrap_or("-"),
+                            found["code"].as_str().unwrap_or("-"),
+                            found["message"].as_str().unwrap_or("-"),
+                        );
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        CatalogCommand::Export { file, version } => {
+            let mut conn = pool.acquire().await?;
+            let (version, text) = admin::export(&mut conn, version.as_deref())
+                .await
+                .map_err(|error| anyhow::anyhow!("{}", error.to_problem().detail))?;
+            if file.as_os_str() == "-" {
+                print!("{text}");
+            } else {
+                std::fs::write(&file, text)
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+                eprintln!("exported schedule version {version} to {}", file.display());
             }
         }
     }

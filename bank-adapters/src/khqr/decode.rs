@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::crc::{crc_hex, md5_hex};
+use super::crc::{crc16_ccitt_false, crc_hex_bytes, md5_hex};
 use super::error::KhqrError;
-use super::tlv::{parse, tag_text, utf16_len, DataObject, MAX_QR_UTF16};
+use super::tlv::{parse, tag_text, utf16_len, ByTag, DataObject, MAX_QR_UTF16};
 use super::validate::validate;
 
 /// The SDK's minimum length for a KHQR (`emv.INVALID_LENGTH.KHQR`).
@@ -149,17 +149,22 @@ pub fn decode(qr: &str) -> Result<DecodedKhqr, KhqrError> {
 /// expiry, code 46).
 #[must_use]
 pub fn verify(qr: &str, now_ms: i64) -> Verification {
-    let error = checked_objects(qr, Some(now_ms)).err();
-    let decoded = inspect(qr).ok();
+    // Parsed once: the structure is both a check (after bounds and CRC) and the fields.
+    let structure = parse_structure(qr);
+    let error = check_bounds(qr)
+        .and_then(|()| check_crc(qr))
+        .and_then(|()| structure.as_ref().map_err(Clone::clone))
+        .and_then(|objects| validate(objects, Some(now_ms)))
+        .err();
     Verification {
         error,
-        decoded,
+        decoded: structure.ok().map(|objects| fields(&objects)),
         md5: md5_hex(qr),
     }
 }
 
 /// All checks; the parsed objects when they pass.
-fn checked_objects(qr: &str, now_ms: Option<i64>) -> Result<Vec<DataObject>, KhqrError> {
+fn checked_objects(qr: &str, now_ms: Option<i64>) -> Result<Vec<DataObject<'_>>, KhqrError> {
     check_bounds(qr)?;
     check_crc(qr)?;
     let objects = parse_structure(qr)?;
@@ -194,11 +199,11 @@ fn check_crc(qr: &str) -> Result<(), KhqrError> {
     }
     // The last 4 bytes are ASCII, so `payload_end` is a character boundary.
     let payload = qr.get(..payload_end).ok_or(KhqrError::CrcFormat)?;
-    let computed = crc_hex(payload);
-    if computed.as_bytes() != found {
+    let computed = crc_hex_bytes(crc16_ccitt_false(payload.as_bytes()));
+    if computed != found {
         return Err(KhqrError::CrcMismatch {
             found: String::from_utf8_lossy(found).into_owned(),
-            computed,
+            computed: String::from_utf8_lossy(&computed).into_owned(),
         });
     }
     Ok(())
@@ -210,13 +215,12 @@ fn is_template(tag: u8) -> bool {
 
 /// Parses the whole string and checks its shape: 00 first, 63 (when present) last, no tag
 /// twice (29 and 30 count as one), no sub-tag twice within a template.
-fn parse_structure(qr: &str) -> Result<Vec<DataObject>, KhqrError> {
+fn parse_structure(qr: &str) -> Result<Vec<DataObject<'_>>, KhqrError> {
     check_bounds(qr)?;
-    let units: Vec<u16> = qr.encode_utf16().collect();
-    if units.len() < MIN_QR_UTF16 {
+    if utf16_len(qr) < MIN_QR_UTF16 {
         return Err(KhqrError::TooShort);
     }
-    let objects = parse(&units, 0, &is_template)?;
+    let objects = parse(qr, 0, is_template)?;
     if objects.first().map(|object| object.tag) != Some(0) {
         return Err(KhqrError::TagNotInOrder);
     }
@@ -228,16 +232,17 @@ fn parse_structure(qr: &str) -> Result<Vec<DataObject>, KhqrError> {
     {
         return Err(KhqrError::TagNotInOrder);
     }
-    check_unique(&objects, "")?;
+    check_unique(&objects, None)?;
     for object in &objects {
         if let Some(sub) = &object.sub {
-            check_unique(sub, &format!("{}.", tag_text(object.tag)))?;
+            check_unique(sub, Some(object.tag))?;
         }
     }
     Ok(objects)
 }
 
-fn check_unique(objects: &[DataObject], prefix: &str) -> Result<(), KhqrError> {
+/// No tag twice in `objects`, the top-level list or the sub-objects of template `parent`.
+fn check_unique(objects: &[DataObject<'_>], parent: Option<u8>) -> Result<(), KhqrError> {
     let mut seen = [false; 100];
     for object in objects {
         // Tags 29 and 30 are alternatives for one field: a KHQR holds one of them.
@@ -249,21 +254,24 @@ fn check_unique(objects: &[DataObject], prefix: &str) -> Result<(), KhqrError> {
                 problem: "tag out of range",
             })?;
         if *slot {
-            return Err(KhqrError::DuplicateTag {
-                tag: format!("{prefix}{}", tag_text(object.tag)),
-            });
+            let tag = match parent {
+                Some(parent) => format!("{}.{}", tag_text(parent), tag_text(object.tag)),
+                None => tag_text(object.tag),
+            };
+            return Err(KhqrError::DuplicateTag { tag });
         }
         *slot = true;
     }
     Ok(())
 }
 
-/// The SDK-named fields of parsed objects.
-fn fields(objects: &[DataObject]) -> DecodedKhqr {
-    let top = |tag: u8| objects.iter().find(|object| object.tag == tag);
-    let value = |tag: u8| top(tag).map(|object| object.value.clone());
+/// The SDK-named fields of parsed objects (whose tags are unique).
+fn fields(objects: &[DataObject<'_>]) -> DecodedKhqr {
+    let by_tag = ByTag::new(objects);
+    let top = |tag: u8| by_tag.get(tag);
+    let value = |tag: u8| top(tag).map(|object| object.value.to_owned());
     let account = top(29).or_else(|| top(30));
-    let sub = |object: Option<&DataObject>, tag: u8| {
+    let sub = |object: Option<&DataObject<'_>>, tag: u8| {
         object
             .and_then(|object| object.sub_value(tag))
             .map(str::to_owned)
@@ -301,7 +309,7 @@ fn fields(objects: &[DataObject]) -> DecodedKhqr {
 }
 
 /// Tags and sub-tags that [`DecodedKhqr`] has no named field for.
-fn unmapped(objects: &[DataObject]) -> Vec<(String, String)> {
+fn unmapped(objects: &[DataObject<'_>]) -> Vec<(String, String)> {
     const NAMED: [u8; 14] = [0, 1, 15, 29, 30, 52, 53, 54, 58, 59, 60, 62, 64, 99];
     let named_sub = |tag: u8, sub: u8| match tag {
         29 | 30 => sub <= 2,
@@ -316,13 +324,13 @@ fn unmapped(objects: &[DataObject]) -> Vec<(String, String)> {
             continue;
         }
         if !NAMED.contains(&object.tag) {
-            out.push((tag_text(object.tag), object.value.clone()));
+            out.push((tag_text(object.tag), object.value.to_owned()));
             continue;
         }
         for sub in object.sub.as_deref().unwrap_or_default() {
             if !named_sub(object.tag, sub.tag) {
                 let path = format!("{}.{}", tag_text(object.tag), tag_text(sub.tag));
-                out.push((path, sub.value.clone()));
+                out.push((path, sub.value.to_owned()));
             }
         }
     }

@@ -5,15 +5,15 @@
 //! stricter checks (an input the SDK accepts but turns into a malformed or surprising QR) are
 //! noted on the way and the first of them is reported only when the SDK's checks all pass.
 
-use super::crc::{crc_hex, md5_hex};
+use super::crc::{md5_hex, push_crc};
 use super::encode_fields::{
-    account_template, additional_data, amount_text, check_mcc, language_template,
+    account_template, additional_data, amount_short, check_mcc, language_template,
     timestamp_template, upi_account,
 };
 use super::error::KhqrError;
 use super::request::{Currency, Khqr, KhqrRequest};
 use super::rules::{DEFAULT_CITY, DEFAULT_MCC, MERCHANT_CITY_MAX, MERCHANT_NAME_MAX};
-use super::tlv::{push, utf16_len};
+use super::tlv::{push, push_template, utf16_len, ShortText, Subs};
 
 /// A point in the SDK's generation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,15 +115,15 @@ struct Parts<'a> {
     dynamic: bool,
     upi: Option<&'a str>,
     account_tag: &'static str,
-    account_value: String,
+    account: Subs<'a, 3>,
     mcc: &'a str,
     currency: Currency,
-    amount: Option<String>,
+    amount: Option<ShortText>,
     name: &'a str,
     city: &'a str,
-    additional: Option<String>,
-    language: Option<String>,
-    timestamps: Option<String>,
+    additional: Option<Subs<'a, 5>>,
+    language: Option<Subs<'a, 3>>,
+    timestamps: Option<(ShortText, ShortText)>,
 }
 
 fn build<'a>(req: &'a KhqrRequest, now_ms: i64, run: &mut Run<'_>) -> Result<Parts<'a>, KhqrError> {
@@ -132,7 +132,7 @@ fn build<'a>(req: &'a KhqrRequest, now_ms: i64, run: &mut Run<'_>) -> Result<Par
     run.reach(Stage::Upi)?;
     let upi = upi_account(req)?;
     run.reach(Stage::Account)?;
-    let (account_tag, account_value) = account_template(req, run)?;
+    let (account_tag, account) = account_template(req, run)?;
     let mcc = req.mcc.as_deref().unwrap_or(DEFAULT_MCC);
     check_mcc(mcc, run)?;
     run.reach(Stage::Currency)?;
@@ -143,7 +143,7 @@ fn build<'a>(req: &'a KhqrRequest, now_ms: i64, run: &mut Run<'_>) -> Result<Par
     let amount = if dynamic {
         run.reach(Stage::Amount)?;
         amount
-            .map(|amount| amount_text(amount, req.currency))
+            .map(|amount| amount_short(amount, req.currency))
             .transpose()?
     } else {
         None
@@ -179,7 +179,7 @@ fn build<'a>(req: &'a KhqrRequest, now_ms: i64, run: &mut Run<'_>) -> Result<Par
         dynamic,
         upi,
         account_tag,
-        account_value,
+        account,
         mcc,
         currency: req.currency,
         amount,
@@ -192,33 +192,36 @@ fn build<'a>(req: &'a KhqrRequest, now_ms: i64, run: &mut Run<'_>) -> Result<Par
 }
 
 fn assemble(parts: &Parts<'_>) -> Result<Khqr, KhqrError> {
-    let mut qr = String::with_capacity(512);
+    let mut qr = String::with_capacity(256);
     push(&mut qr, "00", "01")?;
     push(&mut qr, "01", if parts.dynamic { "12" } else { "11" })?;
     if let Some(upi) = parts.upi {
         push(&mut qr, "15", upi)?;
     }
-    push(&mut qr, parts.account_tag, &parts.account_value)?;
+    push_template(&mut qr, parts.account_tag, &parts.account)?;
     push(&mut qr, "52", parts.mcc)?;
     push(&mut qr, "53", parts.currency.numeric_code())?;
     if let Some(amount) = &parts.amount {
-        push(&mut qr, "54", amount)?;
+        push(&mut qr, "54", amount.as_str())?;
     }
     push(&mut qr, "58", "KH")?;
     push(&mut qr, "59", parts.name)?;
     push(&mut qr, "60", parts.city)?;
-    for (tag, value) in [
-        ("62", &parts.additional),
-        ("64", &parts.language),
-        ("99", &parts.timestamps),
-    ] {
-        if let Some(value) = value {
-            push(&mut qr, tag, value)?;
-        }
+    if let Some(additional) = &parts.additional {
+        push_template(&mut qr, "62", additional)?;
+    }
+    if let Some(language) = &parts.language {
+        push_template(&mut qr, "64", language)?;
+    }
+    if let Some((creation, expiration)) = &parts.timestamps {
+        let subs = [
+            ("00", Some(creation.as_str())),
+            ("01", Some(expiration.as_str())),
+        ];
+        push_template(&mut qr, "99", &subs)?;
     }
     qr.push_str("6304");
-    let crc = crc_hex(&qr);
-    qr.push_str(&crc);
+    push_crc(&mut qr);
     let md5 = md5_hex(&qr);
     Ok(Khqr { qr, md5 })
 }

@@ -1,6 +1,8 @@
 //! The data objects of a KHQR as the encoder builds and checks them, each in the SDK's order
 //! of checks.
 
+use std::fmt::Write as _;
+
 use rust_decimal::Decimal;
 
 use super::encode::Run;
@@ -11,7 +13,7 @@ use super::rules::{
     ACCOUNT_INFORMATION_MAX, ACQUIRING_BANK_MAX, ALTERNATE_CITY_MAX, ALTERNATE_NAME_MAX,
     AMOUNT_MAX, LANGUAGE_PREFERENCE_MAX, MERCHANT_ID_MAX, UPI_MAX,
 };
-use super::tlv::{push, utf16_len, MAX_VALUE_UTF16};
+use super::tlv::{template_len, utf16_len, ShortText, Subs, MAX_VALUE_UTF16};
 
 /// Tag 15, when given. An empty account is left out, as the SDK's truthiness test does.
 pub(crate) fn upi_account(req: &KhqrRequest) -> Result<Option<&str>, KhqrError> {
@@ -28,19 +30,18 @@ pub(crate) fn upi_account(req: &KhqrRequest) -> Result<Option<&str>, KhqrError> 
     Ok(Some(upi))
 }
 
-/// Tag 29 or 30 and its value.
-pub(crate) fn account_template(
-    req: &KhqrRequest,
+/// Tag 29 or 30 and its sub-objects.
+pub(crate) fn account_template<'a>(
+    req: &'a KhqrRequest,
     run: &mut Run<'_>,
-) -> Result<(&'static str, String), KhqrError> {
+) -> Result<(&'static str, Subs<'a, 3>), KhqrError> {
     match check_bakong_account_id(Some(&req.bakong_account_id)) {
         Ok(()) => {}
         Err(Fault::Sdk(error)) => return Err(error),
         Err(Fault::Strict(error)) => run.strict(error),
     }
-    let mut value = String::new();
-    push(&mut value, "00", &req.bakong_account_id)?;
-    let tag = match &req.kind {
+    let id = Some(req.bakong_account_id.as_str());
+    let (tag, subs) = match &req.kind {
         AccountKind::Merchant {
             merchant_id,
             acquiring_bank,
@@ -52,9 +53,12 @@ pub(crate) fn account_template(
                 return Err(KhqrError::MerchantIdLengthInvalid);
             }
             check_acquiring_bank(acquiring_bank)?;
-            push(&mut value, "01", merchant_id)?;
-            push(&mut value, "02", acquiring_bank)?;
-            "30"
+            let subs = [
+                ("00", id),
+                ("01", Some(merchant_id.as_str())),
+                ("02", Some(acquiring_bank.as_str())),
+            ];
+            ("30", subs)
         }
         AccountKind::Individual {
             account_information,
@@ -68,22 +72,29 @@ pub(crate) fn account_template(
                 if information.is_empty() {
                     run.strict(KhqrError::AccountInformationLengthInvalid);
                 }
-                push(&mut value, "01", information)?;
             }
             if let Some(bank) = acquiring_bank {
                 check_acquiring_bank(bank)?;
-                push(&mut value, "02", bank)?;
             }
-            "29"
+            let subs = [
+                ("00", id),
+                ("01", account_information.as_deref()),
+                ("02", acquiring_bank.as_deref()),
+            ];
+            ("29", subs)
         }
     };
-    check_template_length(tag, &value, run);
-    Ok((tag, value))
+    check_template_length(tag, &subs, run);
+    Ok((tag, subs))
 }
 
 /// The SDK writes a 3-digit length past 99 code units (and its own decoder then hangs).
-fn check_template_length(tag: &'static str, value: &str, run: &mut Run<'_>) {
-    let length_utf16 = utf16_len(value);
+fn check_template_length(
+    tag: &'static str,
+    subs: &[(&'static str, Option<&str>)],
+    run: &mut Run<'_>,
+) {
+    let length_utf16 = template_len(subs);
     if length_utf16 > MAX_VALUE_UTF16 {
         run.strict(KhqrError::TemplateTooLong { tag, length_utf16 });
     }
@@ -118,6 +129,11 @@ pub(crate) fn check_mcc(mcc: &str, run: &mut Run<'_>) -> Result<(), KhqrError> {
 
 /// Tag 54 as the SDK writes it (see [`KhqrRequest::amount`]).
 pub(crate) fn amount_text(amount: Decimal, currency: Currency) -> Result<String, KhqrError> {
+    amount_short(amount, currency).map(|text| text.as_str().to_owned())
+}
+
+/// [`amount_text`], written on the stack.
+pub(crate) fn amount_short(amount: Decimal, currency: Currency) -> Result<ShortText, KhqrError> {
     if amount.is_sign_negative() {
         return Err(KhqrError::TransactionAmountInvalid);
     }
@@ -126,29 +142,31 @@ pub(crate) fn amount_text(amount: Decimal, currency: Currency) -> Result<String,
             if !amount.fract().is_zero() {
                 return Err(KhqrError::TransactionAmountInvalid);
             }
-            amount.trunc().normalize().to_string()
+            amount.trunc().normalize()
         }
         Currency::Usd => match amount.scale() {
-            0 => amount.to_string(),
+            0 => amount,
             1 | 2 => {
                 let mut fixed = amount;
                 fixed.rescale(2);
-                fixed.to_string()
+                fixed
             }
             _ => return Err(KhqrError::TransactionAmountInvalid),
         },
     };
-    if text.len() > AMOUNT_MAX {
+    let mut written = ShortText::new();
+    // Longer than 32 bytes is longer than 13 too.
+    if write!(written, "{text}").is_err() || written.len() > AMOUNT_MAX {
         return Err(KhqrError::TransactionAmountInvalid);
     }
-    Ok(text)
+    Ok(written)
 }
 
 /// Tag 62's value, or `None` when every field is absent or empty.
-pub(crate) fn additional_data(
-    req: &KhqrRequest,
+pub(crate) fn additional_data<'a>(
+    req: &'a KhqrRequest,
     run: &mut Run<'_>,
-) -> Result<Option<String>, KhqrError> {
+) -> Result<Option<Subs<'a, 5>>, KhqrError> {
     let fields = [
         ("01", req.bill_number.as_deref()),
         ("02", req.mobile_number.as_deref()),
@@ -163,21 +181,15 @@ pub(crate) fn additional_data(
         return Ok(None);
     }
     check_additional_data(fields.map(|(_, value)| value))?;
-    let mut value = String::new();
-    for (tag, field) in fields {
-        if let Some(field) = field {
-            push(&mut value, tag, field)?;
-        }
-    }
-    check_template_length("62", &value, run);
-    Ok(Some(value))
+    check_template_length("62", &fields, run);
+    Ok(Some(fields))
 }
 
 /// Tag 64's value, or `None` when every field is absent or empty.
-pub(crate) fn language_template(
-    req: &KhqrRequest,
+pub(crate) fn language_template<'a>(
+    req: &'a KhqrRequest,
     run: &mut Run<'_>,
-) -> Result<Option<String>, KhqrError> {
+) -> Result<Option<Subs<'a, 3>>, KhqrError> {
     let preference = req.language_preference.as_deref();
     let name = req.merchant_name_alternate_language.as_deref();
     let city = req.merchant_city_alternate_language.as_deref();
@@ -218,38 +230,29 @@ pub(crate) fn language_template(
     if name.is_none() {
         run.strict(KhqrError::LanguagePreferenceRequired);
     }
-    let mut value = String::new();
-    for (tag, field) in [("00", preference), ("01", name), ("02", city)] {
-        if let Some(field) = field {
-            push(&mut value, tag, field)?;
-        }
-    }
-    Ok(Some(value))
+    Ok(Some([("00", preference), ("01", name), ("02", city)]))
 }
 
-/// Tag 99's value for a dynamic QR.
+/// Tag 99's sub-values for a dynamic QR: creation (`now_ms`) and expiration, as text.
 pub(crate) fn timestamp_template(
     expiration_ms: Option<i64>,
     now_ms: i64,
     run: &mut Run<'_>,
-) -> Result<String, KhqrError> {
+) -> Result<(ShortText, ShortText), KhqrError> {
     let expiration = match expiration_ms {
         None | Some(0) => return Err(KhqrError::ExpirationTimestampRequired),
         Some(expiration) => expiration,
     };
-    let expiration_text = expiration.to_string();
+    let expiration_text = ShortText::from_i64(expiration);
     if expiration_text.len() != 13 {
         return Err(KhqrError::ExpirationTimestampLengthInvalid);
     }
     if expiration < now_ms {
         return Err(KhqrError::ExpirationTimestampInThePast);
     }
-    let now_text = now_ms.to_string();
-    if !is_timestamp(&now_text) {
+    let now_text = ShortText::from_i64(now_ms);
+    if !is_timestamp(now_text.as_str()) {
         run.strict(KhqrError::ClockOutOfRange { now_ms });
     }
-    let mut value = String::new();
-    push(&mut value, "00", &now_text)?;
-    push(&mut value, "01", &expiration_text)?;
-    Ok(value)
+    Ok((now_text, expiration_text))
 }

@@ -23,7 +23,7 @@ use super::js::{
 };
 use super::request::{AccountKind, Currency, Khqr, KhqrRequest};
 use super::rules::{is_plain_decimal, AMOUNT_MAX};
-use super::tlv::utf16_len;
+use super::tlv::{utf16_len, ShortText};
 
 /// Why SDK-shaped JSON could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,27 +58,31 @@ impl SdkRequest {
     /// `acquiringBank`).
     pub fn from_json(input: &Value) -> Result<Self, SdkInputError> {
         let usage = |message: &str| SdkInputError::Usage(message.to_owned());
-        let top = input
-            .as_object()
-            .ok_or_else(|| usage("input must be a JSON object"))?;
+        let top = Top::new(
+            &TOP_KEYS,
+            Some(
+                input
+                    .as_object()
+                    .ok_or_else(|| usage("input must be a JSON object"))?,
+            ),
+            |_| false,
+        );
         let is_merchant = match top.get("type").and_then(Value::as_str) {
             Some("individual") => false,
             Some("merchant") => true,
             _ => return Err(usage(r#""type" must be "individual" or "merchant""#)),
         };
         let optional = match top.get("optional") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(optional)) => optional
-                .iter()
-                .filter(|(_, value)| !is_removed(value))
-                .map(|(key, value)| (key.clone(), value.clone()))
-                .collect(),
+            None | Some(Value::Null) => Optional::new(&OPTIONAL_KEYS, None, is_removed),
+            Some(Value::Object(optional)) => {
+                Optional::new(&OPTIONAL_KEYS, Some(optional), is_removed)
+            }
             Some(_) => return Err(usage(r#""optional" must be an object"#)),
         };
         let mut reader = Reader {
             deferred: Vec::new(),
         };
-        let request = reader.request(top, &optional, is_merchant)?;
+        let request = reader.request(&top, &optional, is_merchant)?;
         Ok(Self {
             request,
             deferred: reader.deferred,
@@ -100,6 +104,81 @@ fn is_removed(value: &Value) -> bool {
     value.is_null() || loosely_equals_empty_string(value)
 }
 
+/// The keys of the top-level input object that the reader looks at.
+const TOP_KEYS: [&str; 7] = [
+    "type",
+    "optional",
+    "bakongAccountID",
+    "merchantName",
+    "merchantCity",
+    "merchantID",
+    "acquiringBank",
+];
+
+/// The keys of `optional` that the reader looks at.
+const OPTIONAL_KEYS: [&str; 15] = [
+    "accountInformation",
+    "acquiringBank",
+    "currency",
+    "amount",
+    "expirationTimestamp",
+    "merchantCategoryCode",
+    "billNumber",
+    "mobileNumber",
+    "storeLabel",
+    "terminalLabel",
+    "purposeOfTransaction",
+    "languagePreference",
+    "merchantNameAlternateLanguage",
+    "merchantCityAlternateLanguage",
+    "upiMerchantAccount",
+];
+
+/// The values of a JSON object under a fixed list of keys, read in one pass over the object
+/// (a view, not a copy); [`Slots::get`] answers as `Map::get` on those keys.
+struct Slots<'a, const N: usize> {
+    keys: &'static [&'static str; N],
+    values: [Option<&'a Value>; N],
+}
+
+impl<'a, const N: usize> Slots<'a, N> {
+    /// The values of `object` under `keys`, leaving out those `skip` holds true for.
+    fn new(
+        keys: &'static [&'static str; N],
+        object: Option<&'a Map<String, Value>>,
+        skip: fn(&Value) -> bool,
+    ) -> Self {
+        let mut values = [None; N];
+        for (key, value) in object.into_iter().flatten() {
+            if skip(value) {
+                continue;
+            }
+            if let Some(slot) = keys
+                .iter()
+                .position(|known| *known == key)
+                .and_then(|index| values.get_mut(index))
+            {
+                *slot = Some(value);
+            }
+        }
+        Self { keys, values }
+    }
+
+    // Inlined, a constant `key` resolves to its slot at compile time.
+    #[inline(always)]
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        let index = self.keys.iter().position(|known| *known == key)?;
+        self.values.get(index).copied().flatten()
+    }
+}
+
+/// The `optional` object as the SDK sees it after `removeEmptyElement`: keys whose value it
+/// drops read as absent.
+type Optional<'a> = Slots<'a, 15>;
+
+/// The top-level input object.
+type Top<'a> = Slots<'a, 7>;
+
 struct Reader {
     deferred: Vec<Deferred>,
 }
@@ -107,15 +186,22 @@ struct Reader {
 impl Reader {
     fn request(
         &mut self,
-        top: &Map<String, Value>,
-        optional: &Map<String, Value>,
+        top: &Top<'_>,
+        optional: &Optional<'_>,
         is_merchant: bool,
     ) -> Result<KhqrRequest, KhqrError> {
-        let mut constructor_fields = vec!["bakongAccountID", "merchantName", "merchantCity"];
-        if is_merchant {
-            constructor_fields.extend(["merchantID", "acquiringBank"]);
-        }
-        for field in constructor_fields {
+        let constructor_fields: &[&'static str] = if is_merchant {
+            &[
+                "bakongAccountID",
+                "merchantName",
+                "merchantCity",
+                "merchantID",
+                "acquiringBank",
+            ]
+        } else {
+            &["bakongAccountID", "merchantName", "merchantCity"]
+        };
+        for &field in constructor_fields {
             if matches!(top.get(field), Some(Value::Object(_) | Value::Array(_))) {
                 return Err(KhqrError::InvalidFieldType { field });
             }
@@ -187,12 +273,7 @@ impl Reader {
     /// A positional argument as text: `null`, `0`, `false` are empty (`value == ""` in the
     /// SDK's checks); a number is written as JavaScript writes it; `true` becomes "true" in the
     /// SDK's QR, which we refuse.
-    fn positional(
-        &mut self,
-        top: &Map<String, Value>,
-        field: &'static str,
-        stage: Stage,
-    ) -> String {
+    fn positional(&mut self, top: &Top<'_>, field: &'static str, stage: Stage) -> String {
         match top.get(field) {
             None | Some(Value::Null) => String::new(),
             Some(value) if loosely_equals_empty_string(value) => String::new(),
@@ -210,7 +291,7 @@ impl Reader {
     /// "[object Object]" or a comma list, refused.
     fn text(
         &mut self,
-        optional: &Map<String, Value>,
+        optional: &Optional<'_>,
         field: &'static str,
         stage: Stage,
     ) -> Option<String> {
@@ -231,6 +312,19 @@ impl Reader {
         let Some(value) = value else {
             return Currency::Khr;
         };
+        // Fast path, same outcome: the number or string 116 or 840.
+        let exact = match value {
+            Value::Number(number) => match number.as_i64() {
+                Some(116) => Some(Currency::Khr),
+                Some(840) => Some(Currency::Usd),
+                _ => None,
+            },
+            Value::String(text) => Currency::from_numeric_code(text),
+            _ => None,
+        };
+        if let Some(currency) = exact {
+            return currency;
+        }
         let length = match value {
             Value::String(text) => utf16_len(text),
             Value::Array(items) => items.len(),
@@ -267,6 +361,20 @@ impl Reader {
     /// Tag 54. `None` when absent or `== 0` (a static QR, as the SDK's `amount == 0`).
     fn amount(&mut self, value: Option<&Value>, currency: Currency) -> Option<Decimal> {
         let value = value?;
+        // Fast path, same outcome: an integer that `f64` holds exactly, which `Number()`,
+        // `String()` and our decimal reading all take as itself.
+        if let Some(integer) = exact_integer(value) {
+            return match integer {
+                0 => None,
+                1.. if ShortText::from_i64(integer).len() <= AMOUNT_MAX => {
+                    Some(Decimal::from(integer))
+                }
+                _ => {
+                    self.sdk(Stage::Amount, KhqrError::TransactionAmountInvalid);
+                    None
+                }
+            };
+        }
         if to_number(value).classify() == FpCategory::Zero {
             return None;
         }
@@ -296,6 +404,22 @@ impl Reader {
     /// characters once written back is 49; a value that is not an integer is below any
     /// creation time (50).
     fn expiration(&mut self, value: Option<&Value>) -> Option<i64> {
+        // Fast path, same outcome: an integer that `f64` holds exactly is written back as
+        // itself.
+        if let Some(integer) = value.and_then(exact_integer) {
+            if integer == 0 {
+                self.sdk(Stage::Timestamp, KhqrError::ExpirationTimestampRequired);
+                return None;
+            }
+            if ShortText::from_i64(integer).len() != 13 {
+                self.sdk(
+                    Stage::Timestamp,
+                    KhqrError::ExpirationTimestampLengthInvalid,
+                );
+                return None;
+            }
+            return Some(integer);
+        }
         let number = to_number(value?);
         if number.is_nan() || number.classify() == FpCategory::Zero {
             self.sdk(Stage::Timestamp, KhqrError::ExpirationTimestampRequired);
@@ -316,6 +440,17 @@ impl Reader {
                 None
             }
         }
+    }
+}
+
+/// A JSON integer within ±2^53 (exact as a JavaScript number).
+fn exact_integer(value: &Value) -> Option<i64> {
+    const EXACT: i64 = 1 << 53;
+    match value {
+        Value::Number(number) => number
+            .as_i64()
+            .filter(|integer| (-EXACT..=EXACT).contains(integer)),
+        _ => None,
     }
 }
 

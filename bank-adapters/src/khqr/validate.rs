@@ -8,13 +8,14 @@ use super::js::{number_to_string, string_to_number};
 use super::rules::{
     check_additional_data, check_bakong_account_id, check_language_template, check_max, check_mcc,
     is_plain_decimal, is_timestamp, Fault, ACCOUNT_INFORMATION_MAX, ACQUIRING_BANK_MAX, AMOUNT_MAX,
-    MERCHANT_CITY_MAX, MERCHANT_NAME_MAX,
+    MERCHANT_CITY_MAX, MERCHANT_NAME_MAX, TIMESTAMP_DIGITS,
 };
-use super::tlv::{tag_text, utf16_len, DataObject};
+use super::tlv::{tag_text, utf16_len, ByTag, DataObject};
 
 /// Checks every field rule; `now_ms` adds the expiry check (code 46).
-pub(crate) fn validate(objects: &[DataObject], now_ms: Option<i64>) -> Result<(), KhqrError> {
-    let find = |tag: u8| objects.iter().find(|object| object.tag == tag);
+pub(crate) fn validate(objects: &[DataObject<'_>], now_ms: Option<i64>) -> Result<(), KhqrError> {
+    let by_tag = ByTag::new(objects);
+    let find = |tag: u8| by_tag.get(tag);
     let has = |tag: u8| find(tag).is_some();
     let dynamic = find(1).is_some_and(|object| object.value == "12");
     if dynamic && !has(54) {
@@ -75,14 +76,15 @@ impl Checker {
         }
     }
 
-    fn strict_if(&mut self, condition: bool, error: KhqrError) {
-        if condition {
-            self.strict.get_or_insert(error);
+    /// Notes the error `error()` builds (only then) when `condition` holds.
+    fn strict_if(&mut self, condition: bool, error: impl FnOnce() -> KhqrError) {
+        if condition && self.strict.is_none() {
+            self.strict = Some(error());
         }
     }
 
-    fn object(&mut self, object: &DataObject) -> Result<(), KhqrError> {
-        let value = object.value.as_str();
+    fn object(&mut self, object: &DataObject<'_>) -> Result<(), KhqrError> {
+        let value = object.value;
         match object.tag {
             0 => {
                 if value.is_empty() {
@@ -140,27 +142,30 @@ impl Checker {
             // Checked before parsing.
             63 => Ok(()),
             _ => {
-                self.strict_if(value.is_empty(), empty(object.tag, None));
+                self.strict_if(value.is_empty(), || empty(object.tag, None));
                 Ok(())
             }
         }
     }
 
     /// A template the SDK accepts empty, and sub-objects it never checks, must hold something.
-    fn template_content(&mut self, object: &DataObject, named: &[u8]) {
-        self.strict_if(object.value.is_empty(), empty(object.tag, None));
+    fn template_content(&mut self, object: &DataObject<'_>, named: &[u8]) {
+        if self.strict.is_some() {
+            return;
+        }
+        self.strict_if(object.value.is_empty(), || empty(object.tag, None));
         let subs = object.sub.as_deref().unwrap_or_default();
         if let Some(sub) = subs
             .iter()
             .find(|sub| !named.contains(&sub.tag) && sub.value.is_empty())
         {
-            self.strict_if(true, empty(object.tag, Some(sub.tag)));
+            self.strict_if(true, || empty(object.tag, Some(sub.tag)));
         }
     }
 
     /// Tag 29/30. The SDK's verifier checks a merchant's sub-tag 01 with the individual rule
     /// (35) and does not require sub-tags 01 and 02 of tag 30; we keep that.
-    fn account(&mut self, object: &DataObject) -> Result<(), KhqrError> {
+    fn account(&mut self, object: &DataObject<'_>) -> Result<(), KhqrError> {
         self.fault(check_bakong_account_id(object.sub_value(0)))?;
         if let Some(information) = object.sub_value(1) {
             check_max(
@@ -168,10 +173,9 @@ impl Checker {
                 ACCOUNT_INFORMATION_MAX,
                 KhqrError::AccountInformationLengthInvalid,
             )?;
-            self.strict_if(
-                information.is_empty(),
-                KhqrError::AccountInformationLengthInvalid,
-            );
+            self.strict_if(information.is_empty(), || {
+                KhqrError::AccountInformationLengthInvalid
+            });
         }
         if let Some(bank) = object.sub_value(2) {
             if bank.is_empty() {
@@ -193,10 +197,9 @@ impl Checker {
         if value.is_empty() || utf16_len(value) > AMOUNT_MAX || value.contains('-') {
             return Err(KhqrError::TransactionAmountInvalid);
         }
-        self.strict_if(
-            !is_plain_decimal(value),
-            KhqrError::TransactionAmountInvalid,
-        );
+        self.strict_if(!is_plain_decimal(value), || {
+            KhqrError::TransactionAmountInvalid
+        });
         Ok(())
     }
 
@@ -204,7 +207,7 @@ impl Checker {
     /// order: 45 (expiration missing, not a number, or 0), 49 (not 13 characters once written
     /// back), 50 (before creation), 46 (before now). We also want every timestamp present, in
     /// a static QR too, to be written as 13 digits.
-    fn timestamps(&mut self, object: &DataObject) -> Result<(), KhqrError> {
+    fn timestamps(&mut self, object: &DataObject<'_>) -> Result<(), KhqrError> {
         let creation = object.sub_value(0);
         let expiration = object.sub_value(1);
         if self.dynamic {
@@ -212,16 +215,16 @@ impl Checker {
             if self.sdk_dynamic {
                 sdk_checks?;
             } else if let Err(error) = sdk_checks {
-                self.strict_if(true, error);
+                self.strict_if(true, || error);
             }
         }
         self.strict_if(
             expiration.is_some_and(|expiration| !is_timestamp(expiration)),
-            KhqrError::ExpirationTimestampLengthInvalid,
+            || KhqrError::ExpirationTimestampLengthInvalid,
         );
         self.strict_if(
             creation.is_some_and(|creation| !is_timestamp(creation)),
-            KhqrError::CreationTimestampInvalid,
+            || KhqrError::CreationTimestampInvalid,
         );
         Ok(())
     }
@@ -231,6 +234,9 @@ impl Checker {
         creation: Option<&str>,
         expiration: Option<&str>,
     ) -> Result<(), KhqrError> {
+        if let Some(result) = self.integer_timestamps(creation, expiration) {
+            return result;
+        }
         let expiration = expiration.map_or(f64::NAN, string_to_number);
         if expiration.is_nan() || expiration == 0.0 {
             return Err(KhqrError::ExpirationTimestampRequired);
@@ -251,6 +257,55 @@ impl Checker {
         }
         Ok(())
     }
+}
+
+impl Checker {
+    /// [`Self::dynamic_timestamps`] without floating point, when every number involved is an
+    /// integer that `f64` holds exactly (the usual case): an expiration (and creation, when
+    /// present) of 1–15 digits without a leading zero, which `Number()` reads as that integer
+    /// and `String()` writes back unchanged, and a clock within ±2^53. `None` otherwise.
+    fn integer_timestamps(
+        &self,
+        creation: Option<&str>,
+        expiration: Option<&str>,
+    ) -> Option<Result<(), KhqrError>> {
+        const EXACT: i64 = 1 << 53;
+        let expiration_text = expiration?;
+        let expiration = plain_integer(expiration_text)?;
+        let creation = match creation {
+            Some(text) => Some(plain_integer(text)?),
+            None => None,
+        };
+        let now = match self.now_ms {
+            Some(now) if (-EXACT..=EXACT).contains(&now) => Some(now),
+            Some(_) => return None,
+            None => None,
+        };
+        // Not 0 (no leading zero), so never code 45 here.
+        if expiration_text.len() != TIMESTAMP_DIGITS {
+            return Some(Err(KhqrError::ExpirationTimestampLengthInvalid));
+        }
+        if creation.is_some_and(|creation| expiration < creation) {
+            return Some(Err(KhqrError::ExpirationTimestampInThePast));
+        }
+        if now.is_some_and(|now| expiration < now) {
+            return Some(Err(KhqrError::KhqrExpired));
+        }
+        Some(Ok(()))
+    }
+}
+
+/// The value of 1–15 ASCII digits without a leading zero.
+fn plain_integer(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.is_empty()
+        || bytes.len() > 15
+        || bytes.first() == Some(&b'0')
+        || !bytes.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    text.parse().ok()
 }
 
 fn empty(tag: u8, sub: Option<u8>) -> KhqrError {

@@ -19,6 +19,10 @@ pub const REVERSAL_KIND: &str = "reversal";
 const REVERSED_ONCE_CONSTRAINT: &str = "ledger_entries_reverses_entry_id_key";
 /// Constraint name raised by the trigger that refuses to reverse a reversal.
 const NO_REVERSAL_OF_REVERSAL_CONSTRAINT: &str = "ledger_entries_no_reversal_of_reversal";
+/// Constraint name raised by the trigger that refuses entries in a closed month (0005).
+const PERIOD_OPEN_CONSTRAINT: &str = "ledger_entries_period_open";
+/// Constraint name raised when `corrects_period` names no closed earlier month (0005).
+const CORRECTS_CLOSED_PERIOD_CONSTRAINT: &str = "ledger_entries_corrects_closed_period";
 
 /// What [`post`] did with an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -286,8 +290,8 @@ async fn insert(
 ) -> Result<PostOutcome, LedgerError> {
     // language=PostgreSQL
     let inserted: Option<i64> = sqlx::query_scalar(
-        "insert into ledger_entries (office_code, kind, description, idempotency_key, reverses_entry_id, metadata)
-         values ($1, $2, $3, $4, $5, $6)
+        "insert into ledger_entries (office_code, kind, description, idempotency_key, reverses_entry_id, metadata, corrects_period)
+         values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (idempotency_key) do nothing
          returning id",
     )
@@ -297,6 +301,7 @@ async fn insert(
     .bind(entry.idempotency_key())
     .bind(entry.reverses().map(|id| id.0))
     .bind(entry.metadata())
+    .bind(entry.corrects_period())
     .fetch_optional(&mut *conn)
     .await
     .map_err(|error| reversal_error(error, entry))?;
@@ -351,9 +356,21 @@ async fn insert(
     Ok(PostOutcome::Posted(EntryId(id)))
 }
 
-/// Turns the database's refusal of a second reversal into the typed error; it happens when a
-/// concurrent transaction reversed the same entry between our check and our insert.
+/// Turns the database's refusals into typed errors: a second reversal (a concurrent transaction
+/// reversed the same entry between our check and our insert), a closed month, a correction
+/// that names no closed month.
 fn reversal_error(error: sqlx::Error, entry: &BalancedEntry) -> LedgerError {
+    if let sqlx::Error::Database(database_error) = &error {
+        match database_error.constraint() {
+            Some(PERIOD_OPEN_CONSTRAINT) => {
+                return LedgerError::PeriodClosed(database_error.message().to_owned())
+            }
+            Some(CORRECTS_CLOSED_PERIOD_CONSTRAINT) => {
+                return LedgerError::InvalidEntry(database_error.message().to_owned())
+            }
+            _ => {}
+        }
+    }
     if let (sqlx::Error::Database(database_error), Some(original)) = (&error, entry.reverses()) {
         match database_error.constraint() {
             Some(REVERSED_ONCE_CONSTRAINT) => return LedgerError::AlreadyReversed(original),

@@ -1,33 +1,26 @@
-//! The fee catalog: sectors, services and their fee rules, and quoting.
-//!
-//! Fee rules are data (a tagged JSON document per service). This first engine knows fixed
-//! prices, prices per counted unit, and services whose fee is not published; the banded,
-//! tiered and preferential rules of the full schedule extend [`FeeRule`].
+//! The public catalog: sectors, the services and bundles of the schedule in force, and the
+//! schedule versions. Quotes live in [`super::quotes`] (re-exported here for older callers).
 
-use chrono::{DateTime, Utc};
-use ledger::{AccountCode, AccountKind, Currency, Money};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use sqlx::{FromRow, PgConnection};
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use ledger::Money;
+use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use super::auth::{Principal, Role};
+use super::fees::model::{BundleEntry, ServiceEntry};
+use super::fees::params::{self, ParameterKind};
+use super::fees::rules::FeeRule;
+use super::fees::schedule;
 use super::money::MoneyView;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
-/// How a service's fee is computed. Stored as JSON in `services.fee_rule`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum FeeRule {
-    /// One price per unit of the service (per permit, per application); quantity multiplies.
-    Fixed { amount: String },
-    /// A price per counted unit (per room, per copy, per sheet, per plot).
-    PerUnit { amount: String, unit: String },
-    /// The service exists but no sourced fee is known: quoting it is refused.
-    Unpublished,
-}
+pub use super::quotes::{
+    create_quote, get_quote, visible_office, CreateQuoteRequest, QuoteItemRequest, QuoteLine,
+    QuoteView,
+};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SectorView {
@@ -37,15 +30,39 @@ pub struct SectorView {
     pub name_en: String,
 }
 
+/// A parameter a service's fee reads (or `quantity`, the counted units of a line).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ParameterView {
     pub name: String,
+    /// `decimal`, `integer` or `string`.
     #[serde(rename = "type")]
     pub type_name: String,
     pub unit: Option<String>,
-    pub minimum: Option<i64>,
-    pub maximum: Option<i64>,
+    /// Smallest value, as exact decimal text.
+    pub minimum: Option<String>,
+    /// Whether `minimum` itself is excluded (areas are greater than 0).
+    pub exclusive_minimum: bool,
+    pub maximum: Option<String>,
+    /// The values this service prices, for choices.
+    pub values: Option<Vec<String>>,
+    /// Required where the rule reaches it; `province_group` defaults to the office's group and
+    /// `preferential_reason` is only for a preferential price.
     pub required: bool,
+    pub description: String,
+}
+
+/// One published price (or unpublished tier) and the conditions that select it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PricePointView {
+    /// Parameter → band (interval notation) or value.
+    pub conditions: BTreeMap<String, String>,
+    /// `fixed`, `per_unit`, `maximum`, `free` or `unpublished`.
+    pub rule: String,
+    pub amount: Option<MoneyView>,
+    /// The preferential price of a `maximum`, charged with a `preferential_reason`.
+    pub preferential: Option<MoneyView>,
+    pub source_rows: Vec<u32>,
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,85 +73,197 @@ pub struct ServiceView {
     pub name_en: String,
     pub currency: String,
     pub unit: String,
-    /// The price of one unit, or null when the fee is not published.
+    pub max_quantity: i64,
+    /// The price of one unit when the fee is one fixed price; null otherwise (see `price_points`).
     pub unit_price: Option<MoneyView>,
+    /// Whether any price of the service is published (false: quoting it is `fee_not_published`).
     pub fee_published: bool,
     pub parameters: Vec<ParameterView>,
+    pub price_points: Vec<PricePointView>,
+    /// The fee rule document itself.
+    #[schema(value_type = Object)]
+    pub fee_rule: FeeRule,
     pub time_limit_days: Option<i32>,
+    pub time_limit_text: String,
+    pub validity: String,
+    /// `district`, `provincial`, `national` or `unstated`.
+    pub level: String,
     pub legal_basis: String,
+    pub legal_basis_number: String,
+    pub legal_basis_date: Option<NaiveDate>,
     pub source: String,
+    pub source_rows: Vec<u32>,
+    pub notes: String,
     pub schedule_version: String,
 }
 
-#[derive(FromRow)]
-struct ServiceRow {
-    code: String,
-    sector_code: String,
-    name_km: String,
-    name_en: String,
-    currency: String,
-    unit: String,
-    fee_rule: sqlx::types::Json<FeeRule>,
-    time_limit_days: Option<i32>,
-    legal_basis: String,
-    source: String,
-    schedule_version: String,
+fn money_view(text: &str, service: &ServiceEntry) -> Result<MoneyView, ApiError> {
+    Money::parse(text, service.currency)
+        .map(MoneyView::from)
+        .map_err(|error| ApiError::internal(format!("service {} fee: {error}", service.code)))
 }
 
-/// The most of one counted unit a single quote line may ask for (API.md limits).
-pub const MAX_QUANTITY: i64 = 10_000;
-
-impl ServiceRow {
-    fn currency(&self) -> Result<Currency, ApiError> {
-        self.currency.trim().parse().map_err(|_| {
-            ApiError::internal(format!(
-                "service {} has currency {:?}",
-                self.code, self.currency
-            ))
-        })
-    }
-
-    fn unit_price(&self) -> Result<Option<Money>, ApiError> {
-        let currency = self.currency()?;
-        match &self.fee_rule.0 {
-            FeeRule::Fixed { amount } | FeeRule::PerUnit { amount, .. } => {
-                Money::parse(amount, currency).map(Some).map_err(|error| {
-                    ApiError::internal(format!("service {} fee: {error}", self.code))
-                })
+fn price_points(service: &ServiceEntry) -> Result<Vec<PricePointView>, ApiError> {
+    let mut views = Vec::new();
+    for point in service.rule.price_points() {
+        let conditions = point.conditions.iter().cloned().collect();
+        let (amount, preferential, source_rows, note) = match point.leaf {
+            FeeRule::Fixed {
+                amount,
+                source_rows,
             }
-            FeeRule::Unpublished => Ok(None),
-        }
+            | FeeRule::PerUnit {
+                amount,
+                source_rows,
+            } => (
+                Some(money_view(amount, service)?),
+                None,
+                source_rows.clone(),
+                None,
+            ),
+            FeeRule::Maximum {
+                amount,
+                preferential,
+                source_rows,
+                ..
+            } => (
+                Some(money_view(amount, service)?),
+                preferential
+                    .as_deref()
+                    .map(|text| money_view(text, service))
+                    .transpose()?,
+                source_rows.clone(),
+                None,
+            ),
+            FeeRule::Free { source_rows } => (
+                Some(Money::zero(service.currency).into()),
+                None,
+                source_rows.clone(),
+                None,
+            ),
+            FeeRule::Unpublished { note } => (None, None, Vec::new(), note.clone()),
+            FeeRule::Bands { .. } | FeeRule::Choice { .. } => continue,
+        };
+        views.push(PricePointView {
+            conditions,
+            rule: point.leaf.kind_name().to_owned(),
+            amount,
+            preferential,
+            source_rows,
+            note,
+        });
     }
+    Ok(views)
+}
 
-    fn view(&self) -> Result<ServiceView, ApiError> {
-        let unit_price = self.unit_price()?;
-        Ok(ServiceView {
-            code: self.code.clone(),
-            sector: self.sector_code.clone(),
-            name_km: self.name_km.clone(),
-            name_en: self.name_en.clone(),
-            currency: self.currency.trim().to_owned(),
-            unit: self.unit.clone(),
-            fee_published: unit_price.is_some(),
-            unit_price: unit_price.map(MoneyView::from),
-            parameters: vec![ParameterView {
-                name: "quantity".to_owned(),
-                type_name: "integer".to_owned(),
-                unit: Some(self.unit.clone()),
-                minimum: Some(1),
-                maximum: Some(MAX_QUANTITY),
-                required: false,
-            }],
-            time_limit_days: self.time_limit_days,
-            legal_basis: self.legal_basis.clone(),
-            source: self.source.clone(),
-            schedule_version: self.schedule_version.clone(),
-        })
+/// The values a rule lists for a choice parameter.
+fn option_values(rule: &FeeRule, name: &str, values: &mut BTreeSet<String>) {
+    match rule {
+        FeeRule::Choice { parameter, options } => {
+            for option in options {
+                if parameter == name {
+                    values.insert(option.value.clone());
+                }
+                option_values(&option.rule, name, values);
+            }
+        }
+        FeeRule::Bands { bands, .. } => {
+            for band in bands {
+                option_values(&band.rule, name, values);
+            }
+        }
+        _ => {}
     }
 }
 
-const SERVICE_COLUMNS: &str = "code, sector_code, name_km, name_en, currency, unit, fee_rule, \
-     time_limit_days, legal_basis, source, schedule_version";
+fn parameters(service: &ServiceEntry) -> Vec<ParameterView> {
+    let mut views = vec![ParameterView {
+        name: "quantity".to_owned(),
+        type_name: "integer".to_owned(),
+        unit: Some(service.unit.clone()),
+        minimum: Some("1".to_owned()),
+        exclusive_minimum: false,
+        maximum: Some(service.max_quantity.to_string()),
+        values: None,
+        required: false,
+        description: format!("Units of the line ({}); default 1", service.unit),
+    }];
+    for name in service.rule.parameters() {
+        let Some(definition) = params::lookup(&name) else {
+            continue;
+        };
+        let (type_name, values) = match definition.kind {
+            ParameterKind::Measure { .. } => ("decimal", None),
+            ParameterKind::Count { .. } => ("integer", None),
+            ParameterKind::Choice { .. } | ParameterKind::Category => {
+                let mut values = BTreeSet::new();
+                option_values(&service.rule, &name, &mut values);
+                ("string", Some(values.into_iter().collect()))
+            }
+            ParameterKind::ReasonCode => ("string", None),
+        };
+        views.push(ParameterView {
+            type_name: type_name.to_owned(),
+            unit: definition.unit.map(str::to_owned),
+            minimum: definition
+                .domain_minimum()
+                .map(|(minimum, _)| minimum.to_string()),
+            exclusive_minimum: definition
+                .domain_minimum()
+                .is_some_and(|(_, inclusive)| !inclusive),
+            maximum: definition
+                .domain_maximum()
+                .map(|maximum| maximum.to_string()),
+            values,
+            required: !matches!(name.as_str(), "province_group" | "preferential_reason"),
+            description: definition.description.to_owned(),
+            name,
+        });
+    }
+    views
+}
+
+/// The public view of a service of `version`.
+pub fn service_view(service: &ServiceEntry, version: &str) -> Result<ServiceView, ApiError> {
+    let unit_price = match &service.rule {
+        FeeRule::Fixed { amount, .. } | FeeRule::PerUnit { amount, .. } => {
+            Some(money_view(amount, service)?)
+        }
+        _ => None,
+    };
+    let points = price_points(service)?;
+    Ok(ServiceView {
+        code: service.code.clone(),
+        sector: service.sector.clone(),
+        name_km: service.name_km.clone(),
+        name_en: service.name_en.clone(),
+        currency: service.currency.code().to_owned(),
+        unit: service.unit.clone(),
+        max_quantity: service.max_quantity,
+        unit_price,
+        fee_published: points.iter().any(|point| point.amount.is_some()),
+        parameters: parameters(service),
+        price_points: points,
+        fee_rule: service.rule.clone(),
+        time_limit_days: service.time_limit_days,
+        time_limit_text: service.time_limit_text.clone(),
+        validity: service.validity.clone(),
+        level: service.level.clone(),
+        legal_basis: service.legal_basis.clone(),
+        legal_basis_number: service.legal_basis_number.clone(),
+        legal_basis_date: service.legal_basis_date,
+        source: service.source.clone(),
+        source_rows: service.source_rows.clone(),
+        notes: service.notes.clone(),
+        schedule_version: version.to_owned(),
+    })
+}
+
+/// Tells whether client text can name something in the database: at most `max_chars`
+/// characters and no NUL (PostgreSQL text cannot hold one; binding it would be a 500).
+pub fn is_lookup_text(value: &str, max_chars: usize) -> bool {
+    !value.contains('\0') && value.chars().count() <= max_chars
+}
 
 pub async fn list_sectors(state: &AppState) -> Result<Vec<SectorView>, ApiError> {
     let rows: Vec<(String, i32, String, String)> =
@@ -152,18 +281,26 @@ pub async fn list_sectors(state: &AppState) -> Result<Vec<SectorView>, ApiError>
         .collect())
 }
 
+/// Services of the schedule in force (or of `schedule_version`), by sector and text.
 pub async fn list_services(
     state: &AppState,
     sector: Option<&str>,
     query: Option<&str>,
+    schedule_version: Option<&str>,
 ) -> Result<Vec<ServiceView>, ApiError> {
-    if query.is_some_and(|q| q.chars().count() > 200) {
+    if query.is_some_and(|q| !is_lookup_text(q, 200)) {
         return Err(ApiError::validation(
             "q",
-            "q must be at most 200 characters",
+            "q must be at most 200 characters, without NUL",
         ));
     }
-    // Khmer has no case; lower() handles the Latin names. ILIKE wildcards in user text are
+    if sector.is_some_and(|sector| !is_lookup_text(sector, 64)) {
+        return Err(ApiError::validation(
+            "sector",
+            "sector must be a sector code",
+        ));
+    }
+    // Khmer has no case; ILIKE handles the Latin names. ILIKE wildcards in user text are
     // escaped so a search for "100%" means the literal text.
     let pattern = query.map(|q| {
         let escaped = q
@@ -172,276 +309,124 @@ pub async fn list_services(
             .replace('_', "\\_");
         format!("%{escaped}%")
     });
-    let rows: Vec<ServiceRow> = sqlx::query_as(&format!(
-        "select {SERVICE_COLUMNS} from services
-         where ($1::text is null or sector_code = $1)
-           and ($2::text is null or name_en ilike $2 or name_km like $2 or code ilike $2)
-         order by sector_code, code"
-    ))
-    .bind(sector)
-    .bind(pattern)
-    .fetch_all(&state.pool)
-    .await?;
-    rows.iter().map(ServiceRow::view).collect()
+    let mut conn = state.pool.acquire().await?;
+    let version = schedule::resolve(&mut conn, schedule_version).await?;
+    let services = schedule::search(&mut conn, &version, None, sector, pattern.as_deref()).await?;
+    services
+        .iter()
+        .map(|service| service_view(service, &version))
+        .collect()
 }
 
 pub async fn get_service(state: &AppState, code: &str) -> Result<ServiceView, ApiError> {
-    let row: Option<ServiceRow> = sqlx::query_as(&format!(
-        "select {SERVICE_COLUMNS} from services where code = $1"
-    ))
-    .bind(code)
-    .fetch_optional(&state.pool)
-    .await?;
-    row.ok_or_else(|| ApiError::not_found("service"))?.view()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Quotes
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QuoteItemRequest {
-    pub service_code: String,
-    #[serde(default)]
-    pub quantity: Option<i64>,
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub params: Option<Map<String, Value>>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateQuoteRequest {
-    pub office_code: String,
-    pub items: Vec<QuoteItemRequest>,
-}
-
-/// One priced line of a quote; it names the rule that produced it and the revenue account it
-/// will credit.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct QuoteLine {
-    pub service_code: String,
-    pub sector: String,
-    pub description_km: String,
-    pub description_en: String,
-    pub quantity: i64,
-    pub unit: String,
-    pub unit_price: MoneyView,
-    pub amount: MoneyView,
-    pub revenue_account: String,
-    pub rule: String,
-    pub legal_basis: String,
+    if !is_lookup_text(code, 64) {
+        return Err(ApiError::not_found("service"));
+    }
+    let mut conn = state.pool.acquire().await?;
+    let version = schedule::resolve(&mut conn, None).await?;
+    let codes = [code.to_owned()];
+    let services = schedule::services(&mut conn, &version, Some(&codes)).await?;
+    let service = services
+        .first()
+        .ok_or_else(|| ApiError::not_found("service"))?;
+    service_view(service, &version)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct QuoteView {
-    pub id: Uuid,
-    pub office_code: String,
-    pub lines: Vec<QuoteLine>,
-    pub total: MoneyView,
+pub struct BundleItemView {
+    pub service_code: String,
+    pub sector: String,
+    pub name_km: String,
+    pub name_en: String,
+    pub quantity: i64,
+    /// Parameters the bundle fixes for this service.
+    #[schema(value_type = Object)]
+    pub params: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BundleView {
+    pub code: String,
+    pub name_km: String,
+    pub name_en: String,
+    pub notes: String,
+    pub currency: String,
+    pub items: Vec<BundleItemView>,
+    /// Parameters a quote request may give (`params`), shared by the services that read them.
+    pub parameters: Vec<String>,
     pub schedule_version: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
 }
 
-const MAX_QUOTE_ITEMS: usize = 50;
-
-/// Checks that an office exists and that the caller may act for it (404 otherwise, so that an
-/// office-scoped key learns nothing about other offices).
-pub async fn visible_office(
-    conn: &mut PgConnection,
-    principal: &Principal,
-    code: &str,
-) -> Result<(), ApiError> {
-    if code.is_empty() || code.len() > 64 || !principal.sees_office(code) {
-        return Err(ApiError::not_found("office"));
-    }
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from offices where code = $1)")
-        .bind(code)
-        .fetch_one(&mut *conn)
-        .await?;
-    if exists {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("office"))
-    }
-}
-
-fn price_line(
-    office_code: &str,
-    index: usize,
-    item: &QuoteItemRequest,
-    service: &ServiceRow,
-) -> Result<QuoteLine, ApiError> {
-    let field = format!("items[{index}]");
-    let quantity = item.quantity.unwrap_or(1);
-    if !(1..=MAX_QUANTITY).contains(&quantity) {
-        return Err(ApiError::validation(
-            &format!("{field}.quantity"),
-            format!("quantity must be between 1 and {MAX_QUANTITY}, got {quantity}"),
-        ));
-    }
-    if let Some(name) = item.params.as_ref().and_then(|params| params.keys().next()) {
-        return Err(ApiError::validation(
-            &format!("{field}.params.{name}"),
-            format!("service {} takes no parameter {name:?}", service.code),
-        ));
-    }
-    let unit_price = service.unit_price()?.ok_or_else(|| {
-        ApiError::unprocessable(
-            "fee_not_published",
-            "Fee not published",
-            format!(
-                "no published fee is known for service {}; it cannot be quoted",
-                service.code
-            ),
-        )
-        .with("service_code", service.code.clone())
-    })?;
-    let amount = unit_price
-        .checked_mul(quantity)
-        .map_err(|_| ApiError::validation(&format!("{field}.quantity"), "amount overflows"))?;
-    let revenue_account = AccountCode::new(
-        office_code,
-        AccountKind::Revenue {
-            sector: service.sector_code.clone(),
-        },
-        amount.currency(),
-    )
-    .map_err(ApiError::internal)?;
-    let rule = match &service.fee_rule.0 {
-        FeeRule::Fixed { .. } => "fixed",
-        FeeRule::PerUnit { .. } => "per_unit",
-        FeeRule::Unpublished => "unpublished",
-    };
-    Ok(QuoteLine {
-        service_code: service.code.clone(),
-        sector: service.sector_code.clone(),
-        description_km: service.name_km.clone(),
-        description_en: service.name_en.clone(),
-        quantity,
-        unit: service.unit.clone(),
-        unit_price: unit_price.into(),
-        amount: amount.into(),
-        revenue_account: revenue_account.as_str().to_owned(),
-        rule: rule.to_owned(),
-        legal_basis: service.legal_basis.clone(),
-    })
-}
-
-pub async fn create_quote(
-    state: &AppState,
-    principal: &Principal,
-    request: CreateQuoteRequest,
-) -> Result<QuoteView, ApiError> {
-    principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
-    if request.items.is_empty() || request.items.len() > MAX_QUOTE_ITEMS {
-        return Err(ApiError::validation(
-            "items",
-            format!("items must hold 1 to {MAX_QUOTE_ITEMS} services"),
-        ));
-    }
-    let mut tx = state.pool.begin().await?;
-    visible_office(&mut tx, principal, &request.office_code).await?;
-    let mut lines = Vec::with_capacity(request.items.len());
-    let mut versions = Vec::new();
-    for (index, item) in request.items.iter().enumerate() {
-        let service: Option<ServiceRow> = sqlx::query_as(&format!(
-            "select {SERVICE_COLUMNS} from services where code = $1"
-        ))
-        .bind(&item.service_code)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let service = service.ok_or_else(|| {
-            ApiError::unprocessable(
-                "unknown_service",
-                "Unknown service",
-                format!("no service has the code {:?}", item.service_code),
-            )
-            .with("parameter", format!("items[{index}].service_code"))
-        })?;
-        if !versions.contains(&service.schedule_version) {
-            versions.push(service.schedule_version.clone());
-        }
-        lines.push(price_line(&request.office_code, index, item, &service)?);
-    }
-    let mut total: Option<Money> = None;
-    for (index, line) in lines.iter().enumerate() {
-        let amount = line.amount.parse("amount")?;
-        total = Some(match total {
-            None => amount,
-            Some(sum) => sum.checked_add(amount).map_err(|_| {
-                ApiError::validation(
-                    &format!("items[{index}]"),
-                    "all services of one quote must be priced in the same currency",
-                )
-            })?,
+fn bundle_view(
+    bundle: &BundleEntry,
+    services: &[ServiceEntry],
+    version: &str,
+) -> Result<BundleView, ApiError> {
+    let mut items = Vec::new();
+    let mut open = BTreeSet::new();
+    let mut currency = None;
+    for item in &bundle.items {
+        let service = services
+            .iter()
+            .find(|service| service.code == item.service_code)
+            .ok_or_else(|| {
+                ApiError::internal(format!(
+                    "bundle {} names {}",
+                    bundle.code, item.service_code
+                ))
+            })?;
+        currency = Some(service.currency);
+        open.extend(
+            service
+                .rule
+                .parameters()
+                .into_iter()
+                .filter(|name| !item.params.contains_key(name)),
+        );
+        items.push(BundleItemView {
+            service_code: service.code.clone(),
+            sector: service.sector.clone(),
+            name_km: service.name_km.clone(),
+            name_en: service.name_en.clone(),
+            quantity: item.quantity,
+            params: item.params.clone(),
         });
     }
-    let total = total.ok_or_else(|| ApiError::validation("items", "items must not be empty"))?;
-    let id = Uuid::now_v7();
-    let schedule_version = versions.join("+");
-    let ttl = chrono::Duration::from_std(state.config.quote_ttl).map_err(ApiError::internal)?;
-    // language=PostgreSQL
-    let (created_at, expires_at): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
-        "insert into quotes (id, office_code, currency, total_minor, lines, schedule_version, created_by, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7, now() + $8)
-         returning created_at, expires_at",
-    )
-    .bind(id)
-    .bind(&request.office_code)
-    .bind(total.currency().code())
-    .bind(total.amount_minor())
-    .bind(sqlx::types::Json(&lines))
-    .bind(&schedule_version)
-    .bind(principal.key_id)
-    .bind(ttl)
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(QuoteView {
-        id,
-        office_code: request.office_code,
-        lines,
-        total: total.into(),
-        schedule_version,
-        created_at,
-        expires_at,
+    Ok(BundleView {
+        code: bundle.code.clone(),
+        name_km: bundle.name_km.clone(),
+        name_en: bundle.name_en.clone(),
+        notes: bundle.notes.clone(),
+        currency: currency
+            .map_or("KHR", |currency| currency.code())
+            .to_owned(),
+        items,
+        parameters: open.into_iter().collect(),
+        schedule_version: version.to_owned(),
     })
 }
 
-#[derive(FromRow)]
-struct QuoteRow {
-    office_code: String,
-    currency: String,
-    total_minor: i64,
-    lines: sqlx::types::Json<Vec<QuoteLine>>,
-    schedule_version: String,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-}
-
-pub async fn get_quote(
+/// Bundles of the schedule in force: all, or the one named `code` (404 if none).
+pub async fn list_bundles(
     state: &AppState,
-    principal: &Principal,
-    id: Uuid,
-) -> Result<QuoteView, ApiError> {
-    let row: Option<QuoteRow> = sqlx::query_as(
-        "select office_code, currency, total_minor, lines, schedule_version, created_at, expires_at from quotes where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    let row = row
-        .filter(|row| principal.sees_office(&row.office_code))
-        .ok_or_else(|| ApiError::not_found("quote"))?;
-    Ok(QuoteView {
-        id,
-        total: super::money::from_row(row.total_minor, &row.currency)?.into(),
-        office_code: row.office_code,
-        lines: row.lines.0,
-        schedule_version: row.schedule_version,
-        created_at: row.created_at,
-        expires_at: row.expires_at,
-    })
+    code: Option<&str>,
+) -> Result<Vec<BundleView>, ApiError> {
+    if code.is_some_and(|code| !is_lookup_text(code, 64)) {
+        return Err(ApiError::not_found("bundle"));
+    }
+    let mut conn = state.pool.acquire().await?;
+    let version = schedule::resolve(&mut conn, None).await?;
+    let bundles = schedule::bundles(&mut conn, &version, code).await?;
+    if code.is_some() && bundles.is_empty() {
+        return Err(ApiError::not_found("bundle"));
+    }
+    let codes: Vec<String> = bundles
+        .iter()
+        .flat_map(|bundle| bundle.items.iter().map(|item| item.service_code.clone()))
+        .collect();
+    let services = schedule::services(&mut conn, &version, Some(&codes)).await?;
+    bundles
+        .iter()
+        .map(|bundle| bundle_view(bundle, &services, &version))
+        .collect()
 }

@@ -451,12 +451,12 @@ pub async fn cancel(
             office_code: &intent.office_code,
             case_reference: Some(&intent.case_reference),
             payment_intent_id: Some(id),
-            data: json!({
-                "payment_intent_id": id,
-                "case_reference": intent.case_reference,
-                "office_code": intent.office_code,
-                "total": MoneyView::from(money::from_row(intent.total_minor, &intent.currency)?),
-            }),
+            data: outbox::data(&outbox::PaymentClosed {
+                payment_intent_id: id,
+                case_reference: intent.case_reference.clone(),
+                office_code: intent.office_code.clone(),
+                total: MoneyView::from(money::from_row(intent.total_minor, &intent.currency)?),
+            })?,
         },
     )
     .await?;

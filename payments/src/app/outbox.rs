@@ -2,10 +2,13 @@
 //! its deliveries to every subscribed endpoint are created in the same transaction.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::money::MoneyView;
 use crate::http::error::ApiError;
 
 /// The event types of API.md, "Webhooks to the workflow system".
@@ -52,13 +55,15 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uui
     .await?;
     // language=PostgreSQL
     let fanned = sqlx::query(
-        "insert into webhook_deliveries (id, event_id, endpoint_id, office_code)
-         select gen_random_uuid(), $1, id, $3 from webhook_endpoints
+        "insert into webhook_deliveries (id, event_id, endpoint_id, office_code, case_key)
+         select gen_random_uuid(), $1, id, $3, $4 from webhook_endpoints
          where status = 'active' and ($2 = any(events) or '*' = any(events))",
     )
     .bind(id)
     .bind(event.event_type)
     .bind(event.office_code)
+    // Events without a case are ordered by nothing but themselves.
+    .bind(format!("{}:{}", event.office_code, event.case_reference.map_or_else(|| id.to_string(), str::to_owned)))
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -71,4 +76,51 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uui
     }
     metrics::counter!("owso_events_total", "type" => event.event_type.to_owned()).increment(1);
     Ok(id)
+}
+
+/// `data` of `payment.paid`: the cashier step is done.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentPaid {
+    pub payment_intent_id: Uuid,
+    #[schema(example = "0320018100")]
+    pub case_reference: String,
+    #[schema(example = "0320")]
+    pub office_code: String,
+    pub total: MoneyView,
+    #[schema(example = "khqr")]
+    pub channel: String,
+    /// Gapless per office and fiscal year.
+    #[schema(example = "0320-2026-000042")]
+    pub receipt_number: String,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// `data` of `payment.cancelled` and `payment.expired`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentClosed {
+    pub payment_intent_id: Uuid,
+    pub case_reference: String,
+    pub office_code: String,
+    pub total: MoneyView,
+}
+
+/// `data` of `reconciliation.exception`: money arrived that did not match; it sits in suspense.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReconciliationException {
+    pub exception_id: Uuid,
+    /// `amount_mismatch`, `currency_mismatch`, `account_mismatch`, `already_paid`,
+    /// `after_cancel`, `after_expiry`, `unknown_reference` or `unsupported_currency`.
+    pub kind: String,
+    pub office_code: String,
+    pub payment_intent_id: Option<Uuid>,
+    pub case_reference: Option<String>,
+    pub provider: String,
+    pub provider_transaction_id: String,
+    /// As the bank reported it.
+    pub amount: MoneyView,
+}
+
+/// Serializes an event body (infallible for these types; an error is reported, not hidden).
+pub fn data<T: Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
 }

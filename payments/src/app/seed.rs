@@ -6,13 +6,9 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use super::auth::{self, Role};
-use super::catalog::FeeRule;
+use super::fees::{self, audit::CLI_ACTOR, model::CatalogCounts};
 
 const SECTORS_CSV: &str = include_str!("../../data/sectors.csv");
-const SERVICES_CSV: &str = include_str!("../../data/services.csv");
-
-/// The schedule version of the bundled catalog.
-pub const SCHEDULE_VERSION: &str = "2026-skeleton-1";
 
 #[derive(Deserialize)]
 struct SectorRecord {
@@ -22,28 +18,18 @@ struct SectorRecord {
     name_en: String,
 }
 
-#[derive(Deserialize)]
-struct ServiceRecord {
-    code: String,
-    sector: String,
-    name_km: String,
-    name_en: String,
-    currency: String,
-    unit: String,
-    fee_kind: String,
-    amount: String,
-    time_limit_days: String,
-    legal_basis: String,
-    source: String,
-}
-
 #[derive(Debug, Serialize)]
 pub struct SeedReport {
     pub sectors: usize,
     pub services: usize,
+    pub schedule_version: String,
+    /// `created` on a fresh database, `unchanged` when the bundled version is already there.
+    pub outcome: String,
+    pub counts: CatalogCounts,
 }
 
-/// Loads the bundled sectors and services (upsert by code).
+/// Loads the bundled sectors (upsert by code) and publishes the bundled fee schedule
+/// (`payments/data/catalog.csv`) through the same path as `payments catalog import`.
 pub async fn catalog(conn: &mut PgConnection) -> anyhow::Result<SeedReport> {
     let mut sectors = 0;
     for record in csv::Reader::from_reader(SECTORS_CSV.as_bytes()).deserialize::<SectorRecord>() {
@@ -60,58 +46,21 @@ pub async fn catalog(conn: &mut PgConnection) -> anyhow::Result<SeedReport> {
         .await?;
         sectors += 1;
     }
-    let mut services = 0;
-    for record in csv::Reader::from_reader(SERVICES_CSV.as_bytes()).deserialize::<ServiceRecord>() {
-        let record = record?;
-        let rule = match record.fee_kind.as_str() {
-            "fixed" => FeeRule::Fixed {
-                amount: record.amount.clone(),
-            },
-            "per_unit" => FeeRule::PerUnit {
-                amount: record.amount.clone(),
-                unit: record.unit.clone(),
-            },
-            "unpublished" => FeeRule::Unpublished,
-            other => anyhow::bail!("service {}: unknown fee kind {other:?}", record.code),
-        };
-        let time_limit: Option<i32> = if record.time_limit_days.is_empty() {
-            None
-        } else {
-            Some(record.time_limit_days.parse()?)
-        };
-        // language=PostgreSQL
-        sqlx::query(
-            "insert into services (code, sector_code, name_km, name_en, currency, unit, fee_rule, time_limit_days,
-                 legal_basis, source, schedule_version)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             on conflict (code) do update set sector_code = excluded.sector_code, name_km = excluded.name_km,
-                 name_en = excluded.name_en, currency = excluded.currency, unit = excluded.unit,
-                 fee_rule = excluded.fee_rule, time_limit_days = excluded.time_limit_days,
-                 legal_basis = excluded.legal_basis, source = excluded.source,
-                 schedule_version = excluded.schedule_version, updated_at = now()
-             where (services.sector_code, services.name_km, services.name_en, services.currency, services.unit,
-                    services.fee_rule, services.time_limit_days, services.legal_basis, services.source,
-                    services.schedule_version)
-                 is distinct from (excluded.sector_code, excluded.name_km, excluded.name_en, excluded.currency,
-                    excluded.unit, excluded.fee_rule, excluded.time_limit_days, excluded.legal_basis,
-                    excluded.source, excluded.schedule_version)",
-        )
-        .bind(&record.code)
-        .bind(&record.sector)
-        .bind(&record.name_km)
-        .bind(&record.name_en)
-        .bind(&record.currency)
-        .bind(&record.unit)
-        .bind(sqlx::types::Json(&rule))
-        .bind(time_limit)
-        .bind(&record.legal_basis)
-        .bind(&record.source)
-        .bind(SCHEDULE_VERSION)
-        .execute(&mut *conn)
-        .await?;
-        services += 1;
-    }
-    Ok(SeedReport { sectors, services })
+    let (_, report) = fees::admin::import(conn, fees::BUNDLED_CATALOG_CSV.as_bytes(), CLI_ACTOR)
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "bundled catalog: {error} {:?}",
+                error.to_problem().extensions
+            )
+        })?;
+    Ok(SeedReport {
+        sectors,
+        services: report.counts.services,
+        schedule_version: report.schedule_version,
+        outcome: report.outcome,
+        counts: report.counts,
+    })
 }
 
 struct DemoOffice {

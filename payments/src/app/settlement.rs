@@ -174,8 +174,12 @@ async fn settle(
     }))
     .debit(clearing, total);
     for line in &intent.lines.0 {
-        let account = AccountCode::parse(&line.revenue_account)?;
-        entry = entry.credit(account, line.amount.parse("amount")?);
+        let amount = line.amount.parse("amount")?;
+        // A service published as free is a line of 0 beside paid ones; postings are never 0.
+        if amount.is_zero() {
+            continue;
+        }
+        entry = entry.credit(AccountCode::parse(&line.revenue_account)?, amount);
     }
     let posted = ledger::store::post(conn, &entry.build()?).await?;
     let entry_id = match posted {
@@ -239,15 +243,15 @@ async fn settle(
             office_code: &intent.office_code,
             case_reference: Some(&intent.case_reference),
             payment_intent_id: Some(intent.id),
-            data: json!({
-                "payment_intent_id": intent.id,
-                "case_reference": intent.case_reference,
-                "office_code": intent.office_code,
-                "total": MoneyView::from(total),
-                "channel": report.channel,
-                "receipt_number": receipt_number,
-                "paid_at": paid_at,
-            }),
+            data: outbox::data(&outbox::PaymentPaid {
+                payment_intent_id: intent.id,
+                case_reference: intent.case_reference.clone(),
+                office_code: intent.office_code.clone(),
+                total: MoneyView::from(total),
+                channel: report.channel.to_owned(),
+                receipt_number: receipt_number.clone(),
+                paid_at,
+            })?,
         },
     )
     .await?;
@@ -343,16 +347,16 @@ async fn park(
             office_code,
             case_reference: intent.map(|intent| intent.case_reference.as_str()),
             payment_intent_id: intent.map(|intent| intent.id),
-            data: json!({
-                "exception_id": exception_id,
-                "kind": kind,
-                "office_code": office_code,
-                "payment_intent_id": intent.map(|intent| intent.id),
-                "case_reference": intent.map(|intent| intent.case_reference.clone()),
-                "provider": report.provider,
-                "provider_transaction_id": report.transaction_id,
-                "amount": { "amount": truncate(report.amount, 64), "currency": truncate(report.currency, 16) },
-            }),
+            data: outbox::data(&outbox::ReconciliationException {
+                exception_id,
+                kind: kind.to_owned(),
+                office_code: office_code.to_owned(),
+                payment_intent_id: intent.map(|intent| intent.id),
+                case_reference: intent.map(|intent| intent.case_reference.clone()),
+                provider: report.provider.to_owned(),
+                provider_transaction_id: report.transaction_id.to_owned(),
+                amount: MoneyView { amount: truncate(report.amount, 64), currency: truncate(report.currency, 16) },
+            })?,
         },
     )
     .await?;

@@ -30,10 +30,21 @@ pub struct EndpointView {
     pub id: Uuid,
     pub url: String,
     pub events: Vec<String>,
+    /// `active` or `disabled` (set by an admin).
     pub status: String,
+    /// `healthy`, or `failing` once deliveries have failed for as long as they are retried.
+    pub health: String,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Until when the previous secret is still signed with, after a rotation.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub description: Option<String>,
     pub created_at: DateTime<Utc>,
 }
+
+const ENDPOINT_COLUMNS: &str = "id, url, events, status, health, failing_since, last_success_at, \
+    case when previous_secret_expires_at > now() then previous_secret_expires_at end as previous_secret_expires_at, \
+    description, created_at";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedEndpointView {
@@ -101,6 +112,28 @@ pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, ApiEr
     Ok(url)
 }
 
+fn validate_events(events: &[String]) -> Result<(), ApiError> {
+    if events.is_empty() || events.len() > EVENT_TYPES.len() + 1 {
+        return Err(ApiError::validation("events", "events must list 1 or more event types"));
+    }
+    for event in events {
+        if event != "*" && !EVENT_TYPES.contains(&event.as_str()) {
+            return Err(ApiError::validation(
+                "events",
+                format!("unknown event type {event:?}; known: {}", EVENT_TYPES.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_description(description: Option<&str>) -> Result<(), ApiError> {
+    if description.is_some_and(|text| text.chars().count() > 200) {
+        return Err(ApiError::validation("description", "description must be at most 200 characters"));
+    }
+    Ok(())
+}
+
 pub async fn create_endpoint(
     state: &AppState,
     principal: &Principal,
@@ -140,7 +173,7 @@ pub async fn create_endpoint(
     // language=PostgreSQL
     let endpoint: EndpointView = sqlx::query_as(
         "insert into webhook_endpoints (id, url, events, secret, description) values ($1, $2, $3, $4, $5)
-         returning id, url, events, status, description, created_at",
+         returning id, url, events, status, health, failing_since, last_success_at, previous_secret_expires_at, description, created_at",
     )
     .bind(id)
     .bind(url.as_str())
@@ -161,9 +194,9 @@ pub async fn list_endpoints(
     principal: &Principal,
 ) -> Result<Vec<EndpointView>, ApiError> {
     principal.require(&[Role::Admin])?;
-    let rows: Vec<EndpointView> = sqlx::query_as(
-        "select id, url, events, status, description, created_at from webhook_endpoints order by created_at, id",
-    )
+    let rows: Vec<EndpointView> = sqlx::query_as(&format!(
+        "select {ENDPOINT_COLUMNS} from webhook_endpoints order by created_at, id"
+    ))
     .fetch_all(&state.pool)
     .await?;
     Ok(rows)
@@ -264,4 +297,146 @@ pub async fn retry_delivery(
         .execute(&state.pool)
         .await?;
     Ok(row)
+}
+
+pub async fn get_endpoint(state: &AppState, principal: &Principal, id: Uuid) -> Result<EndpointView, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let row: Option<EndpointView> = sqlx::query_as(&format!("select {ENDPOINT_COLUMNS} from webhook_endpoints where id = $1"))
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?;
+    row.ok_or_else(|| ApiError::not_found("webhook endpoint"))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEndpointRequest {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    /// `active` or `disabled`. A disabled endpoint gets no new deliveries; pending ones wait.
+    pub status: Option<String>,
+    pub description: Option<String>,
+}
+
+pub async fn update_endpoint(state: &AppState, principal: &Principal, id: Uuid, request: UpdateEndpointRequest) -> Result<EndpointView, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let url = request
+        .url
+        .as_deref()
+        .map(|raw| validate_url(raw, state.config.webhook_allow_link_local))
+        .transpose()?;
+    if let Some(events) = &request.events {
+        validate_events(events)?;
+    }
+    if request.status.as_deref().is_some_and(|status| !matches!(status, "active" | "disabled")) {
+        return Err(ApiError::validation("status", "status must be active or disabled"));
+    }
+    validate_description(request.description.as_deref())?;
+    // language=PostgreSQL
+    let updated = sqlx::query(
+        "update webhook_endpoints set url = coalesce($2, url), events = coalesce($3, events),
+             status = coalesce($4, status), description = coalesce($5, description), updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(url.as_ref().map(url::Url::as_str))
+    .bind(request.events.as_deref())
+    .bind(request.status.as_deref())
+    .bind(request.description.as_deref())
+    .execute(&state.pool)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(ApiError::not_found("webhook endpoint"));
+    }
+    if request.status.as_deref() == Some("active") {
+        // Pending deliveries held while it was disabled may go now.
+        sqlx::query("select pg_notify('webhook_deliveries', '')").execute(&state.pool).await?;
+    }
+    get_endpoint(state, principal, id).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {
+    /// How long the old secret keeps being signed with, in seconds (default 86400, at most 7 days).
+    pub keep_previous_for_s: Option<i64>,
+}
+
+/// Makes a new secret; the old one is still used to sign, beside the new, for a while, so the
+/// workflow system can switch without missing a message.
+pub async fn rotate_secret(state: &AppState, principal: &Principal, id: Uuid, request: RotateSecretRequest) -> Result<CreatedEndpointView, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let keep_s = request.keep_previous_for_s.unwrap_or(86_400);
+    if !(0..=7 * 86_400).contains(&keep_s) {
+        return Err(ApiError::validation("keep_previous_for_s", "keep_previous_for_s must be between 0 and 604800"));
+    }
+    let secret = WebhookSecret::generate();
+    // language=PostgreSQL
+    let updated = sqlx::query(
+        "update webhook_endpoints
+         set previous_secret = case when $3 > 0 then secret end,
+             previous_secret_expires_at = case when $3 > 0 then now() + $3::bigint * interval '1 second' end,
+             secret = $2, updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(secret.as_whsec())
+    .bind(keep_s)
+    .execute(&state.pool)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(ApiError::not_found("webhook endpoint"));
+    }
+    tracing::info!(endpoint.id = %id, "webhook secret rotated");
+    let endpoint = get_endpoint(state, principal, id).await?;
+    Ok(CreatedEndpointView { endpoint, secret: secret.as_whsec() })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetriedView {
+    pub retried: u64,
+}
+
+/// Puts every dead-lettered delivery of an endpoint back in the queue, in case order.
+pub async fn retry_dead(state: &AppState, principal: &Principal, endpoint_id: Uuid) -> Result<RetriedView, ApiError> {
+    principal.require(&[Role::Admin])?;
+    get_endpoint(state, principal, endpoint_id).await?;
+    let retried = sqlx::query(
+        "update webhook_deliveries set status = 'pending', next_attempt_at = now(), leased_until = null
+         where endpoint_id = $1 and status = 'dead'",
+    )
+    .bind(endpoint_id)
+    .execute(&state.pool)
+    .await?
+    .rows_affected();
+    sqlx::query("select pg_notify('webhook_deliveries', '')").execute(&state.pool).await?;
+    Ok(RetriedView { retried })
+}
+
+#[derive(Debug, Serialize, ToSchema, FromRow)]
+pub struct DeliveryAttemptView {
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub error: Option<String>,
+}
+
+pub async fn delivery_attempts(state: &AppState, principal: &Principal, delivery_id: Uuid) -> Result<Vec<DeliveryAttemptView>, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let exists: bool = sqlx::query_scalar("select exists(select 1 from webhook_deliveries where id = $1)")
+        .bind(delivery_id)
+        .fetch_one(&state.pool)
+        .await?;
+    if !exists {
+        return Err(ApiError::not_found("webhook delivery"));
+    }
+    let rows: Vec<DeliveryAttemptView> = sqlx::query_as(
+        "select attempted_at, status_code, latency_ms, error from webhook_attempts where delivery_id = $1 order by attempted_at, id limit 500",
+    )
+    .bind(delivery_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows)
 }

@@ -72,6 +72,8 @@ pub struct ServicesQuery {
     pub sector: Option<String>,
     /// Text matched against Khmer and English names and codes.
     pub q: Option<String>,
+    /// A schedule version (default: the one in force), e.g. to review a scheduled version.
+    pub schedule_version: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/services", tag = "catalog", params(ServicesQuery), responses((status = 200, body = Vec<ServiceView>)))]
@@ -80,7 +82,13 @@ pub async fn list_services(
     AppQuery(query): AppQuery<ServicesQuery>,
 ) -> Result<Json<Vec<ServiceView>>, ApiError> {
     Ok(Json(
-        catalog::list_services(&state, query.sector.as_deref(), query.q.as_deref()).await?,
+        catalog::list_services(
+            &state,
+            query.sector.as_deref(),
+            query.q.as_deref(),
+            query.schedule_version.as_deref(),
+        )
+        .await?,
     ))
 }
 
@@ -341,6 +349,45 @@ pub async fn retry_webhook_delivery(
     Ok(Json(
         webhooks::retry_delivery(&state, &principal, id).await?,
     ))
+}
+
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = crate::app::webhooks::EndpointView), (status = 404, body = Problem)))]
+pub async fn get_webhook_endpoint(State(state): State<AppState>, principal: Principal, AppPath(id): AppPath<Uuid>) -> Result<Json<crate::app::webhooks::EndpointView>, ApiError> {
+    Ok(Json(webhooks::get_endpoint(&state, &principal, id).await?))
+}
+
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", request_body = crate::app::webhooks::UpdateEndpointRequest, security(("bearer" = [])),
+    responses((status = 200, body = crate::app::webhooks::EndpointView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_webhook_endpoint(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(request): AppJson<crate::app::webhooks::UpdateEndpointRequest>,
+) -> Result<Json<crate::app::webhooks::EndpointView>, ApiError> {
+    Ok(Json(webhooks::update_endpoint(&state, &principal, id, request).await?))
+}
+
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", request_body = crate::app::webhooks::RotateSecretRequest, security(("bearer" = [])),
+    responses((status = 200, body = CreatedEndpointView), (status = 404, body = Problem)))]
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(request): AppJson<crate::app::webhooks::RotateSecretRequest>,
+) -> Result<Json<CreatedEndpointView>, ApiError> {
+    Ok(Json(webhooks::rotate_secret(&state, &principal, id, request).await?))
+}
+
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/retry-dead", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 200, body = crate::app::webhooks::RetriedView), (status = 404, body = Problem)))]
+pub async fn retry_dead_webhook_deliveries(State(state): State<AppState>, principal: Principal, AppPath(id): AppPath<Uuid>) -> Result<Json<crate::app::webhooks::RetriedView>, ApiError> {
+    Ok(Json(webhooks::retry_dead(&state, &principal, id).await?))
+}
+
+#[utoipa::path(get, path = "/v1/webhook-deliveries/{id}/attempts", tag = "webhooks", security(("bearer" = [])),
+    responses((status = 200, body = Vec<crate::app::webhooks::DeliveryAttemptView>), (status = 404, body = Problem)))]
+pub async fn list_webhook_attempts(State(state): State<AppState>, principal: Principal, AppPath(id): AppPath<Uuid>) -> Result<Json<Vec<crate::app::webhooks::DeliveryAttemptView>>, ApiError> {
+    Ok(Json(webhooks::delivery_attempts(&state, &principal, id).await?))
 }
 
 pub async fn get_openapi() -> Json<serde_json::Value> {

@@ -2,9 +2,11 @@
 
 pub mod auth;
 pub mod body;
+pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod ledger_handlers;
 pub mod openapi;
 pub mod pages;
 
@@ -71,6 +73,22 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/ledger/trial-balance", get(handlers::get_trial_balance))
         .route("/v1/ledger/accounts", get(handlers::list_accounts))
         .route(
+            "/v1/ledger/accounts/{code}/balance",
+            get(ledger_handlers::get_account_balance),
+        )
+        .route(
+            "/v1/ledger/accounts/{code}/statement",
+            get(ledger_handlers::get_account_statement),
+        )
+        .route("/v1/ledger/entries", get(ledger_handlers::export_entries))
+        .route("/v1/ledger/periods", get(ledger_handlers::list_periods))
+        .route(
+            "/v1/ledger/periods/close",
+            post(ledger_handlers::close_period),
+        )
+        .route("/v1/ledger/verify", get(ledger_handlers::verify))
+        .route("/v1/ledger/digests", get(ledger_handlers::list_digests))
+        .route(
             "/v1/reconciliation/exceptions",
             get(handlers::list_exceptions),
         )
@@ -79,6 +97,13 @@ pub fn router(state: AppState) -> Router {
             post(handlers::create_webhook_endpoint).get(handlers::list_webhook_endpoints),
         )
         .route(
+            "/v1/webhook-endpoints/{id}",
+            get(handlers::get_webhook_endpoint).patch(handlers::update_webhook_endpoint),
+        )
+        .route("/v1/webhook-endpoints/{id}/rotate-secret", post(handlers::rotate_webhook_secret))
+        .route("/v1/webhook-endpoints/{id}/retry-dead", post(handlers::retry_dead_webhook_deliveries))
+        .route("/v1/webhook-deliveries/{id}/attempts", get(handlers::list_webhook_attempts))
+        .route(
             "/v1/webhook-deliveries",
             get(handlers::list_webhook_deliveries),
         )
@@ -86,6 +111,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/webhook-deliveries/{id}/retry",
             post(handlers::retry_webhook_delivery),
         )
+        .merge(catalog::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .with_state(state);

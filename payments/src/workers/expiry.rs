@@ -1,6 +1,5 @@
 //! Expires intents whose time is up, with their `payment.expired` event in the same transaction.
 
-use serde_json::json;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -59,12 +58,12 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
                 office_code,
                 case_reference: Some(case_reference),
                 payment_intent_id: Some(*id),
-                data: json!({
-                    "payment_intent_id": id,
-                    "case_reference": case_reference,
-                    "office_code": office_code,
-                    "total": MoneyView::from(money::from_row(*total_minor, currency)?),
-                }),
+                data: outbox::data(&outbox::PaymentClosed {
+                    payment_intent_id: *id,
+                    case_reference: case_reference.clone(),
+                    office_code: office_code.clone(),
+                    total: MoneyView::from(money::from_row(*total_minor, currency)?),
+                })?,
             },
         )
         .await?;

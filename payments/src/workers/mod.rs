@@ -4,6 +4,8 @@
 pub mod dispatcher;
 pub mod expiry;
 pub mod khqr_poller;
+pub mod rollup;
+pub mod sealer;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,6 +22,14 @@ pub fn spawn_all(
         tokio::spawn(dispatcher.run(shutdown.clone())),
         tokio::spawn(expiry::run(state.clone(), shutdown.clone())),
     ];
+    // Checked before anything starts: a bad LEDGER_SIGNING_KEY fails start-up, not a round.
+    let ledger_key = crate::app::ledger_audit::signing_key(&state.config)?;
+    handles.push(tokio::spawn(sealer::run(
+        state.clone(),
+        ledger_key,
+        shutdown.clone(),
+    )));
+    handles.push(tokio::spawn(rollup::run(state.clone(), shutdown.clone())));
     if let Some(bakong) = state.bakong.clone() {
         handles.push(tokio::spawn(khqr_poller::run(
             state.clone(),

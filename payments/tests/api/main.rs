@@ -4,7 +4,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::as_conversions
 )]
 
 mod support;
@@ -13,7 +14,13 @@ mod auth;
 mod basics;
 mod callbacks;
 mod catalog;
+mod delivery;
+mod fee_props;
+mod fee_rows;
+mod fee_schedules;
+mod fees;
 mod intents;
 mod khqr;
+mod ledger_audit;
 mod ledger_db;
 mod webhooks;

@@ -1,0 +1,605 @@
+//! The hash chain in the database: sealing rounds, verification, daily digests (crate docs,
+//! "Sealing").
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt as _;
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::chain::{chain_hash, ChainEntry, ChainPosting, GENESIS_HASH};
+use crate::error::LedgerError;
+
+/// Key of the transaction-level advisory lock that makes one sealer at a time.
+const SEALER_LOCK_KEY: i64 = 0x4f57_534f_5345_414c;
+
+/// One entry row with its postings, as both the sealer and the verifier read it.
+type EntryRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<NaiveDate>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<Vec<String>>,
+    Option<Vec<String>>,
+    Option<Vec<i64>>,
+    Option<bool>,
+);
+
+/// Columns of [`EntryRow`] for an entry `e` whose id is `$id_expression`; postings whose
+/// office, time or currency differ from their entry's or account's make `consistent` false.
+macro_rules! entry_columns {
+    ($id:literal) => {
+        concat!(
+            $id,
+            ", e.office_code, e.kind, e.description, e.idempotency_key, e.reverses_entry_id,
+             e.corrects_period, e.metadata::text, e.created_at,
+             l.codes, l.currencies, l.amounts, l.consistent"
+        )
+    };
+}
+
+/// The lateral join that gathers an entry's postings in write order.
+macro_rules! postings_lateral {
+    ($id:literal) => {
+        concat!(
+            "left join lateral (
+                select array_agg(a.code order by p.id) as codes,
+                       array_agg(p.currency::text order by p.id) as currencies,
+                       array_agg(p.amount_minor order by p.id) as amounts,
+                       bool_and(p.created_at = e.created_at and p.office_code = e.office_code
+                                and p.currency = a.currency) as consistent
+                from ledger_postings p
+                join ledger_accounts a on a.id = p.account_id
+                where p.entry_id = ",
+            $id,
+            "
+             ) l on true"
+        )
+    };
+}
+
+/// Builds the chain view of a row; `None` when the entry row is missing.
+fn chain_entry(row: EntryRow) -> Option<(ChainEntry, bool)> {
+    let (
+        entry_id,
+        office_code,
+        kind,
+        description,
+        idempotency_key,
+        reverses_entry_id,
+        corrects_period,
+        metadata,
+        created_at,
+        codes,
+        currencies,
+        amounts,
+        consistent,
+    ) = row;
+    let codes = codes.unwrap_or_default();
+    let currencies = currencies.unwrap_or_default();
+    let amounts = amounts.unwrap_or_default();
+    let same_lengths = codes.len() == currencies.len() && codes.len() == amounts.len();
+    let postings = codes
+        .into_iter()
+        .zip(currencies)
+        .zip(amounts)
+        .map(|((account, currency), amount_minor)| ChainPosting {
+            account,
+            currency,
+            amount_minor,
+        })
+        .collect();
+    let entry = ChainEntry {
+        entry_id,
+        office_code: office_code?,
+        kind: kind?,
+        description: description?,
+        idempotency_key,
+        reverses_entry_id,
+        corrects_period,
+        metadata: metadata?,
+        created_at: created_at?,
+        postings,
+    };
+    Some((entry, same_lengths && consistent.unwrap_or(false)))
+}
+
+fn hash_array(bytes: &[u8]) -> Option<[u8; 32]> {
+    <[u8; 32]>::try_from(bytes).ok()
+}
+
+/// The head of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainHead {
+    /// Position of the last seal (0 when nothing is sealed).
+    pub seq: i64,
+    /// Hash of the last seal, hex ([`GENESIS_HASH`] when nothing is sealed).
+    pub hash: String,
+}
+
+/// Takes the sealer's lock for the caller's transaction; `false` when another sealer holds it
+/// (the caller then skips its round).
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when the statement fails.
+pub async fn try_lock_sealer(conn: &mut PgConnection) -> Result<bool, LedgerError> {
+    // language=PostgreSQL
+    let locked = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
+        .bind(SEALER_LOCK_KEY)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(locked)
+}
+
+/// Returns the current head of the chain.
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when the query fails.
+pub async fn chain_head(conn: &mut PgConnection) -> Result<ChainHead, LedgerError> {
+    let (seq, hash) = head(conn).await?;
+    Ok(ChainHead {
+        seq,
+        hash: hex::encode(hash),
+    })
+}
+
+async fn head(conn: &mut PgConnection) -> Result<(i64, [u8; 32]), LedgerError> {
+    // language=PostgreSQL
+    let row: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("select seq, hash from ledger_seals order by seq desc limit 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(match row {
+        None => (0, GENESIS_HASH),
+        Some((seq, hash)) => (
+            seq,
+            hash_array(&hash).ok_or(LedgerError::Database(sqlx::Error::RowNotFound))?,
+        ),
+    })
+}
+
+/// Seals up to `max_entries` entries whose transactions are finished, in (txid, id) order,
+/// and returns how many it sealed.
+///
+/// Call it in a transaction that holds [`try_lock_sealer`]; commit to publish the seals.
+/// An entry is sealed only once its transaction id is below `pg_snapshot_xmin()`, so that
+/// nothing can commit behind the chain's head (crate docs, "Sealing").
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when a statement fails (including a second sealer that
+/// bypassed the lock: the unique seq and entry id refuse its rows).
+pub async fn seal_pending(conn: &mut PgConnection, max_entries: i64) -> Result<usize, LedgerError> {
+    // Taken before this transaction writes anything, so it has no xid of its own yet.
+    // language=PostgreSQL
+    let (horizon, finished_below): (String, String) = sqlx::query_as(
+        "select horizon::text, pg_snapshot_xmin(pg_current_snapshot())::text
+         from ledger_seal_state for update",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let sql = concat!(
+        "select ",
+        entry_columns!("e.id"),
+        ", e.txid::text
+         from ledger_entries e ",
+        postings_lateral!("e.id"),
+        "
+         where e.txid >= $1::xid8 and e.txid < $2::xid8
+           and not exists (select 1 from ledger_seals s where s.entry_id = e.id)
+         order by e.txid, e.id
+         limit $3"
+    );
+    let rows: Vec<(EntryRow, String)> = sqlx::query_as::<_, EntryRowWithTxid>(sql)
+        .bind(&horizon)
+        .bind(&finished_below)
+        .bind(max_entries)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(EntryRowWithTxid::split)
+        .collect();
+    let (mut seq, mut prev) = head(conn).await?;
+    let mut entry_ids = Vec::with_capacity(rows.len());
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut prev_hashes = Vec::with_capacity(rows.len());
+    let mut hashes = Vec::with_capacity(rows.len());
+    let mut last_txid = None;
+    for (row, txid) in rows {
+        let Some((entry, _)) = chain_entry(row) else {
+            continue;
+        };
+        seq = seq.checked_add(1).ok_or(LedgerError::Database(sqlx::Error::RowNotFound))?;
+        let hash = chain_hash(&prev, seq, &entry);
+        entry_ids.push(entry.entry_id);
+        seqs.push(seq);
+        prev_hashes.push(prev.to_vec());
+        hashes.push(hash.to_vec());
+        prev = hash;
+        last_txid = Some(txid);
+    }
+    let sealed = entry_ids.len();
+    if sealed > 0 {
+        // language=PostgreSQL
+        sqlx::query(
+            "insert into ledger_seals (entry_id, seq, prev_hash, hash)
+             select * from unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])",
+        )
+        .bind(&entry_ids)
+        .bind(&seqs)
+        .bind(&prev_hashes)
+        .bind(&hashes)
+        .execute(&mut *conn)
+        .await?;
+    }
+    // A full batch may have left entries of its last transaction id unsealed: the horizon
+    // stops there and the next round's anti-join skips what is sealed already.
+    let batch_full = i64::try_from(sealed).is_ok_and(|count| count >= max_entries);
+    let new_horizon = match (batch_full, last_txid) {
+        (true, Some(txid)) => txid,
+        _ => finished_below,
+    };
+    // language=PostgreSQL
+    sqlx::query("update ledger_seal_state set horizon = $1::xid8")
+        .bind(&new_horizon)
+        .execute(&mut *conn)
+        .await?;
+    Ok(sealed)
+}
+
+/// [`EntryRow`] plus the entry's txid, decoded from one row.
+struct EntryRowWithTxid(EntryRow, String);
+
+impl EntryRowWithTxid {
+    fn split(self) -> (EntryRow, String) {
+        (self.0, self.1)
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for EntryRowWithTxid {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row as _;
+        let entry = <EntryRow as sqlx::FromRow<'r, sqlx::postgres::PgRow>>::from_row(row)?;
+        Ok(EntryRowWithTxid(entry, row.try_get(13)?))
+    }
+}
+
+/// The outcome of [`verify_chain`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// True when every seal recomputes, links to the previous one, and every finished entry
+    /// is sealed.
+    pub ok: bool,
+    /// Seals recomputed before the first problem (all of them when `ok`).
+    pub entries_checked: i64,
+    /// The first entry that does not verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bad_entry: Option<i64>,
+    /// Why that entry does not verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Position of the last seal.
+    pub head_seq: i64,
+    /// Hash of the last seal, hex.
+    pub head_hash: String,
+}
+
+/// Recomputes the whole chain from the entries and postings, in seal order, and names the
+/// first entry that does not match; also checks the stored daily digests' heads and that no
+/// finished entry was left out of the chain.
+///
+/// Call it inside a `repeatable read` transaction so that seals, entries and the sealer's
+/// horizon are read from one snapshot. Rows are streamed: memory does not grow with the
+/// ledger.
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when a query fails.
+pub async fn verify_chain(conn: &mut PgConnection) -> Result<VerifyReport, LedgerError> {
+    // language=PostgreSQL
+    let digests: Vec<(i64, Vec<u8>, NaiveDate)> =
+        sqlx::query_as("select head_seq, head_hash, day from ledger_digests where head_seq > 0")
+            .fetch_all(&mut *conn)
+            .await?;
+    let checkpoints: BTreeMap<i64, (Vec<u8>, NaiveDate)> = digests
+        .into_iter()
+        .map(|(seq, hash, day)| (seq, (hash, day)))
+        .collect();
+    let (head_seq, head_hash) = head(conn).await?;
+    let mut report = VerifyReport {
+        ok: true,
+        entries_checked: 0,
+        first_bad_entry: None,
+        reason: None,
+        head_seq,
+        head_hash: hex::encode(head_hash),
+    };
+    let sql = concat!(
+        "select s.seq, s.prev_hash, s.hash, ",
+        entry_columns!("s.entry_id"),
+        " from ledger_seals s
+         left join ledger_entries e on e.id = s.entry_id ",
+        postings_lateral!("s.entry_id"),
+        " order by s.seq"
+    );
+    let mut rows = sqlx::query_as::<_, SealRow>(sql).fetch(&mut *conn);
+    let mut expected_seq: i64 = 1;
+    let mut prev = GENESIS_HASH;
+    while let Some(SealRow(seq, stored_prev, stored_hash, row)) = rows.try_next().await? {
+        let entry_id = row.0;
+        if let Some(reason) = check_seal(
+            (seq, expected_seq),
+            &prev,
+            (&stored_prev, &stored_hash),
+            row,
+            checkpoints.get(&seq),
+        ) {
+            report.ok = false;
+            report.first_bad_entry = Some(entry_id);
+            report.reason = Some(reason);
+            return Ok(report);
+        }
+        prev = hash_array(&stored_hash).unwrap_or(GENESIS_HASH);
+        expected_seq = expected_seq.saturating_add(1);
+        report.entries_checked = report.entries_checked.saturating_add(1);
+    }
+    drop(rows);
+    // Finished entries (txid below the horizon) must all be in the chain: one missing means a
+    // seal row was removed, or an entry was written behind the sealer's back.
+    // language=PostgreSQL
+    let unsealed: Option<i64> = sqlx::query_scalar(
+        "select min(e.id) from ledger_entries e
+         where e.txid < (select horizon from ledger_seal_state)
+           and not exists (select 1 from ledger_seals s where s.entry_id = e.id)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(entry_id) = unsealed {
+        report.ok = false;
+        report.first_bad_entry = Some(entry_id);
+        report.reason = Some("finished entry is missing from the chain".to_owned());
+    }
+    Ok(report)
+}
+
+/// Checks one seal; returns why it is bad.
+fn check_seal(
+    (seq, expected_seq): (i64, i64),
+    prev: &[u8; 32],
+    (stored_prev, stored_hash): (&[u8], &[u8]),
+    row: EntryRow,
+    checkpoint: Option<&(Vec<u8>, NaiveDate)>,
+) -> Option<String> {
+    if seq != expected_seq {
+        return Some(format!("seal {expected_seq} is missing before seal {seq}"));
+    }
+    if stored_prev != prev.as_slice() {
+        return Some("prev_hash does not match the previous seal".to_owned());
+    }
+    let Some((entry, consistent)) = chain_entry(row) else {
+        return Some("sealed entry is missing".to_owned());
+    };
+    if !consistent {
+        return Some("a posting's office, time or currency differs from its entry's".to_owned());
+    }
+    if chain_hash(prev, seq, &entry).as_slice() != stored_hash {
+        return Some("entry or postings changed since they were sealed".to_owned());
+    }
+    if let Some((digest_hash, day)) = checkpoint {
+        if digest_hash.as_slice() != stored_hash {
+            return Some(format!("chain differs from the signed digest of {day}"));
+        }
+    }
+    None
+}
+
+/// A seal row with its entry.
+struct SealRow(i64, Vec<u8>, Vec<u8>, EntryRow);
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for SealRow {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row as _;
+        let entry: EntryRow = (
+            row.try_get(3)?,
+            row.try_get(4)?,
+            row.try_get(5)?,
+            row.try_get(6)?,
+            row.try_get(7)?,
+            row.try_get(8)?,
+            row.try_get(9)?,
+            row.try_get(10)?,
+            row.try_get(11)?,
+            row.try_get(12)?,
+            row.try_get(13)?,
+            row.try_get(14)?,
+            row.try_get(15)?,
+        );
+        Ok(SealRow(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, entry))
+    }
+}
+
+/// What a daily digest states: the chain head and every account's balance over the sealed
+/// entries up to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigestPayload {
+    /// The Cambodian calendar day the digest closes.
+    pub day: NaiveDate,
+    /// Position of the chain head the digest covers.
+    pub head_seq: i64,
+    /// Hash of that head, hex.
+    pub head_hash: String,
+    /// Number of sealed entries up to the head.
+    pub entry_count: i64,
+    /// (account code, balance in minor units) over those entries, in byte order of the code.
+    pub accounts: Vec<(String, i64)>,
+}
+
+impl DigestPayload {
+    /// Returns the exact text that is signed (crate docs, "Daily digests").
+    pub fn to_text(&self) -> String {
+        let mut text = format!(
+            "owso-pay-ledger-digest v1\nday {}\nhead_seq {}\nhead_hash {}\nentry_count {}\n",
+            self.day, self.head_seq, self.head_hash, self.entry_count
+        );
+        for (account, balance_minor) in &self.accounts {
+            text.push_str(&format!("account {account} {balance_minor}\n"));
+        }
+        text
+    }
+}
+
+/// Gathers the digest of `day` at the current chain head.
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when a query fails.
+pub async fn digest_payload(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+) -> Result<DigestPayload, LedgerError> {
+    let (head_seq, head_hash) = head(conn).await?;
+    // language=PostgreSQL
+    let accounts: Vec<(String, i64)> = sqlx::query_as(
+        "select a.code, sum(p.amount_minor)::bigint
+         from ledger_seals s
+         join ledger_postings p on p.entry_id = s.entry_id
+         join ledger_accounts a on a.id = p.account_id
+         where s.seq <= $1
+         group by a.code
+         order by a.code collate \"C\"",
+    )
+    .bind(head_seq)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(DigestPayload {
+        day,
+        head_seq,
+        head_hash: hex::encode(head_hash),
+        entry_count: head_seq,
+        accounts,
+    })
+}
+
+/// Tells whether every committed entry created before `before` is sealed: a digest waits for
+/// that, so that the digest of a day covers every entry of the day that had committed.
+///
+/// Unsealed entries all have a txid at or above the sealer's horizon, so only that small
+/// range is read.
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when the query fails.
+pub async fn sealed_before(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+) -> Result<bool, LedgerError> {
+    // language=PostgreSQL
+    let pending: bool = sqlx::query_scalar(
+        "select exists (
+             select 1 from ledger_entries e
+             where e.txid >= (select horizon from ledger_seal_state)
+               and e.created_at < $1
+               and not exists (select 1 from ledger_seals s where s.entry_id = e.id))",
+    )
+    .bind(before)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(!pending)
+}
+
+/// Tells whether the digest of `day` exists.
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when the query fails.
+pub async fn has_digest(conn: &mut PgConnection, day: NaiveDate) -> Result<bool, LedgerError> {
+    // language=PostgreSQL
+    let exists = sqlx::query_scalar("select exists (select 1 from ledger_digests where day = $1)")
+        .bind(day)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(exists)
+}
+
+/// Stores a signed digest; `false` when the day has one already (another instance won).
+///
+/// # Errors
+///
+/// [`LedgerError::InvalidEntry`] for a head hash that is not 64 hex digits,
+/// [`LedgerError::Database`] when the statement fails.
+pub async fn insert_digest(
+    conn: &mut PgConnection,
+    payload: &DigestPayload,
+    signature: &[u8; 64],
+    public_key: &[u8; 32],
+) -> Result<bool, LedgerError> {
+    let head_hash = hex::decode(&payload.head_hash)
+        .map_err(|_| LedgerError::InvalidEntry("head hash is not hex".to_owned()))?;
+    // language=PostgreSQL
+    let inserted = sqlx::query(
+        "insert into ledger_digests (day, head_seq, head_hash, entry_count, payload, signature, public_key)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (day) do nothing",
+    )
+    .bind(payload.day)
+    .bind(payload.head_seq)
+    .bind(head_hash)
+    .bind(payload.entry_count)
+    .bind(payload.to_text())
+    .bind(signature.as_slice())
+    .bind(public_key.as_slice())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// One stored digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct DigestRow {
+    /// Day the digest closes.
+    pub day: NaiveDate,
+    /// Chain position it covers.
+    pub head_seq: i64,
+    /// Hash of that position, hex.
+    pub head_hash: String,
+    /// Sealed entries up to the head.
+    pub entry_count: i64,
+    /// The signed text.
+    pub payload: String,
+    /// Ed25519 signature of `payload`'s UTF-8 bytes (64 bytes).
+    pub signature: Vec<u8>,
+    /// Ed25519 public key that signed it (32 bytes).
+    pub public_key: Vec<u8>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Returns the latest `limit` digests, newest first.
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when the query fails.
+pub async fn list_digests(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<DigestRow>, LedgerError> {
+    // language=PostgreSQL
+    let rows = sqlx::query_as::<_, DigestRow>(
+        "select day, head_seq, encode(head_hash, 'hex') as head_hash, entry_count, payload,
+                signature, public_key, created_at
+         from ledger_digests order by day desc limit $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows)
+}

@@ -1,0 +1,181 @@
+//! Catalog administration: import and export of schedule versions (CSV), the audit log, and the
+//! list of versions. The same functions serve the admin API and `payments catalog`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use super::audit::{self, AuditQuery, AuditView};
+use super::csv_format::{self, ImportError};
+use super::model::CatalogCounts;
+use super::publish::{self, Outcome};
+use super::schedule;
+use crate::app::auth::{Principal, Role};
+use crate::app::intents::Page;
+use crate::http::error::ApiError;
+use crate::state::AppState;
+use axum::http::StatusCode;
+
+/// Largest catalog file the API accepts (the whole bundled catalog is about 30 kB).
+pub const MAX_IMPORT_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub schedule_version: String,
+    pub effective_from: NaiveDate,
+    /// `created`, `replaced` (a version not yet in force) or `unchanged`.
+    pub outcome: String,
+    #[serde(flatten)]
+    pub counts: CatalogCounts,
+    /// Audit records written (0 when unchanged).
+    pub audit_records: usize,
+}
+
+/// The problem of a file with errors: 422 `catalog_invalid` listing every one in `errors`.
+pub fn invalid(errors: &[ImportError]) -> ApiError {
+    let detail = format!(
+        "the catalog file has {} problem(s); nothing was changed",
+        errors.len()
+    );
+    let errors = serde_json::to_value(errors).unwrap_or_default();
+    ApiError::unprocessable("catalog_invalid", "Catalog file invalid", detail)
+        .with("errors", errors)
+}
+
+/// Parses and publishes a catalog file. The caller owns the transaction: on any error it
+/// rolls back and nothing changes.
+pub async fn import(
+    conn: &mut PgConnection,
+    bytes: &[u8],
+    actor: &str,
+) -> Result<(Outcome, ImportReport), ApiError> {
+    let sectors = schedule::sector_codes(conn).await?;
+    let catalog = csv_format::parse(bytes, &sectors).map_err(|errors| invalid(&errors))?;
+    let (outcome, audit_records) =
+        publish::publish(conn, &catalog, actor, schedule::today()).await?;
+    Ok((
+        outcome,
+        ImportReport {
+            schedule_version: catalog.header.version.clone(),
+            effective_from: catalog.header.effective_from,
+            outcome: outcome.as_str().to_owned(),
+            counts: catalog.counts(),
+            audit_records,
+        },
+    ))
+}
+
+/// A version (default: the one in force) as a catalog file: `(version, csv)`.
+pub async fn export(
+    conn: &mut PgConnection,
+    version: Option<&str>,
+) -> Result<(String, String), ApiError> {
+    let version = schedule::resolve(conn, version).await?;
+    let catalog = schedule::load(conn, &version)
+        .await?
+        .ok_or_else(|| ApiError::not_found("fee schedule"))?;
+    let text = csv_format::export(&catalog).map_err(ApiError::internal)?;
+    Ok((version, text))
+}
+
+#[tracing::instrument(skip_all, fields(api_key.id = %principal.key_id))]
+pub async fn import_catalog(
+    state: &AppState,
+    principal: &Principal,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(Outcome, ImportReport), ApiError> {
+    principal.require(&[Role::Admin])?;
+    let is_csv = content_type.is_some_and(|value| {
+        value
+            .split(';')
+            .next()
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/csv"))
+    });
+    if !is_csv {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "send the catalog file as Content-Type: text/csv",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let result = import(&mut tx, body, &principal.key_id.to_string()).await?;
+    tx.commit().await?;
+    tracing::info!(
+        schedule.version = %result.1.schedule_version,
+        catalog.outcome = result.0.as_str(),
+        "catalog imported"
+    );
+    Ok(result)
+}
+
+pub async fn export_catalog(
+    state: &AppState,
+    principal: &Principal,
+    version: Option<&str>,
+) -> Result<(String, String), ApiError> {
+    principal.require(&[Role::Admin, Role::Auditor])?;
+    let mut conn = state.pool.acquire().await?;
+    export(&mut conn, version).await
+}
+
+pub async fn audit_log(
+    state: &AppState,
+    principal: &Principal,
+    query: AuditQuery,
+) -> Result<Page<AuditView>, ApiError> {
+    principal.require(&[Role::Admin, Role::Auditor])?;
+    let mut conn = state.pool.acquire().await?;
+    let (data, next_cursor) = audit::list(&mut conn, &query).await?;
+    Ok(Page { data, next_cursor })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    pub version: String,
+    /// First day in force (Cambodian date).
+    pub effective_from: NaiveDate,
+    /// First day of the next version (exclusive end), if one is published.
+    pub effective_to: Option<NaiveDate>,
+    /// `in_force`, `scheduled` or `superseded`.
+    pub status: String,
+    pub legal_basis: String,
+    pub notes: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn list_schedules(state: &AppState) -> Result<Vec<ScheduleView>, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let versions = schedule::versions(&mut conn).await?;
+    let today = schedule::today();
+    let in_force = schedule::in_force(&mut conn, today).await?;
+    let mut views = Vec::with_capacity(versions.len());
+    let mut next_starts = versions
+        .iter()
+        .skip(1)
+        .map(|row| Some(row.header.effective_from))
+        .chain(std::iter::once(None));
+    for row in versions.iter() {
+        let effective_to = next_starts.next().flatten();
+        let status = if in_force.as_deref() == Some(row.header.version.as_str()) {
+            "in_force"
+        } else if row.header.effective_from > today {
+            "scheduled"
+        } else {
+            "superseded"
+        };
+        views.push(ScheduleView {
+            version: row.header.version.clone(),
+            effective_from: row.header.effective_from,
+            effective_to,
+            status: status.to_owned(),
+            legal_basis: row.header.legal_basis.clone(),
+            notes: row.header.notes.clone(),
+            created_at: row.created_at,
+        });
+    }
+    Ok(views)
+}

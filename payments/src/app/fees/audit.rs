@@ -1,0 +1,217 @@
+//! The catalog's audit log: every change of a schedule, service or bundle, with who made it
+//! (an API key id, or `cli`), when, and the JSON before and after.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::{FromRow, PgConnection};
+use utoipa::ToSchema;
+
+use super::model::Catalog;
+use super::publish::Outcome;
+use crate::http::error::ApiError;
+
+/// The actor of command-line and seed changes.
+pub const CLI_ACTOR: &str = "cli";
+
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// The API key id, or `cli`.
+    pub actor: String,
+    /// `schedule.created`, `schedule.replaced`, `service.added`, `service.changed`,
+    /// `service.removed`, `bundle.added`, `bundle.changed` or `bundle.removed`.
+    pub action: String,
+    pub schedule_version: String,
+    /// The version, service code or bundle code changed.
+    pub subject: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Value>,
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    actor: &str,
+    action: &str,
+    version: &str,
+    subject: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into catalog_audit (actor, action, schedule_version, subject, before, after)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(actor)
+    .bind(action)
+    .bind(version)
+    .bind(subject)
+    .bind(before)
+    .bind(after)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
+}
+
+/// The JSON of one service or bundle before and after a change.
+type BeforeAfter = (Option<Value>, Option<Value>);
+
+/// Each service and bundle of `baseline` or `catalog`, with its JSON before and after.
+fn changes(
+    baseline: Option<&Catalog>,
+    catalog: &Catalog,
+) -> Result<BTreeMap<(&'static str, String), BeforeAfter>, ApiError> {
+    let mut changes: BTreeMap<(&'static str, String), BeforeAfter> = BTreeMap::new();
+    for service in baseline.map_or(&[][..], |old| old.services.as_slice()) {
+        changes
+            .entry(("service", service.code.clone()))
+            .or_default()
+            .0 = Some(to_json(service)?);
+    }
+    for service in &catalog.services {
+        changes
+            .entry(("service", service.code.clone()))
+            .or_default()
+            .1 = Some(to_json(service)?);
+    }
+    for bundle in baseline.map_or(&[][..], |old| old.bundles.as_slice()) {
+        changes
+            .entry(("bundle", bundle.code.clone()))
+            .or_default()
+            .0 = Some(to_json(bundle)?);
+    }
+    for bundle in &catalog.bundles {
+        changes
+            .entry(("bundle", bundle.code.clone()))
+            .or_default()
+            .1 = Some(to_json(bundle)?);
+    }
+    Ok(changes)
+}
+
+/// Records a publication: the schedule row, then each service and bundle that differs from
+/// `baseline` (the replaced content, or the version in force before this one). Returns how
+/// many records were written.
+pub async fn record_publication(
+    conn: &mut PgConnection,
+    actor: &str,
+    outcome: Outcome,
+    baseline: Option<&Catalog>,
+    catalog: &Catalog,
+) -> Result<usize, ApiError> {
+    let version = &catalog.header.version;
+    let action = match outcome {
+        Outcome::Replaced => "schedule.replaced",
+        _ => "schedule.created",
+    };
+    let header = |catalog: &Catalog| -> Result<Value, ApiError> {
+        let mut value = to_json(&catalog.header)?;
+        if let Value::Object(map) = &mut value {
+            map.insert("counts".to_owned(), to_json(&catalog.counts())?);
+        }
+        Ok(value)
+    };
+    let before = baseline.map(header).transpose()?;
+    insert(
+        conn,
+        actor,
+        action,
+        version,
+        version,
+        before,
+        Some(header(catalog)?),
+    )
+    .await?;
+    let mut records = 1;
+    for ((kind, code), (before, after)) in changes(baseline, catalog)? {
+        let verb = match (&before, &after) {
+            (Some(old), Some(new)) if old == new => continue,
+            (Some(_), Some(_)) => "changed",
+            (None, _) => "added",
+            (_, None) => "removed",
+        };
+        insert(
+            conn,
+            actor,
+            &format!("{kind}.{verb}"),
+            version,
+            &code,
+            before,
+            after,
+        )
+        .await?;
+        records += 1;
+    }
+    Ok(records)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub schedule_version: Option<String>,
+    /// 1 to 500, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    query: &AuditQuery,
+) -> Result<(Vec<AuditView>, Option<String>), ApiError> {
+    let limit = crate::app::intents::cursor::limit(query.limit)?;
+    if let Some(version) = &query.schedule_version {
+        if !crate::app::catalog::is_lookup_text(version, 64) {
+            return Err(ApiError::validation(
+                "schedule_version",
+                "schedule_version must be a version name",
+            ));
+        }
+    }
+    let before_id = match &query.cursor {
+        None => None,
+        Some(cursor) => Some(decode_cursor(cursor)?),
+    };
+    let mut rows: Vec<AuditView> = sqlx::query_as(
+        "select id, occurred_at, actor, action, schedule_version, subject, before, after
+         from catalog_audit
+         where ($1::text is null or schedule_version = $1) and ($2::bigint is null or id < $2)
+         order by id desc limit $3",
+    )
+    .bind(query.schedule_version.as_deref())
+    .bind(before_id)
+    .bind(limit.saturating_add(1))
+    .fetch_all(&mut *conn)
+    .await?;
+    let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+    if more {
+        rows.pop();
+    }
+    let next = if more {
+        rows.last()
+            .map(|row| URL_SAFE_NO_PAD.encode(json!(row.id).to_string()))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| ApiError::validation("cursor", "cursor is not one this API returned"))
+}

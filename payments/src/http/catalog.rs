@@ -1,0 +1,124 @@
+//! Thin handlers of the fee schedule: versions, bundles, and the admin catalog routes (CSV
+//! import and export, audit log).
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::error::{ApiError, Problem};
+use super::extract::{AppPath, AppQuery};
+use crate::app::auth::Principal;
+use crate::app::catalog::{self, BundleView};
+use crate::app::fees::admin::{self, ImportReport, ScheduleView, MAX_IMPORT_BYTES};
+use crate::app::fees::audit::{AuditQuery, AuditView};
+use crate::app::fees::publish::Outcome;
+use crate::app::intents::Page;
+use crate::state::AppState;
+
+/// The routes of this module (merged into the main router).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/fee-schedules", get(list_fee_schedules))
+        .route("/v1/bundles", get(list_bundles))
+        .route("/v1/bundles/{code}", get(get_bundle))
+        .route(
+            "/v1/admin/catalog/import",
+            // A whole catalog file is larger than the API's 64 kB JSON bodies.
+            post(import_catalog).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route("/v1/admin/catalog/export", get(export_catalog))
+        .route("/v1/admin/catalog/audit", get(list_catalog_audit))
+}
+
+#[utoipa::path(get, path = "/v1/fee-schedules", tag = "catalog",
+    responses((status = 200, body = Vec<ScheduleView>, description = "Schedule versions, oldest first, with their effective ranges")))]
+pub async fn list_fee_schedules(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ScheduleView>>, ApiError> {
+    Ok(Json(admin::list_schedules(&state).await?))
+}
+
+#[utoipa::path(get, path = "/v1/bundles", tag = "catalog", responses((status = 200, body = Vec<BundleView>)))]
+pub async fn list_bundles(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<BundleView>>, ApiError> {
+    Ok(Json(catalog::list_bundles(&state, None).await?))
+}
+
+#[utoipa::path(get, path = "/v1/bundles/{code}", tag = "catalog", responses((status = 200, body = BundleView), (status = 404, body = Problem)))]
+pub async fn get_bundle(
+    State(state): State<AppState>,
+    AppPath(code): AppPath<String>,
+) -> Result<Json<BundleView>, ApiError> {
+    let bundles = catalog::list_bundles(&state, Some(&code)).await?;
+    bundles
+        .into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("bundle"))
+}
+
+#[utoipa::path(post, path = "/v1/admin/catalog/import", tag = "catalog", security(("bearer" = [])),
+    request_body(content = String, content_type = "text/csv", description = "A catalog file (UTF-8 CSV, at most 1 MiB): one schedule row, service rows, bundle rows"),
+    responses(
+        (status = 201, body = ImportReport, description = "A new schedule version was published"),
+        (status = 200, body = ImportReport, description = "A scheduled version was replaced, or the file matches the version exactly (unchanged)"),
+        (status = 409, body = Problem, description = "schedule_version_in_force or effective_from_taken"),
+        (status = 415, body = Problem),
+        (status = 422, body = Problem, description = "catalog_invalid (with `errors`: line, column, code, message) or effective_from_not_in_future")))]
+pub async fn import_catalog(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    let (outcome, report) = admin::import_catalog(&state, &principal, content_type, &body).await?;
+    let status = match outcome {
+        Outcome::Created => StatusCode::CREATED,
+        Outcome::Replaced | Outcome::Unchanged => StatusCode::OK,
+    };
+    Ok((status, Json(report)))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// The version to export (default: the one in force).
+    pub schedule_version: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/admin/catalog/export", tag = "catalog", params(ExportQuery), security(("bearer" = [])),
+    responses((status = 200, description = "The version as a catalog file", content_type = "text/csv"), (status = 404, body = Problem)))]
+pub async fn export_catalog(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppQuery(query): AppQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let (version, text) =
+        admin::export_catalog(&state, &principal, query.schedule_version.as_deref()).await?;
+    let disposition = format!("attachment; filename=\"owso-catalog-{version}.csv\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/admin/catalog/audit", tag = "catalog", params(AuditQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<AuditView>, description = "Catalog changes, newest first")))]
+pub async fn list_catalog_audit(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppQuery(query): AppQuery<AuditQuery>,
+) -> Result<Json<Page<AuditView>>, ApiError> {
+    Ok(Json(admin::audit_log(&state, &principal, query).await?))
+}

@@ -1,0 +1,39 @@
+//! Rolls finished days of postings up into per-account daily aggregates, off the write path,
+//! so that balances and trial balances read aggregates plus one day of postings.
+//!
+//! Safe in every instance: the roll-up state row is taken with `SKIP LOCKED`, so one instance
+//! rolls up and the others skip the round.
+
+use tokio::sync::watch;
+
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+/// Days aggregated per round; catching up a long history takes a few rounds, never one
+/// long transaction.
+const MAX_DAYS_PER_ROUND: i64 = 31;
+
+pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match round(&state.pool).await {
+            Ok(days) if days > 0 => tracing::info!(ledger.days_rolled_up = days, "rolled up ledger days"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "ledger roll-up failed; will retry"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(state.config.ledger_rollup_interval) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+}
+
+/// One roll-up round; returns the number of days aggregated.
+pub async fn round(pool: &sqlx::PgPool) -> Result<i64, ApiError> {
+    let mut tx = pool.begin().await?;
+    let outcome = ledger::store::rollup_once(&mut tx, MAX_DAYS_PER_ROUND).await?;
+    tx.commit().await?;
+    Ok(outcome.days)
+}
