@@ -7,7 +7,7 @@ MAKEFLAGS += --no-print-directory
 
 CARGO ?= cargo
 
-.PHONY: help build run test bench fmt lint clean
+.PHONY: help build run test bench bench-khqr bench-ledger fmt lint clean
 
 help: ## list the targets
 	@echo "OWSO Pay — make targets:"
@@ -32,8 +32,15 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	step $(CARGO) build --workspace --bins
 	step $(CARGO) test --workspace
 
-bench: ## KHQR encode+decode throughput, ours vs the official JS SDK (npm, into target/bench-node)
+bench: ## all benchmarks: KHQR codec vs the official JS SDK, then the ledger at 1,000,000 postings
 	@scripts/bench.sh
+	@scripts/bench-ledger.sh
+
+bench-khqr: ## KHQR encode+decode throughput, ours vs the official JS SDK (npm, into target/bench-node)
+	@scripts/bench.sh
+
+bench-ledger: ## ledger: 1M postings, trial balance time, posting rate (1 vs 204 offices), sealing, verify
+	@scripts/bench-ledger.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -74,7 +74,10 @@ pub fn encode(seq: i64, entry: &ChainEntry) -> Vec<u8> {
     put_bytes(&mut out, entry.office_code.as_bytes());
     put_bytes(&mut out, entry.kind.as_bytes());
     put_bytes(&mut out, entry.description.as_bytes());
-    put_optional_bytes(&mut out, entry.idempotency_key.as_deref().map(str::as_bytes));
+    put_optional_bytes(
+        &mut out,
+        entry.idempotency_key.as_deref().map(str::as_bytes),
+    );
     match entry.reverses_entry_id {
         None => out.push(0),
         Some(id) => {

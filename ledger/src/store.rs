@@ -13,18 +13,19 @@ mod periods;
 mod seal;
 
 pub use accounts::{ensure_account, list_accounts, AccountRow};
-pub use entries::{
-    count_entries_with_key, entry_postings, find_entry_by_key, post, reversal_of, reverse,
-    PostOutcome, PostingRow, REVERSAL_KIND,
-};
 pub use balances::{
     account_balance, find_account, journal, rollup_once, statement, trial_balance, AccountRef,
     JournalRow, RollupOutcome, Statement, StatementLine, TrialBalanceLine,
+};
+pub use entries::{
+    count_entries_with_key, entry_postings, find_entry_by_key, post, reversal_of, reverse,
+    PostOutcome, PostingRow, REVERSAL_KIND,
 };
 pub use periods::{
     close_period, format_month, list_closed_periods, parse_month, CloseOutcome, ClosedPeriod,
 };
 pub use seal::{
     chain_head, digest_payload, has_digest, insert_digest, list_digests, seal_pending,
-    sealed_before, try_lock_sealer, verify_chain, ChainHead, DigestPayload, DigestRow, VerifyReport,
+    sealed_before, try_lock_sealer, verify_chain, ChainHead, DigestPayload, DigestRow,
+    VerifyReport,
 };

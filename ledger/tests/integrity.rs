@@ -62,7 +62,9 @@ async fn historical_entry(
     minor: i64,
     at: DateTime<Utc>,
 ) -> i64 {
-    let debit = store::ensure_account(conn, &clearing(office)).await.unwrap();
+    let debit = store::ensure_account(conn, &clearing(office))
+        .await
+        .unwrap();
     let credit = store::ensure_account(conn, &revenue(office, sector))
         .await
         .unwrap();
@@ -154,11 +156,12 @@ async fn the_database_refuses_postings_into_a_closed_period(pool: PgPool) {
     post(&pool, &payment("0320", "land", 4000)).await;
     // Raw SQL closes the current month, which the API would refuse (not over yet): the
     // trigger must hold whatever wrote the row.
-    let this_month: NaiveDate =
-        sqlx::query_scalar("select date_trunc('month', now() at time zone 'Asia/Phnom_Penh')::date")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let this_month: NaiveDate = sqlx::query_scalar(
+        "select date_trunc('month', now() at time zone 'Asia/Phnom_Penh')::date",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     sqlx::query("insert into ledger_closed_periods (office_code, month, closed_by) values ('0320', $1, 'test')")
         .bind(this_month)
         .execute(&pool)
@@ -180,7 +183,10 @@ async fn the_database_refuses_postings_into_a_closed_period(pool: PgPool) {
     drop(tx);
     let mut tx = pool.begin().await.unwrap();
     let typed = store::post(&mut tx, &payment("0320", "land", 4000)).await;
-    assert!(matches!(typed, Err(LedgerError::PeriodClosed(_))), "{typed:?}");
+    assert!(
+        matches!(typed, Err(LedgerError::PeriodClosed(_))),
+        "{typed:?}"
+    );
     drop(tx);
     // Another office's month is still open.
     post(&pool, &payment("1201", "land", 4000)).await;
@@ -205,14 +211,21 @@ async fn closing_a_month_then_correcting_it_in_the_open_month(pool: PgPool) {
     let mut tx = pool.begin().await.unwrap();
     let this_month = month_start(now);
     let early = store::close_period(&mut tx, "0320", this_month, "test").await;
-    assert!(matches!(early, Err(LedgerError::PeriodNotClosable(_))), "{early:?}");
+    assert!(
+        matches!(early, Err(LedgerError::PeriodNotClosable(_))),
+        "{early:?}"
+    );
     drop(tx);
     let mut tx = pool.begin().await.unwrap();
-    let closed = store::close_period(&mut tx, "0320", last_month, "test").await.unwrap();
+    let closed = store::close_period(&mut tx, "0320", last_month, "test")
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert!(matches!(closed, CloseOutcome::Closed(ref period) if period.month == last_month));
     let mut tx = pool.begin().await.unwrap();
-    let again = store::close_period(&mut tx, "0320", last_month, "other").await.unwrap();
+    let again = store::close_period(&mut tx, "0320", last_month, "other")
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert!(matches!(again, CloseOutcome::AlreadyClosed(ref period) if period.closed_by == "test"));
 
@@ -233,18 +246,25 @@ async fn closing_a_month_then_correcting_it_in_the_open_month(pool: PgPool) {
     // A hand-made correction names the month; naming an open month is refused.
     let amount = Money::from_minor(100, Currency::Khr);
     let correction = |month| {
-        EntryBuilder::new("0320", "correction", "fee misclassified in the closed month")
-            .corrects_period(month)
-            .debit(revenue("0320", "land"), amount)
-            .credit(revenue("0320", "construction"), amount)
-            .build()
-            .unwrap()
+        EntryBuilder::new(
+            "0320",
+            "correction",
+            "fee misclassified in the closed month",
+        )
+        .corrects_period(month)
+        .debit(revenue("0320", "land"), amount)
+        .credit(revenue("0320", "construction"), amount)
+        .build()
+        .unwrap()
     };
     let id = post(&pool, &correction(last_month)).await;
     assert!(id > 0);
     let mut tx = pool.begin().await.unwrap();
     let open = store::post(&mut tx, &correction(this_month)).await;
-    assert!(matches!(open, Err(LedgerError::InvalidEntry(_))), "{open:?}");
+    assert!(
+        matches!(open, Err(LedgerError::InvalidEntry(_))),
+        "{open:?}"
+    );
     drop(tx);
     let periods = store::list_closed_periods(&mut conn, None).await.unwrap();
     assert_eq!(periods.len(), 1);
@@ -285,11 +305,13 @@ async fn verify_names_the_entry_whose_amount_or_time_was_tampered_with(pool: PgP
     assert!(verify(&pool).await.ok);
 
     // Time of the entry, and then of its postings too (so the entry looks consistent).
-    sqlx::query("update ledger_entries set created_at = created_at - interval '40 days' where id = $1")
-        .bind(ids[1])
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update ledger_entries set created_at = created_at - interval '40 days' where id = $1",
+    )
+    .bind(ids[1])
+    .execute(&mut *conn)
+    .await
+    .unwrap();
     let report = verify(&pool).await;
     assert_eq!(report.first_bad_entry, Some(ids[1]), "{report:?}");
     sqlx::query("update ledger_postings set created_at = created_at - interval '40 days' where entry_id = $1")
@@ -376,12 +398,11 @@ async fn two_sealers_at_once_make_one_chain(pool: PgPool) {
     }
     seal_until(&pool, 160).await;
     assert!(by_sealers <= 160);
-    let (count, max_seq, distinct): (i64, i64, i64) = sqlx::query_as(
-        "select count(*), max(seq), count(distinct entry_id) from ledger_seals",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (count, max_seq, distinct): (i64, i64, i64) =
+        sqlx::query_as("select count(*), max(seq), count(distinct entry_id) from ledger_seals")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!((count, max_seq, distinct), (160, 160, 160));
     let report = verify(&pool).await;
     assert!(report.ok, "{report:?}");
@@ -459,19 +480,29 @@ async fn point_in_time_balances_match_a_recomputation_from_postings(pool: PgPool
             assert_eq!(got, expected, "trial balance as of {as_of}");
             for (code, _, _, balance) in &expected {
                 let account = store::find_account(&mut conn, code).await.unwrap();
-                let line = store::account_balance(&mut conn, &account, as_of).await.unwrap();
+                let line = store::account_balance(&mut conn, &account, as_of)
+                    .await
+                    .unwrap();
                 assert_eq!(line.balance_minor, *balance, "{code} as of {as_of}");
             }
         }
     }
 
     // A statement's running balance ends at the closing balance, from the opening one.
-    let account = store::find_account(&mut conn, "0320:clearing:khqr:KHR").await.unwrap();
+    let account = store::find_account(&mut conn, "0320:clearing:khqr:KHR")
+        .await
+        .unwrap();
     let from = now - chrono::Duration::days(6);
     let to = Utc::now();
-    let statement = store::statement(&mut conn, &account, from, to, 1000).await.unwrap();
-    let opening = store::account_balance(&mut conn, &account, from).await.unwrap();
-    let closing = store::account_balance(&mut conn, &account, to).await.unwrap();
+    let statement = store::statement(&mut conn, &account, from, to, 1000)
+        .await
+        .unwrap();
+    let opening = store::account_balance(&mut conn, &account, from)
+        .await
+        .unwrap();
+    let closing = store::account_balance(&mut conn, &account, to)
+        .await
+        .unwrap();
     assert_eq!(statement.opening_minor, opening.balance_minor);
     assert_eq!(statement.closing_minor, closing.balance_minor);
     // Days 1 to 5 have two 0320 entries each, day 6 one after `from`, and one posted today.
@@ -499,8 +530,16 @@ async fn digests_state_the_head_and_verify_checks_them(pool: PgPool) {
     );
     let text = payload.to_text();
     assert!(text.starts_with("owso-pay-ledger-digest v1\nday 2026-10-31\nhead_seq 3\n"));
-    assert!(store::insert_digest(&mut conn, &payload, &[7; 64], &[9; 32]).await.unwrap());
-    assert!(!store::insert_digest(&mut conn, &payload, &[7; 64], &[9; 32]).await.unwrap());
+    assert!(
+        store::insert_digest(&mut conn, &payload, &[7; 64], &[9; 32])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store::insert_digest(&mut conn, &payload, &[7; 64], &[9; 32])
+            .await
+            .unwrap()
+    );
     assert!(store::has_digest(&mut conn, day).await.unwrap());
     assert_eq!(store::list_digests(&mut conn, 10).await.unwrap().len(), 1);
     assert!(verify(&pool).await.ok);

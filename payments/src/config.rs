@@ -76,7 +76,9 @@ fn parse_u64(name: &str, default: u64) -> anyhow::Result<u64> {
 }
 
 /// About 5 s, 30 s, 2 min, 10 min, 1 h, 6 h, then every 12 h (issue 6).
-pub const DEFAULT_RETRY_SCHEDULE_MS: &[u64] = &[5_000, 30_000, 120_000, 600_000, 3_600_000, 21_600_000, 43_200_000];
+pub const DEFAULT_RETRY_SCHEDULE_MS: &[u64] = &[
+    5_000, 30_000, 120_000, 600_000, 3_600_000, 21_600_000, 43_200_000,
+];
 
 fn parse_schedule_ms(name: &str, default: &[u64]) -> anyhow::Result<Vec<Duration>> {
     let Some(raw) = var(name) else {
@@ -187,14 +189,27 @@ impl Config {
             webhook_timeout: Duration::from_millis(parse_u64("WEBHOOK_TIMEOUT_MS", 10_000)?),
             webhook_poll_interval: Duration::from_millis(parse_u64("WEBHOOK_POLL_MS", 250)?),
             webhook_allow_link_local: parse_bool("WEBHOOK_ALLOW_LINK_LOCAL", false)?,
-            webhook_retry_schedule: parse_schedule_ms("WEBHOOK_RETRY_SCHEDULE_MS", DEFAULT_RETRY_SCHEDULE_MS)?,
-            webhook_give_up_after: Duration::from_secs(parse_u64("WEBHOOK_GIVE_UP_AFTER_S", 3 * 24 * 3600)?),
+            webhook_retry_schedule: parse_schedule_ms(
+                "WEBHOOK_RETRY_SCHEDULE_MS",
+                DEFAULT_RETRY_SCHEDULE_MS,
+            )?,
+            webhook_give_up_after: Duration::from_secs(parse_u64(
+                "WEBHOOK_GIVE_UP_AFTER_S",
+                3 * 24 * 3600,
+            )?),
             webhook_lease: Duration::from_secs(parse_u64("WEBHOOK_LEASE_S", 60)?.max(1)),
-            webhook_max_in_flight_per_endpoint: usize::try_from(parse_u64("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 4)?.clamp(1, 64)).unwrap_or(4),
+            webhook_max_in_flight_per_endpoint: usize::try_from(
+                parse_u64("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 4)?.clamp(1, 64),
+            )
+            .unwrap_or(4),
             expiry_sweep_interval: Duration::from_millis(parse_u64("EXPIRY_SWEEP_MS", 5_000)?),
             ledger_signing_key: ledger_signing_key()?,
-            ledger_seal_interval: Duration::from_millis(parse_u64("LEDGER_SEAL_MS", 1_000)?.max(10)),
-            ledger_rollup_interval: Duration::from_millis(parse_u64("LEDGER_ROLLUP_MS", 60_000)?.max(100)),
+            ledger_seal_interval: Duration::from_millis(
+                parse_u64("LEDGER_SEAL_MS", 1_000)?.max(10),
+            ),
+            ledger_rollup_interval: Duration::from_millis(
+                parse_u64("LEDGER_ROLLUP_MS", 60_000)?.max(100),
+            ),
         })
     }
 
@@ -223,7 +238,11 @@ impl Config {
             webhook_timeout: Duration::from_secs(10),
             webhook_poll_interval: Duration::from_millis(100),
             webhook_allow_link_local: false,
-            webhook_retry_schedule: DEFAULT_RETRY_SCHEDULE_MS.iter().copied().map(Duration::from_millis).collect(),
+            webhook_retry_schedule: DEFAULT_RETRY_SCHEDULE_MS
+                .iter()
+                .copied()
+                .map(Duration::from_millis)
+                .collect(),
             webhook_give_up_after: Duration::from_secs(3 * 24 * 3600),
             webhook_lease: Duration::from_secs(60),
             webhook_max_in_flight_per_endpoint: 4,

@@ -1,6 +1,11 @@
 //! Webhook delivery with real processes: a crash in the middle of a delivery, two instances
 //! dispatching, and the latency and throughput of one instance (printed, not asserted).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 
@@ -33,7 +38,11 @@ async fn receiver(hang_first: Option<Duration>) -> (String, Arc<Mutex<Vec<Hit>>>
                 let at = Utc::now();
                 let id = headers["webhook-id"].to_str().unwrap().to_owned();
                 let first = log.lock().unwrap().is_empty();
-                log.lock().unwrap().push(Hit { id, at, answered: 200 });
+                log.lock().unwrap().push(Hit {
+                    id,
+                    at,
+                    answered: 200,
+                });
                 if let (true, Some(hang)) = (first, hang_first) {
                     tokio::time::sleep(hang).await;
                 }
@@ -84,7 +93,10 @@ async fn cancelled_case(stack: &Stack, base: &str, case_reference: &str) {
         .await
         .unwrap();
     let cancelled = http
-        .post(format!("{base}/v1/payment-intents/{}/cancel", intent["id"].as_str().unwrap()))
+        .post(format!(
+            "{base}/v1/payment-intents/{}/cancel",
+            intent["id"].as_str().unwrap()
+        ))
         .bearer_auth(stack.key("workflow"))
         .send()
         .await
@@ -95,18 +107,28 @@ async fn cancelled_case(stack: &Stack, base: &str, case_reference: &str) {
 #[tokio::test]
 async fn a_delivery_cut_by_kill_9_is_delivered_after_restart() {
     let db = TestDb::create().await;
-    let mut stack = start_stack_with(&db, &[("WEBHOOK_LEASE_S", "2"), ("WEBHOOK_TIMEOUT_MS", "30000")]).await;
+    let mut stack = start_stack_with(
+        &db,
+        &[("WEBHOOK_LEASE_S", "2"), ("WEBHOOK_TIMEOUT_MS", "30000")],
+    )
+    .await;
     let (url, hits) = receiver(Some(Duration::from_secs(20))).await;
     register(&stack, &url).await;
     let base = stack.payments_url.clone();
     cancelled_case(&stack, &base, "0320070001").await;
     // The service is in the middle of delivering it when it dies.
-    assert!(wait_until(Duration::from_secs(10), || {
-        let hits = hits.clone();
-        async move { !hits.lock().unwrap().is_empty() }
-    })
-    .await);
-    let service = stack.procs.iter_mut().find(|proc| proc.name.starts_with("payments")).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let hits = hits.clone();
+            async move { !hits.lock().unwrap().is_empty() }
+        })
+        .await
+    );
+    let service = stack
+        .procs
+        .iter_mut()
+        .find(|proc| proc.name.starts_with("payments"))
+        .unwrap();
     service.kill9().await;
     stack.add_payments_instance().await;
     assert!(
@@ -124,10 +146,12 @@ async fn a_delivery_cut_by_kill_9_is_delivered_after_restart() {
         wait_until(Duration::from_secs(10), || {
             let pool = pool.clone();
             async move {
-                sqlx::query_scalar::<_, i64>("select count(*) from webhook_deliveries where status = 'succeeded'")
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap()
+                sqlx::query_scalar::<_, i64>(
+                    "select count(*) from webhook_deliveries where status = 'succeeded'",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap()
                     == 1
             }
         })
@@ -153,10 +177,12 @@ async fn two_dispatching_instances_deliver_each_event_once() {
         wait_until(Duration::from_secs(20), || {
             let pool = pool.clone();
             async move {
-                sqlx::query_scalar::<_, i64>("select count(*) from webhook_deliveries where status = 'succeeded'")
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap()
+                sqlx::query_scalar::<_, i64>(
+                    "select count(*) from webhook_deliveries where status = 'succeeded'",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap()
                     == 40
             }
         })
@@ -168,7 +194,10 @@ async fn two_dispatching_instances_deliver_each_event_once() {
         *per_id.entry(hit.id.as_str()).or_default() += 1;
     }
     assert_eq!(per_id.len(), cases);
-    assert!(per_id.values().all(|count| *count == 1), "an event was delivered twice: {per_id:?}");
+    assert!(
+        per_id.values().all(|count| *count == 1),
+        "an event was delivered twice: {per_id:?}"
+    );
     assert_eq!(hits.iter().filter(|hit| hit.answered == 200).count(), cases);
 }
 
@@ -191,19 +220,29 @@ async fn one_instance_delivery_latency_and_throughput() {
         })
         .await;
     }
-    let created: HashMap<String, DateTime<Utc>> = sqlx::query_as::<_, (uuid::Uuid, DateTime<Utc>)>("select id, created_at from outbox_events")
-        .fetch_all(&pool)
-        .await
+    let created: HashMap<String, DateTime<Utc>> = sqlx::query_as::<_, (uuid::Uuid, DateTime<Utc>)>(
+        "select id, created_at from outbox_events",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(id, at)| (id.to_string(), at))
+    .collect();
+    let mut latencies_ms: Vec<i64> = hits
+        .lock()
         .unwrap()
-        .into_iter()
-        .map(|(id, at)| (id.to_string(), at))
+        .iter()
+        .map(|hit| (hit.at - created[&hit.id]).num_milliseconds())
         .collect();
-    let mut latencies_ms: Vec<i64> = hits.lock().unwrap().iter().map(|hit| (hit.at - created[&hit.id]).num_milliseconds()).collect();
     latencies_ms.sort_unstable();
     assert_eq!(latencies_ms.len(), 30);
 
     // Throughput: 500 events committed at once, as a burst of payments would.
-    let endpoint: uuid::Uuid = sqlx::query_scalar("select id from webhook_endpoints").fetch_one(&pool).await.unwrap();
+    let endpoint: uuid::Uuid = sqlx::query_scalar("select id from webhook_endpoints")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     let started = Instant::now();
     sqlx::query(
         "with events as (
@@ -218,7 +257,10 @@ async fn one_instance_delivery_latency_and_throughput() {
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("select pg_notify('webhook_deliveries', '')").execute(&pool).await.unwrap();
+    sqlx::query("select pg_notify('webhook_deliveries', '')")
+        .execute(&pool)
+        .await
+        .unwrap();
     assert!(
         wait_until(Duration::from_secs(60), || {
             let hits = hits.clone();

@@ -7,9 +7,9 @@ use md5::{Digest as _, Md5};
 /// CRC-16/CCITT-FALSE polynomial.
 const POLYNOMIAL: u16 = 0x1021;
 
-/// Slicing-by-8 tables: `TABLES[k][x]` is the CRC contribution of byte `x` followed by `k`
+/// Slicing-by-16 tables: `TABLES[k][x]` is the CRC contribution of byte `x` followed by `k`
 /// zero bytes (from a zero register).
-static TABLES: LazyLock<[[u16; 256]; 8]> = LazyLock::new(tables);
+static TABLES: LazyLock<[[u16; 256]; 16]> = LazyLock::new(tables);
 
 /// The register after shifting 8 zero bits through `crc`.
 fn shift_byte(mut crc: u16) -> u16 {
@@ -23,8 +23,8 @@ fn shift_byte(mut crc: u16) -> u16 {
     crc
 }
 
-fn tables() -> [[u16; 256]; 8] {
-    let mut tables = [[0_u16; 256]; 8];
+fn tables() -> [[u16; 256]; 16] {
+    let mut tables = [[0_u16; 256]; 16];
     let mut previous: Option<[u16; 256]> = None;
     for table in &mut tables {
         for (byte, slot) in (0_u16..).zip(table.iter_mut()) {
@@ -42,7 +42,7 @@ fn tables() -> [[u16; 256]; 8] {
 }
 
 /// `tables[slice][byte]`.
-fn table_entry(tables: &[[u16; 256]; 8], slice: usize, byte: u8) -> u16 {
+fn table_entry(tables: &[[u16; 256]; 16], slice: usize, byte: u8) -> u16 {
     tables
         .get(slice)
         .and_then(|table| table.get(usize::from(byte)))
@@ -53,23 +53,24 @@ fn table_entry(tables: &[[u16; 256]; 8], slice: usize, byte: u8) -> u16 {
 /// CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection, no final XOR).
 #[must_use]
 pub fn crc16_ccitt_false(bytes: &[u8]) -> u16 {
-    let tables: &[[u16; 256]; 8] = &TABLES;
+    let tables: &[[u16; 256]; 16] = &TABLES;
     let entry = |slice: usize, byte: u8| table_entry(tables, slice, byte);
     let mut crc: u16 = 0xFFFF;
-    let mut chunks = bytes.chunks_exact(8);
+    let mut chunks = bytes.chunks_exact(16);
     for chunk in &mut chunks {
-        let &[b0, b1, b2, b3, b4, b5, b6, b7] = chunk else {
-            continue;
-        };
         let [high, low] = crc.to_be_bytes();
-        crc = entry(7, b0 ^ high)
-            ^ entry(6, b1 ^ low)
-            ^ entry(5, b2)
-            ^ entry(4, b3)
-            ^ entry(3, b4)
-            ^ entry(2, b5)
-            ^ entry(1, b6)
-            ^ entry(0, b7);
+        let mut next = 0;
+        // Byte i of the chunk (the first two mixed with the register) is followed by
+        // 15 - i bytes.
+        for (index, &byte) in chunk.iter().enumerate() {
+            let byte = match index {
+                0 => byte ^ high,
+                1 => byte ^ low,
+                _ => byte,
+            };
+            next ^= entry(15_usize.saturating_sub(index), byte);
+        }
+        crc = next;
     }
     for &byte in chunks.remainder() {
         let [high, _] = crc.to_be_bytes();

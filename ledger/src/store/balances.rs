@@ -59,11 +59,13 @@ pub async fn rollup_once(
     let next_day = match next_day {
         Some(day) => Some(day),
         // language=PostgreSQL
-        None => sqlx::query_scalar(
-            "select (min(created_at) at time zone 'UTC')::date from ledger_postings",
-        )
-        .fetch_one(&mut *conn)
-        .await?,
+        None => {
+            sqlx::query_scalar(
+                "select (min(created_at) at time zone 'UTC')::date from ledger_postings",
+            )
+            .fetch_one(&mut *conn)
+            .await?
+        }
     };
     let Some(mut day) = next_day else {
         return Ok(RollupOutcome {
@@ -74,12 +76,11 @@ pub async fn rollup_once(
     let mut days = 0;
     while days < max_days {
         // language=PostgreSQL
-        let over: bool = sqlx::query_scalar(
-            "select (($1::date + 1)::timestamp at time zone 'UTC') <= now()",
-        )
-        .bind(day)
-        .fetch_one(&mut *conn)
-        .await?;
+        let over: bool =
+            sqlx::query_scalar("select (($1::date + 1)::timestamp at time zone 'UTC') <= now()")
+                .bind(day)
+                .fetch_one(&mut *conn)
+                .await?;
         if !over {
             break;
         }

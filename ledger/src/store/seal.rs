@@ -217,7 +217,9 @@ pub async fn seal_pending(conn: &mut PgConnection, max_entries: i64) -> Result<u
         let Some((entry, _)) = chain_entry(row) else {
             continue;
         };
-        seq = seq.checked_add(1).ok_or(LedgerError::Database(sqlx::Error::RowNotFound))?;
+        seq = seq
+            .checked_add(1)
+            .ok_or(LedgerError::Database(sqlx::Error::RowNotFound))?;
         let hash = chain_hash(&prev, seq, &entry);
         entry_ids.push(entry.entry_id);
         seqs.push(seq);
@@ -422,7 +424,12 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for SealRow {
             row.try_get(14)?,
             row.try_get(15)?,
         );
-        Ok(SealRow(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, entry))
+        Ok(SealRow(
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            entry,
+        ))
     }
 }
 

@@ -42,7 +42,9 @@ fn ledger_error(error: LedgerError) -> ApiError {
         LedgerError::RangeTooLarge(limit) => ApiError::unprocessable(
             "range_too_large",
             "Range too large",
-            format!("more than {limit} postings in the range; narrow it or export the journal as CSV"),
+            format!(
+                "more than {limit} postings in the range; narrow it or export the journal as CSV"
+            ),
         ),
         LedgerError::InvalidEntry(detail) => ApiError::validation("month", detail),
         other => ApiError::from(other),
@@ -158,7 +160,10 @@ pub async fn verify_ledger(pool: &PgPool) -> Result<VerifyView, ApiError> {
         if !digest_signature_ok(digest) {
             view.ok = false;
             view.reason.get_or_insert_with(|| {
-                format!("the signature of the digest of {} does not verify", digest.day)
+                format!(
+                    "the signature of the digest of {} does not verify",
+                    digest.day
+                )
             });
         }
         view.digests_checked = view.digests_checked.saturating_add(1);
@@ -463,12 +468,17 @@ fn csv_record(row: &store::JournalRow) -> Result<[String; 13], ApiError> {
     let currency = Currency::from_str(&row.currency).map_err(ApiError::internal)?;
     Ok([
         row.entry_id.to_string(),
-        row.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        row.created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         row.office_code.clone(),
         row.kind.clone(),
         row.description.clone(),
-        row.reverses_entry_id.map(|id| id.to_string()).unwrap_or_default(),
-        row.corrects_period.map(store::format_month).unwrap_or_default(),
+        row.reverses_entry_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        row.corrects_period
+            .map(store::format_month)
+            .unwrap_or_default(),
         row.posting_id.to_string(),
         row.account.clone(),
         row.currency.clone(),
@@ -479,7 +489,8 @@ fn csv_record(row: &store::JournalRow) -> Result<[String; 13], ApiError> {
 }
 
 fn csv_chunk(records: &[[String; 13]]) -> Result<Bytes, ApiError> {
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(records.len().saturating_mul(160)));
+    let mut writer =
+        csv::Writer::from_writer(Vec::with_capacity(records.len().saturating_mul(160)));
     for record in records {
         writer.write_record(record).map_err(ApiError::internal)?;
     }

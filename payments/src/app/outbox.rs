@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use utoipa::ToSchema;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::money::MoneyView;
@@ -63,7 +63,13 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uui
     .bind(event.event_type)
     .bind(event.office_code)
     // Events without a case are ordered by nothing but themselves.
-    .bind(format!("{}:{}", event.office_code, event.case_reference.map_or_else(|| id.to_string(), str::to_owned)))
+    .bind(format!(
+        "{}:{}",
+        event.office_code,
+        event
+            .case_reference
+            .map_or_else(|| id.to_string(), str::to_owned)
+    ))
     .execute(&mut *conn)
     .await?
     .rows_affected();

@@ -355,7 +355,10 @@ async fn park(
                 case_reference: intent.map(|intent| intent.case_reference.clone()),
                 provider: report.provider.to_owned(),
                 provider_transaction_id: report.transaction_id.to_owned(),
-                amount: MoneyView { amount: truncate(report.amount, 64), currency: truncate(report.currency, 16) },
+                amount: MoneyView {
+                    amount: truncate(report.amount, 64),
+                    currency: truncate(report.currency, 16),
+                },
             })?,
         },
     )

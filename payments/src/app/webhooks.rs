@@ -114,13 +114,19 @@ pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, ApiEr
 
 fn validate_events(events: &[String]) -> Result<(), ApiError> {
     if events.is_empty() || events.len() > EVENT_TYPES.len() + 1 {
-        return Err(ApiError::validation("events", "events must list 1 or more event types"));
+        return Err(ApiError::validation(
+            "events",
+            "events must list 1 or more event types",
+        ));
     }
     for event in events {
         if event != "*" && !EVENT_TYPES.contains(&event.as_str()) {
             return Err(ApiError::validation(
                 "events",
-                format!("unknown event type {event:?}; known: {}", EVENT_TYPES.join(", ")),
+                format!(
+                    "unknown event type {event:?}; known: {}",
+                    EVENT_TYPES.join(", ")
+                ),
             ));
         }
     }
@@ -129,7 +135,10 @@ fn validate_events(events: &[String]) -> Result<(), ApiError> {
 
 fn validate_description(description: Option<&str>) -> Result<(), ApiError> {
     if description.is_some_and(|text| text.chars().count() > 200) {
-        return Err(ApiError::validation("description", "description must be at most 200 characters"));
+        return Err(ApiError::validation(
+            "description",
+            "description must be at most 200 characters",
+        ));
     }
     Ok(())
 }
@@ -299,12 +308,18 @@ pub async fn retry_delivery(
     Ok(row)
 }
 
-pub async fn get_endpoint(state: &AppState, principal: &Principal, id: Uuid) -> Result<EndpointView, ApiError> {
+pub async fn get_endpoint(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<EndpointView, ApiError> {
     principal.require(&[Role::Admin])?;
-    let row: Option<EndpointView> = sqlx::query_as(&format!("select {ENDPOINT_COLUMNS} from webhook_endpoints where id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?;
+    let row: Option<EndpointView> = sqlx::query_as(&format!(
+        "select {ENDPOINT_COLUMNS} from webhook_endpoints where id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?;
     row.ok_or_else(|| ApiError::not_found("webhook endpoint"))
 }
 
@@ -318,7 +333,12 @@ pub struct UpdateEndpointRequest {
     pub description: Option<String>,
 }
 
-pub async fn update_endpoint(state: &AppState, principal: &Principal, id: Uuid, request: UpdateEndpointRequest) -> Result<EndpointView, ApiError> {
+pub async fn update_endpoint(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    request: UpdateEndpointRequest,
+) -> Result<EndpointView, ApiError> {
     principal.require(&[Role::Admin])?;
     let url = request
         .url
@@ -328,8 +348,15 @@ pub async fn update_endpoint(state: &AppState, principal: &Principal, id: Uuid, 
     if let Some(events) = &request.events {
         validate_events(events)?;
     }
-    if request.status.as_deref().is_some_and(|status| !matches!(status, "active" | "disabled")) {
-        return Err(ApiError::validation("status", "status must be active or disabled"));
+    if request
+        .status
+        .as_deref()
+        .is_some_and(|status| !matches!(status, "active" | "disabled"))
+    {
+        return Err(ApiError::validation(
+            "status",
+            "status must be active or disabled",
+        ));
     }
     validate_description(request.description.as_deref())?;
     // language=PostgreSQL
@@ -351,7 +378,9 @@ pub async fn update_endpoint(state: &AppState, principal: &Principal, id: Uuid, 
     }
     if request.status.as_deref() == Some("active") {
         // Pending deliveries held while it was disabled may go now.
-        sqlx::query("select pg_notify('webhook_deliveries', '')").execute(&state.pool).await?;
+        sqlx::query("select pg_notify('webhook_deliveries', '')")
+            .execute(&state.pool)
+            .await?;
     }
     get_endpoint(state, principal, id).await
 }
@@ -365,11 +394,19 @@ pub struct RotateSecretRequest {
 
 /// Makes a new secret; the old one is still used to sign, beside the new, for a while, so the
 /// workflow system can switch without missing a message.
-pub async fn rotate_secret(state: &AppState, principal: &Principal, id: Uuid, request: RotateSecretRequest) -> Result<CreatedEndpointView, ApiError> {
+pub async fn rotate_secret(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    request: RotateSecretRequest,
+) -> Result<CreatedEndpointView, ApiError> {
     principal.require(&[Role::Admin])?;
     let keep_s = request.keep_previous_for_s.unwrap_or(86_400);
     if !(0..=7 * 86_400).contains(&keep_s) {
-        return Err(ApiError::validation("keep_previous_for_s", "keep_previous_for_s must be between 0 and 604800"));
+        return Err(ApiError::validation(
+            "keep_previous_for_s",
+            "keep_previous_for_s must be between 0 and 604800",
+        ));
     }
     let secret = WebhookSecret::generate();
     // language=PostgreSQL
@@ -391,7 +428,10 @@ pub async fn rotate_secret(state: &AppState, principal: &Principal, id: Uuid, re
     }
     tracing::info!(endpoint.id = %id, "webhook secret rotated");
     let endpoint = get_endpoint(state, principal, id).await?;
-    Ok(CreatedEndpointView { endpoint, secret: secret.as_whsec() })
+    Ok(CreatedEndpointView {
+        endpoint,
+        secret: secret.as_whsec(),
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -400,7 +440,11 @@ pub struct RetriedView {
 }
 
 /// Puts every dead-lettered delivery of an endpoint back in the queue, in case order.
-pub async fn retry_dead(state: &AppState, principal: &Principal, endpoint_id: Uuid) -> Result<RetriedView, ApiError> {
+pub async fn retry_dead(
+    state: &AppState,
+    principal: &Principal,
+    endpoint_id: Uuid,
+) -> Result<RetriedView, ApiError> {
     principal.require(&[Role::Admin])?;
     get_endpoint(state, principal, endpoint_id).await?;
     let retried = sqlx::query(
@@ -411,7 +455,9 @@ pub async fn retry_dead(state: &AppState, principal: &Principal, endpoint_id: Uu
     .execute(&state.pool)
     .await?
     .rows_affected();
-    sqlx::query("select pg_notify('webhook_deliveries', '')").execute(&state.pool).await?;
+    sqlx::query("select pg_notify('webhook_deliveries', '')")
+        .execute(&state.pool)
+        .await?;
     Ok(RetriedView { retried })
 }
 
@@ -423,12 +469,17 @@ pub struct DeliveryAttemptView {
     pub error: Option<String>,
 }
 
-pub async fn delivery_attempts(state: &AppState, principal: &Principal, delivery_id: Uuid) -> Result<Vec<DeliveryAttemptView>, ApiError> {
+pub async fn delivery_attempts(
+    state: &AppState,
+    principal: &Principal,
+    delivery_id: Uuid,
+) -> Result<Vec<DeliveryAttemptView>, ApiError> {
     principal.require(&[Role::Admin])?;
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from webhook_deliveries where id = $1)")
-        .bind(delivery_id)
-        .fetch_one(&state.pool)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from webhook_deliveries where id = $1)")
+            .bind(delivery_id)
+            .fetch_one(&state.pool)
+            .await?;
     if !exists {
         return Err(ApiError::not_found("webhook delivery"));
     }

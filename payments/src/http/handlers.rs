@@ -352,7 +352,11 @@ pub async fn retry_webhook_delivery(
 }
 
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = crate::app::webhooks::EndpointView), (status = 404, body = Problem)))]
-pub async fn get_webhook_endpoint(State(state): State<AppState>, principal: Principal, AppPath(id): AppPath<Uuid>) -> Result<Json<crate::app::webhooks::EndpointView>, ApiError> {
+pub async fn get_webhook_endpoint(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<crate::app::webhooks::EndpointView>, ApiError> {
     Ok(Json(webhooks::get_endpoint(&state, &principal, id).await?))
 }
 
@@ -364,7 +368,9 @@ pub async fn update_webhook_endpoint(
     AppPath(id): AppPath<Uuid>,
     AppJson(request): AppJson<crate::app::webhooks::UpdateEndpointRequest>,
 ) -> Result<Json<crate::app::webhooks::EndpointView>, ApiError> {
-    Ok(Json(webhooks::update_endpoint(&state, &principal, id, request).await?))
+    Ok(Json(
+        webhooks::update_endpoint(&state, &principal, id, request).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", request_body = crate::app::webhooks::RotateSecretRequest, security(("bearer" = [])),
@@ -375,19 +381,31 @@ pub async fn rotate_webhook_secret(
     AppPath(id): AppPath<Uuid>,
     AppJson(request): AppJson<crate::app::webhooks::RotateSecretRequest>,
 ) -> Result<Json<CreatedEndpointView>, ApiError> {
-    Ok(Json(webhooks::rotate_secret(&state, &principal, id, request).await?))
+    Ok(Json(
+        webhooks::rotate_secret(&state, &principal, id, request).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/retry-dead", tag = "webhooks", security(("bearer" = [])),
     responses((status = 200, body = crate::app::webhooks::RetriedView), (status = 404, body = Problem)))]
-pub async fn retry_dead_webhook_deliveries(State(state): State<AppState>, principal: Principal, AppPath(id): AppPath<Uuid>) -> Result<Json<crate::app::webhooks::RetriedView>, ApiError> {
+pub async fn retry_dead_webhook_deliveries(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<crate::app::webhooks::RetriedView>, ApiError> {
     Ok(Json(webhooks::retry_dead(&state, &principal, id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/webhook-deliveries/{id}/attempts", tag = "webhooks", security(("bearer" = [])),
     responses((status = 200, body = Vec<crate::app::webhooks::DeliveryAttemptView>), (status = 404, body = Problem)))]
-pub async fn list_webhook_attempts(State(state): State<AppState>, principal: Principal, AppPath(id): AppPath<Uuid>) -> Result<Json<Vec<crate::app::webhooks::DeliveryAttemptView>>, ApiError> {
-    Ok(Json(webhooks::delivery_attempts(&state, &principal, id).await?))
+pub async fn list_webhook_attempts(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<Vec<crate::app::webhooks::DeliveryAttemptView>>, ApiError> {
+    Ok(Json(
+        webhooks::delivery_attempts(&state, &principal, id).await?,
+    ))
 }
 
 pub async fn get_openapi() -> Json<serde_json::Value> {

@@ -100,9 +100,18 @@ pub fn router(state: AppState) -> Router {
             "/v1/webhook-endpoints/{id}",
             get(handlers::get_webhook_endpoint).patch(handlers::update_webhook_endpoint),
         )
-        .route("/v1/webhook-endpoints/{id}/rotate-secret", post(handlers::rotate_webhook_secret))
-        .route("/v1/webhook-endpoints/{id}/retry-dead", post(handlers::retry_dead_webhook_deliveries))
-        .route("/v1/webhook-deliveries/{id}/attempts", get(handlers::list_webhook_attempts))
+        .route(
+            "/v1/webhook-endpoints/{id}/rotate-secret",
+            post(handlers::rotate_webhook_secret),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/retry-dead",
+            post(handlers::retry_dead_webhook_deliveries),
+        )
+        .route(
+            "/v1/webhook-deliveries/{id}/attempts",
+            get(handlers::list_webhook_attempts),
+        )
         .route(
             "/v1/webhook-deliveries",
             get(handlers::list_webhook_deliveries),

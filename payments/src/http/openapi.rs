@@ -69,10 +69,26 @@ struct ApiDoc;
 /// The events we send to the workflow system (OpenAPI 3.1 `webhooks`), each with the `data`
 /// type the outbox serializes.
 const WEBHOOK_EVENTS: [(&str, &str, &str); 4] = [
-    ("payment.paid", "PaymentPaid", "The cashier step is done: the case is paid."),
-    ("payment.cancelled", "PaymentClosed", "The payment intent was cancelled before payment."),
-    ("payment.expired", "PaymentClosed", "The payment intent expired unpaid."),
-    ("reconciliation.exception", "ReconciliationException", "Money arrived that did not match; it is in suspense."),
+    (
+        "payment.paid",
+        "PaymentPaid",
+        "The cashier step is done: the case is paid.",
+    ),
+    (
+        "payment.cancelled",
+        "PaymentClosed",
+        "The payment intent was cancelled before payment.",
+    ),
+    (
+        "payment.expired",
+        "PaymentClosed",
+        "The payment intent expired unpaid.",
+    ),
+    (
+        "reconciliation.exception",
+        "ReconciliationException",
+        "Money arrived that did not match; it is in suspense.",
+    ),
 ];
 
 fn webhooks() -> serde_json::Value {
@@ -111,7 +127,8 @@ fn webhooks() -> serde_json::Value {
 
 /// The OpenAPI document as JSON, with the webhooks we send.
 pub fn document() -> serde_json::Value {
-    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| serde_json::json!({}));
+    let mut document =
+        serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| serde_json::json!({}));
     if let Some(object) = document.as_object_mut() {
         object.insert("webhooks".to_owned(), webhooks());
     }

@@ -71,7 +71,9 @@ impl Dispatcher {
         let poll = self.state.config.webhook_poll_interval;
         let mut listener = listen(&self.state).await;
         let dispatcher = Arc::new(self);
-        let mut gauge_refreshed = Instant::now().checked_sub(HEALTH_GAUGE_EVERY).unwrap_or_else(Instant::now);
+        let mut gauge_refreshed = Instant::now()
+            .checked_sub(HEALTH_GAUGE_EVERY)
+            .unwrap_or_else(Instant::now);
         loop {
             if *shutdown.borrow() {
                 break;
@@ -89,7 +91,9 @@ impl Dispatcher {
             };
             let full_batch = i64::try_from(claimed.len()).unwrap_or(0) >= BATCH;
             for delivery in claimed {
-                let Ok(permit) = dispatcher.in_flight.clone().acquire_owned().await else { break };
+                let Ok(permit) = dispatcher.in_flight.clone().acquire_owned().await else {
+                    break;
+                };
                 let endpoint_permit = dispatcher.endpoint_permit(delivery.endpoint_id).await;
                 let worker = Arc::clone(&dispatcher);
                 tokio::spawn(async move {
@@ -105,7 +109,11 @@ impl Dispatcher {
                 match listener.as_mut() {
                     Some(listener) => {
                         // NOTIFY wakes us at once; the timeout also covers retries coming due.
-                        let _ = tokio::time::timeout(poll.max(Duration::from_millis(50)), listener.recv()).await;
+                        let _ = tokio::time::timeout(
+                            poll.max(Duration::from_millis(50)),
+                            listener.recv(),
+                        )
+                        .await;
                     }
                     None => tokio::time::sleep(poll).await,
                 }
@@ -120,10 +128,11 @@ impl Dispatcher {
     async fn endpoint_permit(&self, endpoint_id: Uuid) -> Option<OwnedSemaphorePermit> {
         let semaphore = {
             let mut map = self.per_endpoint.lock().ok()?;
-            Arc::clone(
-                map.entry(endpoint_id)
-                    .or_insert_with(|| Arc::new(Semaphore::new(self.state.config.webhook_max_in_flight_per_endpoint))),
-            )
+            Arc::clone(map.entry(endpoint_id).or_insert_with(|| {
+                Arc::new(Semaphore::new(
+                    self.state.config.webhook_max_in_flight_per_endpoint,
+                ))
+            }))
         };
         semaphore.acquire_owned().await.ok()
     }
@@ -170,7 +179,16 @@ impl Dispatcher {
             Err(error) => (None, Some(error.clone())),
         };
         let succeeded = matches!(outcome, Ok(status) if (200..300).contains(&status));
-        if let Err(error) = self.record(&delivery, succeeded, status_code, error.as_deref(), latency_ms).await {
+        if let Err(error) = self
+            .record(
+                &delivery,
+                succeeded,
+                status_code,
+                error.as_deref(),
+                latency_ms,
+            )
+            .await
+        {
             // The lease runs out and the delivery is tried again: at least once, never lost.
             tracing::warn!(delivery.id = %delivery.id, error = %error, "could not record a webhook attempt");
         }
@@ -179,7 +197,8 @@ impl Dispatcher {
         metrics::histogram!("owso_webhook_request_seconds").record(started.elapsed());
         if succeeded {
             // From the event's commit to the receiver's 2xx.
-            let age = Duration::from_millis(u64::try_from(delivery.age_ms).unwrap_or(0)) + started.elapsed();
+            let age = Duration::from_millis(u64::try_from(delivery.age_ms).unwrap_or(0))
+                + started.elapsed();
             metrics::histogram!("owso_webhook_commit_to_delivery_seconds").record(age);
         }
     }
@@ -188,15 +207,25 @@ impl Dispatcher {
         if delivery.endpoint_status != "active" {
             return Err("endpoint disabled".to_owned());
         }
-        let secret = WebhookSecret::parse(&delivery.secret).map_err(|_| "endpoint secret unreadable".to_owned())?;
+        let secret = WebhookSecret::parse(&delivery.secret)
+            .map_err(|_| "endpoint secret unreadable".to_owned())?;
         let body = serde_json::to_vec(&delivery.payload).map_err(|error| error.to_string())?;
         let message_id = delivery.event_id.to_string();
         let timestamp = Utc::now().timestamp();
         let mut signature = standard_webhooks_signature(&secret, &message_id, timestamp, &body);
         // During a rotation both signatures go out, so receivers can switch secrets at leisure.
-        if let Some(previous) = delivery.previous_secret.as_deref().and_then(|raw| WebhookSecret::parse(raw).ok()) {
+        if let Some(previous) = delivery
+            .previous_secret
+            .as_deref()
+            .and_then(|raw| WebhookSecret::parse(raw).ok())
+        {
             signature.push(' ');
-            signature.push_str(&standard_webhooks_signature(&previous, &message_id, timestamp, &body));
+            signature.push_str(&standard_webhooks_signature(
+                &previous,
+                &message_id,
+                timestamp,
+                &body,
+            ));
         }
         let response = self
             .client
@@ -220,7 +249,14 @@ impl Dispatcher {
         Ok(response.status().as_u16())
     }
 
-    async fn record(&self, delivery: &Claimed, succeeded: bool, status_code: Option<i32>, error: Option<&str>, latency_ms: i32) -> Result<(), sqlx::Error> {
+    async fn record(
+        &self,
+        delivery: &Claimed,
+        succeeded: bool,
+        status_code: Option<i32>,
+        error: Option<&str>,
+        latency_ms: i32,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.state.pool.begin().await?;
         let error: Option<String> = error.map(|text| text.chars().take(MAX_ERROR_CHARS).collect());
         sqlx::query("insert into webhook_attempts (delivery_id, status_code, latency_ms, error) values ($1, $2, $3, $4)")
@@ -244,9 +280,13 @@ impl Dispatcher {
                 .execute(&mut *tx)
                 .await?;
         } else {
-            let delay = retry_delay(&self.state.config.webhook_retry_schedule, delivery.attempt_count);
+            let delay = retry_delay(
+                &self.state.config.webhook_retry_schedule,
+                delivery.attempt_count,
+            );
             let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-            let give_up_ms = i64::try_from(self.state.config.webhook_give_up_after.as_millis()).unwrap_or(i64::MAX);
+            let give_up_ms = i64::try_from(self.state.config.webhook_give_up_after.as_millis())
+                .unwrap_or(i64::MAX);
             let dead = delivery.age_ms.saturating_add(delay_ms) > give_up_ms;
             let last_error = error.unwrap_or_else(|| format!("HTTP {}", status_code.unwrap_or(0)));
             sqlx::query(
@@ -282,12 +322,17 @@ impl Dispatcher {
     }
 
     async fn refresh_health_gauge(&self) {
-        match sqlx::query_scalar::<_, i64>("select count(*) from webhook_endpoints where status = 'active' and health = 'failing'")
-            .fetch_one(&self.state.pool)
-            .await
+        match sqlx::query_scalar::<_, i64>(
+            "select count(*) from webhook_endpoints where status = 'active' and health = 'failing'",
+        )
+        .fetch_one(&self.state.pool)
+        .await
         {
-            Ok(count) => metrics::gauge!("owso_webhook_endpoints_failing").set(u32::try_from(count).unwrap_or(u32::MAX)),
-            Err(error) => tracing::warn!(error = %error, "could not count failing webhook endpoints"),
+            Ok(count) => metrics::gauge!("owso_webhook_endpoints_failing")
+                .set(u32::try_from(count).unwrap_or(u32::MAX)),
+            Err(error) => {
+                tracing::warn!(error = %error, "could not count failing webhook endpoints")
+            }
         }
     }
 }
@@ -313,7 +358,11 @@ async fn listen(state: &AppState) -> Option<PgListener> {
 /// plus up to 10% jitter so that a recovering endpoint is not hit by every delivery at once.
 pub fn retry_delay(schedule: &[Duration], attempts: i32) -> Duration {
     let index = usize::try_from(attempts.saturating_sub(1)).unwrap_or(0);
-    let base = schedule.get(index).or_else(|| schedule.last()).copied().unwrap_or(Duration::from_secs(60));
+    let base = schedule
+        .get(index)
+        .or_else(|| schedule.last())
+        .copied()
+        .unwrap_or(Duration::from_secs(60));
     let base_ms = u64::try_from(base.as_millis()).unwrap_or(u64::MAX);
     let jitter_ms = rand::thread_rng().gen_range(0..=base_ms / 10);
     Duration::from_millis(base_ms.saturating_add(jitter_ms))
@@ -327,11 +376,27 @@ mod tests {
 
     #[test]
     fn retries_follow_the_schedule_with_bounded_jitter() {
-        let schedule: Vec<Duration> = DEFAULT_RETRY_SCHEDULE_MS.iter().copied().map(Duration::from_millis).collect();
-        for (attempt, base_s) in [(1, 5u64), (2, 30), (3, 120), (4, 600), (5, 3600), (6, 21_600), (7, 43_200), (40, 43_200)] {
+        let schedule: Vec<Duration> = DEFAULT_RETRY_SCHEDULE_MS
+            .iter()
+            .copied()
+            .map(Duration::from_millis)
+            .collect();
+        for (attempt, base_s) in [
+            (1, 5u64),
+            (2, 30),
+            (3, 120),
+            (4, 600),
+            (5, 3600),
+            (6, 21_600),
+            (7, 43_200),
+            (40, 43_200),
+        ] {
             let delay = retry_delay(&schedule, attempt).as_millis();
             let base = u128::from(base_s) * 1000;
-            assert!(delay >= base && delay <= base + base / 10, "attempt {attempt}: {delay}");
+            assert!(
+                delay >= base && delay <= base + base / 10,
+                "attempt {attempt}: {delay}"
+            );
         }
     }
 }

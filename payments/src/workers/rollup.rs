@@ -16,7 +16,9 @@ const MAX_DAYS_PER_ROUND: i64 = 31;
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     loop {
         match round(&state.pool).await {
-            Ok(days) if days > 0 => tracing::info!(ledger.days_rolled_up = days, "rolled up ledger days"),
+            Ok(days) if days > 0 => {
+                tracing::info!(ledger.days_rolled_up = days, "rolled up ledger days")
+            }
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "ledger roll-up failed; will retry"),
         }

@@ -21,7 +21,9 @@ const MAX_BATCHES_PER_ROUND: usize = 50;
 pub async fn run(state: AppState, key: Option<SigningKey>, mut shutdown: watch::Receiver<bool>) {
     loop {
         match round(&state.pool, key.as_ref()).await {
-            Ok(sealed) if sealed > 0 => tracing::debug!(ledger.sealed = sealed, "sealed ledger entries"),
+            Ok(sealed) if sealed > 0 => {
+                tracing::debug!(ledger.sealed = sealed, "sealed ledger entries")
+            }
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "ledger sealing round failed; will retry"),
         }

@@ -59,17 +59,36 @@ async fn receiver(fail_first: usize) -> (String, Log) {
 }
 
 fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> usize {
-    let key = base64::engine::general_purpose::STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
-    let signed = format!("{}.{}.", headers["webhook-id"].to_str().unwrap(), headers["webhook-timestamp"].to_str().unwrap());
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let signed = format!(
+        "{}.{}.",
+        headers["webhook-id"].to_str().unwrap(),
+        headers["webhook-timestamp"].to_str().unwrap()
+    );
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(signed.as_bytes());
     mac.update(body);
-    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
-    headers["webhook-signature"].to_str().unwrap().split(' ').filter(|signature| *signature == expected).count()
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    headers["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .split(' ')
+        .filter(|signature| *signature == expected)
+        .count()
 }
 
 /// A dispatcher with a fast retry schedule, as a second instance would run it.
-fn dispatcher(app: &TestApp) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+fn dispatcher(
+    app: &TestApp,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
     let mut config = (*app.state.config).clone();
     config.webhook_retry_schedule = vec![Duration::from_millis(50)];
     config.webhook_poll_interval = Duration::from_millis(50);
@@ -87,11 +106,25 @@ async fn wait_for(log: &Log, condition: impl Fn(&[Received]) -> bool) -> Vec<Rec
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("receiver condition not met in 15 s: {:?}", log.lock().unwrap().iter().map(|r| (&r.event["type"], r.answered)).collect::<Vec<_>>());
+    panic!(
+        "receiver condition not met in 15 s: {:?}",
+        log.lock()
+            .unwrap()
+            .iter()
+            .map(|r| (&r.event["type"], r.answered))
+            .collect::<Vec<_>>()
+    );
 }
 
 async fn register(app: &TestApp, url: &str) -> Value {
-    let reply = app.post("/v1/webhook-endpoints", Some(app.key("admin")), None, &json!({"url": url, "events": ["*"]})).await;
+    let reply = app
+        .post(
+            "/v1/webhook-endpoints",
+            Some(app.key("admin")),
+            None,
+            &json!({"url": url, "events": ["*"]}),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     reply.body
 }
@@ -105,31 +138,68 @@ async fn a_receiver_that_was_down_gets_every_event_in_case_order(pool: PgPool) {
     let a = app.intent("0320050001").await;
     let attempt = app.sandbox_attempt(a["id"].as_str().unwrap()).await;
     let reference = attempt["provider_reference"].as_str().unwrap();
-    app.callback(&callback_body("sbx_a1", reference, "100"), SECRET).await;
-    app.callback(&callback_body("sbx_a2", reference, "600000"), SECRET).await;
+    app.callback(&callback_body("sbx_a1", reference, "100"), SECRET)
+        .await;
+    app.callback(&callback_body("sbx_a2", reference, "600000"), SECRET)
+        .await;
     let b = app.intent("0320050002").await;
-    app.post(&format!("/v1/payment-intents/{}/cancel", b["id"].as_str().unwrap()), Some(app.key("workflow")), None, &json!({})).await;
+    app.post(
+        &format!("/v1/payment-intents/{}/cancel", b["id"].as_str().unwrap()),
+        Some(app.key("workflow")),
+        None,
+        &json!({}),
+    )
+    .await;
 
     let (stop, worker) = dispatcher(&app);
-    let seen = wait_for(&log, |seen| seen.iter().filter(|r| r.answered == 200).count() == 3).await;
+    let seen = wait_for(&log, |seen| {
+        seen.iter().filter(|r| r.answered == 200).count() == 3
+    })
+    .await;
     stop.send(true).unwrap();
     worker.await.unwrap();
 
-    assert!(seen.iter().filter(|r| r.answered != 200).count() >= 5, "the first five were refused");
+    assert!(
+        seen.iter().filter(|r| r.answered != 200).count() >= 5,
+        "the first five were refused"
+    );
     // Each event's id is the same on every try of it.
     for received in &seen {
-        let same_type: Vec<_> = seen.iter().filter(|other| other.id == received.id).collect();
+        let same_type: Vec<_> = seen
+            .iter()
+            .filter(|other| other.id == received.id)
+            .collect();
         assert!(same_type.iter().all(|other| other.event == received.event));
     }
     // Case A: the exception is delivered before payment.paid is even tried.
-    let case_a: Vec<&Received> = seen.iter().filter(|r| r.event["data"]["case_reference"] == "0320050001").collect();
-    let first_paid_try = case_a.iter().position(|r| r.event["type"] == "payment.paid").unwrap();
-    let exception_ok = case_a.iter().position(|r| r.event["type"] == "reconciliation.exception" && r.answered == 200).unwrap();
-    assert!(exception_ok < first_paid_try, "payment.paid was tried before the earlier exception was delivered");
-    let delivered: i64 = app.scalar_i64("select count(*) from webhook_deliveries where status = 'succeeded'").await;
+    let case_a: Vec<&Received> = seen
+        .iter()
+        .filter(|r| r.event["data"]["case_reference"] == "0320050001")
+        .collect();
+    let first_paid_try = case_a
+        .iter()
+        .position(|r| r.event["type"] == "payment.paid")
+        .unwrap();
+    let exception_ok = case_a
+        .iter()
+        .position(|r| r.event["type"] == "reconciliation.exception" && r.answered == 200)
+        .unwrap();
+    assert!(
+        exception_ok < first_paid_try,
+        "payment.paid was tried before the earlier exception was delivered"
+    );
+    let delivered: i64 = app
+        .scalar_i64("select count(*) from webhook_deliveries where status = 'succeeded'")
+        .await;
     assert_eq!(delivered, 3);
-    let attempts: i64 = app.scalar_i64("select count(*) from webhook_attempts").await;
-    assert_eq!(attempts, i64::try_from(seen.len()).unwrap(), "every attempt is recorded");
+    let attempts: i64 = app
+        .scalar_i64("select count(*) from webhook_attempts")
+        .await;
+    assert_eq!(
+        attempts,
+        i64::try_from(seen.len()).unwrap(),
+        "every attempt is recorded"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -139,14 +209,30 @@ async fn during_a_rotation_both_secrets_sign(pool: PgPool) {
     let endpoint = register(&app, &url).await;
     let id = endpoint["id"].as_str().unwrap();
     let old_secret = endpoint["secret"].as_str().unwrap().to_owned();
-    let rotated = app.post(&format!("/v1/webhook-endpoints/{id}/rotate-secret"), Some(app.key("admin")), None, &json!({"keep_previous_for_s": 3600})).await;
+    let rotated = app
+        .post(
+            &format!("/v1/webhook-endpoints/{id}/rotate-secret"),
+            Some(app.key("admin")),
+            None,
+            &json!({"keep_previous_for_s": 3600}),
+        )
+        .await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     let new_secret = rotated.body["secret"].as_str().unwrap().to_owned();
     assert_ne!(new_secret, old_secret);
     assert!(rotated.body["previous_secret_expires_at"].is_string());
 
     let intent = app.intent("0320050003").await;
-    app.post(&format!("/v1/payment-intents/{}/cancel", intent["id"].as_str().unwrap()), Some(app.key("workflow")), None, &json!({})).await;
+    app.post(
+        &format!(
+            "/v1/payment-intents/{}/cancel",
+            intent["id"].as_str().unwrap()
+        ),
+        Some(app.key("workflow")),
+        None,
+        &json!({}),
+    )
+    .await;
     let (stop, worker) = dispatcher(&app);
     let seen = wait_for(&log, |seen| !seen.is_empty()).await;
     let header = seen[0].headers["webhook-signature"].to_str().unwrap();
@@ -155,14 +241,37 @@ async fn during_a_rotation_both_secrets_sign(pool: PgPool) {
     assert_eq!(verify(&old_secret, &seen[0].headers, &seen[0].body), 1);
 
     // Without a grace period the old secret stops at once.
-    let rotated = app.post(&format!("/v1/webhook-endpoints/{id}/rotate-secret"), Some(app.key("admin")), None, &json!({"keep_previous_for_s": 0})).await;
+    let rotated = app
+        .post(
+            &format!("/v1/webhook-endpoints/{id}/rotate-secret"),
+            Some(app.key("admin")),
+            None,
+            &json!({"keep_previous_for_s": 0}),
+        )
+        .await;
     let newest = rotated.body["secret"].as_str().unwrap().to_owned();
     let other = app.intent("0320050004").await;
-    app.post(&format!("/v1/payment-intents/{}/cancel", other["id"].as_str().unwrap()), Some(app.key("workflow")), None, &json!({})).await;
+    app.post(
+        &format!(
+            "/v1/payment-intents/{}/cancel",
+            other["id"].as_str().unwrap()
+        ),
+        Some(app.key("workflow")),
+        None,
+        &json!({}),
+    )
+    .await;
     let seen = wait_for(&log, |seen| seen.len() == 2).await;
     stop.send(true).unwrap();
     worker.await.unwrap();
-    assert_eq!(seen[1].headers["webhook-signature"].to_str().unwrap().split(' ').count(), 1);
+    assert_eq!(
+        seen[1].headers["webhook-signature"]
+            .to_str()
+            .unwrap()
+            .split(' ')
+            .count(),
+        1
+    );
     assert_eq!(verify(&newest, &seen[1].headers, &seen[1].body), 1);
 }
 
@@ -172,13 +281,32 @@ async fn an_endpoint_failing_for_three_days_is_marked_and_counted(pool: PgPool) 
     let (url, _log) = receiver(usize::MAX).await;
     let endpoint = register(&app, &url).await;
     let id = endpoint["id"].as_str().unwrap();
-    sqlx::query("update webhook_endpoints set failing_since = now() - interval '3 days 1 minute'").execute(&app.pool).await.unwrap();
+    sqlx::query("update webhook_endpoints set failing_since = now() - interval '3 days 1 minute'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let intent = app.intent("0320050005").await;
-    app.post(&format!("/v1/payment-intents/{}/cancel", intent["id"].as_str().unwrap()), Some(app.key("workflow")), None, &json!({})).await;
+    app.post(
+        &format!(
+            "/v1/payment-intents/{}/cancel",
+            intent["id"].as_str().unwrap()
+        ),
+        Some(app.key("workflow")),
+        None,
+        &json!({}),
+    )
+    .await;
     let (stop, worker) = dispatcher(&app);
     let mut health = Value::Null;
     for _ in 0..100 {
-        health = app.get(&format!("/v1/webhook-endpoints/{id}"), Some(app.key("admin"))).await.body["health"].clone();
+        health = app
+            .get(
+                &format!("/v1/webhook-endpoints/{id}"),
+                Some(app.key("admin")),
+            )
+            .await
+            .body["health"]
+            .clone();
         if health == "failing" {
             break;
         }
@@ -188,12 +316,22 @@ async fn an_endpoint_failing_for_three_days_is_marked_and_counted(pool: PgPool) 
     stop.send(true).unwrap();
     worker.await.unwrap();
     // Its events are kept, still pending.
-    assert_eq!(app.scalar_i64("select count(*) from webhook_deliveries where status = 'pending'").await, 1);
+    assert_eq!(
+        app.scalar_i64("select count(*) from webhook_deliveries where status = 'pending'")
+            .await,
+        1
+    );
     // A dispatcher starting now reports it in /metrics.
     let (stop, worker) = dispatcher(&app);
     let mut metrics = String::new();
     for _ in 0..100 {
-        metrics = app.get("/metrics", None).await.body.as_str().unwrap_or_default().to_owned();
+        metrics = app
+            .get("/metrics", None)
+            .await
+            .body
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if metrics.contains("owso_webhook_endpoints_failing 1") {
             break;
         }
@@ -201,7 +339,10 @@ async fn an_endpoint_failing_for_three_days_is_marked_and_counted(pool: PgPool) 
     }
     stop.send(true).unwrap();
     worker.await.unwrap();
-    assert!(metrics.contains("owso_webhook_endpoints_failing 1"), "{metrics}");
+    assert!(
+        metrics.contains("owso_webhook_endpoints_failing 1"),
+        "{metrics}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -212,21 +353,55 @@ async fn dead_letters_of_an_endpoint_are_retried_together_in_order(pool: PgPool)
     let id = endpoint["id"].as_str().unwrap();
     for case in 0..3 {
         let intent = app.intent(&format!("03200600{case}")).await;
-        app.post(&format!("/v1/payment-intents/{}/cancel", intent["id"].as_str().unwrap()), Some(app.key("workflow")), None, &json!({})).await;
+        app.post(
+            &format!(
+                "/v1/payment-intents/{}/cancel",
+                intent["id"].as_str().unwrap()
+            ),
+            Some(app.key("workflow")),
+            None,
+            &json!({}),
+        )
+        .await;
     }
-    sqlx::query("update webhook_deliveries set status = 'dead'").execute(&app.pool).await.unwrap();
-    let retried = app.post(&format!("/v1/webhook-endpoints/{id}/retry-dead"), Some(app.key("admin")), None, &json!({})).await;
+    sqlx::query("update webhook_deliveries set status = 'dead'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let retried = app
+        .post(
+            &format!("/v1/webhook-endpoints/{id}/retry-dead"),
+            Some(app.key("admin")),
+            None,
+            &json!({}),
+        )
+        .await;
     assert_eq!(retried.status, StatusCode::OK);
     assert_eq!(retried.body["retried"], 3);
     let (stop, worker) = dispatcher(&app);
     wait_for(&log, |seen| seen.len() == 3).await;
     stop.send(true).unwrap();
     worker.await.unwrap();
-    let delivery: uuid::Uuid = sqlx::query_scalar("select id from webhook_deliveries limit 1").fetch_one(&app.pool).await.unwrap();
-    let attempts = app.get(&format!("/v1/webhook-deliveries/{delivery}/attempts"), Some(app.key("admin"))).await;
+    let delivery: uuid::Uuid = sqlx::query_scalar("select id from webhook_deliveries limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let attempts = app
+        .get(
+            &format!("/v1/webhook-deliveries/{delivery}/attempts"),
+            Some(app.key("admin")),
+        )
+        .await;
     assert_eq!(attempts.body.as_array().unwrap().len(), 1);
     assert_eq!(attempts.body[0]["status_code"], 200);
-    let missing = app.post(&format!("/v1/webhook-endpoints/{}/retry-dead", uuid::Uuid::nil()), Some(app.key("admin")), None, &json!({})).await;
+    let missing = app
+        .post(
+            &format!("/v1/webhook-endpoints/{}/retry-dead", uuid::Uuid::nil()),
+            Some(app.key("admin")),
+            None,
+            &json!({}),
+        )
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
@@ -236,20 +411,67 @@ async fn a_disabled_endpoint_gets_nothing_new_and_updates_are_validated(pool: Pg
     let (url, _log) = receiver(0).await;
     let endpoint = register(&app, &url).await;
     let id = endpoint["id"].as_str().unwrap();
-    let disabled = app.http.patch(format!("{}/v1/webhook-endpoints/{id}", app.base)).bearer_auth(app.key("admin")).json(&json!({"status": "disabled"})).send().await.unwrap();
+    let disabled = app
+        .http
+        .patch(format!("{}/v1/webhook-endpoints/{id}", app.base))
+        .bearer_auth(app.key("admin"))
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(disabled.status(), StatusCode::OK);
     let intent = app.intent("0320050007").await;
-    app.post(&format!("/v1/payment-intents/{}/cancel", intent["id"].as_str().unwrap()), Some(app.key("workflow")), None, &json!({})).await;
-    assert_eq!(app.scalar_i64("select count(*) from webhook_deliveries").await, 0);
-    for body in [json!({"status": "paused"}), json!({"url": "http://169.254.169.254/"}), json!({"events": ["nope"]}), json!({"colour": "red"})] {
-        let reply = app.http.patch(format!("{}/v1/webhook-endpoints/{id}", app.base)).bearer_auth(app.key("admin")).json(&body).send().await.unwrap();
+    app.post(
+        &format!(
+            "/v1/payment-intents/{}/cancel",
+            intent["id"].as_str().unwrap()
+        ),
+        Some(app.key("workflow")),
+        None,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        app.scalar_i64("select count(*) from webhook_deliveries")
+            .await,
+        0
+    );
+    for body in [
+        json!({"status": "paused"}),
+        json!({"url": "http://169.254.169.254/"}),
+        json!({"events": ["nope"]}),
+        json!({"colour": "red"}),
+    ] {
+        let reply = app
+            .http
+            .patch(format!("{}/v1/webhook-endpoints/{id}", app.base))
+            .bearer_auth(app.key("admin"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(reply.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     }
-    let by_workflow = app.http.patch(format!("{}/v1/webhook-endpoints/{id}", app.base)).bearer_auth(app.key("workflow")).json(&json!({"status": "active"})).send().await.unwrap();
+    let by_workflow = app
+        .http
+        .patch(format!("{}/v1/webhook-endpoints/{id}", app.base))
+        .bearer_auth(app.key("workflow"))
+        .json(&json!({"status": "active"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_workflow.status(), StatusCode::FORBIDDEN);
     let openapi = app.get("/openapi.json", None).await.body;
-    for event in ["payment.paid", "payment.cancelled", "payment.expired", "reconciliation.exception"] {
-        assert!(openapi["webhooks"][event]["post"]["requestBody"].is_object(), "openapi webhooks lack {event}");
+    for event in [
+        "payment.paid",
+        "payment.cancelled",
+        "payment.expired",
+        "reconciliation.exception",
+    ] {
+        assert!(
+            openapi["webhooks"][event]["post"]["requestBody"].is_object(),
+            "openapi webhooks lack {event}"
+        );
     }
     assert!(openapi["components"]["schemas"]["PaymentPaid"].is_object());
 }

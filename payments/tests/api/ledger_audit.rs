@@ -31,7 +31,9 @@ async fn paid(app: &TestApp, case_reference: &str, transaction_id: &str) {
 /// transaction of a parallel test can hold it back for a moment).
 async fn seal(app: &TestApp, key: Option<&SigningKey>) {
     for _ in 0..400 {
-        payments::workers::sealer::round(&app.pool, key).await.unwrap();
+        payments::workers::sealer::round(&app.pool, key)
+            .await
+            .unwrap();
         let unsealed = app
             .scalar_i64(
                 "select count(*) from ledger_entries e
@@ -83,7 +85,9 @@ async fn verify_over_http_and_cli_names_the_tampered_entry(pool: PgPool) {
     assert_eq!(reply.body["head_hash"].as_str().unwrap().len(), 64);
     let (code, report) = cli_verify(&app.pool);
     assert_eq!((code, &report["ok"]), (0, &json!(true)), "{report}");
-    let cashier = app.get("/v1/ledger/verify", Some(app.key("cashier_0320"))).await;
+    let cashier = app
+        .get("/v1/ledger/verify", Some(app.key("cashier_0320")))
+        .await;
     assert_eq!(cashier.status, StatusCode::FORBIDDEN);
 
     let last = app.scalar_i64("select max(id) from ledger_entries").await;
@@ -126,7 +130,9 @@ async fn digests_are_signed_and_checkable_outside(pool: PgPool) {
             .unwrap()
     );
 
-    let reply = app.get("/v1/ledger/digests", Some(app.key("auditor"))).await;
+    let reply = app
+        .get("/v1/ledger/digests", Some(app.key("auditor")))
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["algorithm"], "Ed25519");
     let digest = &reply.body["digests"][1];
@@ -138,22 +144,25 @@ async fn digests_are_signed_and_checkable_outside(pool: PgPool) {
         .try_into()
         .unwrap();
     assert_eq!(public_key, key.verifying_key().to_bytes());
-    let signature = Signature::from_slice(
-        &b64.decode(digest["signature"].as_str().unwrap()).unwrap(),
-    )
-    .unwrap();
+    let signature =
+        Signature::from_slice(&b64.decode(digest["signature"].as_str().unwrap()).unwrap()).unwrap();
     let payload = digest["payload"].as_str().unwrap();
     VerifyingKey::from_bytes(&public_key)
         .unwrap()
         .verify(payload.as_bytes(), &signature)
         .unwrap();
     assert!(payload.contains("head_seq 1\n"), "{payload}");
-    assert!(payload.contains("account 0320:revenue:labour:KHR -600000\n"), "{payload}");
+    assert!(
+        payload.contains("account 0320:revenue:labour:KHR -600000\n"),
+        "{payload}"
+    );
     assert_eq!(digest["head_hash"], reply_head(&app).await);
 
-    let scoped = app.get("/v1/ledger/digests", Some(app.key("auditor_1201"))).await;
+    let scoped = app
+        .get("/v1/ledger/digests", Some(app.key("auditor_1201")))
+        .await;
     assert_eq!(scoped.status, StatusCode::FORBIDDEN);
-    // A forged digest (re-signed payload by another key is fine; an altered payload is not).
+    // An altered payload no longer matches its signature, and verify says so.
     let mut conn = app.pool.acquire().await.unwrap();
     sqlx::query("set session_replication_role = replica")
         .execute(&mut *conn)
@@ -168,7 +177,10 @@ async fn digests_are_signed_and_checkable_outside(pool: PgPool) {
 }
 
 async fn reply_head(app: &TestApp) -> serde_json::Value {
-    app.get("/v1/ledger/verify", Some(app.key("admin"))).await.body["head_hash"].clone()
+    app.get("/v1/ledger/verify", Some(app.key("admin")))
+        .await
+        .body["head_hash"]
+        .clone()
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -177,16 +189,31 @@ async fn closing_a_month_over_http(pool: PgPool) {
     paid(&app, "0320001004", "sbx_c1").await;
     let body = json!({"office_code": "0320", "month": "2026-01"});
     let closed = app
-        .post("/v1/ledger/periods/close", Some(app.key("admin")), None, &body)
+        .post(
+            "/v1/ledger/periods/close",
+            Some(app.key("admin")),
+            None,
+            &body,
+        )
         .await;
     assert_eq!(closed.status, StatusCode::CREATED, "{}", closed.body);
     assert_eq!(closed.body["month"], "2026-01");
     let again = app
-        .post("/v1/ledger/periods/close", Some(app.key("admin")), None, &body)
+        .post(
+            "/v1/ledger/periods/close",
+            Some(app.key("admin")),
+            None,
+            &body,
+        )
         .await;
     assert_eq!(again.status, StatusCode::OK);
     let auditor = app
-        .post("/v1/ledger/periods/close", Some(app.key("auditor")), None, &body)
+        .post(
+            "/v1/ledger/periods/close",
+            Some(app.key("auditor")),
+            None,
+            &body,
+        )
         .await;
     assert_eq!(auditor.status, StatusCode::FORBIDDEN);
     let future = app
@@ -217,9 +244,13 @@ async fn closing_a_month_over_http(pool: PgPool) {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let listed = app.get("/v1/ledger/periods", Some(app.key("auditor_1201"))).await;
+    let listed = app
+        .get("/v1/ledger/periods", Some(app.key("auditor_1201")))
+        .await;
     assert_eq!(listed.body, json!([]));
-    let listed = app.get("/v1/ledger/periods", Some(app.key("auditor"))).await;
+    let listed = app
+        .get("/v1/ledger/periods", Some(app.key("auditor")))
+        .await;
     assert_eq!(listed.body[0]["office_code"], "0320");
 }
 
@@ -285,7 +316,10 @@ async fn statements_balances_and_csv_are_office_scoped(pool: PgPool) {
         .starts_with("text/csv"));
     let text = response.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("entry_id,created_at,office_code,"), "{text}");
+    assert!(
+        lines[0].starts_with("entry_id,created_at,office_code,"),
+        "{text}"
+    );
     assert_eq!(lines.len(), 5, "{text}");
     assert!(lines[1..].iter().all(|line| line.contains(",0320,")));
     let scoped = csv("auditor_1201", "text/csv").await.text().await.unwrap();
