@@ -171,6 +171,20 @@ async fn the_command_line_creates_keys_and_seeds_idempotently() {
         count("select count(*) from services").await,
         count("select count(*) from offices").await,
     );
+    // Row versions: an update that writes the same values still makes a new version.
+    let versions = |table: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(&format!(
+                "select string_agg(xmin::text, ',' order by ctid) from {table}"
+            ))
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let offices_before = versions("offices").await;
+    let keys_before = versions("api_keys").await;
     let (code, second, _) = run_to_completion("payments", &["seed", "--demo"], &env).await;
     assert_eq!(code, 0);
     let after = (
@@ -179,6 +193,16 @@ async fn the_command_line_creates_keys_and_seeds_idempotently() {
         count("select count(*) from offices").await,
     );
     assert_eq!(before, after, "a second seed changes nothing");
+    assert_eq!(
+        offices_before,
+        versions("offices").await,
+        "a second seed rewrites no office"
+    );
+    assert_eq!(
+        keys_before,
+        versions("api_keys").await,
+        "a second seed rewrites no key"
+    );
     assert_eq!(first, second, "a second seed prints the same keys");
     assert_eq!(before.2, 3, "the unallocated office plus 0320 and 1201");
 

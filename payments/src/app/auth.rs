@@ -156,9 +156,15 @@ pub async fn create_key(
     let hash = hash_key(&key);
     // language=PostgreSQL
     let id: Uuid = sqlx::query_scalar(
-        "insert into api_keys (id, name, role, office_codes, key_hash) values ($1, $2, $3, $4, $5)
-         on conflict (key_hash) do update set key_hash = excluded.key_hash
-         returning id",
+        "with inserted as (
+             insert into api_keys (id, name, role, office_codes, key_hash) values ($1, $2, $3, $4, $5)
+             on conflict (key_hash) do nothing
+             returning id)
+         -- An existing key (the demo seed run again) is read, not rewritten.
+         select id from inserted
+         union all
+         select id from api_keys where key_hash = $5
+         limit 1",
     )
     .bind(Uuid::now_v7())
     .bind(name)

@@ -117,7 +117,19 @@ pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> 
             "insert into offices (code, name_km, name_en, province_group, bakong_account_id, bakong_merchant_id,
                  bakong_acquiring_bank, merchant_name, merchant_name_km, merchant_city)
              values ($1, $2, $3, $4, $5, 'OWSO' || $1, 'Bakong sandbox', $6, $7, $8)
-             on conflict (code) do nothing",
+             -- A database seeded by an older release converges to today's demo set-up;
+             -- a second run changes nothing (the where clause skips identical rows).
+             on conflict (code) do update set name_km = excluded.name_km, name_en = excluded.name_en,
+                 province_group = excluded.province_group, bakong_account_id = excluded.bakong_account_id,
+                 bakong_merchant_id = excluded.bakong_merchant_id,
+                 bakong_acquiring_bank = excluded.bakong_acquiring_bank, merchant_name = excluded.merchant_name,
+                 merchant_name_km = excluded.merchant_name_km, merchant_city = excluded.merchant_city
+             where (offices.name_km, offices.name_en, offices.province_group, offices.bakong_account_id,
+                    offices.bakong_merchant_id, offices.bakong_acquiring_bank, offices.merchant_name,
+                    offices.merchant_name_km, offices.merchant_city)
+                 is distinct from (excluded.name_km, excluded.name_en, excluded.province_group,
+                    excluded.bakong_account_id, excluded.bakong_merchant_id, excluded.bakong_acquiring_bank,
+                    excluded.merchant_name, excluded.merchant_name_km, excluded.merchant_city)",
         )
         .bind(office.code)
         .bind(office.name_km)
