@@ -23,4 +23,5 @@ mod intents;
 mod khqr;
 mod ledger_audit;
 mod ledger_db;
+mod ledger_random;
 mod webhooks;
