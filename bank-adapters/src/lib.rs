@@ -10,3 +10,4 @@ pub mod khqr;
 pub mod sandbox;
 pub mod signing;
 pub mod sim;
+mod text;

@@ -450,16 +450,7 @@ fn envelope_error<T>(envelope: &BakongEnvelope<T>) -> AdapterError {
 
 /// Checks a text field from Bakong: 1 to 255 characters, no control characters.
 fn check_field(name: &str, value: &str) -> Result<(), String> {
-    let length = value.chars().count();
-    if length == 0 || length > MAX_FIELD_CHARS {
-        return Err(format!(
-            "{name} must have 1 to {MAX_FIELD_CHARS} characters"
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(format!("{name} contains control characters"));
-    }
-    Ok(())
+    crate::text::check_text(name, value, MAX_FIELD_CHARS)
 }
 
 /// A printable, bounded copy of text from Bakong for error messages, which end up in logs.

@@ -169,16 +169,7 @@ pub enum SandboxPaymentStatus {
 
 /// Checks an id or reference: 1 to 64 characters, no control characters.
 pub(crate) fn check_reference(field: &str, value: &str) -> Result<(), String> {
-    let length = value.chars().count();
-    if length == 0 || length > MAX_REFERENCE_CHARS {
-        return Err(format!(
-            "{field} must have 1 to {MAX_REFERENCE_CHARS} characters"
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(format!("{field} contains control characters"));
-    }
-    Ok(())
+    crate::text::check_text(field, value, MAX_REFERENCE_CHARS)
 }
 
 /// Parses a plain non-negative decimal string: digits, optionally a point and more digits.

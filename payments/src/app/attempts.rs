@@ -202,15 +202,7 @@ pub async fn create(
         };
         super::khqr::insert_attempt(&mut tx, &intent, &new).await?;
         let view = load(&mut tx, attempt_id).await?.view(state)?;
-        let body = serde_json::to_value(&view).map_err(ApiError::internal)?;
-        idempotency::save(
-            &mut tx,
-            &scope,
-            idempotency_key,
-            StatusCode::CREATED.as_u16(),
-            &body,
-        )
-        .await?;
+        idempotency::save_created(&mut tx, &scope, idempotency_key, &view).await?;
         tx.commit().await?;
         tracing::info!(payment.id = %intent_id, attempt.id = %attempt_id, channel = "khqr", "payment attempt created");
         return Ok(Created::New(view));
@@ -256,15 +248,7 @@ pub async fn create(
             .execute(&mut *tx)
             .await?;
             let view = load(&mut tx, attempt_id).await?.view(state)?;
-            let body = serde_json::to_value(&view).map_err(ApiError::internal)?;
-            idempotency::save(
-                &mut tx,
-                &scope,
-                idempotency_key,
-                StatusCode::CREATED.as_u16(),
-                &body,
-            )
-            .await?;
+            idempotency::save_created(&mut tx, &scope, idempotency_key, &view).await?;
             tx.commit().await?;
             tracing::info!(payment.id = %intent_id, attempt.id = %attempt_id, channel = %request.channel, "payment attempt created");
             Ok(Created::New(view))

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 
+use super::inbox;
 use super::settlement::{self, ReportedPayment, Settlement};
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -33,47 +34,6 @@ fn kept_headers(headers: &HeaderMap) -> Value {
     Value::Object(kept)
 }
 
-async fn store_raw(
-    state: &AppState,
-    provider: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<i64, ApiError> {
-    // language=PostgreSQL
-    let id: i64 = sqlx::query_scalar(
-        "insert into inbox_messages (provider, headers, body) values ($1, $2, $3) returning id",
-    )
-    .bind(provider)
-    .bind(kept_headers(headers))
-    .bind(body)
-    .fetch_one(&state.pool)
-    .await?;
-    Ok(id)
-}
-
-async fn mark(
-    state: &AppState,
-    id: i64,
-    status: &str,
-    signature_valid: Option<bool>,
-    verdict: &str,
-    transaction_id: Option<&str>,
-) -> Result<(), ApiError> {
-    sqlx::query(
-        "update inbox_messages set status = $2, signature_valid = coalesce($3, signature_valid), verdict = $4,
-             provider_transaction_id = coalesce($5, provider_transaction_id), processed_at = now()
-         where id = $1",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(signature_valid)
-    .bind(verdict)
-    .bind(transaction_id)
-    .execute(&state.pool)
-    .await?;
-    Ok(())
-}
-
 /// Handles `POST /v1/callbacks/sandbox`.
 pub async fn sandbox(
     state: &AppState,
@@ -83,15 +43,15 @@ pub async fn sandbox(
     if !state.config.sandbox_enabled {
         return Err(ApiError::not_found("provider"));
     }
-    let inbox_id = store_raw(state, "sandbox", headers, body).await?;
+    let inbox_id = inbox::store(&state.pool, "sandbox", &kept_headers(headers), body).await?;
     let signature = headers
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     let secret = state.config.sandbox_callback_secret.expose_secret();
     if !verify_hmac_sha256_hex(secret.as_bytes(), body, signature) {
-        mark(
-            state,
+        inbox::mark(
+            &state.pool,
             inbox_id,
             "rejected",
             Some(false),
@@ -114,8 +74,8 @@ pub async fn sandbox(
     let callback = match sandbox::parse_callback(body) {
         Ok(callback) => callback,
         Err(error) => {
-            mark(
-                state,
+            inbox::mark(
+                &state.pool,
                 inbox_id,
                 "rejected",
                 Some(true),
@@ -153,8 +113,8 @@ pub async fn sandbox(
         Err(error) => {
             drop(tx);
             // The raw message stays in the inbox marked failed, so it can be replayed.
-            mark(
-                state,
+            inbox::mark(
+                &state.pool,
                 inbox_id,
                 "failed",
                 Some(true),
@@ -170,8 +130,8 @@ pub async fn sandbox(
     } else {
         "processed"
     };
-    mark(
-        state,
+    inbox::mark(
+        &state.pool,
         inbox_id,
         status,
         Some(true),

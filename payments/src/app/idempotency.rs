@@ -104,6 +104,18 @@ pub async fn save(
     Ok(())
 }
 
+/// Stores `view` as the 201 response of a fresh request, in its transaction, so that a replay
+/// answers with exactly what the first request did.
+pub async fn save_created<T: serde::Serialize>(
+    conn: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    view: &T,
+) -> Result<(), ApiError> {
+    let body = serde_json::to_value(view).map_err(ApiError::internal)?;
+    save(conn, scope, key, StatusCode::CREATED.as_u16(), &body).await
+}
+
 /// Forgets a key whose request failed before any effect, so the client may retry with it.
 pub async fn release(pool: &PgPool, scope: &str, key: &str) -> Result<(), ApiError> {
     sqlx::query("delete from idempotency_keys where principal = $1 and key = $2 and response_status is null")

@@ -14,7 +14,6 @@ use super::money::{self, MoneyView};
 use super::outbox::{self, NewEvent};
 use crate::http::error::ApiError;
 use crate::state::AppState;
-use axum::http::StatusCode;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -253,15 +252,7 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
     let view = load(&mut tx, None, id, false).await?.view(state)?;
-    let body = serde_json::to_value(&view).map_err(ApiError::internal)?;
-    idempotency::save(
-        &mut tx,
-        &scope,
-        idempotency_key,
-        StatusCode::CREATED.as_u16(),
-        &body,
-    )
-    .await?;
+    idempotency::save_created(&mut tx, &scope, idempotency_key, &view).await?;
     tx.commit().await?;
     tracing::info!(payment.id = %id, office.code = %office_code, "payment intent created");
     Ok(Created::New(view))

@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
+use super::inbox;
 use super::intents::IntentRow;
 use super::money;
 use super::settlement::{self, ReportedPayment, Settlement};
@@ -147,13 +148,8 @@ pub async fn record_found(
     found: &BakongTransaction,
     raw: &serde_json::Value,
 ) -> Result<Settlement, ApiError> {
-    let inbox_id: i64 = sqlx::query_scalar(
-        "insert into inbox_messages (provider, headers, body, signature_valid, status)
-         values ('bakong', '{}', $1, null, 'received') returning id",
-    )
-    .bind(serde_json::to_vec(raw).map_err(ApiError::internal)?)
-    .fetch_one(&mut *conn)
-    .await?;
+    let body = serde_json::to_vec(raw).map_err(ApiError::internal)?;
+    let inbox_id = inbox::store(&mut *conn, "bakong", &serde_json::json!({}), &body).await?;
     let expected_account: Option<String> =
         sqlx::query_scalar("select bakong_account_id from offices where code = $1")
             .bind(&attempt.office_code)
@@ -184,13 +180,15 @@ pub async fn record_found(
     } else {
         "processed"
     };
-    sqlx::query("update inbox_messages set status = $2, verdict = $3, provider_transaction_id = $4, processed_at = now() where id = $1")
-        .bind(inbox_id)
-        .bind(status)
-        .bind(outcome.verdict())
-        .bind(&found.hash)
-        .execute(&mut *conn)
-        .await?;
+    inbox::mark(
+        &mut *conn,
+        inbox_id,
+        status,
+        None,
+        &outcome.verdict(),
+        Some(&found.hash),
+    )
+    .await?;
     Ok(outcome)
 }
 

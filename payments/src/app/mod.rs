@@ -7,6 +7,7 @@ pub mod callbacks;
 pub mod catalog;
 pub mod fees;
 pub mod idempotency;
+pub mod inbox;
 pub mod intents;
 pub mod khqr;
 pub mod ledger_audit;
