@@ -22,7 +22,9 @@
 use std::time::{Duration, Instant};
 
 use ledger::store;
-use ledger::{AccountCode, AccountKind, Currency, EntryBuilder, Money};
+use ledger::{
+    AccountCode, AccountKind, Currency, EntryBuilder, GroupCommitter, GroupConfig, Money,
+};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
@@ -40,19 +42,19 @@ fn office(n: i64) -> String {
     format!("{:04}", 100 + n)
 }
 
-async fn setup(base: &PgConnectOptions) -> PgPool {
+async fn setup(base: &PgConnectOptions, database: &str) -> PgPool {
     let mut admin = base.clone().connect().await.unwrap();
-    sqlx::query(&format!("drop database if exists {DATABASE} with (force)"))
+    sqlx::query(&format!("drop database if exists {database} with (force)"))
         .execute(&mut admin)
         .await
         .unwrap();
-    sqlx::query(&format!("create database {DATABASE}"))
+    sqlx::query(&format!("create database {database}"))
         .execute(&mut admin)
         .await
         .unwrap();
     let pool = PgPoolOptions::new()
         .max_connections(16)
-        .connect_with(base.clone().database(DATABASE))
+        .connect_with(base.clone().database(database))
         .await
         .unwrap();
     sqlx::migrate!("../migrations").run(&pool).await.unwrap();
@@ -149,48 +151,79 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// Posts two-line entries through `store::post` (every trigger on) from `tasks` tasks for
-/// `seconds`, spread over `offices` offices; returns entries per second.
-async fn posting_throughput(pool: &PgPool, tasks: i64, offices: i64, seconds: u64) -> f64 {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+fn bench_entry(office: &str) -> ledger::BalancedEntry {
+    let amount = Money::from_minor(600_000, Currency::Khr);
+    EntryBuilder::new(office, "payment_confirmed", "bench")
+        .debit(
+            AccountCode::new(
+                office,
+                AccountKind::Clearing {
+                    channel: "khqr".into(),
+                },
+                Currency::Khr,
+            )
+            .unwrap(),
+            amount,
+        )
+        .credit(
+            AccountCode::new(
+                office,
+                AccountKind::Revenue {
+                    sector: "land".into(),
+                },
+                Currency::Khr,
+            )
+            .unwrap(),
+            amount,
+        )
+        .build()
+        .unwrap()
+}
+
+/// How the posting rows write.
+#[derive(Clone, Copy)]
+enum Writer {
+    /// One transaction per entry through `store::post` (the service's payment path).
+    Alone,
+    /// Entries of all writers batched by a `GroupCommitter`.
+    Grouped(GroupConfig),
+}
+
+/// Posts two-line entries from `tasks` concurrent writers for `seconds`, spread over `offices`
+/// offices (every trigger on); returns entries per second.
+async fn posting_throughput(
+    pool: &PgPool,
+    writer: Writer,
+    tasks: i64,
+    offices: i64,
+    seconds: u64,
+) -> f64 {
+    let committer = match writer {
+        Writer::Alone => None,
+        Writer::Grouped(config) => Some(GroupCommitter::start(pool.clone(), config)),
+    };
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
     let handles: Vec<_> = (0..tasks)
         .map(|task| {
             let pool = pool.clone();
+            let committer = committer.clone();
             tokio::spawn(async move {
                 let mut posted = 0_u64;
                 let mut n = task;
                 while Instant::now() < deadline {
-                    let office = office(n % offices);
+                    let entry = bench_entry(&office(n % offices));
                     n += tasks;
-                    let amount = Money::from_minor(600_000, Currency::Khr);
-                    let entry = EntryBuilder::new(&office, "payment_confirmed", "bench")
-                        .debit(
-                            AccountCode::new(
-                                &office,
-                                AccountKind::Clearing {
-                                    channel: "khqr".into(),
-                                },
-                                Currency::Khr,
-                            )
-                            .unwrap(),
-                            amount,
-                        )
-                        .credit(
-                            AccountCode::new(
-                                &office,
-                                AccountKind::Revenue {
-                                    sector: "land".into(),
-                                },
-                                Currency::Khr,
-                            )
-                            .unwrap(),
-                            amount,
-                        )
-                        .build()
-                        .unwrap();
-                    let mut tx = pool.begin().await.unwrap();
-                    store::post(&mut tx, &entry).await.unwrap();
-                    tx.commit().await.unwrap();
+                    match &committer {
+                        Some(committer) => {
+                            committer.post(entry).await.unwrap();
+                        }
+                        None => {
+                            let mut tx = pool.begin().await.unwrap();
+                            store::post(&mut tx, &entry).await.unwrap();
+                            tx.commit().await.unwrap();
+                        }
+                    }
                     posted += 1;
                 }
                 posted
@@ -201,7 +234,33 @@ async fn posting_throughput(pool: &PgPool, tasks: i64, offices: i64, seconds: u6
     for handle in handles {
         total += handle.await.unwrap();
     }
-    total as f64 / seconds as f64
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// `BENCH_PART=posting`: the ledger rows of `make bench`'s four-way comparison, on a fresh
+/// database, as JSON lines: (b) one office, (c) 204 offices, both through a `GroupCommitter`,
+/// plus the same two without batching for reference.
+async fn posting_part(pool: &PgPool) {
+    let tasks = env_i64("BENCH_CONCURRENCY", 16);
+    let seconds = u64::try_from(env_i64("BENCH_SECONDS", 10)).unwrap();
+    let grouped = Writer::Grouped(GroupConfig {
+        max_batch: usize::try_from(env_i64("BENCH_MAX_BATCH", 256)).unwrap(),
+        committers: usize::try_from(env_i64("BENCH_COMMITTERS", 2)).unwrap(),
+        queue: 4096,
+    });
+    // Warm-up: accounts exist, caches are hot, before anything is measured.
+    posting_throughput(pool, grouped, tasks, OFFICES, 1).await;
+    for (row, writer, offices) in [
+        ("ledger_one_office", grouped, 1),
+        ("ledger_204_offices", grouped, OFFICES),
+        ("ledger_one_office_unbatched", Writer::Alone, 1),
+        ("ledger_204_offices_unbatched", Writer::Alone, OFFICES),
+    ] {
+        let rate = posting_throughput(pool, writer, tasks, offices, seconds).await;
+        println!(
+            "{{\"row\":\"{row}\",\"writers\":{tasks},\"offices\":{offices},\"seconds\":{seconds},\"per_s\":{rate:.0}}}"
+        );
+    }
 }
 
 #[tokio::main]
@@ -211,7 +270,12 @@ async fn main() {
     let base: PgConnectOptions = url.parse().unwrap();
     let postings = env_i64("BENCH_POSTINGS", 1_000_000);
     let days = env_i64("BENCH_DAYS", 60);
-    let pool = setup(&base).await;
+    if std::env::var("BENCH_PART").as_deref() == Ok("posting") {
+        let pool = setup(&base, "owso_bench_posting").await;
+        posting_part(&pool).await;
+        return;
+    }
+    let pool = setup(&base, DATABASE).await;
 
     let started = Instant::now();
     load_history(&pool, postings, days).await;
@@ -245,10 +309,19 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let one = posting_throughput(&pool, 8, 1, 5).await;
-    println!("posting through store::post, 8 tasks, 1 office: {one:.0} entries/s");
-    let many = posting_throughput(&pool, 8, OFFICES, 5).await;
-    println!("posting through store::post, 8 tasks, 204 offices: {many:.0} entries/s");
+    for (label, writer) in [
+        ("store::post, one transaction each", Writer::Alone),
+        (
+            "GroupCommitter (batches of up to 256, 2 committers)",
+            Writer::Grouped(GroupConfig::default()),
+        ),
+    ] {
+        let one = posting_throughput(&pool, writer, 16, 1, 5).await;
+        let many = posting_throughput(&pool, writer, 16, OFFICES, 5).await;
+        println!(
+            "posting via {label}, 16 writers: 1 office {one:.0} entries/s, 204 offices {many:.0} entries/s"
+        );
+    }
 
     time_trial_balance(&pool, "aggregates + today's postings", None).await;
     time_trial_balance(

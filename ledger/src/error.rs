@@ -93,6 +93,13 @@ pub enum LedgerError {
     /// An amount could not be built or combined.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A commit failed in a way that leaves unknown whether it took effect (the connection
+    /// broke after the server may have committed). Retry with the same idempotency key.
+    #[error("the ledger commit may or may not have taken effect: {0}")]
+    CommitOutcomeUnknown(String),
+    /// The [`crate::group::GroupCommitter`] tasks are gone (the runtime is shutting down).
+    #[error("the ledger group committer has stopped")]
+    GroupCommitterStopped,
     /// The database refused or failed the operation.
     #[error("ledger database error: {0}")]
     Database(#[from] sqlx::Error),

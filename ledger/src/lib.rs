@@ -152,11 +152,13 @@ mod account;
 pub mod chain;
 mod entry;
 mod error;
+pub mod group;
 mod money;
 pub mod store;
 
 pub use account::{AccountCode, AccountKind, NormalBalance};
 pub use entry::{BalancedEntry, EntryBuilder, EntryId, Posting};
 pub use error::{LedgerError, MoneyError};
+pub use group::{GroupCommitter, GroupConfig};
 pub use money::{Currency, Money};
 pub use store::{AccountRow, PostOutcome, PostingRow, TrialBalanceLine, REVERSAL_KIND};

@@ -8,11 +8,13 @@
 
 mod accounts;
 mod balances;
+mod batch;
 mod entries;
 mod periods;
 mod seal;
 
 pub use accounts::{ensure_account, list_accounts, AccountRow};
+pub use batch::post_batch;
 pub use balances::{
     account_balance, find_account, journal, rollup_once, statement, trial_balance, AccountRef,
     JournalRow, RollupOutcome, Statement, StatementLine, TrialBalanceLine,

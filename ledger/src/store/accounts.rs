@@ -93,9 +93,16 @@ pub(super) async fn upsert_accounts(
     conn: &mut PgConnection,
     postings: &[Posting],
 ) -> Result<(), LedgerError> {
+    upsert_account_codes(conn, postings.iter().map(Posting::account).collect()).await
+}
+
+/// Creates the accounts of `accounts` that do not exist yet, in one statement.
+pub(super) async fn upsert_account_codes(
+    conn: &mut PgConnection,
     // Sorted and deduplicated: two transactions creating the same new accounts then take the
     // unique-index locks in the same order and cannot deadlock on each other.
-    let accounts: BTreeSet<&AccountCode> = postings.iter().map(Posting::account).collect();
+    accounts: BTreeSet<&AccountCode>,
+) -> Result<(), LedgerError> {
     let codes: Vec<&str> = accounts.iter().map(|account| account.as_str()).collect();
     let offices: Vec<&str> = accounts
         .iter()

@@ -360,6 +360,21 @@ async fn insert(
 /// reversed the same entry between our check and our insert), a closed month, a correction
 /// that names no closed month.
 fn reversal_error(error: sqlx::Error, entry: &BalancedEntry) -> LedgerError {
+    if let (sqlx::Error::Database(database_error), Some(original)) = (&error, entry.reverses()) {
+        match database_error.constraint() {
+            Some(REVERSED_ONCE_CONSTRAINT) => return LedgerError::AlreadyReversed(original),
+            Some(NO_REVERSAL_OF_REVERSAL_CONSTRAINT) => {
+                return LedgerError::ReversalNotReversible(original)
+            }
+            _ => {}
+        }
+    }
+    refusal(error)
+}
+
+/// Turns the refusals any entry can meet into typed errors: a closed month, a correction that
+/// names no closed month.
+pub(super) fn refusal(error: sqlx::Error) -> LedgerError {
     if let sqlx::Error::Database(database_error) = &error {
         match database_error.constraint() {
             Some(PERIOD_OPEN_CONSTRAINT) => {
@@ -367,15 +382,6 @@ fn reversal_error(error: sqlx::Error, entry: &BalancedEntry) -> LedgerError {
             }
             Some(CORRECTS_CLOSED_PERIOD_CONSTRAINT) => {
                 return LedgerError::InvalidEntry(database_error.message().to_owned())
-            }
-            _ => {}
-        }
-    }
-    if let (sqlx::Error::Database(database_error), Some(original)) = (&error, entry.reverses()) {
-        match database_error.constraint() {
-            Some(REVERSED_ONCE_CONSTRAINT) => return LedgerError::AlreadyReversed(original),
-            Some(NO_REVERSAL_OF_REVERSAL_CONSTRAINT) => {
-                return LedgerError::ReversalNotReversible(original)
             }
             _ => {}
         }

@@ -1,0 +1,292 @@
+//! Batches and group commit against a real PostgreSQL: `store::post_batch` gives the answers
+//! `store::post` would give entry by entry, and `GroupCommitter` shares transactions between
+//! concurrent writers without losing a per-writer answer.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ledger::store::{self, PostOutcome};
+use ledger::{
+    AccountCode, AccountKind, BalancedEntry, Currency, EntryBuilder, EntryId, GroupCommitter,
+    GroupConfig, LedgerError, Money,
+};
+use sqlx::PgPool;
+
+fn clearing(office: &str) -> AccountCode {
+    AccountCode::new(
+        office,
+        AccountKind::Clearing {
+            channel: "khqr".into(),
+        },
+        Currency::Khr,
+    )
+    .unwrap()
+}
+
+fn revenue(office: &str, sector: &str) -> AccountCode {
+    AccountCode::new(
+        office,
+        AccountKind::Revenue {
+            sector: sector.into(),
+        },
+        Currency::Khr,
+    )
+    .unwrap()
+}
+
+fn payment(office: &str, key: Option<&str>, minor: i64) -> BalancedEntry {
+    let amount = Money::from_minor(minor, Currency::Khr);
+    let builder = EntryBuilder::new(office, "payment_confirmed", "group commit test")
+        .debit(clearing(office), amount)
+        .credit(revenue(office, "land"), amount);
+    match key {
+        Some(key) => builder.idempotency_key(key).build().unwrap(),
+        None => builder.build().unwrap(),
+    }
+}
+
+async fn scalar(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// Every entry has exactly the postings it was built with (amounts by entry id).
+async fn postings_by_entry(pool: &PgPool) -> BTreeMap<i64, Vec<(String, i64)>> {
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        "select p.entry_id, a.code, p.amount_minor from ledger_postings p
+         join ledger_accounts a on a.id = p.account_id order by p.id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut by_entry: BTreeMap<i64, Vec<(String, i64)>> = BTreeMap::new();
+    for (entry, code, amount) in rows {
+        by_entry.entry(entry).or_default().push((code, amount));
+    }
+    by_entry
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_batch_answers_entry_by_entry_like_post(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    let PostOutcome::Posted(earlier) = store::post(&mut tx, &payment("0320", Some("k:old"), 5))
+        .await
+        .unwrap()
+    else {
+        panic!("not posted")
+    };
+    tx.commit().await.unwrap();
+
+    let reversal = store::reversal_of(&mut pool.acquire().await.unwrap(), earlier, "undo")
+        .await
+        .unwrap()
+        .idempotency_key("k:undo")
+        .build()
+        .unwrap();
+    let batch = [
+        payment("0320", Some("k:1"), 100),
+        payment("1201", None, 200),
+        payment("0320", Some("k:old"), 999),
+        payment("0320", Some("k:1"), 999),
+        reversal,
+        payment("1201", Some("k:2"), 300),
+    ];
+    let refs: Vec<&BalancedEntry> = batch.iter().collect();
+    let mut tx = pool.begin().await.unwrap();
+    let outcomes = store::post_batch(&mut tx, &refs).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(outcomes.len(), 6);
+    let PostOutcome::Posted(first) = outcomes[0] else {
+        panic!("{outcomes:?}")
+    };
+    assert!(matches!(outcomes[1], PostOutcome::Posted(_)));
+    assert_eq!(outcomes[2], PostOutcome::AlreadyPosted(earlier));
+    assert_eq!(outcomes[3], PostOutcome::AlreadyPosted(first));
+    assert!(matches!(outcomes[4], PostOutcome::Posted(_)));
+    assert!(matches!(outcomes[5], PostOutcome::Posted(_)));
+    // New entries get increasing ids in input order.
+    let plain_ids: Vec<EntryId> = [0, 1, 5].iter().map(|i| outcomes[*i].entry_id()).collect();
+    assert!(plain_ids.windows(2).all(|pair| pair[0] < pair[1]));
+
+    let postings = postings_by_entry(&pool).await;
+    assert_eq!(postings.len(), 5, "one old entry and four new ones");
+    assert_eq!(
+        postings[&first.0],
+        vec![
+            ("0320:clearing:khqr:KHR".to_owned(), 100),
+            ("0320:revenue:land:KHR".to_owned(), -100)
+        ]
+    );
+    assert_eq!(
+        postings[&outcomes[1].entry_id().0],
+        vec![
+            ("1201:clearing:khqr:KHR".to_owned(), 200),
+            ("1201:revenue:land:KHR".to_owned(), -200)
+        ]
+    );
+    assert_eq!(
+        postings[&outcomes[4].entry_id().0],
+        vec![
+            ("0320:clearing:khqr:KHR".to_owned(), -5),
+            ("0320:revenue:land:KHR".to_owned(), 5)
+        ]
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "select coalesce(sum(amount_minor), 0)::bigint from ledger_postings"
+        )
+        .await,
+        0
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_refused_entry_aborts_its_batch(pool: PgPool) {
+    let missing = EntryBuilder::new("0320", store::REVERSAL_KIND, "reverses nothing")
+        .reverses(EntryId(424242))
+        .debit(revenue("0320", "land"), Money::from_minor(1, Currency::Khr))
+        .credit(clearing("0320"), Money::from_minor(1, Currency::Khr))
+        .build()
+        .unwrap();
+    let batch = [payment("0320", Some("k:a"), 1), missing];
+    let refs: Vec<&BalancedEntry> = batch.iter().collect();
+    let mut tx = pool.begin().await.unwrap();
+    let result = store::post_batch(&mut tx, &refs).await;
+    assert!(
+        matches!(result, Err(LedgerError::EntryNotFound(EntryId(424242)))),
+        "{result:?}"
+    );
+    drop(tx);
+    assert_eq!(
+        scalar(&pool, "select count(*) from ledger_entries").await,
+        0
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn concurrent_writers_share_transactions_and_each_key_posts_once(pool: PgPool) {
+    let committer = GroupCommitter::start(
+        pool.clone(),
+        GroupConfig {
+            max_batch: 64,
+            committers: 2,
+            queue: 1024,
+        },
+    );
+    // 300 writers: 200 distinct keys (100 of them sent twice, at the same time) and 100
+    // entries without a key, over three offices.
+    let mut writers = Vec::new();
+    for n in 0..300_i64 {
+        let office = ["0320", "1201", "0101"][usize::try_from(n % 3).unwrap()];
+        let key = match n {
+            0..=199 => Some(format!("k:{n}")),
+            _ => None,
+        };
+        let mut entries = vec![payment(office, key.as_deref(), 1000 + n)];
+        if n < 100 {
+            entries.push(payment(office, key.as_deref(), 1000 + n));
+        }
+        for entry in entries {
+            let committer = committer.clone();
+            writers.push(tokio::spawn(async move {
+                (n, committer.post(entry).await.unwrap())
+            }));
+        }
+    }
+    let mut ids_by_writer: BTreeMap<i64, BTreeSet<EntryId>> = BTreeMap::new();
+    let mut posted = 0;
+    for writer in writers {
+        let (n, outcome) = writer.await.unwrap();
+        if matches!(outcome, PostOutcome::Posted(_)) {
+            posted += 1;
+        }
+        ids_by_writer
+            .entry(n)
+            .or_default()
+            .insert(outcome.entry_id());
+    }
+    assert_eq!(posted, 300);
+    // Both senders of a key got the same entry.
+    assert!(ids_by_writer.values().all(|ids| ids.len() == 1));
+    assert_eq!(
+        scalar(&pool, "select count(*) from ledger_entries").await,
+        300
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "select count(distinct idempotency_key) from ledger_entries"
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        scalar(&pool, "select count(*) from ledger_postings").await,
+        600
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "select sum(amount_minor)::bigint from ledger_postings"
+        )
+        .await,
+        0
+    );
+    // Group commit happened: far fewer transactions than entries.
+    let transactions = scalar(&pool, "select count(distinct txid) from ledger_entries").await;
+    assert!(
+        transactions < 150,
+        "{transactions} transactions for 300 entries"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_refused_entry_gets_its_own_answer_and_the_others_commit(pool: PgPool) {
+    let committer = GroupCommitter::start(
+        pool.clone(),
+        GroupConfig {
+            max_batch: 64,
+            committers: 1,
+            queue: 1024,
+        },
+    );
+    let mut writers = Vec::new();
+    for n in 0..40_i64 {
+        let entry = if n == 17 {
+            EntryBuilder::new("0320", store::REVERSAL_KIND, "reverses nothing")
+                .reverses(EntryId(424242))
+                .debit(revenue("0320", "land"), Money::from_minor(1, Currency::Khr))
+                .credit(clearing("0320"), Money::from_minor(1, Currency::Khr))
+                .build()
+                .unwrap()
+        } else {
+            payment("0320", Some(&format!("k:{n}")), 10)
+        };
+        let committer = committer.clone();
+        writers.push(tokio::spawn(
+            async move { (n, committer.post(entry).await) },
+        ));
+    }
+    for writer in writers {
+        let (n, outcome) = writer.await.unwrap();
+        if n == 17 {
+            assert!(
+                matches!(outcome, Err(LedgerError::EntryNotFound(EntryId(424242)))),
+                "{outcome:?}"
+            );
+        } else {
+            assert!(matches!(outcome, Ok(PostOutcome::Posted(_))), "{outcome:?}");
+        }
+    }
+    assert_eq!(
+        scalar(&pool, "select count(*) from ledger_entries").await,
+        39
+    );
+}
