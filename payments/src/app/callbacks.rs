@@ -104,12 +104,8 @@ pub async fn sandbox(
         inbox_message_id: Some(inbox_id),
     };
     let mut tx = state.pool.begin().await?;
-    let outcome = settlement::record(&mut tx, &report).await;
-    let outcome = match outcome {
-        Ok(outcome) => {
-            tx.commit().await?;
-            outcome
-        }
+    let outcome = match settlement::record(&mut tx, &report).await {
+        Ok(outcome) => outcome,
         Err(error) => {
             drop(tx);
             // The raw message stays in the inbox marked failed, so it can be replayed.
@@ -130,8 +126,10 @@ pub async fn sandbox(
     } else {
         "processed"
     };
+    // The verdict commits with the effect it describes: one commit, and never an effect
+    // without its verdict or the other way round.
     inbox::mark(
-        &state.pool,
+        &mut *tx,
         inbox_id,
         status,
         Some(true),
@@ -139,6 +137,7 @@ pub async fn sandbox(
         Some(&callback.transaction_id),
     )
     .await?;
+    tx.commit().await?;
     metrics::counter!("owso_callbacks_total", "provider" => "sandbox", "verdict" => outcome.verdict()).increment(1);
     // The bank only needs to know we have it; the outcome is ours to act on.
     Ok(json!({ "received": true, "transaction_id": callback.transaction_id }))

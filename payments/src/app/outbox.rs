@@ -39,10 +39,25 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uui
         "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
         "data": event.data,
     });
+    // One statement: the event, a delivery per subscribed endpoint, and, when there is one, a
+    // NOTIFY that wakes the dispatchers at commit (NOTIFY is transactional) so delivery does
+    // not wait for the next poll. The deliveries' foreign key to the event is checked at the
+    // end of the statement, when the event row exists.
     // language=PostgreSQL
     sqlx::query(
-        "insert into outbox_events (id, event_type, office_code, case_reference, payment_intent_id, payload, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "with event as (
+             insert into outbox_events (id, event_type, office_code, case_reference, payment_intent_id, payload, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             returning id
+         ),
+         fanned as (
+             insert into webhook_deliveries (id, event_id, endpoint_id, office_code, case_key)
+             select gen_random_uuid(), event.id, endpoint.id, $3, $8
+             from event, webhook_endpoints endpoint
+             where endpoint.status = 'active' and ($2 = any(endpoint.events) or '*' = any(endpoint.events))
+             returning 1
+         )
+         select pg_notify('webhook_deliveries', '') from (select count(*) as n from fanned) f where n > 0",
     )
     .bind(id)
     .bind(event.event_type)
@@ -51,17 +66,6 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uui
     .bind(event.payment_intent_id)
     .bind(&payload)
     .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    // language=PostgreSQL
-    let fanned = sqlx::query(
-        "insert into webhook_deliveries (id, event_id, endpoint_id, office_code, case_key)
-         select gen_random_uuid(), $1, id, $3, $4 from webhook_endpoints
-         where status = 'active' and ($2 = any(events) or '*' = any(events))",
-    )
-    .bind(id)
-    .bind(event.event_type)
-    .bind(event.office_code)
     // Events without a case are ordered by nothing but themselves.
     .bind(format!(
         "{}:{}",
@@ -71,15 +75,7 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uui
             .map_or_else(|| id.to_string(), str::to_owned)
     ))
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if fanned > 0 {
-        // Wakes the dispatchers at commit (NOTIFY is transactional), so delivery does not wait
-        // for the next poll.
-        sqlx::query("select pg_notify('webhook_deliveries', '')")
-            .execute(&mut *conn)
-            .await?;
-    }
+    .await?;
     metrics::counter!("owso_events_total", "type" => event.event_type.to_owned()).increment(1);
     Ok(id)
 }

@@ -202,20 +202,20 @@ async fn settle(
     .await?;
     let receipt_number = format!("{}-{year}-{number:06}", intent.office_code);
 
+    // The paid attempt, and the intent's other pending attempts cancelled, in one statement.
+    // language=PostgreSQL
     sqlx::query(
-        "update payment_attempts set status = 'paid', paid_at = $2, provider_transaction_id = $3, updated_at = now() where id = $1",
-    )
-    .bind(attempt.id)
-    .bind(paid_at)
-    .bind(report.transaction_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "update payment_attempts set status = 'cancelled', updated_at = now()
-         where payment_intent_id = $1 and id <> $2 and status = 'pending'",
+        "update payment_attempts
+         set status = case when id = $2 then 'paid' else 'cancelled' end,
+             paid_at = case when id = $2 then $3 else paid_at end,
+             provider_transaction_id = case when id = $2 then $4 else provider_transaction_id end,
+             updated_at = now()
+         where payment_intent_id = $1 and (id = $2 or status = 'pending')",
     )
     .bind(intent.id)
     .bind(attempt.id)
+    .bind(paid_at)
+    .bind(report.transaction_id)
     .execute(&mut *conn)
     .await?;
     sqlx::query(

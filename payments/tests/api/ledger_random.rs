@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -19,7 +20,8 @@ use tokio::task::JoinSet;
 
 use crate::support::{TestApp, SECRET};
 
-const INTENTS: usize = 150;
+/// "Thousands of mixed payments": 1,000 intents give about 2,000 callback requests.
+const INTENTS: usize = 1000;
 const CONCURRENCY: usize = 16;
 
 /// Candidate fixed-price services; the ones the catalog quotes with quantity 1 are used.
@@ -179,39 +181,51 @@ async fn two_instances_random_payments_duplicates_and_reversals(pool: PgPool) {
     );
     println!("offers: {offers:?}");
 
-    // Intents with sandbox attempts.
-    let mut payings = Vec::new();
-    for n in 0..INTENTS {
-        let (office, service) = *offers.choose(&mut rng).unwrap();
-        let quote = app
-            .post(
-                "/v1/quotes",
-                Some(app.key("workflow")),
-                None,
-                &json!({"office_code": office, "items": [{"service_code": service, "quantity": 1}]}),
-            )
-            .await;
-        assert_eq!(quote.status, StatusCode::CREATED, "{}", quote.body);
-        let case_reference = format!("{office}R{n:05}");
-        let intent = app
-            .post(
-                "/v1/payment-intents",
-                Some(app.key("workflow")),
-                Some(&format!("intent-{case_reference}")),
-                &json!({"quote_id": quote.body["id"], "case_reference": case_reference, "payer": {"name": "Sok Dara", "phone": "+85512345678"}}),
-            )
-            .await;
-        assert_eq!(intent.status, StatusCode::CREATED, "{}", intent.body);
-        let intent_id = intent.body["id"].as_str().unwrap().to_owned();
-        let attempt = app.sandbox_attempt(&intent_id).await;
-        payings.push(Paying {
-            intent_id,
-            case_reference,
-            reference: attempt["provider_reference"].as_str().unwrap().to_owned(),
-            amount: attempt["amount"]["amount"].as_str().unwrap().to_owned(),
-            currency: attempt["amount"]["currency"].as_str().unwrap().to_owned(),
-        });
-    }
+    // Intents with sandbox attempts, created 16 at a time (offices and services drawn first,
+    // so a seed still names one workload).
+    let picks: Vec<(&str, &str)> = (0..INTENTS)
+        .map(|_| *offers.choose(&mut rng).unwrap())
+        .collect();
+    let app_ref = &app;
+    let payings: Vec<Paying> = futures_util::stream::iter(picks.into_iter().enumerate())
+        .map(|(n, (office, service))| async move {
+            let quote = app_ref
+                .post(
+                    "/v1/quotes",
+                    Some(app_ref.key("workflow")),
+                    None,
+                    &json!({"office_code": office, "items": [{"service_code": service, "quantity": 1}]}),
+                )
+                .await;
+            assert_eq!(quote.status, StatusCode::CREATED, "{}", quote.body);
+            let case_reference = format!("{office}R{n:05}");
+            let intent = app_ref
+                .post(
+                    "/v1/payment-intents",
+                    Some(app_ref.key("workflow")),
+                    Some(&format!("intent-{case_reference}")),
+                    &json!({"quote_id": quote.body["id"], "case_reference": case_reference, "payer": {"name": "Sok Dara", "phone": "+85512345678"}}),
+                )
+                .await;
+            assert_eq!(intent.status, StatusCode::CREATED, "{}", intent.body);
+            let intent_id = intent.body["id"].as_str().unwrap().to_owned();
+            let attempt = app_ref.sandbox_attempt(&intent_id).await;
+            Paying {
+                intent_id,
+                case_reference,
+                reference: attempt["provider_reference"].as_str().unwrap().to_owned(),
+                amount: attempt["amount"]["amount"].as_str().unwrap().to_owned(),
+                currency: attempt["amount"]["currency"].as_str().unwrap().to_owned(),
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    println!(
+        "{} intents ready after {:?}",
+        payings.len(),
+        started.elapsed()
+    );
 
     // The callbacks: the right amount for each, plus duplicates, second payments, wrong amounts.
     let mut sends = Vec::new();
@@ -295,9 +309,9 @@ async fn two_instances_random_payments_duplicates_and_reversals(pool: PgPool) {
         .fetch_all(&pool)
         .await
         .unwrap();
-    let targets: Vec<i64> = entry_ids.choose_multiple(&mut rng, 17).copied().collect();
+    let targets: Vec<i64> = entry_ids.choose_multiple(&mut rng, 60).copied().collect();
     let mut attempts: Vec<i64> = targets.clone();
-    attempts.extend(targets.choose_multiple(&mut rng, 5).copied());
+    attempts.extend(targets.choose_multiple(&mut rng, 15).copied());
     attempts.shuffle(&mut rng);
     let mut tasks = JoinSet::new();
     for (n, entry) in attempts.iter().enumerate() {
