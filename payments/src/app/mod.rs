@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod public;
 pub mod qr_image;
 pub mod quotes;
+pub mod receipts;
 pub mod seed;
 pub mod settlement;
 pub mod webhooks;

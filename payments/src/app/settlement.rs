@@ -5,7 +5,7 @@
 //! One transaction holds: the provider-transaction claim (one effect per bank transaction id),
 //! the state change, the balanced ledger entry and the outbox event.
 
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use ledger::{AccountCode, AccountKind, Currency, EntryBuilder, Money};
 use serde::Serialize;
 use serde_json::json;
@@ -16,6 +16,7 @@ use super::attempts::{AttemptRow, ATTEMPT_COLUMNS};
 use super::intents::{self, IntentRow};
 use super::money::{self, MoneyView};
 use super::outbox::{self, NewEvent};
+use super::receipts;
 use crate::http::error::ApiError;
 
 /// The office whose suspense account holds money for references we cannot place.
@@ -39,10 +40,11 @@ pub struct ReportedPayment<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Settlement {
-    /// The intent is now paid.
+    /// The intent is now paid; its receipt number follows once this commits
+    /// ([`receipts::number_office`] for `office_code`).
     Paid {
         payment_intent_id: Uuid,
-        receipt_number: String,
+        office_code: String,
     },
     /// This bank transaction was already recorded; nothing changed.
     Duplicate,
@@ -57,14 +59,6 @@ impl Settlement {
             Settlement::Duplicate => "duplicate".to_owned(),
             Settlement::Suspense { kind, .. } => format!("suspense:{kind}"),
         }
-    }
-}
-
-/// Cambodia keeps one time zone, UTC+7, and its fiscal year is the calendar year.
-fn fiscal_year(at: DateTime<Utc>) -> i32 {
-    match FixedOffset::east_opt(7 * 3600) {
-        Some(offset) => at.with_timezone(&offset).year(),
-        None => at.year(),
     }
 }
 
@@ -188,20 +182,6 @@ async fn settle(
         }
     };
 
-    // The counter row is touched last so its lock is held for as short a time as possible.
-    let year = fiscal_year(paid_at);
-    // language=PostgreSQL
-    let number: i64 = sqlx::query_scalar(
-        "insert into receipt_counters (office_code, fiscal_year, last_number) values ($1, $2, 1)
-         on conflict (office_code, fiscal_year) do update set last_number = receipt_counters.last_number + 1
-         returning last_number",
-    )
-    .bind(&intent.office_code)
-    .bind(year)
-    .fetch_one(&mut *conn)
-    .await?;
-    let receipt_number = format!("{}-{year}-{number:06}", intent.office_code);
-
     // The paid attempt, and the intent's other pending attempts cancelled, in one statement.
     // language=PostgreSQL
     sqlx::query(
@@ -218,15 +198,17 @@ async fn settle(
     .bind(report.transaction_id)
     .execute(&mut *conn)
     .await?;
+    // The receipt number comes right after this transaction commits (app::receipts): a
+    // counter row locked here would be held through the commit's disk flush and let one office
+    // confirm a single payment per flush.
     sqlx::query(
         "update payment_intents set status = 'paid', amount_paid_minor = total_minor, paid_at = $2, paid_channel = $3,
-             receipt_number = $4, updated_at = now()
+             updated_at = now()
          where id = $1 and status = 'awaiting_payment'",
     )
     .bind(intent.id)
     .bind(paid_at)
     .bind(report.channel)
-    .bind(&receipt_number)
     .execute(&mut *conn)
     .await?;
     sqlx::query("update provider_transactions set outcome = 'paid', payment_attempt_id = $3, ledger_entry_id = $4 where provider = $1 and transaction_id = $2")
@@ -236,30 +218,26 @@ async fn settle(
         .bind(entry_id.0)
         .execute(&mut *conn)
         .await?;
-    outbox::enqueue(
+    // The `payment.paid` event, staged with the state change it announces; it becomes an
+    // outbox event when its receipt number is handed out.
+    receipts::stage(
         conn,
-        NewEvent {
-            event_type: "payment.paid",
+        &receipts::Staged {
+            payment_intent_id: intent.id,
             office_code: &intent.office_code,
-            case_reference: Some(&intent.case_reference),
-            payment_intent_id: Some(intent.id),
-            data: outbox::data(&outbox::PaymentPaid {
-                payment_intent_id: intent.id,
-                case_reference: intent.case_reference.clone(),
-                office_code: intent.office_code.clone(),
-                total: MoneyView::from(total),
-                channel: report.channel.to_owned(),
-                receipt_number: receipt_number.clone(),
-                paid_at,
-            })?,
+            case_reference: &intent.case_reference,
+            total_minor: total.amount_minor(),
+            currency: total.currency().code(),
+            channel: report.channel,
+            paid_at,
         },
     )
     .await?;
     metrics::counter!("owso_bank_payments_total", "channel" => report.channel.to_owned(), "outcome" => "paid").increment(1);
-    tracing::info!(payment.id = %intent.id, attempt.id = %attempt.id, receipt.number = %receipt_number, "payment confirmed");
+    tracing::info!(payment.id = %intent.id, attempt.id = %attempt.id, "payment confirmed");
     Ok(Settlement::Paid {
         payment_intent_id: intent.id,
-        receipt_number,
+        office_code: intent.office_code.clone(),
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod dispatcher;
 pub mod expiry;
 pub mod khqr_poller;
+pub mod receipts;
 pub mod rollup;
 pub mod sealer;
 
@@ -21,6 +22,7 @@ pub fn spawn_all(
     let mut handles = vec![
         tokio::spawn(dispatcher.run(shutdown.clone())),
         tokio::spawn(expiry::run(state.clone(), shutdown.clone())),
+        tokio::spawn(receipts::run(state.clone(), shutdown.clone())),
     ];
     // Checked before anything starts: a bad LEDGER_SIGNING_KEY fails start-up, not a round.
     let ledger_key = crate::app::ledger_audit::signing_key(&state.config)?;

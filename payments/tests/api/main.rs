@@ -24,4 +24,5 @@ mod khqr;
 mod ledger_audit;
 mod ledger_db;
 mod ledger_random;
+mod receipts;
 mod webhooks;

@@ -1,0 +1,201 @@
+//! Gapless receipt numbers per office and fiscal year, handed out off the payment's
+//! transaction (migration 0007 says why): a settlement stages its `payment.paid` event in
+//! `receipt_queue`; [`number_office`] numbers everything staged for an office in one
+//! transaction and releases the events with their numbers.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::money::{self, MoneyView};
+use super::outbox::{self, NewEvent};
+use crate::http::error::ApiError;
+
+/// Most staged payments numbered in one transaction.
+const BATCH: i64 = 1000;
+
+/// Cambodia keeps one time zone, UTC+7, and its fiscal year is the calendar year.
+pub fn fiscal_year(at: DateTime<Utc>) -> i32 {
+    match FixedOffset::east_opt(7 * 3600) {
+        Some(offset) => at.with_timezone(&offset).year(),
+        None => at.year(),
+    }
+}
+
+/// A confirmed payment waiting for its receipt number; written in the payment's transaction.
+pub struct Staged<'a> {
+    pub payment_intent_id: Uuid,
+    pub office_code: &'a str,
+    pub case_reference: &'a str,
+    pub total_minor: i64,
+    pub currency: &'a str,
+    pub channel: &'a str,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// Stages the `payment.paid` event of a confirmed payment, inside the payment's transaction.
+pub async fn stage(conn: &mut PgConnection, staged: &Staged<'_>) -> Result<(), ApiError> {
+    // language=PostgreSQL
+    sqlx::query(
+        "insert into receipt_queue (payment_intent_id, office_code, fiscal_year, case_reference, total_minor,
+             currency, channel, paid_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(staged.payment_intent_id)
+    .bind(staged.office_code)
+    .bind(fiscal_year(staged.paid_at))
+    .bind(staged.case_reference)
+    .bind(staged.total_minor)
+    .bind(staged.currency)
+    .bind(staged.channel)
+    .bind(staged.paid_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct QueuedRow {
+    id: i64,
+    payment_intent_id: Uuid,
+    fiscal_year: i32,
+    case_reference: String,
+    total_minor: i64,
+    currency: String,
+    channel: String,
+    paid_at: DateTime<Utc>,
+}
+
+/// Numbers every payment staged for `office` (up to a batch), releases their `payment.paid`
+/// events, and returns how many it numbered.
+///
+/// Called right after a payment's commit. When another transaction is numbering the same
+/// office, this one waits for it on the staged rows' locks and then numbers what that one did
+/// not take, so once it returns, every payment staged before the call is numbered. Numbers
+/// follow staging order within a transaction.
+pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiError> {
+    let mut tx = pool.begin().await?;
+    // `for update` (not `skip locked`): waiting here is what makes concurrent payments of one
+    // office share a numbering transaction; rows another numbering took are gone when the
+    // wait ends and are skipped.
+    // language=PostgreSQL
+    let rows: Vec<QueuedRow> = sqlx::query_as(
+        "select id, payment_intent_id, fiscal_year, case_reference, total_minor, currency, channel, paid_at
+         from receipt_queue where office_code = $1 order by id limit $2 for update",
+    )
+    .bind(office)
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut by_year: BTreeMap<i32, Vec<&QueuedRow>> = BTreeMap::new();
+    for row in &rows {
+        by_year.entry(row.fiscal_year).or_default().push(row);
+    }
+    // Counters in year order, after the staged rows: every numbering locks in the same order.
+    for (year, staged) in by_year {
+        let count = i64::try_from(staged.len()).map_err(ApiError::internal)?;
+        // language=PostgreSQL
+        let last: i64 = sqlx::query_scalar(
+            "insert into receipt_counters (office_code, fiscal_year, last_number) values ($1, $2, $3)
+             on conflict (office_code, fiscal_year) do update set last_number = receipt_counters.last_number + $3
+             returning last_number",
+        )
+        .bind(office)
+        .bind(year)
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await?;
+        let first = last - count + 1;
+        let mut ids = Vec::with_capacity(staged.len());
+        let mut numbers = Vec::with_capacity(staged.len());
+        for (row, number) in staged.iter().zip(first..) {
+            ids.push(row.payment_intent_id);
+            numbers.push(format!("{office}-{year}-{number:06}"));
+        }
+        // language=PostgreSQL
+        sqlx::query(
+            "update payment_intents i set receipt_number = n.receipt_number, updated_at = now()
+             from unnest($1::uuid[], $2::text[]) as n (id, receipt_number)
+             where i.id = n.id and i.receipt_number is null",
+        )
+        .bind(&ids)
+        .bind(&numbers)
+        .execute(&mut *tx)
+        .await?;
+        for (row, receipt_number) in staged.iter().zip(numbers) {
+            release(&mut tx, office, row, receipt_number).await?;
+        }
+    }
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    sqlx::query("delete from receipt_queue where id = any($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    metrics::counter!("owso_receipts_numbered_total")
+        .increment(u64::try_from(rows.len()).unwrap_or(0));
+    Ok(rows.len())
+}
+
+/// Writes the `payment.paid` event of a numbered payment.
+async fn release(
+    conn: &mut PgConnection,
+    office: &str,
+    row: &QueuedRow,
+    receipt_number: String,
+) -> Result<(), ApiError> {
+    let total = money::from_row(row.total_minor, &row.currency)?;
+    outbox::enqueue(
+        conn,
+        NewEvent {
+            event_type: "payment.paid",
+            office_code: office,
+            case_reference: Some(&row.case_reference),
+            payment_intent_id: Some(row.payment_intent_id),
+            data: outbox::data(&outbox::PaymentPaid {
+                payment_intent_id: row.payment_intent_id,
+                case_reference: row.case_reference.clone(),
+                office_code: office.to_owned(),
+                total: MoneyView::from(total),
+                channel: row.channel.clone(),
+                receipt_number,
+                paid_at: row.paid_at,
+            })?,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Numbers what was staged more than `older_than` ago in every office: the safety net for a
+/// process that stopped between a payment's commit and its numbering. Returns how many.
+pub async fn number_stragglers(
+    pool: &PgPool,
+    older_than: chrono::Duration,
+) -> Result<usize, ApiError> {
+    // language=PostgreSQL
+    let offices: Vec<String> = sqlx::query_scalar(
+        "select distinct office_code from receipt_queue where queued_at < now() - $1::interval",
+    )
+    .bind(older_than)
+    .fetch_all(pool)
+    .await?;
+    let mut numbered = 0;
+    for office in offices {
+        numbered += number_office(pool, &office).await?;
+    }
+    Ok(numbered)
+}
+
+/// Numbers the office's staged payments after a payment committed. A failure is logged, not
+/// returned: the payment itself is recorded, and the worker numbers it later.
+pub async fn after_payment(pool: &PgPool, office: &str) {
+    if let Err(error) = number_office(pool, office).await {
+        tracing::warn!(office.code = office, error = %error, "receipt numbering deferred to the worker");
+    }
+}
