@@ -14,11 +14,11 @@ mod periods;
 mod seal;
 
 pub use accounts::{ensure_account, list_accounts, AccountRow};
-pub use batch::post_batch;
 pub use balances::{
     account_balance, find_account, journal, rollup_once, statement, trial_balance, AccountRef,
     JournalRow, RollupOutcome, Statement, StatementLine, TrialBalanceLine,
 };
+pub use batch::post_batch;
 pub use entries::{
     count_entries_with_key, entry_postings, find_entry_by_key, post, reversal_of, reverse,
     PostOutcome, PostingRow, REVERSAL_KIND,
