@@ -7,6 +7,7 @@ use bank_adapters::sandbox::SandboxClient;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
+use crate::app::receipts::Numbering;
 use crate::config::Config;
 
 /// Cheap to clone: everything inside is shared.
@@ -18,6 +19,8 @@ pub struct AppState {
     /// Present when Bakong is configured (or played by bank-sim): the KHQR channel is offered.
     pub bakong: Option<Arc<BakongClient>>,
     pub prometheus: Option<PrometheusHandle>,
+    /// One receipt-numbering round at a time per office in this process (app::receipts).
+    pub receipts: Arc<Numbering>,
 }
 
 impl AppState {
@@ -38,6 +41,7 @@ impl AppState {
             config: Arc::new(config),
             sandbox: Arc::new(sandbox),
             prometheus: crate::telemetry::prometheus(),
+            receipts: Arc::new(Numbering::default()),
         })
     }
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 
+use super::inbox;
 use super::settlement::{self, ReportedPayment, Settlement};
-use super::{inbox, receipts};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use bank_adapters::sandbox::{self, SIGNATURE_HEADER};
@@ -139,7 +139,7 @@ pub async fn sandbox(
     .await?;
     tx.commit().await?;
     if let Settlement::Paid { office_code, .. } = &outcome {
-        receipts::after_payment(&state.pool, office_code).await;
+        state.receipts.after_payment(&state.pool, office_code).await;
     }
     metrics::counter!("owso_callbacks_total", "provider" => "sandbox", "verdict" => outcome.verdict()).increment(1);
     // The bank only needs to know we have it; the outcome is ours to act on.

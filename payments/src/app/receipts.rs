@@ -1,9 +1,11 @@
 //! Gapless receipt numbers per office and fiscal year, handed out off the payment's
 //! transaction (migration 0007 says why): a settlement stages its `payment.paid` event in
-//! `receipt_queue`; [`number_office`] numbers everything staged for an office in one
+//! `receipt_queue` (app::settlement); [`number_office`] numbers everything staged for an office in one
 //! transaction and releases the events with their numbers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -22,38 +24,6 @@ pub fn fiscal_year(at: DateTime<Utc>) -> i32 {
         Some(offset) => at.with_timezone(&offset).year(),
         None => at.year(),
     }
-}
-
-/// A confirmed payment waiting for its receipt number; written in the payment's transaction.
-pub struct Staged<'a> {
-    pub payment_intent_id: Uuid,
-    pub office_code: &'a str,
-    pub case_reference: &'a str,
-    pub total_minor: i64,
-    pub currency: &'a str,
-    pub channel: &'a str,
-    pub paid_at: DateTime<Utc>,
-}
-
-/// Stages the `payment.paid` event of a confirmed payment, inside the payment's transaction.
-pub async fn stage(conn: &mut PgConnection, staged: &Staged<'_>) -> Result<(), ApiError> {
-    // language=PostgreSQL
-    sqlx::query(
-        "insert into receipt_queue (payment_intent_id, office_code, fiscal_year, case_reference, total_minor,
-             currency, channel, paid_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(staged.payment_intent_id)
-    .bind(staged.office_code)
-    .bind(fiscal_year(staged.paid_at))
-    .bind(staged.case_reference)
-    .bind(staged.total_minor)
-    .bind(staged.currency)
-    .bind(staged.channel)
-    .bind(staged.paid_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
@@ -192,10 +162,48 @@ pub async fn number_stragglers(
     Ok(numbered)
 }
 
-/// Numbers the office's staged payments after a payment committed. A failure is logged, not
-/// returned: the payment itself is recorded, and the worker numbers it later.
-pub async fn after_payment(pool: &PgPool, office: &str) {
-    if let Err(error) = number_office(pool, office).await {
-        tracing::warn!(office.code = office, error = %error, "receipt numbering deferred to the worker");
+/// Coalesces the numbering rounds of this process: one round at a time per office, and a
+/// payment waits for a round that started after its commit instead of running its own. With
+/// many payments of one office in flight, one numbering transaction (and one disk flush)
+/// serves all that committed while the previous round ran, and no transaction waits in the
+/// database for another one's row locks just to find nothing left. Other processes
+/// coordinate through the database (the staged rows' locks in [`number_office`]).
+#[derive(Default)]
+pub struct Numbering {
+    offices: Mutex<HashMap<String, Arc<OfficeRounds>>>,
+}
+
+#[derive(Default)]
+struct OfficeRounds {
+    /// Rounds begun so far; a round counts itself before it reads the staged rows.
+    started: AtomicU64,
+    running: tokio::sync::Mutex<()>,
+}
+
+impl Numbering {
+    fn office(&self, office: &str) -> Arc<OfficeRounds> {
+        // A panic elsewhere while holding this lock leaves a map that is still whole.
+        let mut offices = match self.offices.lock() {
+            Ok(offices) => offices,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Arc::clone(offices.entry(office.to_owned()).or_default())
+    }
+
+    /// Makes sure the payments of `office` committed before this call are numbered. A failure
+    /// is logged, not returned: the payment itself is recorded, and the worker numbers it.
+    pub async fn after_payment(&self, pool: &PgPool, office: &str) {
+        let rounds = self.office(office);
+        let seen = rounds.started.load(Ordering::SeqCst);
+        let _running = rounds.running.lock().await;
+        if rounds.started.load(Ordering::SeqCst) > seen {
+            // A round began after our commit, read our row, and has finished (we hold the
+            // lock it held).
+            return;
+        }
+        rounds.started.fetch_add(1, Ordering::SeqCst);
+        if let Err(error) = number_office(pool, office).await {
+            tracing::warn!(office.code = office, error = %error, "receipt numbering deferred to the worker");
+        }
     }
 }

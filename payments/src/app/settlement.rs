@@ -182,57 +182,63 @@ async fn settle(
         }
     };
 
-    // The paid attempt, and the intent's other pending attempts cancelled, in one statement.
+    // One statement, four writes: the paid attempt (and the intent's other pending attempts
+    // cancelled), the intent paid, the claim's outcome, and the `payment.paid` event staged in
+    // receipt_queue. The event becomes an outbox event with its receipt number right after
+    // this transaction commits (app::receipts): a counter row locked here would be held
+    // through the commit's disk flush and let one office confirm one payment per flush.
     // language=PostgreSQL
-    sqlx::query(
-        "update payment_attempts
-         set status = case when id = $2 then 'paid' else 'cancelled' end,
-             paid_at = case when id = $2 then $3 else paid_at end,
-             provider_transaction_id = case when id = $2 then $4 else provider_transaction_id end,
-             updated_at = now()
-         where payment_intent_id = $1 and (id = $2 or status = 'pending')",
+    let paid: i64 = sqlx::query_scalar(
+        "with attempts as (
+             update payment_attempts
+             set status = case when id = $2 then 'paid' else 'cancelled' end,
+                 paid_at = case when id = $2 then $3 else paid_at end,
+                 provider_transaction_id = case when id = $2 then $4 else provider_transaction_id end,
+                 updated_at = now()
+             where payment_intent_id = $1 and (id = $2 or status = 'pending')
+             returning 1
+         ),
+         intent as (
+             update payment_intents set status = 'paid', amount_paid_minor = total_minor, paid_at = $3,
+                 paid_channel = $5, updated_at = now()
+             where id = $1 and status = 'awaiting_payment'
+             returning 1
+         ),
+         claim as (
+             update provider_transactions set outcome = 'paid', payment_attempt_id = $2, ledger_entry_id = $6
+             where provider = $7 and transaction_id = $4
+             returning 1
+         ),
+         staged as (
+             insert into receipt_queue (payment_intent_id, office_code, fiscal_year, case_reference,
+                 total_minor, currency, channel, paid_at)
+             values ($1, $8, $9, $10, $11, $12, $5, $3)
+             returning 1
+         )
+         -- Every data-modifying WITH runs to completion, read or not.
+         select count(*) from intent",
     )
     .bind(intent.id)
     .bind(attempt.id)
     .bind(paid_at)
     .bind(report.transaction_id)
-    .execute(&mut *conn)
-    .await?;
-    // The receipt number comes right after this transaction commits (app::receipts): a
-    // counter row locked here would be held through the commit's disk flush and let one office
-    // confirm a single payment per flush.
-    sqlx::query(
-        "update payment_intents set status = 'paid', amount_paid_minor = total_minor, paid_at = $2, paid_channel = $3,
-             updated_at = now()
-         where id = $1 and status = 'awaiting_payment'",
-    )
-    .bind(intent.id)
-    .bind(paid_at)
     .bind(report.channel)
-    .execute(&mut *conn)
+    .bind(entry_id.0)
+    .bind(report.provider)
+    .bind(&intent.office_code)
+    .bind(receipts::fiscal_year(paid_at))
+    .bind(&intent.case_reference)
+    .bind(total.amount_minor())
+    .bind(total.currency().code())
+    .fetch_one(&mut *conn)
     .await?;
-    sqlx::query("update provider_transactions set outcome = 'paid', payment_attempt_id = $3, ledger_entry_id = $4 where provider = $1 and transaction_id = $2")
-        .bind(report.provider)
-        .bind(report.transaction_id)
-        .bind(attempt.id)
-        .bind(entry_id.0)
-        .execute(&mut *conn)
-        .await?;
-    // The `payment.paid` event, staged with the state change it announces; it becomes an
-    // outbox event when its receipt number is handed out.
-    receipts::stage(
-        conn,
-        &receipts::Staged {
-            payment_intent_id: intent.id,
-            office_code: &intent.office_code,
-            case_reference: &intent.case_reference,
-            total_minor: total.amount_minor(),
-            currency: total.currency().code(),
-            channel: report.channel,
-            paid_at,
-        },
-    )
-    .await?;
+    if paid != 1 {
+        // The intent was locked and awaiting payment a moment ago in this transaction.
+        return Err(ApiError::internal(format!(
+            "intent {} did not move to paid",
+            intent.id
+        )));
+    }
     metrics::counter!("owso_bank_payments_total", "channel" => report.channel.to_owned(), "outcome" => "paid").increment(1);
     tracing::info!(payment.id = %intent.id, attempt.id = %attempt.id, "payment confirmed");
     Ok(Settlement::Paid {

@@ -17,7 +17,6 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::app::khqr::{self, DueAttempt};
-use crate::app::receipts;
 use crate::app::settlement::Settlement;
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -177,7 +176,7 @@ async fn settle(
     .await?;
     tx.commit().await?;
     if let Settlement::Paid { office_code, .. } = &outcome {
-        receipts::after_payment(&state.pool, office_code).await;
+        state.receipts.after_payment(&state.pool, office_code).await;
     }
     tracing::info!(attempt.id = %attempt.id, outcome = %outcome.verdict(), "Bakong reported a KHQR payment");
     Ok(())
