@@ -7,7 +7,7 @@ MAKEFLAGS += --no-print-directory
 
 CARGO ?= cargo
 
-.PHONY: help build run test bench bench-khqr bench-ledger fmt lint clean
+.PHONY: help build run test bench bench-khqr bench-ledger bench-throughput fmt lint clean
 
 help: ## list the targets
 	@echo "OWSO Pay — make targets:"
@@ -32,15 +32,19 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	step $(CARGO) build --workspace --bins
 	step $(CARGO) test --workspace
 
-bench: ## all benchmarks: KHQR codec vs the official JS SDK, then the ledger at 1,000,000 postings
+bench: ## all benchmarks: KHQR vs the official JS SDK; the ledger at 1,000,000 postings; write throughput vs pgbench
 	@scripts/bench.sh
 	@scripts/bench-ledger.sh
+	@scripts/bench-throughput.sh
 
 bench-khqr: ## KHQR encode+decode throughput, ours vs the official JS SDK (npm, into target/bench-node)
 	@scripts/bench.sh
 
 bench-ledger: ## ledger: 1M postings, trial balance time, posting rate (1 vs 204 offices), sealing, verify
 	@scripts/bench-ledger.sh
+
+bench-throughput: ## pgbench tpcb-like vs ledger group commit (1 and 204 offices) vs sandbox callbacks over HTTP
+	@scripts/bench-throughput.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Sandbox bank callbacks end to end over HTTP, against a release build of the service:
+# signed POST /v1/callbacks/sandbox → signature check → settlement (ledger entry, receipt number,
+# outbox event) → 2xx. Load generator: tests/examples/bench_callbacks.rs.
+#
+# Release build (payments, bank-sim, the generator) → fresh database owso_bench_callbacks on the
+# server of DATABASE_URL (dropped first if it exists; left behind for inspection) → payments
+# migrate, payments seed --demo → bank-sim and payments serve in the background (RUST_LOG=warn)
+# → both answer → closed loop (BENCH_CONCURRENCY workers for BENCH_SECONDS) → open loop at half
+# the closed loop's throughput for BENCH_SECONDS, on fresh intents → both JSON lines on stdout.
+# The services are stopped on exit. Measures, never asserts a timing: exits 0 unless a step
+# fails, a callback fails or the ledger check does not add up.
+#
+# Intents: the generator creates all its intents (each with a pending sandbox attempt) before
+# the clock starts and never during the measured phase. The closed loop gets BENCH_INTENTS of
+# them; if they run out it stops early and says so ("exhausted":true) — raise BENCH_INTENTS.
+# The open loop gets rate × seconds × 1.1 + 200.
+#
+# Environment:
+#   DATABASE_URL        server to use (default postgres://postgres@127.0.0.1:5432/postgres); its
+#                       role must be allowed to create databases. Only owso_bench_callbacks is
+#                       dropped and created there.
+#   BENCH_CONCURRENCY   closed-loop workers (default 16; also the open loop's connection pool)
+#   BENCH_SECONDS       measured seconds per run (default 10)
+#   BENCH_INTENTS       intents prepared for the closed loop (default 30000)
+#   BENCH_OFFICE        office(s) of the intents, comma-separated (default 0320)
+#   BENCH_PORT, BENCH_BANK_PORT   ports on 127.0.0.1 (default 18180, 18181)
+#   plus anything `payments serve` reads (.env.example), e.g. DB_MAX_CONNECTIONS; .env is not read.
+# Output: target/bench/callbacks/{closed,open}.json, service.log, bank-sim.log.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+CONCURRENCY=${BENCH_CONCURRENCY:-16}
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+INTENTS=${BENCH_INTENTS:-30000}
+OFFICE=${BENCH_OFFICE:-0320}
+PORT=${BENCH_PORT:-18180}
+BANK_PORT=${BENCH_BANK_PORT:-18181}
+ADMIN_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+DB_NAME=owso_bench_callbacks
+API_KEY=opk_demo_workflow
+SECRET=bench-callbacks-secret
+OUT=target/bench/callbacks
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+    say "bench-callbacks: $*"
+    exit 1
+}
+
+for pair in "BENCH_CONCURRENCY:$CONCURRENCY" "BENCH_SECONDS:$SECONDS_PER_RUN" "BENCH_INTENTS:$INTENTS" \
+    "BENCH_PORT:$PORT" "BENCH_BANK_PORT:$BANK_PORT"; do
+    [[ ${pair#*:} =~ ^[1-9][0-9]*$ ]] || die "${pair%%:*} must be a whole number ≥ 1"
+done
+command -v psql >/dev/null 2>&1 || die "psql is needed to create the database $DB_NAME"
+
+# The same server with another database: replace the path of the URL, keep the query string.
+url_with_db() {
+    local url=$1 db=$2 query=""
+    if [[ $url == *\?* ]]; then
+        query="?${url#*\?}"
+        url=${url%%\?*}
+    fi
+    local rest=${url#*://}
+    if [[ $rest == */* ]]; then
+        url="${url%%://*}://${rest%%/*}"
+    fi
+    printf '%s/%s%s' "$url" "$db" "$query"
+}
+BENCH_URL=$(url_with_db "$ADMIN_URL" "$DB_NAME")
+# The bench database cannot be dropped from a connection to itself.
+if [[ $ADMIN_URL == "$BENCH_URL" ]]; then ADMIN_URL=$(url_with_db "$ADMIN_URL" postgres); fi
+
+port_taken() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in "$PORT" "$BANK_PORT"; do
+    if port_taken "$port"; then die "127.0.0.1:$port is in use; set BENCH_PORT / BENCH_BANK_PORT"; fi
+done
+
+say "==> cargo build --release -p payments -p bank-adapters --bins"
+cargo build --release -p payments -p bank-adapters --bins
+say "==> cargo build --release -p e2e --example bench_callbacks"
+cargo build --release -p e2e --example bench_callbacks
+BIN=${CARGO_TARGET_DIR:-target}/release
+GEN=$BIN/examples/bench_callbacks
+
+mkdir -p "$OUT"
+rm -f "$OUT"/closed.json "$OUT"/open.json
+
+say "==> database $DB_NAME (dropped if it existed, then created)"
+psql "$ADMIN_URL" -X -q -v ON_ERROR_STOP=1 \
+    -c "drop database if exists $DB_NAME with (force)" \
+    -c "create database $DB_NAME" >&2
+export DATABASE_URL=$BENCH_URL
+"$BIN/payments" migrate >&2
+seed_json=$("$BIN/payments" seed --demo)
+grep -q "\"$API_KEY\"" <<<"$seed_json" || die "the demo seed printed no key $API_KEY"
+
+pids=()
+# shellcheck disable=SC2317 # called from the EXIT trap
+stop_children() {
+    trap - EXIT INT TERM
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 50); do
+        local alive=""
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=yes; done
+        [[ -n $alive ]] || return 0
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+trap stop_children EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+SERVICE_URL=http://127.0.0.1:$PORT
+BANK_URL=http://127.0.0.1:$BANK_PORT
+LISTEN_ADDR=127.0.0.1:$BANK_PORT PUBLIC_BASE_URL=$BANK_URL CALLBACK_BASE_URL=$SERVICE_URL \
+    SANDBOX_CALLBACK_SECRET=$SECRET RUST_LOG=warn LOG_FORMAT= \
+    "$BIN/bank-sim" >"$OUT/bank-sim.log" 2>&1 &
+bank_pid=$!
+pids+=("$bank_pid")
+# Attempts live a day so a long setup never sees them expire before their callback.
+LISTEN_ADDR=127.0.0.1:$PORT PUBLIC_BASE_URL=$SERVICE_URL SANDBOX_ENABLED=true BANK_SIM_URL=$BANK_URL \
+    SANDBOX_API_URL= SANDBOX_CALLBACK_SECRET=$SECRET ATTEMPT_TTL_S=86400 RUST_LOG=warn LOG_FORMAT= \
+    "$BIN/payments" serve >"$OUT/service.log" 2>&1 &
+payments_pid=$!
+pids+=("$payments_pid")
+
+# HTTP/1.0 GET over bash's /dev/tcp; true on a 2xx status line.
+answers_2xx() {
+    local port=$1 path=$2 fd status
+    exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$path" "$port" >&"$fd"
+    IFS= read -r -t 5 status <&"$fd" || status=""
+    exec {fd}>&-
+    [[ $status == HTTP/1.?" 2"* ]]
+}
+deadline=$((SECONDS + 60))
+until answers_2xx "$PORT" /readyz 2>/dev/null && answers_2xx "$BANK_PORT" /healthz 2>/dev/null; do
+    for pair in "service:$payments_pid" "bank-sim:$bank_pid"; do
+        if ! kill -0 "${pair#*:}" 2>/dev/null; then
+            tail -n 30 "$OUT/${pair%%:*}.log" >&2 || true
+            die "${pair%%:*} exited during start-up (log: $OUT/${pair%%:*}.log)"
+        fi
+    done
+    ((SECONDS < deadline)) || die "no answer on /readyz and /healthz within 60 s (logs in $OUT)"
+    sleep 0.1
+done
+say "==> service $SERVICE_URL and bank-sim $BANK_URL are up (database $DB_NAME)"
+
+common=(--base-url "$SERVICE_URL" --api-key "$API_KEY" --sandbox-secret "$SECRET" --office "$OFFICE"
+    --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN" --json)
+status=0
+
+say "==> closed loop: $CONCURRENCY workers, ${SECONDS_PER_RUN} s, $INTENTS intents prepared"
+"$GEN" "${common[@]}" --intents "$INTENTS" >"$OUT/closed.json" || status=$?
+[[ -s $OUT/closed.json ]] || die "the closed loop printed nothing (exit $status)"
+cat "$OUT/closed.json"
+say "    (load average now: $(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo unknown); $(nproc) CPUs shared by PostgreSQL, the service and the generator)"
+
+throughput=$(sed -n 's/.*"throughput":\([0-9][0-9]*\).*/\1/p' "$OUT/closed.json")
+[[ -n $throughput ]] || die "no throughput in $OUT/closed.json"
+rate=$((throughput / 2))
+((rate >= 1)) || rate=1
+open_intents=$((rate * SECONDS_PER_RUN * 11 / 10 + 200))
+
+say "==> open loop: $rate callbacks/s (half the closed loop's $throughput/s), ${SECONDS_PER_RUN} s, $open_intents fresh intents"
+"$GEN" "${common[@]}" --intents "$open_intents" --rate "$rate" >"$OUT/open.json" || status=$?
+[[ -s $OUT/open.json ]] || die "the open loop printed nothing (exit $status)"
+cat "$OUT/open.json"
+say "    (load average now: $(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo unknown))"
+
+if ((status != 0)); then
+    say "bench-callbacks: a run reported failed callbacks or a ledger mismatch (see above; logs in $OUT)"
+fi
+exit "$status"
