@@ -544,3 +544,87 @@ async fn digests_state_the_head_and_verify_checks_them(pool: PgPool) {
     assert_eq!(store::list_digests(&mut conn, 10).await.unwrap().len(), 1);
     assert!(verify(&pool).await.ok);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn verify_recomputes_the_daily_balances_and_names_a_tampered_one(pool: PgPool) {
+    let now = Utc::now();
+    let mut conn = pool.acquire().await.unwrap();
+    for day in 1..=3_i64 {
+        for office in ["0320", "1201"] {
+            historical_entry(
+                &mut conn,
+                office,
+                "land",
+                100 * day,
+                now - chrono::Duration::days(day),
+            )
+            .await;
+        }
+    }
+    let mut days = 0;
+    for _ in 0..400 {
+        let mut tx = pool.begin().await.unwrap();
+        days += store::rollup_once(&mut tx, 100).await.unwrap().days;
+        tx.commit().await.unwrap();
+        if days >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(days >= 3, "{days} days rolled up");
+    seal_until(&pool, 6).await;
+    let report = verify(&pool).await;
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.rollup_rows_checked, 12, "{report:?}");
+
+    // A superuser edits one day's aggregate (keeping its own check constraint happy).
+    let day = (now - chrono::Duration::days(2)).date_naive();
+    sqlx::query("set session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "update ledger_daily_balances set debit_minor = debit_minor + 1, balance_minor = balance_minor + 1
+         where day = $1 and account_id = (select id from ledger_accounts where code = '1201:clearing:khqr:KHR')",
+    )
+    .bind(day)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let report = verify(&pool).await;
+    assert!(!report.ok);
+    assert_eq!(
+        report.first_bad_rollup,
+        Some(("1201:clearing:khqr:KHR".to_owned(), day))
+    );
+    assert_eq!(report.first_bad_entry, None);
+    assert!(report.reason.unwrap().contains("1201:clearing:khqr:KHR"));
+
+    // Put it back, then remove a row: a rolled-up day with postings and no aggregate.
+    sqlx::query(
+        "update ledger_daily_balances set debit_minor = debit_minor - 1, balance_minor = balance_minor - 1
+         where day = $1 and account_id = (select id from ledger_accounts where code = '1201:clearing:khqr:KHR')",
+    )
+    .bind(day)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    assert!(verify(&pool).await.ok);
+    sqlx::query(
+        "delete from ledger_daily_balances
+         where day = $1 and account_id = (select id from ledger_accounts where code = '0320:revenue:land:KHR')",
+    )
+    .bind(day)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("set session_replication_role = origin")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let report = verify(&pool).await;
+    assert_eq!(
+        report.first_bad_rollup,
+        Some(("0320:revenue:land:KHR".to_owned(), day))
+    );
+}

@@ -292,6 +292,12 @@ pub struct VerifyReport {
     pub head_seq: i64,
     /// Hash of the last seal, hex.
     pub head_hash: String,
+    /// Daily balance rows (`ledger_daily_balances`) recomputed from their postings.
+    pub rollup_rows_checked: i64,
+    /// The first daily balance, by day then account code, that differs from its postings
+    /// (or a rolled-up day whose postings have no row): `(account code, day)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bad_rollup: Option<(String, NaiveDate)>,
 }
 
 /// Recomputes the whole chain from the entries and postings, in seal order, and names the
@@ -323,6 +329,8 @@ pub async fn verify_chain(conn: &mut PgConnection) -> Result<VerifyReport, Ledge
         reason: None,
         head_seq,
         head_hash: hex::encode(head_hash),
+        rollup_rows_checked: 0,
+        first_bad_rollup: None,
     };
     let sql = concat!(
         "select s.seq, s.prev_hash, s.hash, ",
@@ -368,8 +376,57 @@ pub async fn verify_chain(conn: &mut PgConnection) -> Result<VerifyReport, Ledge
         report.ok = false;
         report.first_bad_entry = Some(entry_id);
         report.reason = Some("finished entry is missing from the chain".to_owned());
+        return Ok(report);
     }
+    verify_rollups(conn, &mut report).await?;
     Ok(report)
+}
+
+/// Recomputes every rolled-up day from the postings and compares it with the stored daily
+/// balances: balances as of an instant read those rows, so a wrong row would be a wrong
+/// balance that the chain alone cannot reveal.
+async fn verify_rollups(
+    conn: &mut PgConnection,
+    report: &mut VerifyReport,
+) -> Result<(), LedgerError> {
+    // language=PostgreSQL
+    let checked: i64 = sqlx::query_scalar("select count(*) from ledger_daily_balances")
+        .fetch_one(&mut *conn)
+        .await?;
+    // language=PostgreSQL
+    let first_bad: Option<(String, NaiveDate)> = sqlx::query_as(
+            "with rolled as (
+                 select coalesce((select next_day from ledger_rollup_state), '-infinity'::date) as next_day
+             ),
+             actual as (
+                 select p.account_id, (p.created_at at time zone 'UTC')::date as day,
+                        coalesce(sum(p.amount_minor) filter (where p.amount_minor > 0), 0) as debit,
+                        coalesce(-sum(p.amount_minor) filter (where p.amount_minor < 0), 0) as credit,
+                        count(*) as n
+                 from ledger_postings p, rolled
+                 where p.created_at < rolled.next_day::timestamp at time zone 'UTC'
+                 group by 1, 2
+             )
+             select a.code, coalesce(d.day, x.day)
+             from actual x
+             full join ledger_daily_balances d on d.account_id = x.account_id and d.day = x.day
+             join ledger_accounts a on a.id = coalesce(d.account_id, x.account_id)
+             where (d.debit_minor, d.credit_minor, d.balance_minor, d.posting_count)
+                   is distinct from (x.debit, x.credit, x.debit - x.credit, x.n)
+             order by 2, 1
+             limit 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    report.rollup_rows_checked = checked;
+    if let Some((account, day)) = first_bad {
+        report.ok = false;
+        report.reason = Some(format!(
+            "the daily balance of {account} on {day} differs from its postings"
+        ));
+        report.first_bad_rollup = Some((account, day));
+    }
+    Ok(())
 }
 
 /// Checks one seal; returns why it is bad.

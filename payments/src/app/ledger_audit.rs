@@ -133,6 +133,19 @@ pub struct VerifyView {
     pub head_hash: String,
     /// Stored daily digests whose signature was checked.
     pub digests_checked: usize,
+    /// Daily balance rows recomputed from their postings.
+    pub rollup_rows_checked: i64,
+    /// The first daily balance that differs from its postings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bad_rollup: Option<BadRollup>,
+}
+
+/// A daily balance row that differs from its postings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BadRollup {
+    #[schema(example = "0320:revenue:construction:KHR")]
+    pub account: String,
+    pub day: chrono::NaiveDate,
 }
 
 /// Recomputes the chain and checks every stored digest's signature; used by the API and by
@@ -155,6 +168,10 @@ pub async fn verify_ledger(pool: &PgPool) -> Result<VerifyView, ApiError> {
         head_seq: report.head_seq,
         head_hash: report.head_hash,
         digests_checked: 0,
+        rollup_rows_checked: report.rollup_rows_checked,
+        first_bad_rollup: report
+            .first_bad_rollup
+            .map(|(account, day)| BadRollup { account, day }),
     };
     for digest in &digests {
         if !digest_signature_ok(digest) {
