@@ -11,6 +11,7 @@
 #   BENCH_SECONDS     measured seconds per row and side (default 3; each row also warms up 0.5 s)
 #   BENCH_VECTORS     vector file (default bank-adapters/tests/data/khqr-vectors.json)
 #   BENCH_NODE_DIR    where the SDK is installed (default target/bench-node)
+#   CARGO_TARGET_DIR  cargo's build directory, where our binary is taken from (default target)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -66,7 +67,9 @@ cpu_model() {
 SECONDS=0
 say "==> cargo build --release --example khqr_bench -p bank-adapters"
 cargo build --release --example khqr_bench -p bank-adapters
-BIN=target/release/examples/khqr_bench
+# Cargo builds into $CARGO_TARGET_DIR when it is set (e.g. a second target dir, to keep clear of
+# another build's lock): run the binary it just built.
+BIN=${CARGO_TARGET_DIR:-target}/release/examples/khqr_bench
 
 say "==> ours: $((${#ROWS[@]} + 1)) rows × ${SECONDS_PER_ROW} s"
 "$BIN" --vectors "$VECTORS" --seconds "$SECONDS_PER_ROW" --dump "$OUT/ours-dump.jsonl" >"$OUT/ours.jsonl"

@@ -133,7 +133,8 @@ fn check(cases: &mut [Case], dump: Option<&str>) -> anyhow::Result<Checked> {
         let encoded = request
             .encode(case.clock_ms)
             .map_err(|error| anyhow!("{}: encode: {error}", case.id))?;
-        if khqr::encode(&request.request, case.clock_ms).ok().as_ref() != Some(&encoded) {
+        let typed = request.to_request();
+        if khqr::encode(&typed, case.clock_ms).ok().as_ref() != Some(&encoded) {
             checked.typed_mismatches += 1;
         }
         let decoded =
@@ -151,7 +152,7 @@ fn check(cases: &mut [Case], dump: Option<&str>) -> anyhow::Result<Checked> {
         lines.push_str(&line.to_string());
         lines.push('\n');
         case.qr = encoded.qr;
-        case.typed = Some(request.request);
+        case.typed = Some(typed);
     }
     if let Some(path) = dump {
         std::fs::write(path, lines).with_context(|| format!("write {path}"))?;

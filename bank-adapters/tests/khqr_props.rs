@@ -130,7 +130,7 @@ fn request() -> impl Strategy<Value = (KhqrRequest, i64)> {
 }
 
 /// Whether `decoded` says exactly what `req` asked for (defaults filled in).
-fn matches(req: &KhqrRequest, now: i64, decoded: &DecodedKhqr) -> Result<(), String> {
+fn matches(req: &KhqrRequest, now: i64, decoded: &DecodedKhqr<'_>) -> Result<(), String> {
     let (merchant_type, account_information, merchant_id, acquiring_bank) = match &req.kind {
         AccountKind::Individual {
             account_information,
@@ -153,86 +153,94 @@ fn matches(req: &KhqrRequest, now: i64, decoded: &DecodedKhqr) -> Result<(), Str
     };
     let amount = decoded
         .transaction_amount
-        .as_deref()
         .map(|text| Decimal::from_str(text).unwrap());
     let dynamic = req.amount.is_some();
     let checks = [
-        (
-            "merchantType",
-            decoded.merchant_type.as_deref() == Some(merchant_type),
-        ),
+        ("merchantType", decoded.merchant_type == Some(merchant_type)),
         (
             "bakongAccountID",
-            decoded.bakong_account_id.as_ref() == Some(&req.bakong_account_id),
+            decoded.bakong_account_id == Some(req.bakong_account_id.as_str()),
         ),
         (
             "accountInformation",
-            decoded.account_information == account_information,
+            decoded.account_information == account_information.as_deref(),
         ),
-        ("merchantID", decoded.merchant_id == merchant_id),
-        ("acquiringBank", decoded.acquiring_bank == acquiring_bank),
+        ("merchantID", decoded.merchant_id == merchant_id.as_deref()),
+        (
+            "acquiringBank",
+            decoded.acquiring_bank == acquiring_bank.as_deref(),
+        ),
         (
             "merchantName",
-            decoded.merchant_name.as_ref() == Some(&req.merchant_name),
+            decoded.merchant_name == Some(req.merchant_name.as_str()),
         ),
         (
             "merchantCity",
-            decoded.merchant_city.as_deref()
-                == Some(req.merchant_city.as_deref().unwrap_or("Phnom Penh")),
+            decoded.merchant_city == Some(req.merchant_city.as_deref().unwrap_or("Phnom Penh")),
         ),
         (
             "merchantCategoryCode",
-            decoded.merchant_category_code.as_deref() == Some(req.mcc.as_deref().unwrap_or("5999")),
+            decoded.merchant_category_code == Some(req.mcc.as_deref().unwrap_or("5999")),
         ),
         (
             "transactionCurrency",
-            decoded.transaction_currency.as_deref() == Some(req.currency.numeric_code()),
+            decoded.transaction_currency == Some(req.currency.numeric_code()),
         ),
         ("transactionAmount", amount == req.amount),
         (
             "pointofInitiationMethod",
-            decoded.point_of_initiation_method.as_deref()
-                == Some(if dynamic { "12" } else { "11" }),
+            decoded.point_of_initiation_method == Some(if dynamic { "12" } else { "11" }),
         ),
         (
             "creationTimestamp",
-            decoded.creation_timestamp == dynamic.then(|| now.to_string()),
+            decoded.creation_timestamp == dynamic.then(|| now.to_string()).as_deref(),
         ),
         (
             "expirationTimestamp",
-            decoded.expiration_timestamp == req.expiration_ms.map(|ms| ms.to_string()),
+            decoded.expiration_timestamp == req.expiration_ms.map(|ms| ms.to_string()).as_deref(),
         ),
-        ("billNumber", decoded.bill_number == req.bill_number),
-        ("mobileNumber", decoded.mobile_number == req.mobile_number),
-        ("storeLabel", decoded.store_label == req.store_label),
+        (
+            "billNumber",
+            decoded.bill_number == req.bill_number.as_deref(),
+        ),
+        (
+            "mobileNumber",
+            decoded.mobile_number == req.mobile_number.as_deref(),
+        ),
+        (
+            "storeLabel",
+            decoded.store_label == req.store_label.as_deref(),
+        ),
         (
             "terminalLabel",
-            decoded.terminal_label == req.terminal_label,
+            decoded.terminal_label == req.terminal_label.as_deref(),
         ),
         (
             "purposeOfTransaction",
-            decoded.purpose_of_transaction == req.purpose_of_transaction,
+            decoded.purpose_of_transaction == req.purpose_of_transaction.as_deref(),
         ),
         (
             "languagePreference",
-            decoded.language_preference == req.language_preference,
+            decoded.language_preference == req.language_preference.as_deref(),
         ),
         (
             "merchantNameAlternateLanguage",
-            decoded.merchant_name_alternate_language == req.merchant_name_alternate_language,
+            decoded.merchant_name_alternate_language
+                == req.merchant_name_alternate_language.as_deref(),
         ),
         (
             "merchantCityAlternateLanguage",
-            decoded.merchant_city_alternate_language == req.merchant_city_alternate_language,
+            decoded.merchant_city_alternate_language
+                == req.merchant_city_alternate_language.as_deref(),
         ),
         (
             "unionPayMerchant",
-            decoded.union_pay_merchant == req.upi_merchant_account,
+            decoded.union_pay_merchant == req.upi_merchant_account.as_deref(),
         ),
-        ("countryCode", decoded.country_code.as_deref() == Some("KH")),
+        ("countryCode", decoded.country_code == Some("KH")),
         (
             "payloadFormatIndicator",
-            decoded.payload_format_indicator.as_deref() == Some("01"),
+            decoded.payload_format_indicator == Some("01"),
         ),
     ];
     match checks.iter().find(|(_, ok)| !ok) {

@@ -175,12 +175,12 @@ fn check_mutation(record: &Value) -> Result<Option<()>, String> {
     let mutation = record["mutation"].as_str().unwrap_or_default();
     let (field, literal) = parse_mutation(mutation).ok_or(format!("mutation {mutation}"))?;
     let input: Value = serde_json::from_str(&cli_input(record)).unwrap();
-    let mut sdk = SdkRequest::from_json(&input).map_err(|error| error.to_string())?;
+    let sdk = SdkRequest::from_json(&input).map_err(|error| error.to_string())?;
     let text = match literal.as_str() {
         "null" | "undefined" => None,
         quoted => Some(quoted.trim_matches(|c| c == '\'' || c == '"').to_owned()),
     };
-    let request = &mut sdk.request;
+    let mut request = sdk.to_request();
     let slot = match field.as_str() {
         "merchantCategoryCode" => &mut request.mcc,
         "billNumber" => &mut request.bill_number,
@@ -196,7 +196,7 @@ fn check_mutation(record: &Value) -> Result<Option<()>, String> {
     };
     *slot = text;
     let want = record["expected_error"]["code"].as_u64();
-    match sdk.encode(clock_ms(record)) {
+    match sdk.encode_request(&request, clock_ms(record)) {
         Err(error) if Some(u64::from(error.code())) == want => Ok(Some(())),
         other => Err(format!("got {other:?}, want code {want:?}")),
     }

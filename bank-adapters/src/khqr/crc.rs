@@ -41,40 +41,55 @@ fn tables() -> [[u16; 256]; 16] {
     tables
 }
 
-/// `tables[slice][byte]`.
-fn table_entry(tables: &[[u16; 256]; 16], slice: usize, byte: u8) -> u16 {
-    tables
-        .get(slice)
-        .and_then(|table| table.get(usize::from(byte)))
-        .copied()
-        .unwrap_or(0)
+/// `table[byte]` (a `u8` index into 256 entries: never out of range).
+#[inline(always)]
+fn entry(table: &[u16; 256], byte: u8) -> u16 {
+    table.get(usize::from(byte)).copied().unwrap_or(0)
 }
 
 /// CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection, no final XOR).
 #[must_use]
 pub fn crc16_ccitt_false(bytes: &[u8]) -> u16 {
     let tables: &[[u16; 256]; 16] = &TABLES;
-    let entry = |slice: usize, byte: u8| table_entry(tables, slice, byte);
+    let [t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15] = tables;
     let mut crc: u16 = 0xFFFF;
+    // 16 bytes at a time: byte i of a chunk (the first two mixed with the register) is
+    // followed by 15 - i bytes, so it goes through table 15 - i. The 14 lookups that do not
+    // need the register are combined first, as a tree, and the two that do come last: the
+    // chain from one chunk's register to the next is then two lookups and two XORs (written
+    // left to right, it was sixteen XORs long, which halved the speed).
     let mut chunks = bytes.chunks_exact(16);
     for chunk in &mut chunks {
+        let Ok([b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15]) =
+            <[u8; 16]>::try_from(chunk)
+        else {
+            continue;
+        };
+        let rest = ((entry(t13, b2) ^ entry(t12, b3)) ^ (entry(t11, b4) ^ entry(t10, b5)))
+            ^ ((entry(t9, b6) ^ entry(t8, b7)) ^ (entry(t7, b8) ^ entry(t6, b9)))
+            ^ (((entry(t5, b10) ^ entry(t4, b11)) ^ (entry(t3, b12) ^ entry(t2, b13)))
+                ^ (entry(t1, b14) ^ entry(t0, b15)));
         let [high, low] = crc.to_be_bytes();
-        let mut next = 0;
-        // Byte i of the chunk (the first two mixed with the register) is followed by
-        // 15 - i bytes.
-        for (index, &byte) in chunk.iter().enumerate() {
-            let byte = match index {
-                0 => byte ^ high,
-                1 => byte ^ low,
-                _ => byte,
-            };
-            next ^= entry(15_usize.saturating_sub(index), byte);
-        }
-        crc = next;
+        crc = (entry(t15, b0 ^ high) ^ entry(t14, b1 ^ low)) ^ rest;
     }
-    for &byte in chunks.remainder() {
+    // The rest, 8 and 4 bytes at a time as above, so that at most 3 go one by one.
+    let mut rest = chunks.remainder();
+    if let Some((&[b0, b1, b2, b3, b4, b5, b6, b7], tail)) = rest.split_first_chunk::<8>() {
+        let independent = ((entry(t5, b2) ^ entry(t4, b3)) ^ (entry(t3, b4) ^ entry(t2, b5)))
+            ^ (entry(t1, b6) ^ entry(t0, b7));
+        let [high, low] = crc.to_be_bytes();
+        crc = (entry(t7, b0 ^ high) ^ entry(t6, b1 ^ low)) ^ independent;
+        rest = tail;
+    }
+    if let Some((&[b0, b1, b2, b3], tail)) = rest.split_first_chunk::<4>() {
+        let independent = entry(t1, b2) ^ entry(t0, b3);
+        let [high, low] = crc.to_be_bytes();
+        crc = (entry(t3, b0 ^ high) ^ entry(t2, b1 ^ low)) ^ independent;
+        rest = tail;
+    }
+    for &byte in rest {
         let [high, _] = crc.to_be_bytes();
-        crc = (crc << 8) ^ entry(0, high ^ byte);
+        crc = (crc << 8) ^ entry(t0, high ^ byte);
     }
     crc
 }
@@ -132,7 +147,8 @@ pub fn md5_hex(qr: &str) -> String {
             *low = hex_digit(LOWER_HEX, byte);
         }
     }
-    // Hex digits are ASCII: always valid UTF-8.
+    // Hex digits are ASCII: always valid UTF-8 (and checking 32 bytes is cheaper than
+    // pushing 32 chars one by one).
     std::str::from_utf8(&text)
         .map(str::to_owned)
         .unwrap_or_default()
@@ -141,6 +157,7 @@ pub fn md5_hex(qr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use md5::Md5;
 
     fn bitwise(bytes: &[u8]) -> u16 {
         let mut crc: u16 = 0xFFFF;

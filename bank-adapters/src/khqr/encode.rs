@@ -11,9 +11,9 @@ use super::encode_fields::{
     timestamp_template, upi_account,
 };
 use super::error::KhqrError;
-use super::request::{Currency, Khqr, KhqrRequest};
+use super::request::{Currency, Khqr, KhqrRequest, KindView, RequestView};
 use super::rules::{DEFAULT_CITY, DEFAULT_MCC, MERCHANT_CITY_MAX, MERCHANT_NAME_MAX};
-use super::tlv::{push, push_template, utf16_len, ShortText, Subs};
+use super::tlv::{longer_than, push_two_digits, utf16_len, ShortText, Subs, MAX_VALUE_UTF16};
 
 /// A point in the SDK's generation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +58,13 @@ pub(crate) enum Deferred {
 /// The first failing SDK check in the SDK's order, with the SDK's code; when the SDK would
 /// accept the input, the first of our stricter checks (see the module's `DIFFERENCES`).
 pub fn encode(req: &KhqrRequest, now_ms: i64) -> Result<Khqr, KhqrError> {
-    encode_with(req, now_ms, &[])
+    encode_with(&RequestView::of(req), now_ms, &[])
 }
 
-/// [`encode`], with findings of the input reader reported at their stages.
+/// [`encode`] of a borrowed request, with findings of the input reader reported at their
+/// stages.
 pub(crate) fn encode_with(
-    req: &KhqrRequest,
+    req: &RequestView<'_>,
     now_ms: i64,
     deferred: &[Deferred],
 ) -> Result<Khqr, KhqrError> {
@@ -71,11 +72,15 @@ pub(crate) fn encode_with(
         deferred,
         strict: None,
     };
-    let parts = build(req, now_ms, &mut run)?;
+    let mut out = Writer {
+        qr: String::with_capacity(capacity(req)),
+        overflow: None,
+    };
+    write(req, now_ms, &mut run, &mut out)?;
     if let Some(error) = run.strict {
         return Err(error);
     }
-    assemble(&parts)
+    out.finish()
 }
 
 /// Progress through the generation order.
@@ -86,6 +91,7 @@ pub(crate) struct Run<'a> {
 
 impl Run<'_> {
     /// Reports the deferred findings of `stage`: an SDK error now, a strict one at the end.
+    #[inline]
     fn reach(&mut self, stage: Stage) -> Result<(), KhqrError> {
         for finding in self.deferred {
             match finding {
@@ -110,118 +116,194 @@ impl Run<'_> {
     }
 }
 
-/// The checked values of every data object.
-struct Parts<'a> {
-    dynamic: bool,
-    upi: Option<&'a str>,
-    account_tag: &'static str,
-    account: Subs<'a, 3>,
-    mcc: &'a str,
-    currency: Currency,
-    amount: Option<ShortText>,
-    name: &'a str,
-    city: &'a str,
-    additional: Option<Subs<'a, 5>>,
-    language: Option<Subs<'a, 3>>,
-    timestamps: Option<(ShortText, ShortText)>,
-}
-
-fn build<'a>(req: &'a KhqrRequest, now_ms: i64, run: &mut Run<'_>) -> Result<Parts<'a>, KhqrError> {
+/// Checks each data object in the SDK's order and writes it, in one pass: the writing order
+/// (00, 01, 15, 29/30, 52, 53, 54, 58, 59, 60, 62, 64, 99) is the order of the checks. An SDK
+/// error ends it (the partly written string is dropped); a strict finding is noted in `run`.
+fn write(
+    req: &RequestView<'_>,
+    now_ms: i64,
+    run: &mut Run<'_>,
+    out: &mut Writer,
+) -> Result<(), KhqrError> {
     let amount = req.amount.filter(|amount| !amount.is_zero());
     let dynamic = amount.is_some() || run.has(Stage::Amount);
+    // Data objects with fixed values are written whole: "00" "02" "01", then "01" "02" ...
+    out.fixed("000201");
+    out.fixed(if dynamic { "010212" } else { "010211" });
     run.reach(Stage::Upi)?;
     let upi = upi_account(req)?;
+    if let Some(upi) = upi {
+        out.field("15", upi);
+    }
     run.reach(Stage::Account)?;
     let (account_tag, account) = account_template(req, run)?;
+    out.template(account_tag, &account);
     let mcc = req.mcc.as_deref().unwrap_or(DEFAULT_MCC);
     check_mcc(mcc, run)?;
+    out.field("52", mcc);
     run.reach(Stage::Currency)?;
     let sdk_usd = req.currency == Currency::Usd && !run.deferred.contains(&Deferred::NotUsdForUpi);
     if upi.is_some() && sdk_usd {
         return Err(KhqrError::UpiAccountInformationInvalidCurrency);
     }
-    let amount = if dynamic {
+    out.fixed(match req.currency {
+        Currency::Khr => "5303116",
+        Currency::Usd => "5303840",
+    });
+    if dynamic {
         run.reach(Stage::Amount)?;
-        amount
-            .map(|amount| amount_short(amount, req.currency))
-            .transpose()?
-    } else {
-        None
-    };
+        if let Some(amount) = amount {
+            out.number("54", &amount_short(amount, req.currency)?);
+        }
+    }
+    out.fixed("5802KH");
     run.reach(Stage::Name)?;
-    let name = req.merchant_name.as_str();
+    let name = &*req.merchant_name;
     if name.is_empty() {
         return Err(KhqrError::MerchantNameRequired);
     }
-    if utf16_len(name) > MERCHANT_NAME_MAX {
+    if longer_than(name, MERCHANT_NAME_MAX) {
         return Err(KhqrError::MerchantNameLengthInvalid);
     }
+    out.field("59", name);
     run.reach(Stage::City)?;
     let city = req
         .merchant_city
         .as_deref()
         .filter(|city| !city.is_empty())
         .unwrap_or(DEFAULT_CITY);
-    if utf16_len(city) > MERCHANT_CITY_MAX {
+    if longer_than(city, MERCHANT_CITY_MAX) {
         return Err(KhqrError::MerchantCityLengthInvalid);
     }
+    out.field("60", city);
     run.reach(Stage::Additional)?;
-    let additional = additional_data(req, run)?;
+    if let Some(additional) = additional_data(req, run)? {
+        out.template("62", &additional);
+    }
     run.reach(Stage::Language)?;
-    let language = language_template(req, run)?;
-    let timestamps = if dynamic {
+    if let Some(language) = language_template(req, run)? {
+        out.template("64", &language);
+    }
+    if dynamic {
         run.reach(Stage::Timestamp)?;
-        Some(timestamp_template(req.expiration_ms, now_ms, run)?)
-    } else {
-        None
-    };
-    Ok(Parts {
-        dynamic,
-        upi,
-        account_tag,
-        account,
-        mcc,
-        currency: req.currency,
-        amount,
-        name,
-        city,
-        additional,
-        language,
-        timestamps,
-    })
+        let (creation, expiration) = timestamp_template(req.expiration_ms, now_ms, run)?;
+        // Two sub-objects of 4-byte headers and ASCII digits.
+        let length = creation
+            .len()
+            .saturating_add(expiration.len())
+            .saturating_add(8);
+        out.header("99", length);
+        out.number("00", &creation);
+        out.number("01", &expiration);
+    }
+    Ok(())
 }
 
-fn assemble(parts: &Parts<'_>) -> Result<Khqr, KhqrError> {
-    let mut qr = String::with_capacity(256);
-    push(&mut qr, "00", "01")?;
-    push(&mut qr, "01", if parts.dynamic { "12" } else { "11" })?;
-    if let Some(upi) = parts.upi {
-        push(&mut qr, "15", upi)?;
+/// Bytes enough for the whole QR of `req`: its texts plus every fixed part (tags, lengths,
+/// defaults, amount, timestamps, CRC), so that the string is allocated once.
+fn capacity(req: &RequestView<'_>) -> usize {
+    /// More than all the fixed parts: 13 data objects and 13 sub-objects of 4-byte headers,
+    /// 2-byte indicator values, the 10-byte default city, a 13-byte amount, two 13-byte
+    /// timestamps, and 4 CRC digits.
+    const FIXED: usize = 192;
+    let account = match &req.kind {
+        KindView::Individual {
+            account_information,
+            acquiring_bank,
+        } => [account_information.as_deref(), acquiring_bank.as_deref()],
+        KindView::Merchant {
+            merchant_id,
+            acquiring_bank,
+        } => [Some(&**merchant_id), Some(&**acquiring_bank)],
+    };
+    let texts = [
+        Some(&*req.bakong_account_id),
+        Some(&*req.merchant_name),
+        req.merchant_city.as_deref(),
+        req.mcc.as_deref(),
+        req.bill_number.as_deref(),
+        req.mobile_number.as_deref(),
+        req.store_label.as_deref(),
+        req.terminal_label.as_deref(),
+        req.purpose_of_transaction.as_deref(),
+        req.language_preference.as_deref(),
+        req.merchant_name_alternate_language.as_deref(),
+        req.merchant_city_alternate_language.as_deref(),
+        req.upi_merchant_account.as_deref(),
+    ];
+    texts
+        .iter()
+        .chain(&account)
+        .flatten()
+        .map(|text| text.len())
+        .fold(FIXED, usize::saturating_add)
+}
+
+/// The QR being written.
+struct Writer {
+    qr: String,
+    /// The first value found longer than a 2-digit length can say. The checks keep every
+    /// value within its limit or note a strict finding first, so this is a last guard; it is
+    /// reported only when no check failed, as when the string was assembled after the checks.
+    overflow: Option<KhqrError>,
+}
+
+impl Writer {
+    /// Appends a whole data object, written out by hand.
+    fn fixed(&mut self, object: &'static str) {
+        self.qr.push_str(object);
     }
-    push_template(&mut qr, parts.account_tag, &parts.account)?;
-    push(&mut qr, "52", parts.mcc)?;
-    push(&mut qr, "53", parts.currency.numeric_code())?;
-    if let Some(amount) = &parts.amount {
-        push(&mut qr, "54", amount.as_str())?;
+
+    /// Appends `tag`, the 2-digit UTF-16 length of `value`, and `value`.
+    fn field(&mut self, tag: &'static str, value: &str) {
+        self.header(tag, utf16_len(value));
+        self.qr.push_str(value);
     }
-    push(&mut qr, "58", "KH")?;
-    push(&mut qr, "59", parts.name)?;
-    push(&mut qr, "60", parts.city)?;
-    if let Some(additional) = &parts.additional {
-        push_template(&mut qr, "62", additional)?;
+
+    #[inline]
+    fn header(&mut self, tag: &'static str, length: usize) {
+        if length > MAX_VALUE_UTF16 {
+            self.overflow.get_or_insert(KhqrError::TemplateTooLong {
+                tag,
+                length_utf16: length,
+            });
+        }
+        self.qr.push_str(tag);
+        push_two_digits(&mut self.qr, length);
     }
-    if let Some(language) = &parts.language {
-        push_template(&mut qr, "64", language)?;
+
+    /// Appends `tag`, the length of `text` (ASCII: bytes are code units), and `text`.
+    fn number(&mut self, tag: &'static str, text: &ShortText) {
+        self.header(tag, text.len());
+        self.qr.push_str(text.as_str());
     }
-    if let Some((creation, expiration)) = &parts.timestamps {
-        let subs = [
-            ("00", Some(creation.as_str())),
-            ("01", Some(expiration.as_str())),
-        ];
-        push_template(&mut qr, "99", &subs)?;
+
+    /// Appends template `tag` made of the present `subs`, in their order.
+    fn template<const N: usize>(&mut self, tag: &'static str, subs: &Subs<'_, N>) {
+        // Each length is counted once, for the template's length and the sub-object's.
+        let lengths = subs.map(|(_, value)| value.map(utf16_len));
+        let length = lengths
+            .iter()
+            .flatten()
+            .map(|length| length.saturating_add(4))
+            .fold(0, usize::saturating_add);
+        self.header(tag, length);
+        for ((sub_tag, value), length) in subs.iter().zip(lengths) {
+            if let (Some(value), Some(length)) = (value, length) {
+                self.header(sub_tag, length);
+                self.qr.push_str(value);
+            }
+        }
     }
-    qr.push_str("6304");
-    push_crc(&mut qr);
-    let md5 = md5_hex(&qr);
-    Ok(Khqr { qr, md5 })
+
+    /// Tag 63 and the md5.
+    fn finish(mut self) -> Result<Khqr, KhqrError> {
+        if let Some(error) = self.overflow {
+            return Err(error);
+        }
+        self.qr.push_str("6304");
+        push_crc(&mut self.qr);
+        let md5 = md5_hex(&self.qr);
+        Ok(Khqr { qr: self.qr, md5 })
+    }
 }

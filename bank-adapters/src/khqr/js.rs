@@ -6,9 +6,12 @@
 //! computed in floating point: the encoder writes amounts from `rust_decimal`. Rounding below
 //! is done on the exact binary value with integers.
 
+use std::fmt::Write as _;
 use std::num::FpCategory;
 
 use serde_json::{Number, Value};
+
+use super::tlv::ShortText;
 
 /// JavaScript's `StrWhiteSpaceChar` (what `Number()` and `parseFloat` skip).
 fn is_js_whitespace(c: char) -> bool {
@@ -169,6 +172,12 @@ pub(crate) fn to_fixed_2(value: f64) -> String {
         ""
     };
     let hundredths = round_hundredths(value.abs());
+    // Written by hand rather than with `format!` (this runs for every fractional USD amount
+    // read from JSON): below 10^23 hundredths, sign and digits fit the 32 bytes.
+    let mut text = ShortText::new();
+    if text.write_str(sign).is_ok() && text.push_decimal(hundredths, 2) {
+        return text.as_str().to_owned();
+    }
     format!("{sign}{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
@@ -321,5 +330,27 @@ mod tests {
         assert_eq!(to_fixed_2(99_999.99), "99999.99");
         assert_eq!(to_fixed_2(0.0), "0.00");
         assert_eq!(to_fixed_2(-1.5), "-1.50");
+    }
+
+    #[test]
+    fn to_fixed_writes_as_format_would() {
+        let mut bits: u64 = 0x3FF0_0000_0000_0001;
+        for _ in 0..20_000 {
+            bits = bits
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let value = f64::from_bits(bits);
+            if !value.is_finite() || value.abs() >= 1e21 {
+                continue;
+            }
+            let sign = if value.is_sign_negative() && value.classify() != FpCategory::Zero {
+                "-"
+            } else {
+                ""
+            };
+            let hundredths = round_hundredths(value.abs());
+            let expected = format!("{sign}{}.{:02}", hundredths / 100, hundredths % 100);
+            assert_eq!(to_fixed_2(value), expected, "{value:e}");
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! What a caller asks the encoder for, and what it gets back.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 
 /// Currency of a KHQR (tag 53).
@@ -128,6 +130,133 @@ impl KhqrRequest {
             merchant_name_alternate_language: None,
             merchant_city_alternate_language: None,
             upi_merchant_account: None,
+        }
+    }
+}
+
+/// [`AccountKind`] with borrowed texts (see [`RequestView`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KindView<'a> {
+    /// Tag 29.
+    Individual {
+        account_information: Option<Cow<'a, str>>,
+        acquiring_bank: Option<Cow<'a, str>>,
+    },
+    /// Tag 30.
+    Merchant {
+        merchant_id: Cow<'a, str>,
+        acquiring_bank: Cow<'a, str>,
+    },
+}
+
+/// [`KhqrRequest`] with its texts borrowed: from a `KhqrRequest` (the typed API), or from
+/// SDK-shaped JSON (owned only where a JavaScript conversion made a new text, such as a number
+/// written as text). The encoder reads this, so that reading JSON copies no text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RequestView<'a> {
+    pub(crate) kind: KindView<'a>,
+    pub(crate) bakong_account_id: Cow<'a, str>,
+    pub(crate) merchant_name: Cow<'a, str>,
+    pub(crate) merchant_city: Option<Cow<'a, str>>,
+    pub(crate) currency: Currency,
+    pub(crate) amount: Option<Decimal>,
+    pub(crate) expiration_ms: Option<i64>,
+    pub(crate) mcc: Option<Cow<'a, str>>,
+    pub(crate) bill_number: Option<Cow<'a, str>>,
+    pub(crate) mobile_number: Option<Cow<'a, str>>,
+    pub(crate) store_label: Option<Cow<'a, str>>,
+    pub(crate) terminal_label: Option<Cow<'a, str>>,
+    pub(crate) purpose_of_transaction: Option<Cow<'a, str>>,
+    pub(crate) language_preference: Option<Cow<'a, str>>,
+    pub(crate) merchant_name_alternate_language: Option<Cow<'a, str>>,
+    pub(crate) merchant_city_alternate_language: Option<Cow<'a, str>>,
+    pub(crate) upi_merchant_account: Option<Cow<'a, str>>,
+}
+
+fn borrow(text: &Option<String>) -> Option<Cow<'_, str>> {
+    text.as_deref().map(Cow::Borrowed)
+}
+
+fn own(text: &Option<Cow<'_, str>>) -> Option<String> {
+    text.as_deref().map(str::to_owned)
+}
+
+impl<'a> RequestView<'a> {
+    /// A view of `request`, borrowing every text.
+    pub(crate) fn of(request: &'a KhqrRequest) -> Self {
+        let kind = match &request.kind {
+            AccountKind::Individual {
+                account_information,
+                acquiring_bank,
+            } => KindView::Individual {
+                account_information: borrow(account_information),
+                acquiring_bank: borrow(acquiring_bank),
+            },
+            AccountKind::Merchant {
+                merchant_id,
+                acquiring_bank,
+            } => KindView::Merchant {
+                merchant_id: Cow::Borrowed(merchant_id),
+                acquiring_bank: Cow::Borrowed(acquiring_bank),
+            },
+        };
+        Self {
+            kind,
+            bakong_account_id: Cow::Borrowed(&request.bakong_account_id),
+            merchant_name: Cow::Borrowed(&request.merchant_name),
+            merchant_city: borrow(&request.merchant_city),
+            currency: request.currency,
+            amount: request.amount,
+            expiration_ms: request.expiration_ms,
+            mcc: borrow(&request.mcc),
+            bill_number: borrow(&request.bill_number),
+            mobile_number: borrow(&request.mobile_number),
+            store_label: borrow(&request.store_label),
+            terminal_label: borrow(&request.terminal_label),
+            purpose_of_transaction: borrow(&request.purpose_of_transaction),
+            language_preference: borrow(&request.language_preference),
+            merchant_name_alternate_language: borrow(&request.merchant_name_alternate_language),
+            merchant_city_alternate_language: borrow(&request.merchant_city_alternate_language),
+            upi_merchant_account: borrow(&request.upi_merchant_account),
+        }
+    }
+
+    /// The typed request this view reads.
+    pub(crate) fn to_request(&self) -> KhqrRequest {
+        let kind = match &self.kind {
+            KindView::Individual {
+                account_information,
+                acquiring_bank,
+            } => AccountKind::Individual {
+                account_information: own(account_information),
+                acquiring_bank: own(acquiring_bank),
+            },
+            KindView::Merchant {
+                merchant_id,
+                acquiring_bank,
+            } => AccountKind::Merchant {
+                merchant_id: String::from(merchant_id.as_ref()),
+                acquiring_bank: String::from(acquiring_bank.as_ref()),
+            },
+        };
+        KhqrRequest {
+            kind,
+            bakong_account_id: String::from(self.bakong_account_id.as_ref()),
+            merchant_name: String::from(self.merchant_name.as_ref()),
+            merchant_city: own(&self.merchant_city),
+            currency: self.currency,
+            amount: self.amount,
+            expiration_ms: self.expiration_ms,
+            mcc: own(&self.mcc),
+            bill_number: own(&self.bill_number),
+            mobile_number: own(&self.mobile_number),
+            store_label: own(&self.store_label),
+            terminal_label: own(&self.terminal_label),
+            purpose_of_transaction: own(&self.purpose_of_transaction),
+            language_preference: own(&self.language_preference),
+            merchant_name_alternate_language: own(&self.merchant_name_alternate_language),
+            merchant_city_alternate_language: own(&self.merchant_city_alternate_language),
+            upi_merchant_account: own(&self.upi_merchant_account),
         }
     }
 }

@@ -12,55 +12,9 @@ pub(crate) const MAX_QR_UTF16: usize = 512;
 /// Largest value a 2-digit length can describe.
 pub(crate) const MAX_VALUE_UTF16: usize = 99;
 
-/// One data object of a TLV list, borrowing its value from the parsed string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DataObject<'a> {
-    /// The tag, 0..=99.
-    pub(crate) tag: u8,
-    /// The value.
-    pub(crate) value: &'a str,
-    /// The sub-objects, when the value of a template was parsed as a TLV list.
-    pub(crate) sub: Option<Vec<DataObject<'a>>>,
-}
-
-impl<'a> DataObject<'a> {
-    /// The sub-object with `tag`, when this is a parsed template holding it.
-    pub(crate) fn sub_value(&self, tag: u8) -> Option<&'a str> {
-        self.sub
-            .as_deref()
-            .and_then(|subs| subs.iter().find(|object| object.tag == tag))
-            .map(|object| object.value)
-    }
-}
-
-/// The first object of each tag in a list (what `objects.iter().find()` gives), by table.
-pub(crate) struct ByTag<'o, 'a> {
-    objects: &'o [DataObject<'a>],
-    /// 1 + the position of the first object of each tag; 0 when absent.
-    index: [u16; 100],
-}
-
-impl<'o, 'a> ByTag<'o, 'a> {
-    pub(crate) fn new(objects: &'o [DataObject<'a>]) -> Self {
-        let mut index = [0_u16; 100];
-        for (position, object) in (1_u16..).zip(objects) {
-            if let Some(slot) = index.get_mut(usize::from(object.tag)) {
-                if *slot == 0 {
-                    *slot = position;
-                }
-            }
-        }
-        Self { objects, index }
-    }
-
-    pub(crate) fn get(&self, tag: u8) -> Option<&'o DataObject<'a>> {
-        let position = self.index.get(usize::from(tag)).copied()?;
-        self.objects.get(usize::from(position).checked_sub(1)?)
-    }
-}
-
 /// Length of `text` in UTF-16 code units (JS `.length`): one unit per character, two for a
 /// character of 4 UTF-8 bytes.
+#[inline]
 pub(crate) fn utf16_len(text: &str) -> usize {
     if text.is_ascii() {
         return text.len();
@@ -68,6 +22,24 @@ pub(crate) fn utf16_len(text: &str) -> usize {
     text.bytes()
         .map(|byte| usize::from(byte & 0xC0 != 0x80) + usize::from(byte >= 0xF0))
         .sum()
+}
+
+/// How many characters `value.to_string()` has.
+pub(crate) fn decimal_len(value: i64) -> usize {
+    let mut magnitude = value.unsigned_abs();
+    let mut length = usize::from(value < 0) + 1;
+    while magnitude >= 10 {
+        magnitude /= 10;
+        length += 1;
+    }
+    length
+}
+
+/// Whether `text` is longer than `max` UTF-16 code units. A UTF-16 length never exceeds the
+/// UTF-8 length, so the units are counted only when the bytes are more than `max`.
+#[inline]
+pub(crate) fn longer_than(text: &str, max: usize) -> bool {
+    text.len() > max && utf16_len(text) > max
 }
 
 /// The two ASCII digits of `value` (0..=99), for tags and lengths.
@@ -90,6 +62,7 @@ pub(crate) fn tag_text(tag: u8) -> String {
 const TWO_DIGITS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
 /// Appends the 2-digit decimal form of `value` (at most 99) to `out`.
+#[inline]
 pub(crate) fn push_two_digits(out: &mut String, value: usize) {
     let start = value.min(MAX_VALUE_UTF16).saturating_mul(2);
     out.push_str(
@@ -97,26 +70,6 @@ pub(crate) fn push_two_digits(out: &mut String, value: usize) {
             .get(start..start.saturating_add(2))
             .unwrap_or_default(),
     );
-}
-
-/// Appends `tag`, the 2-digit UTF-16 length of `value`, and `value` to `out`.
-///
-/// # Errors
-///
-/// [`KhqrError::TemplateTooLong`] when `value` is longer than 99 code units; callers check
-/// their fields' limits first, so only templates can get here.
-pub(crate) fn push(out: &mut String, tag: &'static str, value: &str) -> Result<(), KhqrError> {
-    let length = utf16_len(value);
-    if length > MAX_VALUE_UTF16 {
-        return Err(KhqrError::TemplateTooLong {
-            tag,
-            length_utf16: length,
-        });
-    }
-    out.push_str(tag);
-    push_two_digits(out, length);
-    out.push_str(value);
-    Ok(())
 }
 
 /// A template's sub-objects in writing order: (sub-tag, value), `None` when absent.
@@ -128,34 +81,6 @@ pub(crate) fn template_len(subs: &[(&'static str, Option<&str>)]) -> usize {
         .filter_map(|(_, value)| *value)
         .map(|value| utf16_len(value).saturating_add(4))
         .fold(0, usize::saturating_add)
-}
-
-/// Appends template `tag` made of `subs` to `out`, as [`push`] would append its value built
-/// apart, without building it apart.
-///
-/// # Errors
-///
-/// As [`push`].
-pub(crate) fn push_template(
-    out: &mut String,
-    tag: &'static str,
-    subs: &[(&'static str, Option<&str>)],
-) -> Result<(), KhqrError> {
-    let length = template_len(subs);
-    if length > MAX_VALUE_UTF16 {
-        return Err(KhqrError::TemplateTooLong {
-            tag,
-            length_utf16: length,
-        });
-    }
-    out.push_str(tag);
-    push_two_digits(out, length);
-    for (sub_tag, value) in subs {
-        if let Some(value) = value {
-            push(out, sub_tag, value)?;
-        }
-    }
-    Ok(())
 }
 
 /// A short text built on the stack (numbers written by the encoder), at most 32 bytes.
@@ -176,16 +101,102 @@ impl ShortText {
     /// `value` in decimal, as `value.to_string()` writes it.
     pub(crate) fn from_i64(value: i64) -> Self {
         let mut text = Self::new();
-        // 20 bytes at most: always fits.
-        let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{value}"));
+        if value < 0 {
+            text.push_bytes(b"-");
+        }
+        // At most 20 bytes: always fits.
+        text.push_u64(value.unsigned_abs(), 1);
         text
     }
 
+    /// Appends `bytes`; false (and nothing appended) when they do not fit.
+    fn push_bytes(&mut self, bytes: &[u8]) -> bool {
+        let Some(end) = self.len.checked_add(bytes.len()) else {
+            return false;
+        };
+        let Some(target) = self.bytes.get_mut(self.len..end) else {
+            return false;
+        };
+        target.copy_from_slice(bytes);
+        self.len = end;
+        true
+    }
+
+    /// Appends the decimal digits of `value`, with leading zeros up to `min_digits` (at most
+    /// 20). Written by hand, two digits at a time, because `core::fmt` costs more than the rest
+    /// of encoding a number (this runs several times per QR).
+    fn push_u64(&mut self, mut value: u64, min_digits: usize) -> bool {
+        let pairs = TWO_DIGITS.as_bytes();
+        let mut digits = [b'0'; 20];
+        let mut start = digits.len();
+        while value >= 10 {
+            let pair = usize::try_from(value % 100).unwrap_or(0).saturating_mul(2);
+            value /= 100;
+            start = start.saturating_sub(2);
+            if let (Some(target), Some(source)) = (
+                digits.get_mut(start..start.saturating_add(2)),
+                pairs.get(pair..pair.saturating_add(2)),
+            ) {
+                target.copy_from_slice(source);
+            }
+        }
+        // `value` is now the leading digit (below 10), or 0 when the pairs covered every digit.
+        if value > 0 || start == digits.len() {
+            start = start.saturating_sub(1);
+            if let Some(slot) = digits.get_mut(start) {
+                *slot = b'0'.wrapping_add(u8::try_from(value).unwrap_or(0));
+            }
+        }
+        start = start.min(digits.len().saturating_sub(min_digits));
+        self.push_bytes(digits.get(start..).unwrap_or_default())
+    }
+
+    /// Appends `mantissa / 10^scale` written as `rust_decimal`'s `Display` writes a
+    /// non-negative `Decimal` with that mantissa and scale: every digit of the scale kept, a
+    /// `0` before a leading point. False when it does not fit in 32 bytes.
+    pub(crate) fn push_decimal(&mut self, mantissa: u128, scale: u32) -> bool {
+        const TEN_19: u128 = 10_000_000_000_000_000_000;
+        let mut digits = Self::new();
+        // A `Decimal` mantissa is below 2^96, so `high` fits a u64; u64 digits are much
+        // cheaper than digit-by-digit u128 division.
+        let written = match u64::try_from(mantissa) {
+            Ok(small) => digits.push_u64(small, 1),
+            Err(_) => match (
+                u64::try_from(mantissa / TEN_19),
+                u64::try_from(mantissa % TEN_19),
+            ) {
+                (Ok(high), Ok(low)) => digits.push_u64(high, 1) && digits.push_u64(low, 19),
+                _ => false,
+            },
+        };
+        if !written {
+            return false;
+        }
+        let Ok(scale) = usize::try_from(scale) else {
+            return false;
+        };
+        if scale == 0 {
+            return self.push_bytes(digits.as_bytes());
+        }
+        let digits = digits.as_bytes();
+        let whole_len = digits.len().saturating_sub(scale);
+        let (whole, fraction) = digits.split_at(whole_len);
+        let padding = scale.saturating_sub(fraction.len());
+        let whole: &[u8] = if whole.is_empty() { b"0" } else { whole };
+        self.push_bytes(whole)
+            && self.push_bytes(b".")
+            && (0..padding).all(|_| self.push_bytes(b"0"))
+            && self.push_bytes(fraction)
+    }
+
+    /// The text's bytes: ASCII digits, signs and points as written here.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    #[inline]
     pub(crate) fn as_str(&self) -> &str {
-        self.bytes
-            .get(..self.len)
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -195,75 +206,145 @@ impl ShortText {
 
 impl std::fmt::Write for ShortText {
     fn write_str(&mut self, text: &str) -> std::fmt::Result {
-        let end = self.len.checked_add(text.len()).ok_or(std::fmt::Error)?;
-        let target = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        target.copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
+        if self.push_bytes(text.as_bytes()) {
+            Ok(())
+        } else {
+            Err(std::fmt::Error)
+        }
     }
 }
 
-/// Parses `text` as a TLV list. `base` is the offset of `text` in the whole string in UTF-16
-/// code units, for errors; `is_template` says which tags hold a TLV list of their own (parsed
-/// one level down).
+/// One data object of a TLV list, borrowing its value from the parsed string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tlv<'a> {
+    /// The tag, 0..=99.
+    pub(crate) tag: u8,
+    /// The value.
+    pub(crate) value: &'a str,
+    /// Offset of the value in the whole string, in UTF-16 code units (for errors in a
+    /// template's value).
+    pub(crate) value_offset: usize,
+}
+
+/// The data objects of a TLV list, one at a time, without collecting them: the decoder
+/// records what it needs as it goes (see `decode::Parsed`).
 ///
-/// # Errors
-///
-/// [`KhqrError::MalformedTlv`] when a tag or length is not 2 ASCII digits, a value runs past the
-/// end, or a value boundary splits a surrogate pair.
-pub(crate) fn parse<'a>(
+/// The iteration ends at the first malformed data object: [`KhqrError::MalformedTlv`] when a
+/// tag or length is not 2 ASCII digits, a value runs past the end, or a value boundary splits a
+/// surrogate pair. That error is kept aside for [`TlvReader::finish`], so that each step
+/// returns only the small [`Tlv`] (a step is a few instructions; an error-sized result cost
+/// more than the step).
+pub(crate) struct TlvReader<'a> {
     text: &'a str,
+    /// Offset of `text` in the whole string in UTF-16 code units, for errors.
     base: usize,
-    is_template: fn(u8) -> bool,
-) -> Result<Vec<DataObject<'a>>, KhqrError> {
-    // A KHQR holds about 12 top-level objects; a template 1 to 5.
-    let mut objects = Vec::with_capacity(if base == 0 { 16 } else { 4 });
-    // Byte position in `text` and the same position in UTF-16 code units.
-    let mut position = 0;
-    let mut position_utf16 = 0;
-    let bytes = text.as_bytes();
-    while position < bytes.len() {
-        let offset = base.saturating_add(position_utf16);
-        let header_end = position.saturating_add(4);
-        let header = bytes.get(position..header_end);
-        let (tag, length) = match header {
-            Some(&[tag_1, tag_2, length_1, length_2])
-                if [tag_1, tag_2, length_1, length_2]
-                    .iter()
-                    .all(u8::is_ascii_digit) =>
-            {
-                (
-                    digits(tag_1, tag_2),
-                    usize::from(digits(length_1, length_2)),
-                )
-            }
-            _ => return Err(header_error(text, position, offset)),
+    /// Byte position in `text` and the same position in UTF-16 code units.
+    position: usize,
+    position_utf16: usize,
+    /// Whether `text` is ASCII (the usual case): then a length in code units is a length in
+    /// bytes, and no value needs counting.
+    ascii: bool,
+    error: Option<KhqrError>,
+}
+
+impl<'a> TlvReader<'a> {
+    /// A reader of `text`, which starts `base` UTF-16 code units into the whole string.
+    pub(crate) fn new(text: &'a str, base: usize) -> Self {
+        Self {
+            text,
+            base,
+            position: 0,
+            position_utf16: 0,
+            ascii: text.is_ascii(),
+            error: None,
+        }
+    }
+
+    /// A reader of `text`, a value found by this reader that starts `base` UTF-16 code units
+    /// into the whole string (a template's value).
+    pub(crate) fn within(&self, text: &'a str, base: usize) -> Self {
+        Self {
+            text,
+            base,
+            position: 0,
+            position_utf16: 0,
+            // Part of an ASCII string is ASCII.
+            ascii: self.ascii || text.is_ascii(),
+            error: None,
+        }
+    }
+
+    /// Why the iteration ended early, if it did.
+    pub(crate) fn finish(self) -> Result<(), KhqrError> {
+        self.error.map_or(Ok(()), Err)
+    }
+
+    /// Ends the iteration with `error`.
+    #[cold]
+    fn fail(&mut self, error: KhqrError) -> Option<Tlv<'a>> {
+        self.error = Some(error);
+        self.position = self.text.len();
+        None
+    }
+
+    #[inline(always)]
+    fn read(&mut self) -> Option<Tlv<'a>> {
+        // Positions are bounded by the length of a `str`, so `+` cannot overflow here; this
+        // runs for every data object, where checked arithmetic showed in profiles.
+        let (text, position) = (self.text, self.position);
+        let offset = self.base + self.position_utf16;
+        let rest = text.as_bytes().get(position..).unwrap_or_default();
+        let Some((&[tag_1, tag_2, length_1, length_2], rest)) = rest.split_first_chunk::<4>()
+        else {
+            return self.fail(header_error(text, position, offset));
         };
-        let value_start_utf16 = position_utf16.saturating_add(4);
-        let rest = bytes.get(header_end..).unwrap_or_default();
-        let value_len = value_bytes(rest, length)
-            .map_err(|problem| KhqrError::MalformedTlv { offset, problem })?;
-        let value_end = header_end.saturating_add(value_len);
-        let value = text
-            .get(header_end..value_end)
-            .ok_or(KhqrError::MalformedTlv {
+        let [tag_1, tag_2, length_1, length_2] = [
+            tag_1.wrapping_sub(b'0'),
+            tag_2.wrapping_sub(b'0'),
+            length_1.wrapping_sub(b'0'),
+            length_2.wrapping_sub(b'0'),
+        ];
+        if !(tag_1 < 10 && tag_2 < 10 && length_1 < 10 && length_2 < 10) {
+            return self.fail(header_error(text, position, offset));
+        }
+        let (tag, length) = (tag_1 * 10 + tag_2, usize::from(length_1 * 10 + length_2));
+        let value_len = if self.ascii && length <= rest.len() {
+            length
+        } else {
+            match value_bytes(rest, length) {
+                Ok(value_len) => value_len,
+                Err(problem) => return self.fail(KhqrError::MalformedTlv { offset, problem }),
+            }
+        };
+        let value_start = position + 4;
+        let value_end = value_start + value_len;
+        let Some(value) = text.get(value_start..value_end) else {
+            return self.fail(KhqrError::MalformedTlv {
                 offset,
                 problem: "value boundary splits a UTF-16 surrogate pair",
-            })?;
-        let sub = if is_template(tag) {
-            Some(parse(
-                value,
-                base.saturating_add(value_start_utf16),
-                |_| false,
-            )?)
-        } else {
-            None
+            });
         };
-        objects.push(DataObject { tag, value, sub });
-        position = value_end;
-        position_utf16 = value_start_utf16.saturating_add(length);
+        let value_start_utf16 = self.position_utf16 + 4;
+        self.position = value_end;
+        self.position_utf16 = value_start_utf16 + length;
+        Some(Tlv {
+            tag,
+            value,
+            value_offset: self.base + value_start_utf16,
+        })
     }
-    Ok(objects)
+}
+
+impl<'a> Iterator for TlvReader<'a> {
+    type Item = Tlv<'a>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.position >= self.text.len() {
+            return None;
+        }
+        self.read()
+    }
 }
 
 /// The error for a header (tag and length) at byte `position` that is not 4 ASCII digits, as
@@ -313,11 +394,53 @@ fn value_bytes(rest: &[u8], length: usize) -> Result<usize, &'static str> {
     Ok(index)
 }
 
-/// The number written by two ASCII digits.
-fn digits(high: u8, low: u8) -> u8 {
-    high.wrapping_sub(b'0')
-        .wrapping_mul(10)
-        .wrapping_add(low.wrapping_sub(b'0'))
+/// A parsed data object with its sub-objects (the tests' view of a TLV list).
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DataObject<'a> {
+    /// The tag, 0..=99.
+    pub(crate) tag: u8,
+    /// The value.
+    pub(crate) value: &'a str,
+    /// The sub-objects, when the value of a template was parsed as a TLV list.
+    pub(crate) sub: Option<Vec<DataObject<'a>>>,
+}
+
+#[cfg(test)]
+impl<'a> DataObject<'a> {
+    /// The sub-object with `tag`, when this is a parsed template holding it.
+    pub(crate) fn sub_value(&self, tag: u8) -> Option<&'a str> {
+        self.sub
+            .as_deref()
+            .and_then(|subs| subs.iter().find(|object| object.tag == tag))
+            .map(|object| object.value)
+    }
+}
+
+/// Parses `text` as a TLV list into a tree, templates (`is_template`) one level down, with
+/// [`TlvReader`]: the first error in string order.
+#[cfg(test)]
+pub(crate) fn parse<'a>(
+    text: &'a str,
+    base: usize,
+    is_template: fn(u8) -> bool,
+) -> Result<Vec<DataObject<'a>>, KhqrError> {
+    let mut objects = Vec::new();
+    let mut reader = TlvReader::new(text, base);
+    for object in &mut reader {
+        let sub = if is_template(object.tag) {
+            Some(parse(object.value, object.value_offset, |_| false)?)
+        } else {
+            None
+        };
+        objects.push(DataObject {
+            tag: object.tag,
+            value: object.value,
+            sub,
+        });
+    }
+    reader.finish()?;
+    Ok(objects)
 }
 
 #[cfg(test)]
@@ -379,6 +502,56 @@ mod tests {
             let mut out = String::new();
             push_two_digits(&mut out, value);
             assert_eq!(out, format!("{value:02}"));
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_to_string_writes_them() {
+        let mut values = vec![
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            101,
+            1_767_225_600_000,
+            i64::MAX,
+            i64::MIN,
+        ];
+        let mut next: i64 = 7;
+        for _ in 0..2000 {
+            next = next.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            values.push(next >> (next & 63));
+        }
+        for value in values {
+            for value in [value, value.wrapping_neg()] {
+                assert_eq!(ShortText::from_i64(value).as_str(), value.to_string());
+                assert_eq!(decimal_len(value), value.to_string().len(), "{value}");
+            }
+        }
+    }
+
+    #[test]
+    fn decimals_are_written_as_rust_decimal_displays_them() {
+        use rust_decimal::Decimal;
+        let mut mantissas: Vec<i128> = vec![0, 1, 5, 10, 99, 100, 150, 123_456, 10_i128.pow(19)];
+        mantissas.push(10_i128.pow(19) - 1);
+        mantissas.push(10_i128.pow(19) + 7);
+        mantissas.push(79_228_162_514_264_337_593_543_950_335);
+        for mantissa in mantissas {
+            for scale in 0..=28 {
+                let decimal = Decimal::from_i128_with_scale(mantissa, scale);
+                let mut text = ShortText::new();
+                let fits = text.push_decimal(mantissa.unsigned_abs(), scale);
+                let expected = decimal.to_string();
+                if expected.len() <= 32 {
+                    assert!(fits, "{expected}");
+                    assert_eq!(text.as_str(), expected);
+                } else {
+                    assert!(!fits, "{expected}");
+                }
+            }
         }
     }
 }

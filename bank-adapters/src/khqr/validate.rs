@@ -3,6 +3,7 @@
 //! appears in the string. As in the encoder, our stricter rules are noted on the way and the
 //! first of them is reported only when every SDK rule passes.
 
+use super::decode::{Parsed, Template};
 use super::error::KhqrError;
 use super::js::{number_to_string, string_to_number};
 use super::rules::{
@@ -10,34 +11,33 @@ use super::rules::{
     is_plain_decimal, is_timestamp, Fault, ACCOUNT_INFORMATION_MAX, ACQUIRING_BANK_MAX, AMOUNT_MAX,
     MERCHANT_CITY_MAX, MERCHANT_NAME_MAX, TIMESTAMP_DIGITS,
 };
-use super::tlv::{tag_text, utf16_len, ByTag, DataObject};
+use super::tlv::{longer_than, tag_text};
 
 /// Checks every field rule; `now_ms` adds the expiry check (code 46).
-pub(crate) fn validate(objects: &[DataObject<'_>], now_ms: Option<i64>) -> Result<(), KhqrError> {
-    let by_tag = ByTag::new(objects);
-    let find = |tag: u8| by_tag.get(tag);
-    let has = |tag: u8| find(tag).is_some();
-    let dynamic = find(1).is_some_and(|object| object.value == "12");
+pub(crate) fn validate(parsed: &Parsed<'_>, now_ms: Option<i64>) -> Result<(), KhqrError> {
+    let has = |tag: u8| parsed.has(tag);
+    let dynamic = parsed.value(1) == Some("12");
     if dynamic && !has(54) {
         return Err(KhqrError::InvalidDynamicKhqr);
     }
     if (dynamic || has(54)) && !has(99) {
         return Err(KhqrError::ExpirationTimestampRequired);
     }
-    let required = [
-        (0, KhqrError::PayloadFormatIndicatorTagRequired),
-        (29, KhqrError::MerchantTypeRequired),
-        (52, KhqrError::MerchantCategoryTagRequired),
-        (53, KhqrError::CurrencyTypeRequired),
-        (58, KhqrError::CountryCodeTagRequired),
-        (59, KhqrError::MerchantNameRequired),
-        (60, KhqrError::MerchantCityTagRequired),
-        (63, KhqrError::CrcTagRequired),
+    // The SDK's required tags, in its order; the error is built only for the missing one.
+    let required: [(u8, fn() -> KhqrError); 8] = [
+        (0, || KhqrError::PayloadFormatIndicatorTagRequired),
+        (29, || KhqrError::MerchantTypeRequired),
+        (52, || KhqrError::MerchantCategoryTagRequired),
+        (53, || KhqrError::CurrencyTypeRequired),
+        (58, || KhqrError::CountryCodeTagRequired),
+        (59, || KhqrError::MerchantNameRequired),
+        (60, || KhqrError::MerchantCityTagRequired),
+        (63, || KhqrError::CrcTagRequired),
     ];
     for (tag, error) in required {
         let present = has(tag) || (tag == 29 && has(30));
         if !present {
-            return Err(error);
+            return Err(error());
         }
     }
     let mut checker = Checker {
@@ -47,11 +47,11 @@ pub(crate) fn validate(objects: &[DataObject<'_>], now_ms: Option<i64>) -> Resul
         sdk_dynamic: false,
         now_ms,
     };
-    for object in objects {
-        if object.tag == 1 {
+    for tag in parsed.tags() {
+        if tag == 1 {
             checker.sdk_dynamic = dynamic;
         }
-        checker.object(object)?;
+        checker.object(tag, parsed)?;
     }
     checker.strict.map_or(Ok(()), Err)
 }
@@ -83,9 +83,12 @@ impl Checker {
         }
     }
 
-    fn object(&mut self, object: &DataObject<'_>) -> Result<(), KhqrError> {
-        let value = object.value;
-        match object.tag {
+    /// The rules of top-level data object `tag`.
+    fn object(&mut self, tag: u8, parsed: &Parsed<'_>) -> Result<(), KhqrError> {
+        // Every tag matched below but the last arm has a value in `parsed`.
+        let value = parsed.value(tag).unwrap_or_default();
+        let template = parsed.template(tag);
+        match tag {
             0 => {
                 if value.is_empty() {
                     return Err(KhqrError::PayloadFormatIndicatorTagRequired);
@@ -99,7 +102,7 @@ impl Checker {
                     _ => Err(KhqrError::PointOfInitiationMethodInvalid),
                 }
             }
-            29 | 30 => self.account(object),
+            29 | 30 => self.account(tag, value, template),
             52 => self.fault(check_mcc(value)),
             53 => validate_currency(value),
             54 => self.amount(value),
@@ -122,52 +125,48 @@ impl Checker {
                 KhqrError::MerchantCityLengthInvalid,
             ),
             62 => {
-                let named = [1, 2, 3, 7, 8];
-                check_additional_data(named.map(|tag| object.sub_value(tag)))?;
-                self.template_content(object, &named);
+                check_additional_data([1, 2, 3, 7, 8].map(|sub| template.sub(sub)))?;
+                self.template_content(tag, value, template);
                 Ok(())
             }
             64 => {
-                let [preference, name, city] = [0, 1, 2].map(|tag| object.sub_value(tag));
+                let [preference, name, city] = [0, 1, 2].map(|sub| template.sub(sub));
                 let result = check_language_template(preference, name, city);
                 self.fault(result)?;
-                self.template_content(object, &[0, 1, 2]);
+                self.template_content(tag, value, template);
                 Ok(())
             }
             99 => {
-                self.timestamps(object)?;
-                self.template_content(object, &[0, 1]);
+                self.timestamps(template)?;
+                self.template_content(tag, value, template);
                 Ok(())
             }
             // Checked before parsing.
             63 => Ok(()),
             _ => {
-                self.strict_if(value.is_empty(), || empty(object.tag, None));
+                self.strict_if(parsed.is_empty(tag), || empty(tag, None));
                 Ok(())
             }
         }
     }
 
-    /// A template the SDK accepts empty, and sub-objects it never checks, must hold something.
-    fn template_content(&mut self, object: &DataObject<'_>, named: &[u8]) {
+    /// A template the SDK accepts empty, and sub-objects it never checks (those without a
+    /// field), must hold something.
+    fn template_content(&mut self, tag: u8, value: &str, template: &Template<'_>) {
         if self.strict.is_some() {
             return;
         }
-        self.strict_if(object.value.is_empty(), || empty(object.tag, None));
-        let subs = object.sub.as_deref().unwrap_or_default();
-        if let Some(sub) = subs
-            .iter()
-            .find(|sub| !named.contains(&sub.tag) && sub.value.is_empty())
-        {
-            self.strict_if(true, || empty(object.tag, Some(sub.tag)));
+        self.strict_if(value.is_empty(), || empty(tag, None));
+        if let Some(sub) = template.unnamed_empty {
+            self.strict_if(true, || empty(tag, Some(sub)));
         }
     }
 
     /// Tag 29/30. The SDK's verifier checks a merchant's sub-tag 01 with the individual rule
     /// (35) and does not require sub-tags 01 and 02 of tag 30; we keep that.
-    fn account(&mut self, object: &DataObject<'_>) -> Result<(), KhqrError> {
-        self.fault(check_bakong_account_id(object.sub_value(0)))?;
-        if let Some(information) = object.sub_value(1) {
+    fn account(&mut self, tag: u8, value: &str, template: &Template<'_>) -> Result<(), KhqrError> {
+        self.fault(check_bakong_account_id(template.sub(0)))?;
+        if let Some(information) = template.sub(1) {
             check_max(
                 information,
                 ACCOUNT_INFORMATION_MAX,
@@ -177,7 +176,7 @@ impl Checker {
                 KhqrError::AccountInformationLengthInvalid
             });
         }
-        if let Some(bank) = object.sub_value(2) {
+        if let Some(bank) = template.sub(2) {
             if bank.is_empty() {
                 return Err(KhqrError::AcquiringBankRequired);
             }
@@ -187,14 +186,14 @@ impl Checker {
                 KhqrError::AcquiringBankLengthInvalid,
             )?;
         }
-        self.template_content(object, &[0, 1, 2]);
+        self.template_content(tag, value, template);
         Ok(())
     }
 
     /// Tag 54: the SDK refuses empty, longer than 13, or holding `-`; we also want a plain
     /// decimal number (no exponent, comma, space or letter).
     fn amount(&mut self, value: &str) -> Result<(), KhqrError> {
-        if value.is_empty() || utf16_len(value) > AMOUNT_MAX || value.contains('-') {
+        if value.is_empty() || longer_than(value, AMOUNT_MAX) || value.contains('-') {
             return Err(KhqrError::TransactionAmountInvalid);
         }
         self.strict_if(!is_plain_decimal(value), || {
@@ -207,9 +206,9 @@ impl Checker {
     /// order: 45 (expiration missing, not a number, or 0), 49 (not 13 characters once written
     /// back), 50 (before creation), 46 (before now). We also want every timestamp present, in
     /// a static QR too, to be written as 13 digits.
-    fn timestamps(&mut self, object: &DataObject<'_>) -> Result<(), KhqrError> {
-        let creation = object.sub_value(0);
-        let expiration = object.sub_value(1);
+    fn timestamps(&mut self, template: &Template<'_>) -> Result<(), KhqrError> {
+        let creation = template.sub(0);
+        let expiration = template.sub(1);
         if self.dynamic {
             let sdk_checks = self.dynamic_timestamps(creation, expiration);
             if self.sdk_dynamic {
@@ -219,11 +218,11 @@ impl Checker {
             }
         }
         self.strict_if(
-            expiration.is_some_and(|expiration| !is_timestamp(expiration)),
+            expiration.is_some_and(|expiration| !is_timestamp(expiration.as_bytes())),
             || KhqrError::ExpirationTimestampLengthInvalid,
         );
         self.strict_if(
-            creation.is_some_and(|creation| !is_timestamp(creation)),
+            creation.is_some_and(|creation| !is_timestamp(creation.as_bytes())),
             || KhqrError::CreationTimestampInvalid,
         );
         Ok(())
@@ -298,14 +297,14 @@ impl Checker {
 /// The value of 1–15 ASCII digits without a leading zero.
 fn plain_integer(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
-    if bytes.is_empty()
-        || bytes.len() > 15
-        || bytes.first() == Some(&b'0')
-        || !bytes.iter().all(u8::is_ascii_digit)
-    {
+    if bytes.is_empty() || bytes.len() > 15 || bytes.first() == Some(&b'0') {
         return None;
     }
-    text.parse().ok()
+    // At most 15 digits: below 10^15, no overflow (cheaper than `str::parse`).
+    bytes.iter().try_fold(0_i64, |value, &byte| {
+        let digit = byte.wrapping_sub(b'0');
+        (digit < 10).then(|| value * 10 + i64::from(digit))
+    })
 }
 
 fn empty(tag: u8, sub: Option<u8>) -> KhqrError {
@@ -316,6 +315,7 @@ fn empty(tag: u8, sub: Option<u8>) -> KhqrError {
     KhqrError::EmptyValue { tag }
 }
 
+#[inline]
 fn required_max(
     value: &str,
     max: usize,

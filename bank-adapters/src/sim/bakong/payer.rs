@@ -137,8 +137,8 @@ fn scan(qr: &str, now_ms: i64) -> Result<Payable, SimError> {
         }
     }
     let decoded = verification.decoded.unwrap_or_default();
-    let dynamic = decoded.point_of_initiation_method.as_deref() == Some("12");
-    let Some(amount_text) = decoded.transaction_amount.as_deref().filter(|_| dynamic) else {
+    let dynamic = decoded.point_of_initiation_method == Some("12");
+    let Some(amount_text) = decoded.transaction_amount.filter(|_| dynamic) else {
         return Err(qr_problem(
             "qr_static",
             "this KHQR is static (no amount): a bank app would ask the payer for one, and Bakong \
@@ -153,6 +153,7 @@ fn scan(qr: &str, now_ms: i64) -> Result<Payable, SimError> {
     let currency = currency_of(&decoded)?;
     let to_account_id = decoded
         .bakong_account_id
+        .map(str::to_owned)
         .ok_or_else(|| qr_problem("qr_invalid", "the KHQR names no Bakong account".to_owned()))?;
     Ok(Payable {
         md5: verification.md5,
@@ -162,10 +163,9 @@ fn scan(qr: &str, now_ms: i64) -> Result<Payable, SimError> {
     })
 }
 
-fn currency_of(decoded: &DecodedKhqr) -> Result<&'static str, SimError> {
+fn currency_of(decoded: &DecodedKhqr<'_>) -> Result<&'static str, SimError> {
     match decoded
         .transaction_currency
-        .as_deref()
         .and_then(Currency::from_numeric_code)
     {
         Some(Currency::Khr) => Ok("KHR"),
