@@ -13,13 +13,14 @@
 # inspection) the databases owso_bench_pgbench, owso_bench_posting and owso_bench_callbacks.
 #
 # Environment:
-#   BENCH_CONCURRENCY   clients / writers / callback senders (default 16)
+#   BENCH_CONCURRENCY   clients / writers / callback senders (default 64: pgbench is at its
+#                       plateau from 16 clients on; group commit keeps scaling with writers)
 #   BENCH_SECONDS       measured seconds per row (default 10)
 #   DATABASE_URL        server to use (default: scripts/pg-up.sh finds or starts one)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-CLIENTS=${BENCH_CONCURRENCY:-16}
+CLIENTS=${BENCH_CONCURRENCY:-64}
 SECONDS_PER_ROW=${BENCH_SECONDS:-10}
 OUT=target/bench/throughput
 say() { printf '%s\n' "$*" >&2; }
