@@ -14,9 +14,10 @@
 //!
 //! **Failures stay per entry.** When the database refuses anything in a batch (a closed month,
 //! a reversal that lost a race), the transaction is rolled back and every entry of the batch
-//! is posted again alone, in its own transaction, so each writer gets its own answer. When
-//! the *commit* fails, whether it took effect is unknown (the connection may have died after
-//! the server committed); every writer of the batch then gets
+//! is posted again alone, in its own transaction, so each writer gets its own answer; the same
+//! when the server answers the commit with an error (it rolled back). When the commit fails
+//! any other way, whether it took effect is unknown (the connection may have died after the
+//! server committed); every writer of the batch then gets
 //! [`LedgerError::CommitOutcomeUnknown`] and nothing is retried, since an entry without an
 //! idempotency key could otherwise be posted twice. Writers retry with their idempotency key.
 
@@ -86,7 +87,8 @@ impl GroupCommitter {
     /// # Errors
     ///
     /// Whatever [`store::post`] would answer for this entry alone;
-    /// [`LedgerError::CommitOutcomeUnknown`] when the batch's commit failed;
+    /// [`LedgerError::CommitOutcomeUnknown`] when the commit failed without an answer from
+    /// the server;
     /// [`LedgerError::GroupCommitterStopped`] when the committer tasks are gone (the runtime
     /// is shutting down).
     pub async fn post(&self, entry: BalancedEntry) -> Result<PostOutcome, LedgerError> {
@@ -134,6 +136,14 @@ async fn commit_batch(pool: &PgPool, batch: &mut Vec<Job>) {
                 let _ = job.reply.send(Ok(outcome));
             }
         }
+        // The server answered the commit with an error: it rolled back, so the entries are
+        // tried alone like a refused batch.
+        Some(Err(sqlx::Error::Database(_))) | None => {
+            for job in batch.drain(..) {
+                let outcome = post_alone(pool, &job.entry).await;
+                let _ = job.reply.send(outcome);
+            }
+        }
         Some(Err(error)) => {
             let reason = error.to_string();
             for job in batch.drain(..) {
@@ -142,20 +152,16 @@ async fn commit_batch(pool: &PgPool, batch: &mut Vec<Job>) {
                     .send(Err(LedgerError::CommitOutcomeUnknown(reason.clone())));
             }
         }
-        None => {
-            for job in batch.drain(..) {
-                let outcome = post_alone(pool, &job.entry).await;
-                let _ = job.reply.send(outcome);
-            }
-        }
     }
 }
 
 async fn post_alone(pool: &PgPool, entry: &BalancedEntry) -> Result<PostOutcome, LedgerError> {
     let mut tx = pool.begin().await?;
     let outcome = store::post(&mut tx, entry).await?;
-    tx.commit()
-        .await
-        .map_err(|error| LedgerError::CommitOutcomeUnknown(error.to_string()))?;
-    Ok(outcome)
+    match tx.commit().await {
+        Ok(()) => Ok(outcome),
+        // Answered by the server: rolled back, nothing written.
+        Err(error @ sqlx::Error::Database(_)) => Err(LedgerError::Database(error)),
+        Err(error) => Err(LedgerError::CommitOutcomeUnknown(error.to_string())),
+    }
 }

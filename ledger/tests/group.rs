@@ -290,3 +290,70 @@ async fn a_refused_entry_gets_its_own_answer_and_the_others_commit(pool: PgPool)
         39
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_commit_the_server_refuses_is_retried_entry_by_entry(pool: PgPool) {
+    // A test-only deferred check that refuses one marked entry at commit, the way the balance
+    // check would refuse a broken one: the whole batch's commit fails with an answer.
+    sqlx::query(
+        "create function refuse_marked() returns trigger language plpgsql as $$
+         begin
+             if new.description = 'refuse at commit' then
+                 raise exception 'refused at commit';
+             end if;
+             return null;
+         end $$",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "create constraint trigger refuse_marked after insert on ledger_entries
+         deferrable initially deferred for each row execute function refuse_marked()",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let committer = GroupCommitter::start(
+        pool.clone(),
+        GroupConfig {
+            max_batch: 64,
+            committers: 1,
+            queue: 1024,
+        },
+    );
+    let mut writers = Vec::new();
+    for n in 0..30_i64 {
+        let amount = Money::from_minor(10, Currency::Khr);
+        let description = if n == 11 {
+            "refuse at commit"
+        } else {
+            "group commit test"
+        };
+        let entry = EntryBuilder::new("0320", "payment_confirmed", description)
+            .idempotency_key(format!("k:{n}"))
+            .debit(clearing("0320"), amount)
+            .credit(revenue("0320", "land"), amount)
+            .build()
+            .unwrap();
+        let committer = committer.clone();
+        writers.push(tokio::spawn(
+            async move { (n, committer.post(entry).await) },
+        ));
+    }
+    for writer in writers {
+        let (n, outcome) = writer.await.unwrap();
+        if n == 11 {
+            assert!(
+                matches!(outcome, Err(LedgerError::Database(_))),
+                "{outcome:?}"
+            );
+        } else {
+            assert!(matches!(outcome, Ok(PostOutcome::Posted(_))), "{outcome:?}");
+        }
+    }
+    assert_eq!(
+        scalar(&pool, "select count(*) from ledger_entries").await,
+        29
+    );
+}
