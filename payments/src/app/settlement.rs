@@ -6,7 +6,7 @@
 //! the state change, the balanced ledger entry and the outbox event.
 
 use chrono::{DateTime, Utc};
-use ledger::{AccountCode, AccountKind, Currency, EntryBuilder, Money};
+use ledger::{AccountCode, AccountKind, BalancedEntry, Currency, EntryBuilder, Money};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -83,6 +83,15 @@ pub async fn record(
         return Ok(Settlement::Duplicate);
     }
 
+    record_claimed(conn, report).await
+}
+
+/// Records a reported payment whose provider transaction id this transaction has claimed
+/// already (app::settlement_batch claims a whole group in one statement).
+pub async fn record_claimed(
+    conn: &mut PgConnection,
+    report: &ReportedPayment<'_>,
+) -> Result<Settlement, ApiError> {
     let attempt: Option<AttemptRow> = sqlx::query_as(&format!(
         "select {ATTEMPT_COLUMNS} from payment_attempts where provider_reference = $1 for update"
     ))
@@ -101,26 +110,7 @@ pub async fn record(
         .await;
     };
     let intent = intents::load(&mut *conn, None, attempt.payment_intent_id, true).await?;
-    let received = report
-        .currency
-        .parse::<Currency>()
-        .ok()
-        .and_then(|currency| Money::parse(report.amount, currency).ok());
-    let kind = match received {
-        None => Some("unsupported_currency"),
-        Some(_) if !report.receiving_account_matches => Some("account_mismatch"),
-        Some(money) if money.currency().code() != attempt.currency.trim() => {
-            Some("currency_mismatch")
-        }
-        Some(money) if money.amount_minor() != attempt.amount_minor => Some("amount_mismatch"),
-        Some(_) => match intent.status.as_str() {
-            "awaiting_payment" => None,
-            "paid" => Some("already_paid"),
-            "cancelled" => Some("after_cancel"),
-            _ => Some("after_expiry"),
-        },
-    };
-    match kind {
+    match unexpected(report, &attempt, &intent) {
         Some(kind) => {
             park(
                 conn,
@@ -136,12 +126,42 @@ pub async fn record(
     }
 }
 
-async fn settle(
-    conn: &mut PgConnection,
+/// Why a reported payment cannot settle its attempt (a suspense kind), or `None` when it
+/// pays the attempt exactly, to the right account, while the intent awaits payment.
+pub fn unexpected(
+    report: &ReportedPayment<'_>,
+    attempt: &AttemptRow,
+    intent: &IntentRow,
+) -> Option<&'static str> {
+    let received = report
+        .currency
+        .parse::<Currency>()
+        .ok()
+        .and_then(|currency| Money::parse(report.amount, currency).ok());
+    match received {
+        None => Some("unsupported_currency"),
+        Some(_) if !report.receiving_account_matches => Some("account_mismatch"),
+        Some(money) if money.currency().code() != attempt.currency.trim() => {
+            Some("currency_mismatch")
+        }
+        Some(money) if money.amount_minor() != attempt.amount_minor => Some("amount_mismatch"),
+        Some(_) => match intent.status.as_str() {
+            "awaiting_payment" => None,
+            "paid" => Some("already_paid"),
+            "cancelled" => Some("after_cancel"),
+            _ => Some("after_expiry"),
+        },
+    }
+}
+
+/// The ledger entry of a payment that settles its attempt: debit the channel's clearing
+/// account, credit each quote line's revenue account. Also returns the total and the time the
+/// payment counts from.
+pub fn payment_entry(
     report: &ReportedPayment<'_>,
     intent: &IntentRow,
     attempt: &AttemptRow,
-) -> Result<Settlement, ApiError> {
+) -> Result<(BalancedEntry, Money, DateTime<Utc>), ApiError> {
     let total = money::from_row(intent.total_minor, &intent.currency)?;
     let now = Utc::now();
     // A bank clock far in the future is not believed; the receipt is dated when we learnt it.
@@ -175,76 +195,146 @@ async fn settle(
         }
         entry = entry.credit(AccountCode::parse(&line.revenue_account)?, amount);
     }
-    let posted = ledger::store::post(conn, &entry.build()?).await?;
+    Ok((entry.build()?, total, paid_at))
+}
+
+async fn settle(
+    conn: &mut PgConnection,
+    report: &ReportedPayment<'_>,
+    intent: &IntentRow,
+    attempt: &AttemptRow,
+) -> Result<Settlement, ApiError> {
+    let (entry, total, paid_at) = payment_entry(report, intent, attempt)?;
+    let posted = ledger::store::post(conn, &entry).await?;
     let entry_id = match posted {
         ledger::store::PostOutcome::Posted(id) | ledger::store::PostOutcome::AlreadyPosted(id) => {
             id
         }
     };
 
-    // One statement, four writes: the paid attempt (and the intent's other pending attempts
-    // cancelled), the intent paid, the claim's outcome, and the `payment.paid` event staged in
-    // receipt_queue. The event becomes an outbox event with its receipt number right after
-    // this transaction commits (app::receipts): a counter row locked here would be held
-    // through the commit's disk flush and let one office confirm one payment per flush.
+    write_paid(
+        conn,
+        &[PaidWrite {
+            report,
+            intent,
+            attempt,
+            entry_id: entry_id.0,
+            total,
+            paid_at,
+        }],
+    )
+    .await?;
+    Ok(Settlement::Paid {
+        payment_intent_id: intent.id,
+        office_code: intent.office_code.clone(),
+    })
+}
+
+/// What [`write_paid`] writes for one settled payment.
+pub struct PaidWrite<'a> {
+    pub report: &'a ReportedPayment<'a>,
+    pub intent: &'a IntentRow,
+    pub attempt: &'a AttemptRow,
+    pub entry_id: i64,
+    pub total: Money,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// The state writes of settled payments, one statement for all: each paid attempt (and its
+/// intent's other pending attempts cancelled), each intent paid, each claim's outcome, and
+/// each `payment.paid` event staged in receipt_queue. The event becomes an outbox event with
+/// its receipt number right after the transaction commits (app::receipts): a counter row
+/// locked here would be held through the commit's disk flush and let one office confirm one
+/// payment per flush. The intents must be locked and awaiting payment, each once.
+pub async fn write_paid(conn: &mut PgConnection, paid: &[PaidWrite<'_>]) -> Result<(), ApiError> {
+    let intent_ids: Vec<Uuid> = paid.iter().map(|p| p.intent.id).collect();
+    let attempt_ids: Vec<Uuid> = paid.iter().map(|p| p.attempt.id).collect();
+    let paid_ats: Vec<DateTime<Utc>> = paid.iter().map(|p| p.paid_at).collect();
+    let transaction_ids: Vec<&str> = paid.iter().map(|p| p.report.transaction_id).collect();
+    let channels: Vec<&str> = paid.iter().map(|p| p.report.channel).collect();
+    let entry_ids: Vec<i64> = paid.iter().map(|p| p.entry_id).collect();
+    let providers: Vec<&str> = paid.iter().map(|p| p.report.provider).collect();
+    let offices: Vec<&str> = paid.iter().map(|p| p.intent.office_code.as_str()).collect();
+    let years: Vec<i32> = paid
+        .iter()
+        .map(|p| receipts::fiscal_year(p.paid_at))
+        .collect();
+    let cases: Vec<&str> = paid
+        .iter()
+        .map(|p| p.intent.case_reference.as_str())
+        .collect();
+    let totals: Vec<i64> = paid.iter().map(|p| p.total.amount_minor()).collect();
+    let currencies: Vec<&str> = paid.iter().map(|p| p.total.currency().code()).collect();
     // language=PostgreSQL
-    let paid: i64 = sqlx::query_scalar(
-        "with attempts as (
-             update payment_attempts
-             set status = case when id = $2 then 'paid' else 'cancelled' end,
-                 paid_at = case when id = $2 then $3 else paid_at end,
-                 provider_transaction_id = case when id = $2 then $4 else provider_transaction_id end,
+    let written: i64 = sqlx::query_scalar(
+        "with input as materialized (
+             select * from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
+                                  $6::bigint[], $7::text[], $8::text[], $9::int[], $10::text[],
+                                  $11::bigint[], $12::text[])
+                 as t (intent_id, attempt_id, paid_at, transaction_id, channel, entry_id, provider,
+                       office_code, fiscal_year, case_reference, total_minor, currency)
+         ),
+         attempts as (
+             update payment_attempts a
+             set status = case when a.id = input.attempt_id then 'paid' else 'cancelled' end,
+                 paid_at = case when a.id = input.attempt_id then input.paid_at else a.paid_at end,
+                 provider_transaction_id = case when a.id = input.attempt_id then input.transaction_id
+                                                else a.provider_transaction_id end,
                  updated_at = now()
-             where payment_intent_id = $1 and (id = $2 or status = 'pending')
+             from input
+             where a.payment_intent_id = input.intent_id and (a.id = input.attempt_id or a.status = 'pending')
              returning 1
          ),
-         intent as (
-             update payment_intents set status = 'paid', amount_paid_minor = total_minor, paid_at = $3,
-                 paid_channel = $5, updated_at = now()
-             where id = $1 and status = 'awaiting_payment'
+         intents as (
+             update payment_intents i set status = 'paid', amount_paid_minor = i.total_minor,
+                 paid_at = input.paid_at, paid_channel = input.channel, updated_at = now()
+             from input
+             where i.id = input.intent_id and i.status = 'awaiting_payment'
              returning 1
          ),
-         claim as (
-             update provider_transactions set outcome = 'paid', payment_attempt_id = $2, ledger_entry_id = $6
-             where provider = $7 and transaction_id = $4
+         claims as (
+             update provider_transactions p set outcome = 'paid', payment_attempt_id = input.attempt_id,
+                 ledger_entry_id = input.entry_id
+             from input
+             where p.provider = input.provider and p.transaction_id = input.transaction_id
              returning 1
          ),
          staged as (
              insert into receipt_queue (payment_intent_id, office_code, fiscal_year, case_reference,
                  total_minor, currency, channel, paid_at)
-             values ($1, $8, $9, $10, $11, $12, $5, $3)
+             select intent_id, office_code, fiscal_year, case_reference, total_minor, currency, channel, paid_at
+             from input
              returning 1
          )
          -- Every data-modifying WITH runs to completion, read or not.
-         select count(*) from intent",
+         select count(*) from intents",
     )
-    .bind(intent.id)
-    .bind(attempt.id)
-    .bind(paid_at)
-    .bind(report.transaction_id)
-    .bind(report.channel)
-    .bind(entry_id.0)
-    .bind(report.provider)
-    .bind(&intent.office_code)
-    .bind(receipts::fiscal_year(paid_at))
-    .bind(&intent.case_reference)
-    .bind(total.amount_minor())
-    .bind(total.currency().code())
+    .bind(&intent_ids)
+    .bind(&attempt_ids)
+    .bind(&paid_ats)
+    .bind(&transaction_ids)
+    .bind(&channels)
+    .bind(&entry_ids)
+    .bind(&providers)
+    .bind(&offices)
+    .bind(&years)
+    .bind(&cases)
+    .bind(&totals)
+    .bind(&currencies)
     .fetch_one(&mut *conn)
     .await?;
-    if paid != 1 {
-        // The intent was locked and awaiting payment a moment ago in this transaction.
+    if usize::try_from(written).ok() != Some(paid.len()) {
+        // Every intent was locked and awaiting payment a moment ago in this transaction.
         return Err(ApiError::internal(format!(
-            "intent {} did not move to paid",
-            intent.id
+            "{written} of {} intents moved to paid",
+            paid.len()
         )));
     }
-    metrics::counter!("owso_bank_payments_total", "channel" => report.channel.to_owned(), "outcome" => "paid").increment(1);
-    tracing::info!(payment.id = %intent.id, attempt.id = %attempt.id, "payment confirmed");
-    Ok(Settlement::Paid {
-        payment_intent_id: intent.id,
-        office_code: intent.office_code.clone(),
-    })
+    for p in paid {
+        metrics::counter!("owso_bank_payments_total", "channel" => p.report.channel.to_owned(), "outcome" => "paid").increment(1);
+        tracing::info!(payment.id = %p.intent.id, attempt.id = %p.attempt.id, "payment confirmed");
+    }
+    Ok(())
 }
 
 /// Money that arrived where it was not expected: never dropped, parked in suspense and raised.
