@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
 use crate::app::receipts::Numbering;
+use crate::app::settlement_batch::SettlementBatcher;
 use crate::config::Config;
 
 /// Cheap to clone: everything inside is shared.
@@ -21,6 +22,8 @@ pub struct AppState {
     pub prometheus: Option<PrometheusHandle>,
     /// One receipt-numbering round at a time per office in this process (app::receipts).
     pub receipts: Arc<Numbering>,
+    /// Settles bank callbacks in groups (app::settlement_batch).
+    pub settlements: Arc<SettlementBatcher>,
 }
 
 impl AppState {
@@ -35,13 +38,16 @@ impl AppState {
             )?)),
             None => None,
         };
+        let receipts = Arc::new(Numbering::default());
+        let settlements = Arc::new(SettlementBatcher::new(pool.clone(), Arc::clone(&receipts)));
         Ok(AppState {
             bakong,
             pool,
             config: Arc::new(config),
             sandbox: Arc::new(sandbox),
             prometheus: crate::telemetry::prometheus(),
-            receipts: Arc::new(Numbering::default()),
+            receipts,
+            settlements,
         })
     }
 }

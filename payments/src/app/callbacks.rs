@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 
 use super::inbox;
-use super::settlement::{self, ReportedPayment, Settlement};
+use super::settlement_batch::OwnedReport;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use bank_adapters::sandbox::{self, SIGNATURE_HEADER};
@@ -92,22 +92,23 @@ pub async fn sandbox(
     let paid_at = DateTime::parse_from_rfc3339(&callback.paid_at)
         .ok()
         .map(|at| at.with_timezone(&Utc));
-    let report = ReportedPayment {
+    // Settled in a group with the callbacks arriving meanwhile (app::settlement_batch): the
+    // claim, entry, state change, staged event and this message's verdict commit together,
+    // and the answer comes once the payment is numbered.
+    let report = OwnedReport {
         provider: "sandbox",
         channel: "sandbox",
-        transaction_id: &callback.transaction_id,
-        provider_reference: &callback.provider_reference,
-        amount: &callback.amount,
-        currency: &callback.currency,
+        transaction_id: callback.transaction_id.clone(),
+        provider_reference: callback.provider_reference.clone(),
+        amount: callback.amount.clone(),
+        currency: callback.currency.clone(),
         receiving_account_matches: true,
         paid_at,
-        inbox_message_id: Some(inbox_id),
+        inbox_message_id: inbox_id,
     };
-    let mut tx = state.pool.begin().await?;
-    let outcome = match settlement::record(&mut tx, &report).await {
+    let outcome = match state.settlements.settle(report).await {
         Ok(outcome) => outcome,
         Err(error) => {
-            drop(tx);
             // The raw message stays in the inbox marked failed, so it can be replayed.
             inbox::mark(
                 &state.pool,
@@ -121,26 +122,6 @@ pub async fn sandbox(
             return Err(error);
         }
     };
-    let status = if outcome == Settlement::Duplicate {
-        "duplicate"
-    } else {
-        "processed"
-    };
-    // The verdict commits with the effect it describes: one commit, and never an effect
-    // without its verdict or the other way round.
-    inbox::mark(
-        &mut *tx,
-        inbox_id,
-        status,
-        Some(true),
-        &outcome.verdict(),
-        Some(&callback.transaction_id),
-    )
-    .await?;
-    tx.commit().await?;
-    if let Settlement::Paid { office_code, .. } = &outcome {
-        state.receipts.after_payment(&state.pool, office_code).await;
-    }
     metrics::counter!("owso_callbacks_total", "provider" => "sandbox", "verdict" => outcome.verdict()).increment(1);
     // The bank only needs to know we have it; the outcome is ours to act on.
     Ok(json!({ "received": true, "transaction_id": callback.transaction_id }))

@@ -49,3 +49,27 @@ pub async fn mark<'c>(
     .await?;
     Ok(())
 }
+
+/// Records the verdicts of many verified messages in one statement (a settled group).
+pub async fn mark_many(
+    conn: &mut sqlx::PgConnection,
+    ids: &[i64],
+    statuses: &[&str],
+    verdicts: &[String],
+    transaction_ids: &[&str],
+) -> Result<(), ApiError> {
+    // language=PostgreSQL
+    sqlx::query(
+        "update inbox_messages m set status = v.status, signature_valid = true, verdict = v.verdict,
+             provider_transaction_id = v.transaction_id, processed_at = now()
+         from unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) as v (id, status, verdict, transaction_id)
+         where m.id = v.id",
+    )
+    .bind(ids)
+    .bind(statuses)
+    .bind(verdicts)
+    .bind(transaction_ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

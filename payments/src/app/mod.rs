@@ -19,4 +19,5 @@ pub mod quotes;
 pub mod receipts;
 pub mod seed;
 pub mod settlement;
+pub mod settlement_batch;
 pub mod webhooks;

@@ -32,52 +32,89 @@ pub struct NewEvent<'a> {
 /// Records an event and fans it out to the subscribed active endpoints. Runs inside the
 /// caller's transaction; nothing is sent from here.
 pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uuid, ApiError> {
-    let id = Uuid::now_v7();
+    let ids = enqueue_many(conn, vec![event]).await?;
+    ids.into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("the outbox recorded no event"))
+}
+
+/// Records events, in order, and fans them out, in one statement whatever their number.
+pub async fn enqueue_many(
+    conn: &mut PgConnection,
+    events: Vec<NewEvent<'_>>,
+) -> Result<Vec<Uuid>, ApiError> {
     let now: DateTime<Utc> = Utc::now();
-    let payload = json!({
-        "type": event.event_type,
-        "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "data": event.data,
-    });
-    // One statement: the event, a delivery per subscribed endpoint, and, when there is one, a
-    // NOTIFY that wakes the dispatchers at commit (NOTIFY is transactional) so delivery does
-    // not wait for the next poll. The deliveries' foreign key to the event is checked at the
-    // end of the statement, when the event row exists.
+    let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut ids = Vec::with_capacity(events.len());
+    let mut types = Vec::with_capacity(events.len());
+    let mut offices = Vec::with_capacity(events.len());
+    let mut cases = Vec::with_capacity(events.len());
+    let mut intents = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    let mut case_keys = Vec::with_capacity(events.len());
+    for event in events {
+        let id = Uuid::now_v7();
+        // Events without a case are ordered by nothing but themselves.
+        case_keys.push(format!(
+            "{}:{}",
+            event.office_code,
+            event
+                .case_reference
+                .map_or_else(|| id.to_string(), str::to_owned)
+        ));
+        payloads.push(json!({
+            "type": event.event_type,
+            "timestamp": timestamp,
+            "data": event.data,
+        }));
+        metrics::counter!("owso_events_total", "type" => event.event_type.to_owned()).increment(1);
+        ids.push(id);
+        types.push(event.event_type);
+        offices.push(event.office_code);
+        cases.push(event.case_reference);
+        intents.push(event.payment_intent_id);
+    }
+    // One statement: the events, a delivery per subscribed endpoint in event order (a case's
+    // deliveries go out in `seq` order), and, when there is one, a NOTIFY that wakes the
+    // dispatchers at commit (NOTIFY is transactional) so delivery does not wait for the next
+    // poll. The deliveries' foreign key to their event is checked at the end of the statement,
+    // when the event rows exist.
     // language=PostgreSQL
     sqlx::query(
-        "with event as (
+        "with input as (
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::jsonb[], $8::text[])
+                 with ordinality as t (id, event_type, office_code, case_reference, payment_intent_id, payload, case_key, position)
+         ),
+         events as (
              insert into outbox_events (id, event_type, office_code, case_reference, payment_intent_id, payload, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7)
+             select id, event_type, office_code, case_reference, payment_intent_id, payload, $7 from input
+             order by position
              returning id
          ),
          fanned as (
              insert into webhook_deliveries (id, event_id, endpoint_id, office_code, case_key)
-             select gen_random_uuid(), event.id, endpoint.id, $3, $8
-             from event, webhook_endpoints endpoint
-             where endpoint.status = 'active' and ($2 = any(endpoint.events) or '*' = any(endpoint.events))
+             select gen_random_uuid(), input.id, endpoint.id, input.office_code, input.case_key
+             from input
+             join events on events.id = input.id
+             join webhook_endpoints endpoint
+               on endpoint.status = 'active'
+              and (input.event_type = any(endpoint.events) or '*' = any(endpoint.events))
+             order by input.position, endpoint.id
              returning 1
          )
          select pg_notify('webhook_deliveries', '') from (select count(*) as n from fanned) f where n > 0",
     )
-    .bind(id)
-    .bind(event.event_type)
-    .bind(event.office_code)
-    .bind(event.case_reference)
-    .bind(event.payment_intent_id)
-    .bind(&payload)
+    .bind(&ids)
+    .bind(&types)
+    .bind(&offices)
+    .bind(&cases)
+    .bind(&intents)
+    .bind(&payloads)
     .bind(now)
-    // Events without a case are ordered by nothing but themselves.
-    .bind(format!(
-        "{}:{}",
-        event.office_code,
-        event
-            .case_reference
-            .map_or_else(|| id.to_string(), str::to_owned)
-    ))
+    .bind(&case_keys)
     .execute(&mut *conn)
     .await?;
-    metrics::counter!("owso_events_total", "type" => event.event_type.to_owned()).increment(1);
-    Ok(id)
+    Ok(ids)
 }
 
 /// `data` of `payment.paid`: the cashier step is done.

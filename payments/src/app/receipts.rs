@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::money::{self, MoneyView};
@@ -97,9 +97,11 @@ pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiErro
         .bind(&numbers)
         .execute(&mut *tx)
         .await?;
+        let mut events = Vec::with_capacity(staged.len());
         for (row, receipt_number) in staged.iter().zip(numbers) {
-            release(&mut tx, office, row, receipt_number).await?;
+            events.push(paid_event(office, row, receipt_number)?);
         }
+        outbox::enqueue_many(&mut tx, events).await?;
     }
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     sqlx::query("delete from receipt_queue where id = any($1)")
@@ -112,34 +114,28 @@ pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiErro
     Ok(rows.len())
 }
 
-/// Writes the `payment.paid` event of a numbered payment.
-async fn release(
-    conn: &mut PgConnection,
-    office: &str,
-    row: &QueuedRow,
+/// The `payment.paid` event of a numbered payment.
+fn paid_event<'a>(
+    office: &'a str,
+    row: &'a QueuedRow,
     receipt_number: String,
-) -> Result<(), ApiError> {
+) -> Result<NewEvent<'a>, ApiError> {
     let total = money::from_row(row.total_minor, &row.currency)?;
-    outbox::enqueue(
-        conn,
-        NewEvent {
-            event_type: "payment.paid",
-            office_code: office,
-            case_reference: Some(&row.case_reference),
-            payment_intent_id: Some(row.payment_intent_id),
-            data: outbox::data(&outbox::PaymentPaid {
-                payment_intent_id: row.payment_intent_id,
-                case_reference: row.case_reference.clone(),
-                office_code: office.to_owned(),
-                total: MoneyView::from(total),
-                channel: row.channel.clone(),
-                receipt_number,
-                paid_at: row.paid_at,
-            })?,
-        },
-    )
-    .await?;
-    Ok(())
+    Ok(NewEvent {
+        event_type: "payment.paid",
+        office_code: office,
+        case_reference: Some(&row.case_reference),
+        payment_intent_id: Some(row.payment_intent_id),
+        data: outbox::data(&outbox::PaymentPaid {
+            payment_intent_id: row.payment_intent_id,
+            case_reference: row.case_reference.clone(),
+            office_code: office.to_owned(),
+            total: MoneyView::from(total),
+            channel: row.channel.clone(),
+            receipt_number,
+            paid_at: row.paid_at,
+        })?,
+    })
 }
 
 /// Numbers what was staged more than `older_than` ago in every office: the safety net for a

@@ -42,6 +42,14 @@ async fn concurrent_payments_of_one_office_get_gapless_numbers_and_their_events(
         .await;
     assert!(statuses.iter().all(|ok| *ok));
 
+    // Callbacks that arrive together are settled together: fewer transactions than payments.
+    let transactions = app
+        .scalar_i64("select count(distinct txid) from ledger_entries")
+        .await;
+    assert!(
+        transactions < 40,
+        "{transactions} transactions for 40 payments"
+    );
     // Every callback answered after its payment was numbered: nothing is left staged.
     assert_eq!(
         app.scalar_i64("select count(*) from receipt_queue").await,

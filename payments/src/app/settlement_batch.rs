@@ -1,0 +1,355 @@
+//! Group commit for bank callbacks: the callbacks that arrive while a group is being written
+//! are settled together, in one transaction, with a fixed number of statements for the
+//! usual case (each one pays its attempt exactly), instead of about ten statements and a
+//! commit each. The same idea as `ledger::GroupCommitter`, one level up: the claim, the
+//! ledger entry, the state change, the staged event and the inbox verdict of every callback
+//! still commit together, and each callback gets its own [`Settlement`].
+//!
+//! Anything unusual in a group (a payment for an unknown reference, a wrong amount, a second
+//! payment of one intent) is settled one by one inside the same transaction, through the
+//! same code as a single callback ([`settlement::record_claimed`]). Should the group's
+//! transaction fail, every callback is settled again alone, in its own transaction: the
+//! provider transaction id is claimed once, so a group that did commit after all answers
+//! `Duplicate` the second time and nothing is counted twice.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{mpsc, oneshot, Mutex};
+use uuid::Uuid;
+
+use super::attempts::{AttemptRow, ATTEMPT_COLUMNS};
+use super::inbox;
+use super::intents::{IntentRow, INTENT_COLUMNS};
+use super::receipts::Numbering;
+use super::settlement::{self, PaidWrite, ReportedPayment, Settlement};
+use crate::http::error::ApiError;
+
+/// Most callbacks settled in one transaction.
+const MAX_GROUP: usize = 128;
+/// Groups written at once (each holds one pooled connection while it works).
+const COMMITTERS: usize = 3;
+
+/// A bank's report, owned, so it can wait in the queue.
+pub struct OwnedReport {
+    pub provider: &'static str,
+    pub channel: &'static str,
+    pub transaction_id: String,
+    pub provider_reference: String,
+    pub amount: String,
+    pub currency: String,
+    pub receiving_account_matches: bool,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The stored raw message; the group marks it with its verdict.
+    pub inbox_message_id: i64,
+}
+
+impl OwnedReport {
+    fn borrowed(&self) -> ReportedPayment<'_> {
+        ReportedPayment {
+            provider: self.provider,
+            channel: self.channel,
+            transaction_id: &self.transaction_id,
+            provider_reference: &self.provider_reference,
+            amount: &self.amount,
+            currency: &self.currency,
+            receiving_account_matches: self.receiving_account_matches,
+            paid_at: self.paid_at,
+            inbox_message_id: Some(self.inbox_message_id),
+        }
+    }
+}
+
+struct Job {
+    report: OwnedReport,
+    reply: oneshot::Sender<Result<Settlement, ApiError>>,
+}
+
+/// Settles callbacks in groups; see the module documentation. The committer tasks start on
+/// first use (inside the runtime).
+pub struct SettlementBatcher {
+    pool: PgPool,
+    numbering: Arc<Numbering>,
+    jobs: OnceLock<mpsc::Sender<Job>>,
+}
+
+impl SettlementBatcher {
+    pub fn new(pool: PgPool, numbering: Arc<Numbering>) -> SettlementBatcher {
+        SettlementBatcher {
+            pool,
+            numbering,
+            jobs: OnceLock::new(),
+        }
+    }
+
+    fn sender(&self) -> &mpsc::Sender<Job> {
+        self.jobs.get_or_init(|| {
+            let (jobs, queue) = mpsc::channel(4096);
+            let queue = Arc::new(Mutex::new(queue));
+            for _ in 0..COMMITTERS {
+                tokio::spawn(run(
+                    self.pool.clone(),
+                    Arc::clone(&self.numbering),
+                    Arc::clone(&queue),
+                ));
+            }
+            jobs
+        })
+    }
+
+    /// Settles `report` in the next group, marks its inbox message, and returns once the group
+    /// committed and its payments were numbered.
+    pub async fn settle(&self, report: OwnedReport) -> Result<Settlement, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()
+            .send(Job { report, reply })
+            .await
+            .map_err(|_| ApiError::internal("the settlement committer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| ApiError::internal("the settlement committer has stopped"))?
+    }
+}
+
+async fn run(pool: PgPool, numbering: Arc<Numbering>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    loop {
+        {
+            let mut queue = queue.lock().await;
+            if queue.recv_many(&mut group, MAX_GROUP).await == 0 {
+                return;
+            }
+        }
+        let jobs: Vec<Job> = std::mem::take(&mut group);
+        let reports: Vec<&OwnedReport> = jobs.iter().map(|job| &job.report).collect();
+        let outcomes = match settle_group(&pool, &reports).await {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(error) => {
+                tracing::warn!(error = %error, callbacks = jobs.len(), "settling a group failed; settling each alone");
+                let mut outcomes = Vec::with_capacity(jobs.len());
+                for report in &reports {
+                    outcomes.push(settle_alone(&pool, report).await);
+                }
+                outcomes
+            }
+        };
+        // Numbering and answering happen beside the committer, which goes on to the next
+        // group at once; callers still get their answer only once their payment is numbered.
+        tokio::spawn(number_and_answer(
+            pool.clone(),
+            Arc::clone(&numbering),
+            jobs,
+            outcomes,
+        ));
+    }
+}
+
+async fn number_and_answer(
+    pool: PgPool,
+    numbering: Arc<Numbering>,
+    jobs: Vec<Job>,
+    outcomes: Vec<Result<Settlement, ApiError>>,
+) {
+    let offices: BTreeSet<&str> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            Ok(Settlement::Paid { office_code, .. }) => Some(office_code.as_str()),
+            _ => None,
+        })
+        .collect();
+    for office in offices {
+        numbering.after_payment(&pool, office).await;
+    }
+    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+        // A caller that stopped waiting does not need its answer.
+        let _ = job.reply.send(outcome);
+    }
+}
+
+/// One callback in its own transaction: the path of a group that failed.
+async fn settle_alone(pool: &PgPool, report: &OwnedReport) -> Result<Settlement, ApiError> {
+    let mut tx = pool.begin().await?;
+    let outcome = settlement::record(&mut tx, &report.borrowed()).await?;
+    mark(&mut tx, &[(report, &outcome)]).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// The whole group in one transaction; outcomes in the order of `reports`.
+async fn settle_group(
+    pool: &PgPool,
+    reports: &[&OwnedReport],
+) -> Result<Vec<Settlement>, ApiError> {
+    let mut tx = pool.begin().await?;
+    let claimed = claim(&mut tx, reports).await?;
+    let references: Vec<&str> = claimed
+        .iter()
+        .filter_map(|(index, _)| reports.get(*index))
+        .map(|report| report.provider_reference.as_str())
+        .collect();
+    // Locks in id order, attempts then intents, as every group does: groups cannot deadlock.
+    let attempts: Vec<AttemptRow> = sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from payment_attempts where provider_reference = any($1) order by id for update"
+    ))
+    .bind(&references)
+    .fetch_all(&mut *tx)
+    .await?;
+    let intent_ids: Vec<Uuid> = attempts.iter().map(|a| a.payment_intent_id).collect();
+    let intents: Vec<IntentRow> = sqlx::query_as(&format!(
+        "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id
+         where i.id = any($1) order by i.id for update of i"
+    ))
+    .bind(&intent_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let attempts: HashMap<&str, &AttemptRow> = attempts
+        .iter()
+        .map(|a| (a.provider_reference.as_str(), a))
+        .collect();
+    let intents: HashMap<Uuid, &IntentRow> = intents.iter().map(|i| (i.id, i)).collect();
+
+    let mut outcomes: Vec<Option<Settlement>> = vec![None; reports.len()];
+    let mut plain = Vec::new();
+    let mut unusual = Vec::new();
+    let mut intents_paid: HashSet<Uuid> = HashSet::new();
+    for (index, report) in &claimed {
+        let pair = attempts
+            .get(report.provider_reference.as_str())
+            .and_then(|attempt| {
+                intents
+                    .get(&attempt.payment_intent_id)
+                    .map(|intent| (*attempt, *intent))
+            });
+        match pair {
+            Some((attempt, intent))
+                if settlement::unexpected(&report.borrowed(), attempt, intent).is_none()
+                    && intents_paid.insert(intent.id) =>
+            {
+                plain.push((*index, *report, attempt, intent));
+            }
+            _ => unusual.push((*index, *report)),
+        }
+    }
+
+    // The usual case, set-based: every entry in three statements, every state write in one.
+    let borrowed: Vec<ReportedPayment<'_>> = plain
+        .iter()
+        .map(|(_, report, _, _)| report.borrowed())
+        .collect();
+    let mut built = Vec::with_capacity(plain.len());
+    for ((_, _, attempt, intent), report) in plain.iter().zip(&borrowed) {
+        built.push(settlement::payment_entry(report, intent, attempt)?);
+    }
+    let entries: Vec<&ledger::BalancedEntry> = built.iter().map(|(entry, _, _)| entry).collect();
+    let posted = if entries.is_empty() {
+        Vec::new()
+    } else {
+        ledger::store::post_batch(&mut tx, &entries).await?
+    };
+    let writes: Vec<PaidWrite<'_>> = plain
+        .iter()
+        .zip(&borrowed)
+        .zip(&built)
+        .zip(&posted)
+        .map(
+            |((((_, _, attempt, intent), report), (_, total, paid_at)), posted)| PaidWrite {
+                report,
+                intent,
+                attempt,
+                entry_id: posted.entry_id().0,
+                total: *total,
+                paid_at: *paid_at,
+            },
+        )
+        .collect();
+    if !writes.is_empty() {
+        settlement::write_paid(&mut tx, &writes).await?;
+    }
+    for (index, _, _, intent) in &plain {
+        if let Some(slot) = outcomes.get_mut(*index) {
+            *slot = Some(Settlement::Paid {
+                payment_intent_id: intent.id,
+                office_code: intent.office_code.clone(),
+            });
+        }
+    }
+    // The rest one by one, after the usual ones, so a second payment of an intent paid in
+    // this group sees it paid.
+    for (index, report) in unusual {
+        let outcome = settlement::record_claimed(&mut tx, &report.borrowed()).await?;
+        if let Some(slot) = outcomes.get_mut(index) {
+            *slot = Some(outcome);
+        }
+    }
+    let outcomes: Vec<Settlement> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or(Settlement::Duplicate))
+        .collect();
+    let marks: Vec<(&OwnedReport, &Settlement)> = reports.iter().copied().zip(&outcomes).collect();
+    mark(&mut tx, &marks).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Claims the provider transaction ids of the group in one statement; returns the reports that
+/// won their claim (the first of the group for an id that appears twice), with their index.
+async fn claim<'r>(
+    conn: &mut PgConnection,
+    reports: &[&'r OwnedReport],
+) -> Result<Vec<(usize, &'r OwnedReport)>, ApiError> {
+    let providers: Vec<&str> = reports.iter().map(|r| r.provider).collect();
+    let transaction_ids: Vec<&str> = reports.iter().map(|r| r.transaction_id.as_str()).collect();
+    let inbox_ids: Vec<i64> = reports.iter().map(|r| r.inbox_message_id).collect();
+    // language=PostgreSQL
+    let won: Vec<(String, String)> = sqlx::query_as(
+        "insert into provider_transactions (provider, transaction_id, inbox_message_id, outcome)
+         select provider, transaction_id, inbox_message_id, 'processing'
+         from unnest($1::text[], $2::text[], $3::bigint[]) with ordinality
+              as t (provider, transaction_id, inbox_message_id, position)
+         order by position
+         on conflict do nothing
+         returning provider, transaction_id",
+    )
+    .bind(&providers)
+    .bind(&transaction_ids)
+    .bind(&inbox_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut won: HashSet<(String, String)> = won.into_iter().collect();
+    let mut claimed = Vec::with_capacity(reports.len());
+    for (index, report) in reports.iter().enumerate() {
+        // remove(): a second report of the same id in this group is a duplicate.
+        if won.remove(&(report.provider.to_owned(), report.transaction_id.clone())) {
+            claimed.push((index, *report));
+        } else {
+            metrics::counter!("owso_bank_payments_total", "channel" => report.channel, "outcome" => "duplicate").increment(1);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Marks every report's raw message with its verdict, in one statement.
+async fn mark(
+    conn: &mut PgConnection,
+    marks: &[(&OwnedReport, &Settlement)],
+) -> Result<(), ApiError> {
+    let ids: Vec<i64> = marks.iter().map(|(r, _)| r.inbox_message_id).collect();
+    let statuses: Vec<&str> = marks
+        .iter()
+        .map(|(_, outcome)| {
+            if **outcome == Settlement::Duplicate {
+                "duplicate"
+            } else {
+                "processed"
+            }
+        })
+        .collect();
+    let verdicts: Vec<String> = marks.iter().map(|(_, outcome)| outcome.verdict()).collect();
+    let transaction_ids: Vec<&str> = marks
+        .iter()
+        .map(|(r, _)| r.transaction_id.as_str())
+        .collect();
+    inbox::mark_many(conn, &ids, &statuses, &verdicts, &transaction_ids).await
+}
