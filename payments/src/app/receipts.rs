@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::money::{self, MoneyView};
@@ -47,6 +47,17 @@ struct QueuedRow {
 /// follow staging order within a transaction.
 pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiError> {
     let mut tx = pool.begin().await?;
+    let numbered = number_office_in(&mut tx, office).await?;
+    if numbered > 0 {
+        tx.commit().await?;
+    }
+    Ok(numbered)
+}
+
+/// [`number_office`] inside the caller's transaction: a settled group numbers its own
+/// payments (and whatever else the office has staged) before it commits, holding the office's
+/// counter from that statement to its commit, once per group.
+pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<usize, ApiError> {
     // `for update` (not `skip locked`): waiting here is what makes concurrent payments of one
     // office share a numbering transaction; rows another numbering took are gone when the
     // wait ends and are skipped.
@@ -57,7 +68,7 @@ pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiErro
     )
     .bind(office)
     .bind(BATCH)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     if rows.is_empty() {
         return Ok(0);
@@ -78,7 +89,7 @@ pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiErro
         .bind(office)
         .bind(year)
         .bind(count)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
         let first = last - count + 1;
         let mut ids = Vec::with_capacity(staged.len());
@@ -95,20 +106,19 @@ pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiErro
         )
         .bind(&ids)
         .bind(&numbers)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         let mut events = Vec::with_capacity(staged.len());
         for (row, receipt_number) in staged.iter().zip(numbers) {
             events.push(paid_event(office, row, receipt_number)?);
         }
-        outbox::enqueue_many(&mut tx, events).await?;
+        outbox::enqueue_many(&mut *conn, events).await?;
     }
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     sqlx::query("delete from receipt_queue where id = any($1)")
         .bind(&ids)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
     metrics::counter!("owso_receipts_numbered_total")
         .increment(u64::try_from(rows.len()).unwrap_or(0));
     Ok(rows.len())

@@ -3,7 +3,8 @@
 //! usual case (each one pays its attempt exactly), instead of about ten statements and a
 //! commit each. The same idea as `ledger::GroupCommitter`, one level up: the claim, the
 //! ledger entry, the state change, the staged event and the inbox verdict of every callback
-//! still commit together, and each callback gets its own [`Settlement`].
+//! still commit together, and each callback gets its own [`Settlement`]. The group also hands
+//! out its receipt numbers before it commits, so the office's counter moves once per group.
 //!
 //! Anything unusual in a group (a payment for an unknown reference, a wrong amount, a second
 //! payment of one intent) is settled one by one inside the same transaction, through the
@@ -23,14 +24,14 @@ use uuid::Uuid;
 use super::attempts::{AttemptRow, ATTEMPT_COLUMNS};
 use super::inbox;
 use super::intents::{IntentRow, INTENT_COLUMNS};
-use super::receipts::Numbering;
+use super::receipts::{self, Numbering};
 use super::settlement::{self, PaidWrite, ReportedPayment, Settlement};
 use crate::http::error::ApiError;
 
 /// Most callbacks settled in one transaction.
 const MAX_GROUP: usize = 128;
 /// Groups written at once (each holds one pooled connection while it works).
-const COMMITTERS: usize = 3;
+const COMMITTERS: usize = 2;
 
 /// A bank's report, owned, so it can wait in the queue.
 pub struct OwnedReport {
@@ -125,7 +126,13 @@ async fn run(pool: PgPool, numbering: Arc<Numbering>, queue: Arc<Mutex<mpsc::Rec
         let jobs: Vec<Job> = std::mem::take(&mut group);
         let reports: Vec<&OwnedReport> = jobs.iter().map(|job| &job.report).collect();
         let outcomes = match settle_group(&pool, &reports).await {
-            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Ok(outcomes) => {
+                // Numbered inside the group's transaction: answer at once.
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+                continue;
+            }
             Err(error) => {
                 tracing::warn!(error = %error, callbacks = jobs.len(), "settling a group failed; settling each alone");
                 let mut outcomes = Vec::with_capacity(jobs.len());
@@ -135,8 +142,8 @@ async fn run(pool: PgPool, numbering: Arc<Numbering>, queue: Arc<Mutex<mpsc::Rec
                 outcomes
             }
         };
-        // Numbering and answering happen beside the committer, which goes on to the next
-        // group at once; callers still get their answer only once their payment is numbered.
+        // Settled one by one: numbering follows (beside the committer, which goes on to the
+        // next group at once); callers get their answer once their payment is numbered.
         tokio::spawn(number_and_answer(
             pool.clone(),
             Arc::clone(&numbering),
@@ -282,6 +289,15 @@ async fn settle_group(
         if let Some(slot) = outcomes.get_mut(index) {
             *slot = Some(outcome);
         }
+    }
+    // Numbered before the commit: the office's counter is held from here to the commit, once
+    // for the whole group, and no numbering transaction follows.
+    let offices: BTreeSet<&str> = plain
+        .iter()
+        .map(|(_, _, _, intent)| intent.office_code.as_str())
+        .collect();
+    for office in offices {
+        receipts::number_office_in(&mut tx, office).await?;
     }
     let outcomes: Vec<Settlement> = outcomes
         .into_iter()
