@@ -73,6 +73,13 @@ pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<u
     if rows.is_empty() {
         return Ok(0);
     }
+    // Taken off the queue first (they are locked by us): the counter, once moved, is held
+    // until the commit, so as little as possible comes after it.
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    sqlx::query("delete from receipt_queue where id = any($1)")
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
     let mut by_year: BTreeMap<i32, Vec<&QueuedRow>> = BTreeMap::new();
     for row in &rows {
         by_year.entry(row.fiscal_year).or_default().push(row);
@@ -114,11 +121,6 @@ pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<u
         }
         outbox::enqueue_many(&mut *conn, events).await?;
     }
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    sqlx::query("delete from receipt_queue where id = any($1)")
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
     metrics::counter!("owso_receipts_numbered_total")
         .increment(u64::try_from(rows.len()).unwrap_or(0));
     Ok(rows.len())

@@ -290,8 +290,14 @@ async fn settle_group(
             *slot = Some(outcome);
         }
     }
-    // Numbered before the commit: the office's counter is held from here to the commit, once
-    // for the whole group, and no numbering transaction follows.
+    let outcomes: Vec<Settlement> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or(Settlement::Duplicate))
+        .collect();
+    let marks: Vec<(&OwnedReport, &Settlement)> = reports.iter().copied().zip(&outcomes).collect();
+    mark(&mut tx, &marks).await?;
+    // Numbered last before the commit: the office's counter is held from here to the commit,
+    // once for the whole group, and no numbering transaction follows.
     let offices: BTreeSet<&str> = plain
         .iter()
         .map(|(_, _, _, intent)| intent.office_code.as_str())
@@ -299,12 +305,6 @@ async fn settle_group(
     for office in offices {
         receipts::number_office_in(&mut tx, office).await?;
     }
-    let outcomes: Vec<Settlement> = outcomes
-        .into_iter()
-        .map(|outcome| outcome.unwrap_or(Settlement::Duplicate))
-        .collect();
-    let marks: Vec<(&OwnedReport, &Settlement)> = reports.iter().copied().zip(&outcomes).collect();
-    mark(&mut tx, &marks).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
