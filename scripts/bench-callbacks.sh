@@ -30,6 +30,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 CONCURRENCY=${BENCH_CONCURRENCY:-16}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
@@ -55,26 +57,12 @@ for pair in "BENCH_CONCURRENCY:$CONCURRENCY" "BENCH_SECONDS:$SECONDS_PER_RUN" "B
 done
 command -v psql >/dev/null 2>&1 || die "psql is needed to create the database $DB_NAME"
 
-# The same server with another database: replace the path of the URL, keep the query string.
-url_with_db() {
-    local url=$1 db=$2 query=""
-    if [[ $url == *\?* ]]; then
-        query="?${url#*\?}"
-        url=${url%%\?*}
-    fi
-    local rest=${url#*://}
-    if [[ $rest == */* ]]; then
-        url="${url%%://*}://${rest%%/*}"
-    fi
-    printf '%s/%s%s' "$url" "$db" "$query"
-}
 BENCH_URL=$(url_with_db "$ADMIN_URL" "$DB_NAME")
 # The bench database cannot be dropped from a connection to itself.
 if [[ $ADMIN_URL == "$BENCH_URL" ]]; then ADMIN_URL=$(url_with_db "$ADMIN_URL" postgres); fi
 
-port_taken() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for port in "$PORT" "$BANK_PORT"; do
-    if port_taken "$port"; then die "127.0.0.1:$port is in use; set BENCH_PORT / BENCH_BANK_PORT"; fi
+    if port_taken "127.0.0.1:$port"; then die "127.0.0.1:$port is in use; set BENCH_PORT / BENCH_BANK_PORT"; fi
 done
 
 say "==> cargo build --release -p payments -p bank-adapters --bins"
@@ -96,20 +84,6 @@ export DATABASE_URL=$BENCH_URL
 seed_json=$("$BIN/payments" seed --demo)
 grep -q "\"$API_KEY\"" <<<"$seed_json" || die "the demo seed printed no key $API_KEY"
 
-pids=()
-# shellcheck disable=SC2317 # called from the EXIT trap
-stop_children() {
-    trap - EXIT INT TERM
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for _ in $(seq 50); do
-        local alive=""
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=yes; done
-        [[ -n $alive ]] || return 0
-        sleep 0.1
-    done
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-}
 trap stop_children EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -128,17 +102,8 @@ LISTEN_ADDR=127.0.0.1:$PORT PUBLIC_BASE_URL=$SERVICE_URL SANDBOX_ENABLED=true BA
 payments_pid=$!
 pids+=("$payments_pid")
 
-# HTTP/1.0 GET over bash's /dev/tcp; true on a 2xx status line.
-answers_2xx() {
-    local port=$1 path=$2 fd status
-    exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
-    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$path" "$port" >&"$fd"
-    IFS= read -r -t 5 status <&"$fd" || status=""
-    exec {fd}>&-
-    [[ $status == HTTP/1.?" 2"* ]]
-}
 deadline=$((SECONDS + 60))
-until answers_2xx "$PORT" /readyz 2>/dev/null && answers_2xx "$BANK_PORT" /healthz 2>/dev/null; do
+until answers_2xx "127.0.0.1:$PORT" /readyz && answers_2xx "127.0.0.1:$BANK_PORT" /healthz; do
     for pair in "service:$payments_pid" "bank-sim:$bank_pid"; do
         if ! kill -0 "${pair#*:}" 2>/dev/null; then
             tail -n 30 "$OUT/${pair%%:*}.log" >&2 || true

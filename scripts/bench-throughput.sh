@@ -19,6 +19,8 @@
 #   DATABASE_URL        server to use (default: scripts/pg-up.sh finds or starts one)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 CLIENTS=${BENCH_CONCURRENCY:-64}
 SECONDS_PER_ROW=${BENCH_SECONDS:-10}
@@ -37,13 +39,6 @@ export DATABASE_URL BENCH_CONCURRENCY=$CLIENTS BENCH_SECONDS=$SECONDS_PER_ROW
 mkdir -p "$OUT"
 rm -f "$OUT"/*.jsonl "$OUT"/pgbench.txt
 
-# The same server, another database: swap the path of the URL (query string kept).
-database_url() {
-    local name=$1 rest=${DATABASE_URL#*://}
-    local scheme=${DATABASE_URL%%://*} authority=${rest%%/*} query=''
-    [[ $rest == *\?* ]] && query="?${rest#*\?}"
-    printf '%s://%s/%s%s' "$scheme" "$authority" "$name" "$query"
-}
 
 # Value of "KEY":NUMBER in the JSON line of FILE whose "row" or "mode" is ROW.
 field() {
@@ -72,7 +67,7 @@ if command -v pgbench >/dev/null 2>&1 && command -v psql >/dev/null 2>&1; then
     say "==> (a) pgbench tpcb-like: scale $CLIENTS, $CLIENTS clients, ${SECONDS_PER_ROW} s"
     psql "$DATABASE_URL" -qAtc 'drop database if exists owso_bench_pgbench with (force)' >/dev/null
     psql "$DATABASE_URL" -qAtc 'create database owso_bench_pgbench' >/dev/null
-    PGBENCH_URL=$(database_url owso_bench_pgbench)
+    PGBENCH_URL=$(url_with_db "$DATABASE_URL" owso_bench_pgbench)
     pgbench -i -q -s "$CLIENTS" "$PGBENCH_URL" >"$OUT/pgbench-init.txt" 2>&1
     pgbench -b tpcb-like -c "$CLIENTS" -j 2 -T "$SECONDS_PER_ROW" "$PGBENCH_URL" >"$OUT/pgbench.txt" 2>&1
     TPS_A=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$OUT/pgbench.txt" | head -n 1)

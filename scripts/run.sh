@@ -16,6 +16,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 say() { printf '%s\n' "$*" >&2; }
 die() {
@@ -57,16 +59,7 @@ BANK_LOCAL=$(connect_addr "$BANK_ADDR")
 SERVICE_URL=${PUBLIC_BASE_URL:-http://$PAYMENTS_LOCAL}
 BANK_URL=http://$BANK_LOCAL
 
-# GET http://$1$2 with HTTP/1.0 over bash's /dev/tcp (no curl needed); prints the raw response.
-http_get() {
-    local addr=$1 path=$2 fd
-    exec {fd}<>"/dev/tcp/${addr%:*}/${addr##*:}" || return 1
-    printf 'GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n' "$path" "$addr" >&"$fd"
-    timeout 5 cat <&"$fd" || true
-    exec {fd}>&-
-}
-healthy() { [[ $(http_get "$1" /healthz 2>/dev/null | head -n 1) == HTTP/1.?" 2"* ]]; }
-port_taken() { (exec 9<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+healthy() { answers_2xx "$1" /healthz; }
 
 # Tiny JSON readers for flat objects (no jq on a fresh machine).
 json_objects() { tr -d '\n' <<<"$1" | grep -o '{[^{}]*}' || true; }
@@ -122,20 +115,6 @@ office=${office:-0320}
 mkdir -p .run
 printf '%s\n' "$seed_json" >.run/demo-keys.json
 
-pids=()
-# shellcheck disable=SC2317 # called from the EXIT trap
-stop_children() {
-    trap - EXIT INT TERM
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for _ in $(seq 50); do
-        local alive=""
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=yes; done
-        [[ -n $alive ]] || return 0
-        sleep 0.1
-    done
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-}
 trap stop_children EXIT
 trap 'say "stopping..."; exit 130' INT
 trap 'exit 143' TERM
