@@ -9,36 +9,17 @@
     clippy::indexing_slicing
 )]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use ledger::store::{self, PostOutcome};
 use ledger::{
-    AccountCode, AccountKind, BalancedEntry, Currency, EntryBuilder, EntryId, GroupCommitter,
-    GroupConfig, LedgerError, Money,
+    BalancedEntry, Currency, EntryBuilder, EntryId, GroupCommitter, GroupConfig, LedgerError, Money,
 };
 use sqlx::PgPool;
 
-fn clearing(office: &str) -> AccountCode {
-    AccountCode::new(
-        office,
-        AccountKind::Clearing {
-            channel: "khqr".into(),
-        },
-        Currency::Khr,
-    )
-    .unwrap()
-}
-
-fn revenue(office: &str, sector: &str) -> AccountCode {
-    AccountCode::new(
-        office,
-        AccountKind::Revenue {
-            sector: sector.into(),
-        },
-        Currency::Khr,
-    )
-    .unwrap()
-}
+use support::{clearing, revenue};
 
 fn payment(office: &str, key: Option<&str>, minor: i64) -> BalancedEntry {
     let amount = Money::from_minor(minor, Currency::Khr);

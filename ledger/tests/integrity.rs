@@ -8,34 +8,16 @@
     clippy::indexing_slicing
 )]
 
+mod support;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 use ledger::store::{self, CloseOutcome};
-use ledger::{AccountCode, AccountKind, BalancedEntry, Currency, EntryBuilder, LedgerError, Money};
+use ledger::{BalancedEntry, Currency, EntryBuilder, LedgerError, Money};
 use sqlx::{PgConnection, PgPool};
 
-fn clearing(office: &str) -> AccountCode {
-    AccountCode::new(
-        office,
-        AccountKind::Clearing {
-            channel: "khqr".into(),
-        },
-        Currency::Khr,
-    )
-    .unwrap()
-}
-
-fn revenue(office: &str, sector: &str) -> AccountCode {
-    AccountCode::new(
-        office,
-        AccountKind::Revenue {
-            sector: sector.into(),
-        },
-        Currency::Khr,
-    )
-    .unwrap()
-}
+use support::{clearing, revenue};
 
 fn payment(office: &str, sector: &str, minor: i64) -> BalancedEntry {
     let amount = Money::from_minor(minor, Currency::Khr);
