@@ -175,15 +175,10 @@ pub async fn record_found(
         inbox_message_id: Some(inbox_id),
     };
     let outcome = settlement::record(conn, &report).await?;
-    let status = if outcome == Settlement::Duplicate {
-        "duplicate"
-    } else {
-        "processed"
-    };
     inbox::mark(
         &mut *conn,
         inbox_id,
-        status,
+        outcome.inbox_status(),
         None,
         &outcome.verdict(),
         Some(&found.hash),

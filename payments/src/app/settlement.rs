@@ -5,6 +5,8 @@
 //! One transaction holds: the provider-transaction claim (one effect per bank transaction id),
 //! the state change, the balanced ledger entry and the outbox event.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use ledger::{AccountCode, AccountKind, BalancedEntry, Currency, EntryBuilder, Money};
 use serde::Serialize;
@@ -53,6 +55,14 @@ pub enum Settlement {
 }
 
 impl Settlement {
+    /// The inbox status of the message that reported it.
+    pub fn inbox_status(&self) -> &'static str {
+        match self {
+            Settlement::Duplicate => "duplicate",
+            _ => "processed",
+        }
+    }
+
     pub fn verdict(&self) -> String {
         match self {
             Settlement::Paid { .. } => "paid".to_owned(),
@@ -67,23 +77,51 @@ pub async fn record(
     conn: &mut PgConnection,
     report: &ReportedPayment<'_>,
 ) -> Result<Settlement, ApiError> {
-    // language=PostgreSQL
-    let claimed = sqlx::query(
-        "insert into provider_transactions (provider, transaction_id, inbox_message_id, outcome)
-         values ($1, $2, $3, 'processing') on conflict do nothing",
-    )
-    .bind(report.provider)
-    .bind(report.transaction_id)
-    .bind(report.inbox_message_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if claimed == 0 {
-        metrics::counter!("owso_bank_payments_total", "channel" => report.channel.to_owned(), "outcome" => "duplicate").increment(1);
+    let won = claim(conn, std::slice::from_ref(report)).await?;
+    if won.first() != Some(&true) {
         return Ok(Settlement::Duplicate);
     }
-
     record_claimed(conn, report).await
+}
+
+/// Claims the provider transaction ids of `reports` in one statement: one effect per bank
+/// transaction id. Tells, per report, whether it won its claim; a report loses when the id was
+/// recorded before, or appears earlier in `reports`.
+pub async fn claim(
+    conn: &mut PgConnection,
+    reports: &[ReportedPayment<'_>],
+) -> Result<Vec<bool>, ApiError> {
+    let providers: Vec<&str> = reports.iter().map(|r| r.provider).collect();
+    let transaction_ids: Vec<&str> = reports.iter().map(|r| r.transaction_id).collect();
+    let inbox_ids: Vec<Option<i64>> = reports.iter().map(|r| r.inbox_message_id).collect();
+    // language=PostgreSQL
+    let won: Vec<(String, String)> = sqlx::query_as(
+        "insert into provider_transactions (provider, transaction_id, inbox_message_id, outcome)
+         select provider, transaction_id, inbox_message_id, 'processing'
+         from unnest($1::text[], $2::text[], $3::bigint[]) with ordinality
+              as t (provider, transaction_id, inbox_message_id, position)
+         order by position
+         on conflict do nothing
+         returning provider, transaction_id",
+    )
+    .bind(&providers)
+    .bind(&transaction_ids)
+    .bind(&inbox_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut won: HashSet<(String, String)> = won.into_iter().collect();
+    Ok(reports
+        .iter()
+        .map(|report| {
+            // remove(): a second report of the same id in this list is a duplicate.
+            let claimed =
+                won.remove(&(report.provider.to_owned(), report.transaction_id.to_owned()));
+            if !claimed {
+                metrics::counter!("owso_bank_payments_total", "channel" => report.channel.to_owned(), "outcome" => "duplicate").increment(1);
+            }
+            claimed
+        })
+        .collect())
 }
 
 /// Records a reported payment whose provider transaction id this transaction has claimed

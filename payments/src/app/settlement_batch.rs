@@ -309,41 +309,21 @@ async fn settle_group(
     Ok(outcomes)
 }
 
-/// Claims the provider transaction ids of the group in one statement; returns the reports that
-/// won their claim (the first of the group for an id that appears twice), with their index.
+/// Claims the group's provider transaction ids ([`settlement::claim`]); returns the reports
+/// that won their claim, with their index.
 async fn claim<'r>(
     conn: &mut PgConnection,
     reports: &[&'r OwnedReport],
 ) -> Result<Vec<(usize, &'r OwnedReport)>, ApiError> {
-    let providers: Vec<&str> = reports.iter().map(|r| r.provider).collect();
-    let transaction_ids: Vec<&str> = reports.iter().map(|r| r.transaction_id.as_str()).collect();
-    let inbox_ids: Vec<i64> = reports.iter().map(|r| r.inbox_message_id).collect();
-    // language=PostgreSQL
-    let won: Vec<(String, String)> = sqlx::query_as(
-        "insert into provider_transactions (provider, transaction_id, inbox_message_id, outcome)
-         select provider, transaction_id, inbox_message_id, 'processing'
-         from unnest($1::text[], $2::text[], $3::bigint[]) with ordinality
-              as t (provider, transaction_id, inbox_message_id, position)
-         order by position
-         on conflict do nothing
-         returning provider, transaction_id",
-    )
-    .bind(&providers)
-    .bind(&transaction_ids)
-    .bind(&inbox_ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut won: HashSet<(String, String)> = won.into_iter().collect();
-    let mut claimed = Vec::with_capacity(reports.len());
-    for (index, report) in reports.iter().enumerate() {
-        // remove(): a second report of the same id in this group is a duplicate.
-        if won.remove(&(report.provider.to_owned(), report.transaction_id.clone())) {
-            claimed.push((index, *report));
-        } else {
-            metrics::counter!("owso_bank_payments_total", "channel" => report.channel, "outcome" => "duplicate").increment(1);
-        }
-    }
-    Ok(claimed)
+    let borrowed: Vec<ReportedPayment<'_>> = reports.iter().map(|r| r.borrowed()).collect();
+    let won = settlement::claim(conn, &borrowed).await?;
+    Ok(reports
+        .iter()
+        .copied()
+        .enumerate()
+        .zip(won)
+        .filter_map(|(claimed, won)| won.then_some(claimed))
+        .collect())
 }
 
 /// Marks every report's raw message with its verdict, in one statement.
@@ -354,13 +334,7 @@ async fn mark(
     let ids: Vec<i64> = marks.iter().map(|(r, _)| r.inbox_message_id).collect();
     let statuses: Vec<&str> = marks
         .iter()
-        .map(|(_, outcome)| {
-            if **outcome == Settlement::Duplicate {
-                "duplicate"
-            } else {
-                "processed"
-            }
-        })
+        .map(|(_, outcome)| outcome.inbox_status())
         .collect();
     let verdicts: Vec<String> = marks.iter().map(|(_, outcome)| outcome.verdict()).collect();
     let transaction_ids: Vec<&str> = marks
