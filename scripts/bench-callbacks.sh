@@ -14,7 +14,9 @@
 # Intents: the generator creates all its intents (each with a pending sandbox attempt) before
 # the clock starts and never during the measured phase. The closed loop gets BENCH_INTENTS of
 # them; if they run out it stops early and says so ("exhausted":true) — raise BENCH_INTENTS.
-# The open loop gets rate × seconds × 1.1 + 200.
+# The open loop gets rate × seconds × 1.1 + 200. Each run first sends BENCH_WARMUP more
+# callbacks, unmeasured, then runs ANALYZE (autovacuum's job on a production server; the test
+# machines run PostgreSQL with autovacuum off), so the measure phase sees steady state.
 #
 # Environment:
 #   DATABASE_URL        server to use (default postgres://postgres@127.0.0.1:5432/postgres); its
@@ -23,6 +25,7 @@
 #   BENCH_CONCURRENCY   closed-loop workers (default 16; also the open loop's connection pool)
 #   BENCH_SECONDS       measured seconds per run (default 10)
 #   BENCH_INTENTS       intents prepared for the closed loop (default 30000)
+#   BENCH_WARMUP        unmeasured callbacks before each run (default 1000)
 #   BENCH_OFFICE        office(s) of the intents, comma-separated (default 0320)
 #   BENCH_PORT, BENCH_BANK_PORT   ports on 127.0.0.1 (default 18180, 18181)
 #   plus anything `payments serve` reads (.env.example), e.g. DB_MAX_CONNECTIONS; .env is not read.
@@ -36,6 +39,7 @@ source scripts/lib.sh
 CONCURRENCY=${BENCH_CONCURRENCY:-16}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 INTENTS=${BENCH_INTENTS:-30000}
+WARMUP=${BENCH_WARMUP:-1000}
 OFFICE=${BENCH_OFFICE:-0320}
 PORT=${BENCH_PORT:-18180}
 BANK_PORT=${BENCH_BANK_PORT:-18181}
@@ -51,6 +55,7 @@ die() {
     exit 1
 }
 
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a whole number"
 for pair in "BENCH_CONCURRENCY:$CONCURRENCY" "BENCH_SECONDS:$SECONDS_PER_RUN" "BENCH_INTENTS:$INTENTS" \
     "BENCH_PORT:$PORT" "BENCH_BANK_PORT:$BANK_PORT"; do
     [[ ${pair#*:} =~ ^[1-9][0-9]*$ ]] || die "${pair%%:*} must be a whole number ≥ 1"
@@ -116,7 +121,7 @@ done
 say "==> service $SERVICE_URL and bank-sim $BANK_URL are up (database $DB_NAME)"
 
 common=(--base-url "$SERVICE_URL" --api-key "$API_KEY" --sandbox-secret "$SECRET" --office "$OFFICE"
-    --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN" --json)
+    --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" --json)
 status=0
 
 say "==> closed loop: $CONCURRENCY workers, ${SECONDS_PER_RUN} s, $INTENTS intents prepared"

@@ -29,6 +29,22 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Warns once at start when the server runs without autovacuum. The ledger's tables only
+/// grow; without analyze the planner keeps the row estimates of the day they were created,
+/// and plans made for an empty table scan the whole table (issue 5's benchmark measured its
+/// callback throughput halved that way). A warning, not a refusal: a DBA may analyze on a
+/// schedule of their own.
+pub async fn warn_if_autovacuum_off(pool: &PgPool) {
+    let setting: Result<String, _> = sqlx::query_scalar("select current_setting('autovacuum')")
+        .fetch_one(pool)
+        .await;
+    if matches!(setting.as_deref(), Ok("off")) {
+        tracing::warn!(
+            "PostgreSQL runs with autovacuum off: run ANALYZE regularly (or turn autovacuum on), or plans stay those of empty tables"
+        );
+    }
+}
+
 /// Ready means: the database answers and every embedded migration is applied.
 pub async fn ready(pool: &PgPool) -> Result<(), String> {
     let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where success")

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 pub async fn serve(config: config::Config) -> anyhow::Result<()> {
     let pool = db::connect(&config).await?;
     db::migrate(&pool).await?;
+    db::warn_if_autovacuum_off(&pool).await;
     let listen_addr = config.listen_addr;
     let workers_enabled = config.workers_enabled;
     let state = AppState::new(pool, config)?;

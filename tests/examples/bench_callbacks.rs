@@ -8,6 +8,12 @@
 //! callback, prepared and signed before the clock starts: a distinct `transaction_id`, the
 //! attempt's `provider_reference` and its exact amount, so every callback settles (`paid`).
 //!
+//! Warm-up (not timed): `--warmup` more intents (default 1,000) are prepared and their
+//! callbacks sent first, closed loop, then `ANALYZE` runs when a database URL is given (as
+//! autovacuum would; see [`analyze`]). The measure phase then starts from a service with its
+//! connections open and its plans made for tables that hold rows: steady state, as in
+//! production, rather than the first seconds of an empty database.
+//!
 //! Measure: closed loop by default (`--concurrency` workers, each sends the next callback and
 //! waits for its answer, for `--seconds`); with `--rate R` an open loop instead (callback `i`
 //! is due at `start + i/R` whether or not earlier ones were answered, each in its own task, and
@@ -52,6 +58,7 @@ struct Args {
     offices: Vec<String>,
     service: String,
     intents: usize,
+    warmup: usize,
     concurrency: usize,
     setup_concurrency: usize,
     seconds: f64,
@@ -61,7 +68,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: bench_callbacks --base-url URL --api-key KEY --sandbox-secret SECRET \
---office CODE[,CODE...] [--intents N] [--concurrency C] [--seconds T] [--rate R] [--json] \
+--office CODE[,CODE...] [--intents N] [--warmup W] [--concurrency C] [--seconds T] [--rate R] [--json] \
 [--service CODE] [--setup-concurrency S] [--database-url URL]";
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -72,6 +79,7 @@ fn parse_args() -> anyhow::Result<Args> {
         offices: Vec::new(),
         service: DEFAULT_SERVICE.to_owned(),
         intents: 30_000,
+        warmup: 1_000,
         concurrency: 16,
         setup_concurrency: 32,
         seconds: 10.0,
@@ -131,6 +139,11 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--service" => args.service = value,
             "--intents" => args.intents = count("--intents")?,
+            "--warmup" => {
+                args.warmup = value
+                    .parse::<usize>()
+                    .with_context(|| format!("--warmup must be a whole number, not {value:?}"))?;
+            }
             "--concurrency" => args.concurrency = count("--concurrency")?,
             "--setup-concurrency" => args.setup_concurrency = count("--setup-concurrency")?,
             "--seconds" => args.seconds = number("--seconds")?,
@@ -291,7 +304,8 @@ async fn setup(
     let done = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
-    for _ in 0..args.setup_concurrency.min(args.intents) {
+    let total = args.intents + args.warmup;
+    for _ in 0..args.setup_concurrency.min(total) {
         let (http, args, quotes, next, done, failed) = (
             http.clone(),
             Arc::clone(args),
@@ -305,7 +319,7 @@ async fn setup(
             let mut prepared = Vec::new();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= args.intents || failed.load(Ordering::Relaxed) {
+                if index >= total || failed.load(Ordering::Relaxed) {
                     return Ok::<_, anyhow::Error>(prepared);
                 }
                 let Some((office, quote_id)) = quotes.get(index % quotes.len()) else {
@@ -320,12 +334,12 @@ async fn setup(
                 }
                 let count = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if count % 5_000 == 0 {
-                    eprintln!("bench_callbacks: setup {count}/{} intents", args.intents);
+                    eprintln!("bench_callbacks: setup {count}/{total} intents");
                 }
             }
         }));
     }
-    let mut callbacks = Vec::with_capacity(args.intents);
+    let mut callbacks = Vec::with_capacity(total);
     for worker in workers {
         callbacks.extend(worker.await??);
     }
@@ -531,6 +545,44 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Sends the warm-up callbacks (closed loop, unmeasured) and fails on any error: the measure
+/// phase should start with the service's connections open, its statements prepared and the
+/// ledger's tables holding rows.
+async fn warm_up(
+    http: &reqwest::Client,
+    url: &str,
+    callbacks: Vec<Callback>,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let count = callbacks.len();
+    let tally = closed_loop(http, url, Arc::new(callbacks), concurrency, 3_600.0).await;
+    if let Some(error) = tally.first_error {
+        bail!(
+            "{} of {count} warm-up callbacks failed; the first: {error}",
+            tally.errors
+        );
+    }
+    eprintln!(
+        "bench_callbacks: warm-up: {count} callbacks in {:.1} s",
+        tally.seconds
+    );
+    Ok(())
+}
+
+/// Refreshes the planner's statistics between the warm-up and the measure phase, as
+/// autovacuum's analyze would on a server that runs it (the test machines' PostgreSQL has
+/// autovacuum off). Without it every plan cached in the service was made for tables that
+/// were empty when the service started: sequential scans of the ledger's postings on every
+/// balance check, slower with every row.
+async fn analyze(database_url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(database_url)
+        .await
+        .context("connecting to DATABASE_URL")?;
+    sqlx::query("analyze").execute(&mut conn).await?;
+    Ok(())
+}
+
 /// Counts of what a paid callback leaves behind, read straight from the database.
 async fn settled_counts(database_url: &str) -> anyhow::Result<(i64, i64)> {
     use sqlx::Connection as _;
@@ -569,12 +621,20 @@ async fn main() -> anyhow::Result<()> {
         callbacks.len() as f64 / setup_seconds
     );
 
+    let url = format!("{}/v1/callbacks/sandbox", args.base_url);
+    let mut callbacks = callbacks;
+    let measured = callbacks.split_off(args.warmup.min(callbacks.len()));
+    if !callbacks.is_empty() {
+        warm_up(&http, &url, callbacks, args.concurrency).await?;
+    }
+    if let Some(url) = &args.database_url {
+        analyze(url).await?;
+    }
     let before = match &args.database_url {
         Some(url) => Some(settled_counts(url).await?),
         None => None,
     };
-    let url = format!("{}/v1/callbacks/sandbox", args.base_url);
-    let callbacks = Arc::new(callbacks);
+    let callbacks = Arc::new(measured);
     let mut tally = match args.rate {
         None => closed_loop(&http, &url, callbacks, args.concurrency, args.seconds).await,
         Some(rate) => open_loop(&http, &url, callbacks, rate, args.seconds).await,
@@ -640,6 +700,7 @@ async fn main() -> anyhow::Result<()> {
         "ledger_check": check,
         "exhausted": tally.exhausted,
         "intents": args.intents,
+        "warmup": args.warmup,
         "offices": args.offices,
         "setup_s": round3(setup_seconds),
     });
