@@ -1,7 +1,10 @@
-//! Gapless receipt numbers per office and fiscal year, handed out off the payment's
-//! transaction (migration 0007 says why): a settlement stages its `payment.paid` event in
-//! `receipt_queue` (app::settlement); [`number_office`] numbers everything staged for an office in one
-//! transaction and releases the events with their numbers.
+//! Gapless receipt numbers per office and fiscal year, handed out so that a payment's
+//! transaction never holds the office's counter through more than one commit (migration 0007
+//! says why). A payment settled alone stages its `payment.paid` event in `receipt_queue`
+//! (app::settlement); [`number_office`] numbers everything staged for an office in one
+//! transaction, right after, and releases the events with their numbers. A settled group
+//! (app::settlement_batch) numbers the payments it has in hand inside its own transaction,
+//! just before its commit ([`number_paid_in`]), without staging them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,16 +29,24 @@ pub fn fiscal_year(at: DateTime<Utc>) -> i32 {
     }
 }
 
+/// A paid payment still without its receipt number: staged in receipt_queue, or in hand in a
+/// settled group's transaction.
+#[derive(sqlx::FromRow)]
+pub struct Unnumbered {
+    pub payment_intent_id: Uuid,
+    pub fiscal_year: i32,
+    pub case_reference: String,
+    pub total_minor: i64,
+    pub currency: String,
+    pub channel: String,
+    pub paid_at: DateTime<Utc>,
+}
+
 #[derive(sqlx::FromRow)]
 struct QueuedRow {
     id: i64,
-    payment_intent_id: Uuid,
-    fiscal_year: i32,
-    case_reference: String,
-    total_minor: i64,
-    currency: String,
-    channel: String,
-    paid_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    payment: Unnumbered,
 }
 
 /// Numbers every payment staged for `office` (up to a batch), releases their `payment.paid`
@@ -54,9 +65,8 @@ pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiErro
     Ok(numbered)
 }
 
-/// [`number_office`] inside the caller's transaction: a settled group numbers its own
-/// payments (and whatever else the office has staged) before it commits, holding the office's
-/// counter from that statement to its commit, once per group.
+/// [`number_office`] inside the caller's transaction: what the office has staged, its rows
+/// locked before the counter, which is then held to the caller's commit.
 pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<usize, ApiError> {
     // `for update` (not `skip locked`): waiting here is what makes concurrent payments of one
     // office share a numbering transaction; rows another numbering took are gone when the
@@ -80,9 +90,38 @@ pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<u
         .bind(&ids)
         .execute(&mut *conn)
         .await?;
-    let mut by_year: BTreeMap<i32, Vec<&QueuedRow>> = BTreeMap::new();
-    for row in &rows {
-        by_year.entry(row.fiscal_year).or_default().push(row);
+    let payments: Vec<&Unnumbered> = rows.iter().map(|row| &row.payment).collect();
+    number(conn, office, &payments).await
+}
+
+/// Numbers payments of `office` that a settled group has in hand (written paid in this
+/// transaction, never staged) and releases their events: the counter, then one statement for
+/// the intents and one for the events. The group calls [`number_office_in`] first for any
+/// payment it did stage, so the staged rows are still locked before the counter.
+pub async fn number_paid_in(
+    conn: &mut PgConnection,
+    office: &str,
+    payments: &[Unnumbered],
+) -> Result<usize, ApiError> {
+    let payments: Vec<&Unnumbered> = payments.iter().collect();
+    number(conn, office, &payments).await
+}
+
+/// Moves the office's counter for each fiscal year once and writes the numbers and events.
+async fn number(
+    conn: &mut PgConnection,
+    office: &str,
+    payments: &[&Unnumbered],
+) -> Result<usize, ApiError> {
+    if payments.is_empty() {
+        return Ok(0);
+    }
+    let mut by_year: BTreeMap<i32, Vec<&Unnumbered>> = BTreeMap::new();
+    for payment in payments {
+        by_year
+            .entry(payment.fiscal_year)
+            .or_default()
+            .push(payment);
     }
     // Counters in year order, after the staged rows: every numbering locks in the same order.
     for (year, staged) in by_year {
@@ -122,14 +161,14 @@ pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<u
         outbox::enqueue_many(&mut *conn, events).await?;
     }
     metrics::counter!("owso_receipts_numbered_total")
-        .increment(u64::try_from(rows.len()).unwrap_or(0));
-    Ok(rows.len())
+        .increment(u64::try_from(payments.len()).unwrap_or(0));
+    Ok(payments.len())
 }
 
 /// The `payment.paid` event of a numbered payment.
 fn paid_event<'a>(
     office: &'a str,
-    row: &'a QueuedRow,
+    row: &'a Unnumbered,
     receipt_number: String,
 ) -> Result<NewEvent<'a>, ApiError> {
     let total = money::from_row(row.total_minor, &row.currency)?;

@@ -260,6 +260,7 @@ async fn settle(
             total,
             paid_at,
         }],
+        true,
     )
     .await?;
     Ok(Settlement::Paid {
@@ -279,12 +280,18 @@ pub struct PaidWrite<'a> {
 }
 
 /// The state writes of settled payments, one statement for all: each paid attempt (and its
-/// intent's other pending attempts cancelled), each intent paid, each claim's outcome, and
-/// each `payment.paid` event staged in receipt_queue. The event becomes an outbox event with
-/// its receipt number right after the transaction commits (app::receipts): a counter row
-/// locked here would be held through the commit's disk flush and let one office confirm one
-/// payment per flush. The intents must be locked and awaiting payment, each once.
-pub async fn write_paid(conn: &mut PgConnection, paid: &[PaidWrite<'_>]) -> Result<(), ApiError> {
+/// intent's other pending attempts cancelled), each intent paid, each claim's outcome, and,
+/// with `stage`, each `payment.paid` event staged in receipt_queue. A staged event becomes an
+/// outbox event with its receipt number right after the transaction commits (app::receipts):
+/// a counter row locked here would be held through the commit's disk flush and let one office
+/// confirm one payment per flush. Without `stage` the caller numbers the payments itself
+/// before it commits ([`receipts::number_paid_in`], a settled group). The intents must be
+/// locked and awaiting payment, each once.
+pub async fn write_paid(
+    conn: &mut PgConnection,
+    paid: &[PaidWrite<'_>],
+    stage: bool,
+) -> Result<(), ApiError> {
     let intent_ids: Vec<Uuid> = paid.iter().map(|p| p.intent.id).collect();
     let attempt_ids: Vec<Uuid> = paid.iter().map(|p| p.attempt.id).collect();
     let paid_ats: Vec<DateTime<Utc>> = paid.iter().map(|p| p.paid_at).collect();
@@ -342,6 +349,7 @@ pub async fn write_paid(conn: &mut PgConnection, paid: &[PaidWrite<'_>]) -> Resu
                  total_minor, currency, channel, paid_at)
              select intent_id, office_code, fiscal_year, case_reference, total_minor, currency, channel, paid_at
              from input
+             where $13
              returning 1
          )
          -- Every data-modifying WITH runs to completion, read or not.
@@ -359,6 +367,7 @@ pub async fn write_paid(conn: &mut PgConnection, paid: &[PaidWrite<'_>]) -> Resu
     .bind(&cases)
     .bind(&totals)
     .bind(&currencies)
+    .bind(stage)
     .fetch_one(&mut *conn)
     .await?;
     if usize::try_from(written).ok() != Some(paid.len()) {

@@ -13,7 +13,7 @@
 //! provider transaction id is claimed once, so a group that did commit after all answers
 //! `Duplicate` the second time and nothing is counted twice.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
@@ -272,7 +272,23 @@ async fn settle_group(
         )
         .collect();
     if !writes.is_empty() {
-        settlement::write_paid(&mut tx, &writes).await?;
+        // Not staged: numbered below, in this transaction.
+        settlement::write_paid(&mut tx, &writes, false).await?;
+    }
+    let mut unnumbered: BTreeMap<&str, Vec<receipts::Unnumbered>> = BTreeMap::new();
+    for write in &writes {
+        unnumbered
+            .entry(write.intent.office_code.as_str())
+            .or_default()
+            .push(receipts::Unnumbered {
+                payment_intent_id: write.intent.id,
+                fiscal_year: receipts::fiscal_year(write.paid_at),
+                case_reference: write.intent.case_reference.clone(),
+                total_minor: write.total.amount_minor(),
+                currency: write.total.currency().code().to_owned(),
+                channel: write.report.channel.to_owned(),
+                paid_at: write.paid_at,
+            });
     }
     for (index, _, _, intent) in &plain {
         if let Some(slot) = outcomes.get_mut(*index) {
@@ -283,9 +299,14 @@ async fn settle_group(
         }
     }
     // The rest one by one, after the usual ones, so a second payment of an intent paid in
-    // this group sees it paid.
+    // this group sees it paid. One of them that pays stages its event as a single payment
+    // does; its office's queue is numbered below.
+    let mut staged_offices: BTreeSet<String> = BTreeSet::new();
     for (index, report) in unusual {
         let outcome = settlement::record_claimed(&mut tx, &report.borrowed()).await?;
+        if let Settlement::Paid { office_code, .. } = &outcome {
+            staged_offices.insert(office_code.clone());
+        }
         if let Some(slot) = outcomes.get_mut(index) {
             *slot = Some(outcome);
         }
@@ -297,13 +318,13 @@ async fn settle_group(
     let marks: Vec<(&OwnedReport, &Settlement)> = reports.iter().copied().zip(&outcomes).collect();
     mark(&mut tx, &marks).await?;
     // Numbered last before the commit: the office's counter is held from here to the commit,
-    // once for the whole group, and no numbering transaction follows.
-    let offices: BTreeSet<&str> = plain
-        .iter()
-        .map(|(_, _, _, intent)| intent.office_code.as_str())
-        .collect();
-    for office in offices {
+    // once for the whole group, and no numbering transaction follows. Staged rows first, so
+    // their locks come before the counter's, in the order every numbering takes them.
+    for office in &staged_offices {
         receipts::number_office_in(&mut tx, office).await?;
+    }
+    for (office, payments) in &unnumbered {
+        receipts::number_paid_in(&mut tx, office, payments).await?;
     }
     tx.commit().await?;
     Ok(outcomes)
