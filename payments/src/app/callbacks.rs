@@ -43,7 +43,7 @@ pub async fn sandbox(
     if !state.config.sandbox_enabled {
         return Err(ApiError::not_found("provider"));
     }
-    let inbox_id = inbox::store(&state.pool, "sandbox", &kept_headers(headers), body).await?;
+    let inbox_id = inbox::receive(&state.pool, "sandbox", &kept_headers(headers), body).await?;
     let signature = headers
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())

@@ -2,7 +2,7 @@
 //! is acted on, then marked with what came of it.
 
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 
 use crate::http::error::ApiError;
 
@@ -21,6 +21,35 @@ pub async fn store<'c>(
     .bind(headers)
     .bind(body)
     .fetch_one(executor)
+    .await?;
+    Ok(id)
+}
+
+/// Stores a bank's callback as received, in a transaction of its own whose commit does not
+/// wait for its WAL flush (`synchronous_commit` off for that transaction only, one round
+/// trip). It loses nothing a bank is told about: the message is committed, so visible,
+/// before it is processed, and every answer the handler gives follows a synchronous commit
+/// of its own (the settled group, or the verdict), which flushes the WAL up to a point after
+/// this commit. A crash before that answer loses at most a message the bank was never
+/// acknowledged and sends again.
+pub async fn receive(
+    pool: &PgPool,
+    provider: &str,
+    headers: &Value,
+    body: &[u8],
+) -> Result<i64, ApiError> {
+    // set_config(.., true) is SET LOCAL: it ends with this statement's implicit transaction
+    // and never reaches the next user of the pooled connection.
+    // language=PostgreSQL
+    let id: i64 = sqlx::query_scalar(
+        "insert into inbox_messages (provider, headers, body)
+         select $1, $2, $3 from (select set_config('synchronous_commit', 'off', true)) as lazily
+         returning id",
+    )
+    .bind(provider)
+    .bind(headers)
+    .bind(body)
+    .fetch_one(pool)
     .await?;
     Ok(id)
 }

@@ -340,3 +340,48 @@ async fn a_forged_callback_is_refused_kept_and_changes_nothing(pool: PgPool) {
         .await;
     assert_eq!(unknown_provider.status, StatusCode::NOT_FOUND);
 }
+
+/// The raw callback is stored with a commit that does not wait for the disk; the setting must
+/// end with that statement, or the next payment settled on the same pooled connection would
+/// commit without waiting either.
+#[sqlx::test(migrations = "../migrations")]
+async fn storing_a_callback_lazily_leaves_the_connection_synchronous(pool: PgPool) {
+    use sqlx::postgres::PgPoolOptions;
+    let one = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .unwrap();
+    let before: String = sqlx::query_scalar("show synchronous_commit")
+        .fetch_one(&one)
+        .await
+        .unwrap();
+    assert_eq!(before, "on");
+    let id = payments::app::inbox::receive(&one, "sandbox", &json!({"k": "v"}), b"raw body")
+        .await
+        .unwrap();
+    let (provider, body, status): (String, Vec<u8>, String) =
+        sqlx::query_as("select provider, body, status from inbox_messages where id = $1")
+            .bind(id)
+            .fetch_one(&one)
+            .await
+            .unwrap();
+    assert_eq!(
+        (provider.as_str(), body.as_slice(), status.as_str()),
+        ("sandbox", &b"raw body"[..], "received")
+    );
+    let after: String = sqlx::query_scalar("show synchronous_commit")
+        .fetch_one(&one)
+        .await
+        .unwrap();
+    assert_eq!(after, "on");
+    let in_transaction: String = sqlx::query_scalar(
+        "select setting from (select set_config('synchronous_commit', 'off', true)) as s (setting)",
+    )
+    .fetch_one(&one)
+    .await
+    .unwrap();
+    // The same expression does switch it off for its own statement: the check above is not
+    // vacuous.
+    assert_eq!(in_transaction, "off");
+}
