@@ -116,6 +116,22 @@ async fn seal_until(pool: &PgPool, expected: i64) {
     panic!("the sealer did not reach {expected} entries");
 }
 
+/// Rolls up until at least `expected` days are aggregated. Like sealing, a day waits for
+/// transactions running anywhere in the cluster, so retry for a while.
+async fn rollup_until(pool: &PgPool, expected: i64) {
+    let mut days = 0;
+    for _ in 0..400 {
+        let mut tx = pool.begin().await.unwrap();
+        days += store::rollup_once(&mut tx, 100).await.unwrap().days;
+        tx.commit().await.unwrap();
+        if days >= expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{days} days rolled up, not {expected}");
+}
+
 async fn verify(pool: &PgPool) -> store::VerifyReport {
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("set transaction isolation level repeatable read, read only")
@@ -405,19 +421,8 @@ async fn point_in_time_balances_match_a_recomputation_from_postings(pool: PgPool
         }
     }
     post(&pool, &payment("0320", "land", 777)).await;
-    // Roll up everything that is over; like sealing, a day waits for transactions running
-    // anywhere in the cluster, so retry for a while.
-    let mut days = 0;
-    for _ in 0..400 {
-        let mut tx = pool.begin().await.unwrap();
-        days += store::rollup_once(&mut tx, 100).await.unwrap().days;
-        tx.commit().await.unwrap();
-        if days >= 10 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(days >= 10, "{days} days rolled up");
+    // Roll up everything that is over.
+    rollup_until(&pool, 10).await;
     let aggregated: i64 = sqlx::query_scalar("select count(*) from ledger_daily_balances")
         .fetch_one(&pool)
         .await
@@ -543,17 +548,7 @@ async fn verify_recomputes_the_daily_balances_and_names_a_tampered_one(pool: PgP
             .await;
         }
     }
-    let mut days = 0;
-    for _ in 0..400 {
-        let mut tx = pool.begin().await.unwrap();
-        days += store::rollup_once(&mut tx, 100).await.unwrap().days;
-        tx.commit().await.unwrap();
-        if days >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(days >= 3, "{days} days rolled up");
+    rollup_until(&pool, 3).await;
     seal_until(&pool, 6).await;
     let report = verify(&pool).await;
     assert!(report.ok, "{report:?}");
