@@ -32,6 +32,18 @@ fn payment(office: &str, key: Option<&str>, minor: i64) -> BalancedEntry {
     }
 }
 
+/// A committer with batches of up to 64 and room for 1,024 waiting entries.
+fn committer(pool: &PgPool, committers: usize) -> GroupCommitter {
+    GroupCommitter::start(
+        pool.clone(),
+        GroupConfig {
+            max_batch: 64,
+            committers,
+            queue: 1024,
+        },
+    )
+}
+
 async fn scalar(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -153,14 +165,7 @@ async fn a_refused_entry_aborts_its_batch(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn concurrent_writers_share_transactions_and_each_key_posts_once(pool: PgPool) {
-    let committer = GroupCommitter::start(
-        pool.clone(),
-        GroupConfig {
-            max_batch: 64,
-            committers: 2,
-            queue: 1024,
-        },
-    );
+    let committer = committer(&pool, 2);
     // 300 writers: 200 distinct keys (100 of them sent twice, at the same time) and 100
     // entries without a key, over three offices.
     let mut writers = Vec::new();
@@ -230,14 +235,7 @@ async fn concurrent_writers_share_transactions_and_each_key_posts_once(pool: PgP
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_refused_entry_gets_its_own_answer_and_the_others_commit(pool: PgPool) {
-    let committer = GroupCommitter::start(
-        pool.clone(),
-        GroupConfig {
-            max_batch: 64,
-            committers: 1,
-            queue: 1024,
-        },
-    );
+    let committer = committer(&pool, 1);
     let mut writers = Vec::new();
     for n in 0..40_i64 {
         let entry = if n == 17 {
@@ -295,14 +293,7 @@ async fn a_commit_the_server_refuses_is_retried_entry_by_entry(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let committer = GroupCommitter::start(
-        pool.clone(),
-        GroupConfig {
-            max_batch: 64,
-            committers: 1,
-            queue: 1024,
-        },
-    );
+    let committer = committer(&pool, 1);
     let mut writers = Vec::new();
     for n in 0..30_i64 {
         let amount = Money::from_minor(10, Currency::Khr);
