@@ -107,17 +107,9 @@ LISTEN_ADDR=127.0.0.1:$PORT PUBLIC_BASE_URL=$SERVICE_URL SANDBOX_ENABLED=true BA
 payments_pid=$!
 pids+=("$payments_pid")
 
-deadline=$((SECONDS + 60))
-until answers_2xx "127.0.0.1:$PORT" /readyz && answers_2xx "127.0.0.1:$BANK_PORT" /healthz; do
-    for pair in "service:$payments_pid" "bank-sim:$bank_pid"; do
-        if ! kill -0 "${pair#*:}" 2>/dev/null; then
-            tail -n 30 "$OUT/${pair%%:*}.log" >&2 || true
-            die "${pair%%:*} exited during start-up (log: $OUT/${pair%%:*}.log)"
-        fi
-    done
-    ((SECONDS < deadline)) || die "no answer on /readyz and /healthz within 60 s (logs in $OUT)"
-    sleep 0.1
-done
+both_up() { answers_2xx "127.0.0.1:$PORT" /readyz && answers_2xx "127.0.0.1:$BANK_PORT" /healthz; }
+wait_up "$OUT" both_up "service:$payments_pid" "bank-sim:$bank_pid" ||
+    die "the service (/readyz) and bank-sim (/healthz) did not both come up"
 say "==> service $SERVICE_URL and bank-sim $BANK_URL are up (database $DB_NAME)"
 
 common=(--base-url "$SERVICE_URL" --api-key "$API_KEY" --sandbox-secret "$SECRET" --office "$OFFICE"

@@ -48,3 +48,25 @@ stop_children() {
     done
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
+
+# wait_up LOG_DIR CHECK NAME:PID...: runs the command CHECK every 0.1 s until it succeeds (status
+# 0). Fails (status 1, reason on stderr) when a child NAME:PID has exited, with the end of its
+# log LOG_DIR/NAME.log, or when 60 s pass.
+wait_up() {
+    local log_dir=$1 check=$2 pair deadline=$((SECONDS + 60))
+    shift 2
+    until "$check"; do
+        for pair in "$@"; do
+            if ! kill -0 "${pair#*:}" 2>/dev/null; then
+                tail -n 30 "$log_dir/${pair%%:*}.log" >&2 || true
+                printf '%s exited during start-up (log: %s)\n' "${pair%%:*}" "$log_dir/${pair%%:*}.log" >&2
+                return 1
+            fi
+        done
+        if ((SECONDS >= deadline)); then
+            printf 'no answer within 60 s (logs in %s)\n' "$log_dir" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+}

@@ -128,17 +128,9 @@ SANDBOX_ENABLED=true BANK_SIM_URL=$BANK_URL LISTEN_ADDR=$PAYMENTS_ADDR PUBLIC_BA
 payments_pid=$!
 pids+=("$payments_pid")
 
-deadline=$((SECONDS + 60))
-until healthy "$PAYMENTS_LOCAL" && healthy "$BANK_LOCAL"; do
-    for pair in "payments:$payments_pid" "bank-sim:$bank_pid"; do
-        if ! kill -0 "${pair#*:}" 2>/dev/null; then
-            tail -n 30 ".run/${pair%%:*}.log" >&2 || true
-            die "${pair%%:*} exited during start-up (log: .run/${pair%%:*}.log)"
-        fi
-    done
-    ((SECONDS < deadline)) || die "no answer on /healthz within 60 s (logs: .run/payments.log, .run/bank-sim.log)"
-    sleep 0.2
-done
+both_healthy() { healthy "$PAYMENTS_LOCAL" && healthy "$BANK_LOCAL"; }
+wait_up .run both_healthy "payments:$payments_pid" "bank-sim:$bank_pid" ||
+    die "the service and bank-sim did not both answer /healthz (logs: .run/payments.log, .run/bank-sim.log)"
 
 # The service the walk-through quotes: configured, else the first published one the catalog lists.
 service=${DEMO_SERVICE_CODE:-}
