@@ -31,9 +31,9 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 
 /// Warns once at start when the server runs without autovacuum. The ledger's tables only
 /// grow; without analyze the planner keeps the row estimates of the day they were created,
-/// and plans made for an empty table scan the whole table (issue 5's benchmark measured its
-/// callback throughput halved that way). A warning, not a refusal: a DBA may analyze on a
-/// schedule of their own.
+/// and plans made for an empty table scan the whole table (issue 5's callback benchmark ran
+/// at 691–802/s that way, 1,005–1,277/s once analyzed). A warning, not a refusal: a DBA may
+/// analyze on a schedule of their own.
 pub async fn warn_if_autovacuum_off(pool: &PgPool) {
     let setting: Result<String, _> = sqlx::query_scalar("select current_setting('autovacuum')")
         .fetch_one(pool)

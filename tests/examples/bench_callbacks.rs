@@ -613,7 +613,7 @@ async fn main() -> anyhow::Result<()> {
     let run_tag = format!("{:x}", chrono::Utc::now().timestamp_millis());
 
     let setup_started = Instant::now();
-    let callbacks = setup(&http, &args, &run_tag).await?;
+    let mut callbacks = setup(&http, &args, &run_tag).await?;
     let setup_seconds = setup_started.elapsed().as_secs_f64();
     eprintln!(
         "bench_callbacks: setup {} intents with pending sandbox attempts in {setup_seconds:.1} s ({:.0}/s)",
@@ -622,7 +622,6 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let url = format!("{}/v1/callbacks/sandbox", args.base_url);
-    let mut callbacks = callbacks;
     let measured = callbacks.split_off(args.warmup.min(callbacks.len()));
     if !callbacks.is_empty() {
         warm_up(&http, &url, callbacks, args.concurrency).await?;
