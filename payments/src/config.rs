@@ -49,6 +49,8 @@ pub struct Config {
     pub ledger_seal_interval: Duration,
     /// How often finished days are rolled up into daily balances.
     pub ledger_rollup_interval: Duration,
+    /// Most payment attempts one intent takes (`MAX_ATTEMPTS_PER_INTENT`).
+    pub max_attempts_per_intent: i64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -117,6 +119,21 @@ fn ledger_signing_key() -> anyhow::Result<Option<SecretString>> {
         bail!("LEDGER_SIGNING_KEY must be the base64 of a 32-byte Ed25519 seed");
     }
     Ok(Some(SecretString::from(raw)))
+}
+
+/// Attempts one intent takes by default: enough for a payer who switches channels or lets a
+/// few QRs expire, few enough that one link cannot be used to flood the banks.
+pub const DEFAULT_MAX_ATTEMPTS_PER_INTENT: i64 = 10;
+
+fn max_attempts_per_intent() -> anyhow::Result<i64> {
+    let raw = parse_u64(
+        "MAX_ATTEMPTS_PER_INTENT",
+        DEFAULT_MAX_ATTEMPTS_PER_INTENT.unsigned_abs(),
+    )?;
+    if !(1..=1000).contains(&raw) {
+        bail!("MAX_ATTEMPTS_PER_INTENT must be between 1 and 1000, got {raw}");
+    }
+    i64::try_from(raw).context("MAX_ATTEMPTS_PER_INTENT is too large")
 }
 
 /// bank-sim's Bakong token when none is configured (sandbox only).
@@ -210,6 +227,7 @@ impl Config {
             ledger_rollup_interval: Duration::from_millis(
                 parse_u64("LEDGER_ROLLUP_MS", 60_000)?.max(100),
             ),
+            max_attempts_per_intent: max_attempts_per_intent()?,
         })
     }
 
@@ -250,6 +268,7 @@ impl Config {
             ledger_signing_key: None,
             ledger_seal_interval: Duration::from_millis(100),
             ledger_rollup_interval: Duration::from_secs(1),
+            max_attempts_per_intent: DEFAULT_MAX_ATTEMPTS_PER_INTENT,
         }
     }
 }

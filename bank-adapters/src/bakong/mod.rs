@@ -134,8 +134,8 @@ impl BakongClient {
     ///
     /// Duplicates are asked once. Lists longer than [`MAX_MD5_LIST_LEN`] go out as several
     /// calls, one after another; if one fails the whole call fails, and asking again is safe.
-    /// `STATIC_QR`, `FAILED` and unknown statuses read as `None` and are logged; use
-    /// [`Self::check_by_md5_list_detailed`] to see them.
+    /// `STATIC_QR`, `FAILED`, unknown statuses and items that cannot be read read as `None`
+    /// and are logged; use [`Self::check_by_md5_list_detailed`] to see them.
     ///
     /// # Errors
     ///
@@ -151,6 +151,11 @@ impl BakongClient {
             .into_iter()
             .map(|entry| {
                 match &entry.status {
+                    _ if entry.undecodable.is_some() => tracing::warn!(
+                        md5 = %entry.md5,
+                        reason = entry.undecodable.as_deref().unwrap_or_default(),
+                        "Bakong's answer for this md5 could not be read; treating it as not paid"
+                    ),
                     Md5Status::Success | Md5Status::NotFound => {}
                     other => tracing::warn!(
                         md5 = %entry.md5,
@@ -163,7 +168,8 @@ impl BakongClient {
             .collect())
     }
 
-    /// [`Self::check_by_md5_list`] with Bakong's status of each md5.
+    /// [`Self::check_by_md5_list`] with Bakong's status of each md5, and which answers could
+    /// not be read ([`Md5ListEntry::undecodable`]).
     ///
     /// # Errors
     ///
@@ -184,7 +190,10 @@ impl BakongClient {
             .collect();
         let mut answers: HashMap<&str, Md5ListEntry> = HashMap::with_capacity(unique.len());
         for chunk in unique.chunks(MAX_MD5_LIST_LEN) {
-            let envelope = self.post("check_transaction_by_md5_list", chunk).await?;
+            // Items stay raw until list_outcome reads each one: one unreadable item must not
+            // make the whole answer unreadable.
+            let envelope: BakongEnvelope<Vec<Box<serde_json::value::RawValue>>> =
+                self.post("check_transaction_by_md5_list", chunk).await?;
             let entries = match_answers(chunk, list_outcome(envelope)?)?;
             for (md5, entry) in chunk.iter().zip(entries) {
                 answers.insert(md5, entry);

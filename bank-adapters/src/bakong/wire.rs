@@ -211,10 +211,37 @@ impl From<Md5Status> for String {
 pub struct Md5ListEntry {
     /// The md5 asked about.
     pub md5: String,
-    /// What Bakong knows of it.
+    /// What Bakong knows of it (for an undecodable item, what could be read of it, or
+    /// `Other("")`).
     pub status: Md5Status,
-    /// The payment; present exactly when `status` is [`Md5Status::Success`].
+    /// The payment; present exactly when `status` is [`Md5Status::Success`] and the item
+    /// could be read.
     pub transaction: Option<BakongTransaction>,
+    /// Why Bakong's item for this md5 could not be read (then `transaction` is `None`). One
+    /// unreadable item does not spoil the others of the answer: it reads as "not known to be
+    /// paid", and the md5 is simply asked again later.
+    pub undecodable: Option<String>,
+}
+
+impl Md5ListEntry {
+    /// An entry for an item that could not be read.
+    fn undecodable(md5: String, status: Md5Status, why: String) -> Self {
+        Self {
+            md5,
+            status,
+            transaction: None,
+            undecodable: Some(why),
+        }
+    }
+}
+
+/// What can be read of a list item that is not a valid [`Md5ListItem`]: the md5 it answers
+/// for, if any, so that it spoils only that md5.
+#[derive(Deserialize)]
+struct ItemMd5 {
+    md5: String,
+    #[serde(default)]
+    status: Option<String>,
 }
 
 /// The body of `check_transaction_by_md5`.
@@ -306,7 +333,7 @@ pub fn parse_transaction_response(body: &[u8]) -> Result<Option<BakongTransactio
 ///
 /// As [`list_outcome`], plus [`AdapterError::Decode`] when the body is not the envelope.
 pub fn parse_md5_list_response(body: &[u8]) -> Result<Vec<Md5ListEntry>, AdapterError> {
-    let envelope: BakongEnvelope<Vec<Md5ListItem>> =
+    let envelope: BakongEnvelope<Vec<Box<RawValue>>> =
         serde_json::from_slice(body).map_err(|error| decode_error(&error))?;
     list_outcome(envelope)
 }
@@ -348,12 +375,17 @@ pub fn transaction_outcome(
 
 /// What a list envelope means: one checked entry per item, or an error for the whole call.
 ///
+/// Each item is read on its own (the envelope keeps them raw): an item that cannot be read,
+/// or a `SUCCESS` item without a readable transaction, becomes an entry with
+/// [`Md5ListEntry::undecodable`] set, for the md5 it names, or with an empty md5 when even
+/// that cannot be read. It is never read as paid, and it does not fail the other items.
+///
 /// # Errors
 ///
-/// As [`transaction_outcome`] for a failed envelope; [`AdapterError::Decode`] when a
-/// `SUCCESS` item has no readable transaction or the data is missing.
+/// As [`transaction_outcome`] for a failed envelope; [`AdapterError::Decode`] when the data
+/// is missing.
 pub fn list_outcome(
-    envelope: BakongEnvelope<Vec<Md5ListItem>>,
+    envelope: BakongEnvelope<Vec<Box<RawValue>>>,
 ) -> Result<Vec<Md5ListEntry>, AdapterError> {
     if envelope.response_code != RESPONSE_CODE_SUCCESS {
         return Err(envelope_error(&envelope));
@@ -361,27 +393,53 @@ pub fn list_outcome(
     let items = envelope.data.ok_or_else(|| {
         AdapterError::Decode("Bakong answered the md5 list without data".to_owned())
     })?;
-    items
-        .into_iter()
-        .map(|item| {
-            let transaction = match (&item.status, item.data) {
-                (Md5Status::Success, Some(data)) => Some(BakongTransaction::try_from(data)?),
-                (Md5Status::Success, None) => {
-                    return Err(AdapterError::Decode(format!(
-                        "Bakong answered SUCCESS for md5 {} without a transaction",
-                        bounded(&item.md5)
-                    )))
+    Ok(items.iter().map(|raw| list_entry(raw)).collect())
+}
+
+/// One list item, read and checked.
+fn list_entry(raw: &RawValue) -> Md5ListEntry {
+    let item: Md5ListItem = match serde_json::from_str(raw.get()) {
+        Ok(item) => item,
+        Err(error) => {
+            let why = format!(
+                "Bakong list item is not readable: {}",
+                bounded(&error.to_string())
+            );
+            return match serde_json::from_str::<ItemMd5>(raw.get()) {
+                Ok(named) => Md5ListEntry::undecodable(
+                    named.md5,
+                    Md5Status::from(named.status.unwrap_or_default()),
+                    why,
+                ),
+                Err(_) => {
+                    Md5ListEntry::undecodable(String::new(), Md5Status::Other(String::new()), why)
                 }
-                // Only SUCCESS confirms a payment; data beside another status is ignored.
-                (_, _) => None,
             };
-            Ok(Md5ListEntry {
-                md5: item.md5,
-                status: item.status,
-                transaction,
-            })
-        })
-        .collect()
+        }
+    };
+    let transaction = match (&item.status, item.data) {
+        (Md5Status::Success, Some(data)) => match BakongTransaction::try_from(data) {
+            Ok(transaction) => Some(transaction),
+            Err(error) => {
+                return Md5ListEntry::undecodable(item.md5, item.status, error.to_string())
+            }
+        },
+        (Md5Status::Success, None) => {
+            let why = format!(
+                "Bakong answered SUCCESS for md5 {} without a transaction",
+                bounded(&item.md5)
+            );
+            return Md5ListEntry::undecodable(item.md5, item.status, why);
+        }
+        // Only SUCCESS confirms a payment; data beside another status is ignored.
+        (_, _) => None,
+    };
+    Md5ListEntry {
+        md5: item.md5,
+        status: item.status,
+        transaction,
+        undecodable: None,
+    }
 }
 
 /// Lines a list answer up with the md5s asked for (deduplicated, in order).
@@ -390,12 +448,19 @@ pub fn list_outcome(
 ///
 /// [`AdapterError::Decode`] when the answer leaves one out, names one not asked for, or
 /// answers one twice differently: an answer that does not line up cannot be trusted for any.
+/// An item too broken to name its md5 is the exception: it may be the answer for any md5
+/// left out, so those md5s are answered "undecodable" (not paid) instead.
 pub(crate) fn match_answers(
     asked: &[&str],
     entries: Vec<Md5ListEntry>,
 ) -> Result<Vec<Md5ListEntry>, AdapterError> {
     let mut by_md5: HashMap<String, Md5ListEntry> = HashMap::with_capacity(entries.len());
+    let mut nameless: Option<String> = None;
     for entry in entries {
+        if entry.md5.is_empty() && entry.undecodable.is_some() {
+            nameless = entry.undecodable;
+            continue;
+        }
         if !asked.contains(&entry.md5.as_str()) {
             return Err(AdapterError::Decode(format!(
                 "Bakong answered about md5 {} that was not asked for",
@@ -415,10 +480,16 @@ pub(crate) fn match_answers(
     }
     asked
         .iter()
-        .map(|md5| {
-            by_md5.remove(*md5).ok_or_else(|| {
-                AdapterError::Decode(format!("Bakong's answer leaves out md5 {md5}"))
-            })
+        .map(|md5| match (by_md5.remove(*md5), &nameless) {
+            (Some(entry), _) => Ok(entry),
+            (None, Some(why)) => Ok(Md5ListEntry::undecodable(
+                (*md5).to_owned(),
+                Md5Status::Other(String::new()),
+                why.clone(),
+            )),
+            (None, None) => Err(AdapterError::Decode(format!(
+                "Bakong's answer leaves out md5 {md5}"
+            ))),
         })
         .collect()
 }
@@ -584,6 +655,7 @@ mod tests {
             md5: md5.to_owned(),
             status,
             transaction: None,
+            undecodable: None,
         }
     }
 

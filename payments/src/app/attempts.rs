@@ -56,6 +56,8 @@ pub struct AttemptView {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// When the bank says the money moved, as it reported it; `paid_at` is our clock.
+    pub bank_paid_at: Option<DateTime<Utc>>,
 }
 
 #[derive(FromRow)]
@@ -76,11 +78,12 @@ pub struct AttemptRow {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
+    pub bank_paid_at: Option<DateTime<Utc>>,
 }
 
 pub const ATTEMPT_COLUMNS: &str =
     "id, payment_intent_id, office_code, channel, status, currency, amount_minor, \
-    provider_reference, checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at, paid_at";
+    provider_reference, checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at, paid_at, bank_paid_at";
 
 impl AttemptRow {
     pub fn view(&self, state: &AppState) -> Result<AttemptView, ApiError> {
@@ -107,6 +110,7 @@ impl AttemptRow {
             created_at: self.created_at,
             expires_at: self.expires_at,
             paid_at: self.paid_at,
+            bank_paid_at: self.bank_paid_at,
         })
     }
 }
@@ -187,6 +191,22 @@ pub async fn create(
     if intent.expires_at <= Utc::now() {
         return Err(ApiError::invalid_state(
             "the payment intent has expired; it takes no new attempt",
+        ));
+    }
+    // Counted under the intent's row lock (taken by the load above), so concurrent requests,
+    // from any number of instances, cannot together pass the bound.
+    let made: i64 =
+        sqlx::query_scalar("select count(*) from payment_attempts where payment_intent_id = $1")
+            .bind(intent_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let max = state.config.max_attempts_per_intent;
+    if made >= max {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Too many attempts",
+            format!("this payment intent has had {made} attempts, the most it takes ({max}); pay one of them or ask the office for a new payment link"),
         ));
     }
     let attempt_id = Uuid::now_v7();

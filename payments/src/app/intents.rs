@@ -14,6 +14,7 @@ use super::money::{self, MoneyView};
 use super::outbox::{self, NewEvent};
 use crate::http::error::ApiError;
 use crate::state::AppState;
+use axum::http::StatusCode;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +32,10 @@ pub struct CreateIntentRequest {
     pub payer: Option<PayerRequest>,
     pub return_url: Option<String>,
     pub expires_in_s: Option<i64>,
+    /// A later fee of a case that has a paid intent already; without it such a case is
+    /// refused with 409 `case_already_paid`.
+    #[serde(default)]
+    pub supplementary: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -51,6 +56,8 @@ pub struct IntentView {
     pub created_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// When the bank says the money moved, as it reported it; `paid_at` is our clock.
+    pub bank_paid_at: Option<DateTime<Utc>>,
 }
 
 #[derive(FromRow)]
@@ -72,11 +79,12 @@ pub struct IntentRow {
     pub created_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    pub bank_paid_at: Option<DateTime<Utc>>,
 }
 
 pub const INTENT_COLUMNS: &str = "i.id, i.status, i.case_reference, i.office_code, i.quote_id, i.currency, \
     i.total_minor, i.amount_paid_minor, i.amount_refunded_minor, i.pay_token, i.receipt_number, i.paid_channel, \
-    q.lines, i.expires_at, i.created_at, i.paid_at, i.cancelled_at";
+    q.lines, i.expires_at, i.created_at, i.paid_at, i.cancelled_at, i.bank_paid_at";
 
 impl IntentRow {
     pub fn view(&self, state: &AppState) -> Result<IntentView, ApiError> {
@@ -97,6 +105,7 @@ impl IntentRow {
             created_at: self.created_at,
             paid_at: self.paid_at,
             cancelled_at: self.cancelled_at,
+            bank_paid_at: self.bank_paid_at,
         })
     }
 }
@@ -231,12 +240,38 @@ pub async fn create(
             "the quote has expired; ask for a new quote",
         ));
     }
+    if !request.supplementary {
+        let paid: Option<Uuid> = sqlx::query_scalar(
+            "select id from payment_intents
+             where office_code = $1 and case_reference = $2 and status = 'paid'
+             order by paid_at desc, id desc limit 1",
+        )
+        .bind(&office_code)
+        .bind(&request.case_reference)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(paid) = paid {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "case_already_paid",
+                "Case already paid",
+                "this case has a paid payment intent; a later fee of the same case needs \"supplementary\": true",
+            )
+            .with("payment_intent_id", paid.to_string()));
+        }
+    }
     let id = Uuid::now_v7();
+    // At most one intent awaits payment per case, enforced by a partial unique index
+    // (migration 0009): a concurrent creation for the same case waits here for the other
+    // transaction and, once that one commits, inserts nothing.
     // language=PostgreSQL
-    sqlx::query(
+    let inserted = sqlx::query(
         "insert into payment_intents (id, office_code, quote_id, case_reference, payer, return_url, status, currency,
              total_minor, pay_token, created_by, expires_at)
-         values ($1, $2, $3, $4, $5, $6, 'awaiting_payment', $7, $8, $9, $10, now() + $11::bigint * interval '1 second')",
+         values ($1, $2, $3, $4, $5, $6, 'awaiting_payment', $7, $8, $9, $10, now() + $11::bigint * interval '1 second')
+         on conflict (office_code, case_reference)
+             where status = 'awaiting_payment' and not exempt_from_open_case_limit
+             do nothing",
     )
     .bind(id)
     .bind(&office_code)
@@ -250,7 +285,30 @@ pub async fn create(
     .bind(principal.key_id)
     .bind(ttl_s)
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        // Read in a new statement, so it sees the intent the conflict waited for.
+        let open: Option<Uuid> = sqlx::query_scalar(
+            "select id from payment_intents
+             where office_code = $1 and case_reference = $2 and status = 'awaiting_payment'
+             order by created_at desc, id desc limit 1",
+        )
+        .bind(&office_code)
+        .bind(&request.case_reference)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut problem = ApiError::new(
+            StatusCode::CONFLICT,
+            "case_has_open_intent",
+            "Case has an open intent",
+            "this case already has a payment intent awaiting payment; use it, or cancel it first",
+        );
+        if let Some(open) = open {
+            problem = problem.with("payment_intent_id", open.to_string());
+        }
+        return Err(problem);
+    }
     let view = load(&mut tx, None, id, false).await?.view(state)?;
     idempotency::save_created(&mut tx, &scope, idempotency_key, &view).await?;
     tx.commit().await?;
@@ -417,6 +475,8 @@ pub async fn cancel(
 ) -> Result<IntentView, ApiError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Supervisor, Role::Admin])?;
     let mut tx = state.pool.begin().await?;
+    // Lock order as everywhere (app::settlement::record_claimed): the intent first, then its
+    // attempts (the update below), the order a settling callback takes them too.
     let intent = load(&mut tx, Some(principal), id, true).await?;
     match intent.status.as_str() {
         "cancelled" => return intent.view(state),

@@ -10,6 +10,9 @@ use super::money::{self, MoneyView};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
+/// Attempts the citizen's view lists: the latest ones.
+pub const PUBLIC_ATTEMPTS: i64 = 10;
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicPaymentView {
     pub status: String,
@@ -44,8 +47,12 @@ pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView
             .bind(&intent.office_code)
             .fetch_one(&mut *conn)
             .await?;
+    // The latest attempts only, oldest of them first: the page shows what the payer can
+    // still use, and a row made before attempts were bounded cannot make the page unbounded.
     let attempts: Vec<AttemptRow> = sqlx::query_as(&format!(
-        "select {ATTEMPT_COLUMNS} from payment_attempts where payment_intent_id = $1 order by created_at, id"
+        "select * from (select {ATTEMPT_COLUMNS} from payment_attempts where payment_intent_id = $1
+                        order by created_at desc, id desc limit {PUBLIC_ATTEMPTS}) latest
+         order by created_at, id"
     ))
     .bind(intent.id)
     .fetch_all(&mut *conn)

@@ -126,28 +126,36 @@ pub async fn claim(
 
 /// Records a reported payment whose provider transaction id this transaction has claimed
 /// already (app::settlement_batch claims a whole group in one statement).
+///
+/// Lock order: an intent before its attempts. Every transaction that locks both (cancel, the
+/// expiry sweep, attempt creation, both settlement paths and the KHQR poller) takes them in
+/// this order, so that none of them can deadlock another and die as a 500: the attempt is
+/// first read without a lock (only to learn its intent, which never changes), then the intent
+/// is locked, then the attempt, read afresh.
 pub async fn record_claimed(
     conn: &mut PgConnection,
     report: &ReportedPayment<'_>,
 ) -> Result<Settlement, ApiError> {
-    let attempt: Option<AttemptRow> = sqlx::query_as(&format!(
-        "select {ATTEMPT_COLUMNS} from payment_attempts where provider_reference = $1 for update"
-    ))
+    // Found by (channel, reference): a channel settles only its own attempts. A citizen can
+    // read the reference of their own attempt, so a report through another channel naming
+    // it must not pay it.
+    let own: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "select id, payment_intent_id from payment_attempts where channel = $1 and provider_reference = $2",
+    )
+    .bind(report.channel)
     .bind(report.provider_reference)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(attempt) = attempt else {
-        return park(
-            conn,
-            report,
-            UNALLOCATED_OFFICE,
-            "unknown_reference",
-            None,
-            None,
-        )
-        .await;
+    let Some((attempt_id, intent_id)) = own else {
+        return park_misdirected(conn, report).await;
     };
-    let intent = intents::load(&mut *conn, None, attempt.payment_intent_id, true).await?;
+    let intent = intents::load(&mut *conn, None, intent_id, true).await?;
+    let attempt: AttemptRow = sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from payment_attempts where id = $1 for update"
+    ))
+    .bind(attempt_id)
+    .fetch_one(&mut *conn)
+    .await?;
     match unexpected(report, &attempt, &intent) {
         Some(kind) => {
             park(
@@ -162,6 +170,76 @@ pub async fn record_claimed(
         }
         None => settle(conn, report, &intent, &attempt).await,
     }
+}
+
+/// A report whose reference names no attempt of its channel: an attempt of another channel
+/// (`channel_mismatch`, parked in that attempt's office, its intent untouched and not even
+/// locked), or nothing we know (`unknown_reference`, the unallocated office).
+async fn park_misdirected(
+    conn: &mut PgConnection,
+    report: &ReportedPayment<'_>,
+) -> Result<Settlement, ApiError> {
+    let other: Option<AttemptRow> = sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from payment_attempts where provider_reference = $1"
+    ))
+    .bind(report.provider_reference)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(attempt) = other else {
+        return park(
+            conn,
+            report,
+            UNALLOCATED_OFFICE,
+            "unknown_reference",
+            None,
+            None,
+        )
+        .await;
+    };
+    let intent = intents::load(&mut *conn, None, attempt.payment_intent_id, false).await?;
+    tracing::warn!(
+        attempt.id = %attempt.id,
+        attempt.channel = %attempt.channel,
+        report.channel = report.channel,
+        "a bank reported a payment for an attempt of another channel"
+    );
+    park(
+        conn,
+        report,
+        &attempt.office_code,
+        "channel_mismatch",
+        Some(&intent),
+        Some(&attempt),
+    )
+    .await
+}
+
+/// How far ahead of our clock a bank's reported time may be before it is called skewed.
+const BANK_CLOCK_AHEAD_TOLERANCE_S: i64 = 300;
+
+/// Checks the time a bank reports for a payment against ours: before the attempt existed, or
+/// more than five minutes ahead, the bank's clock (or its report) is wrong. Logged and
+/// counted, never used: our clock dates the payment either way.
+pub fn note_bank_clock(report: &ReportedPayment<'_>, attempt: &AttemptRow, now: DateTime<Utc>) {
+    let Some(reported) = report.paid_at else {
+        return;
+    };
+    let direction = if reported < attempt.created_at {
+        "past"
+    } else if reported > now + chrono::Duration::seconds(BANK_CLOCK_AHEAD_TOLERANCE_S) {
+        "future"
+    } else {
+        return;
+    };
+    metrics::counter!("owso_bank_clock_skew_total", "channel" => report.channel.to_owned(), "direction" => direction).increment(1);
+    tracing::warn!(
+        attempt.id = %attempt.id,
+        channel = report.channel,
+        bank_paid_at = %reported,
+        attempt.created_at = %attempt.created_at,
+        direction,
+        "the bank's reported payment time is implausible; the payment is dated by our clock"
+    );
 }
 
 /// Why a reported payment cannot settle its attempt (a suspense kind), or `None` when it
@@ -194,16 +272,16 @@ pub fn unexpected(
 
 /// The ledger entry of a payment that settles its attempt: debit the channel's clearing
 /// account, credit each quote line's revenue account. Also returns the total and the time the
-/// payment counts from.
+/// payment counts from: our clock now, never the bank's (a bank's clock must not pick the
+/// fiscal year of a receipt number); the bank's time is kept beside it as `bank_paid_at`.
 pub fn payment_entry(
     report: &ReportedPayment<'_>,
     intent: &IntentRow,
     attempt: &AttemptRow,
 ) -> Result<(BalancedEntry, Money, DateTime<Utc>), ApiError> {
     let total = money::from_row(intent.total_minor, &intent.currency)?;
-    let now = Utc::now();
-    // A bank clock far in the future is not believed; the receipt is dated when we learnt it.
-    let paid_at = report.paid_at.filter(|at| *at <= now).unwrap_or(now);
+    let paid_at = Utc::now();
+    note_bank_clock(report, attempt, paid_at);
     let clearing = AccountCode::new(
         &intent.office_code,
         AccountKind::Clearing {
@@ -223,6 +301,7 @@ pub fn payment_entry(
         "case_reference": intent.case_reference,
         "provider": report.provider,
         "provider_transaction_id": report.transaction_id,
+        "bank_paid_at": report.paid_at,
     }))
     .debit(clearing, total);
     for line in &intent.lines.0 {
@@ -310,19 +389,21 @@ pub async fn write_paid(
         .collect();
     let totals: Vec<i64> = paid.iter().map(|p| p.total.amount_minor()).collect();
     let currencies: Vec<&str> = paid.iter().map(|p| p.total.currency().code()).collect();
+    let bank_paid_ats: Vec<Option<DateTime<Utc>>> = paid.iter().map(|p| p.report.paid_at).collect();
     // language=PostgreSQL
     let written: i64 = sqlx::query_scalar(
         "with input as materialized (
              select * from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
                                   $6::bigint[], $7::text[], $8::text[], $9::int[], $10::text[],
-                                  $11::bigint[], $12::text[])
+                                  $11::bigint[], $12::text[], $14::timestamptz[])
                  as t (intent_id, attempt_id, paid_at, transaction_id, channel, entry_id, provider,
-                       office_code, fiscal_year, case_reference, total_minor, currency)
+                       office_code, fiscal_year, case_reference, total_minor, currency, bank_paid_at)
          ),
          attempts as (
              update payment_attempts a
              set status = case when a.id = input.attempt_id then 'paid' else 'cancelled' end,
                  paid_at = case when a.id = input.attempt_id then input.paid_at else a.paid_at end,
+                 bank_paid_at = case when a.id = input.attempt_id then input.bank_paid_at else a.bank_paid_at end,
                  provider_transaction_id = case when a.id = input.attempt_id then input.transaction_id
                                                 else a.provider_transaction_id end,
                  updated_at = now()
@@ -332,7 +413,8 @@ pub async fn write_paid(
          ),
          intents as (
              update payment_intents i set status = 'paid', amount_paid_minor = i.total_minor,
-                 paid_at = input.paid_at, paid_channel = input.channel, updated_at = now()
+                 paid_at = input.paid_at, bank_paid_at = input.bank_paid_at, paid_channel = input.channel,
+                 updated_at = now()
              from input
              where i.id = input.intent_id and i.status = 'awaiting_payment'
              returning 1
@@ -368,6 +450,7 @@ pub async fn write_paid(
     .bind(&totals)
     .bind(&currencies)
     .bind(stage)
+    .bind(&bank_paid_ats)
     .fetch_one(&mut *conn)
     .await?;
     if usize::try_from(written).ok() != Some(paid.len()) {
@@ -450,7 +533,12 @@ async fn park(
     .bind(truncate(report.amount, 64))
     .bind(truncate(report.currency, 16))
     .bind(entry_id)
-    .bind(json!({ "provider_reference": report.provider_reference }))
+    .bind(json!({
+        "provider_reference": report.provider_reference,
+        "channel": report.channel,
+        "attempt_channel": attempt.map(|attempt| attempt.channel.as_str()),
+        "bank_paid_at": report.paid_at,
+    }))
     .execute(&mut *conn)
     .await?;
     sqlx::query("update provider_transactions set outcome = $3, payment_attempt_id = $4, ledger_entry_id = $5 where provider = $1 and transaction_id = $2")

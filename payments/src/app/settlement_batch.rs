@@ -191,24 +191,39 @@ async fn settle_group(
 ) -> Result<Vec<Settlement>, ApiError> {
     let mut tx = pool.begin().await?;
     let claimed = claim(&mut tx, reports).await?;
+    let channels: Vec<&str> = claimed.iter().map(|(_, report)| report.channel).collect();
     let references: Vec<&str> = claimed
         .iter()
-        .filter_map(|(index, _)| reports.get(*index))
-        .map(|report| report.provider_reference.as_str())
+        .map(|(_, report)| report.provider_reference.as_str())
         .collect();
-    // Locks in id order, attempts then intents, as every group does: groups cannot deadlock.
-    let attempts: Vec<AttemptRow> = sqlx::query_as(&format!(
-        "select {ATTEMPT_COLUMNS} from payment_attempts where provider_reference = any($1) order by id for update"
-    ))
+    // Lock order as everywhere (settlement::record_claimed): intents before their attempts,
+    // each set in id order, so a group cannot deadlock with a cancel, the expiry sweep or
+    // another group. The attempts are first read without a lock, only to learn their intents.
+    // Found by (channel, reference): a channel settles only its own attempts; a report naming
+    // another channel's attempt finds nothing here and is parked as unusual below.
+    let intent_ids: Vec<Uuid> = sqlx::query_scalar(
+        "select distinct a.payment_intent_id from payment_attempts a
+         join unnest($1::text[], $2::text[]) as r (channel, provider_reference)
+           on a.channel = r.channel and a.provider_reference = r.provider_reference",
+    )
+    .bind(&channels)
     .bind(&references)
     .fetch_all(&mut *tx)
     .await?;
-    let intent_ids: Vec<Uuid> = attempts.iter().map(|a| a.payment_intent_id).collect();
     let intents: Vec<IntentRow> = sqlx::query_as(&format!(
         "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id
          where i.id = any($1) order by i.id for update of i"
     ))
     .bind(&intent_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let attempts: Vec<AttemptRow> = sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from payment_attempts a
+         where (a.channel, a.provider_reference) in (select * from unnest($1::text[], $2::text[]))
+         order by a.id for update"
+    ))
+    .bind(&channels)
+    .bind(&references)
     .fetch_all(&mut *tx)
     .await?;
     let attempts: HashMap<&str, &AttemptRow> = attempts
@@ -224,6 +239,7 @@ async fn settle_group(
     for (index, report) in &claimed {
         let pair = attempts
             .get(report.provider_reference.as_str())
+            .filter(|attempt| attempt.channel == report.channel)
             .and_then(|attempt| {
                 intents
                     .get(&attempt.payment_intent_id)

@@ -30,20 +30,29 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Expires one batch; returns how many intents it expired.
+///
+/// Lock order as everywhere (app::settlement::record_claimed): each intent is locked first
+/// (`for update ... skip locked`), then its pending attempts by the update below.
 pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
+    let grace = i64::try_from(state.config.khqr_grace.as_millis()).unwrap_or(i64::MAX);
     let mut tx = state.pool.begin().await?;
     // language=PostgreSQL
     let expired: Vec<(Uuid, String, String, String, i64)> = sqlx::query_as(
         "update payment_intents set status = 'expired', updated_at = now()
          where id in (select i.id from payment_intents i
                       where i.status = 'awaiting_payment' and i.expires_at < now()
-                        -- Bakong is asked once more about a QR before its intent may expire.
-                        and not exists (select 1 from payment_attempts a
-                                        where a.payment_intent_id = i.id and a.poll_state = 'active')
+                        -- Bakong is asked once more about a QR before its intent may expire,
+                        -- but no longer than the grace period after the intent's expiry: a
+                        -- poller that cannot reach Bakong (or is stuck) must not keep intents
+                        -- open for ever. A payment found later still goes to suspense.
+                        and (i.expires_at + $2::bigint * interval '1 millisecond' < now()
+                             or not exists (select 1 from payment_attempts a
+                                            where a.payment_intent_id = i.id and a.poll_state = 'active'))
                       order by i.expires_at limit $1 for update of i skip locked)
          returning id, office_code, case_reference, currency, total_minor",
     )
     .bind(BATCH)
+    .bind(grace)
     .fetch_all(&mut *tx)
     .await?;
     for (id, office_code, case_reference, currency, total_minor) in &expired {

@@ -111,10 +111,11 @@ pub async fn poll_once(state: &AppState, client: &BakongClient) -> Result<usize,
         Ok(answers) => answers,
         Err(error) => {
             // Hand the leases back now rather than in 30 s; the next round asks again.
-            sqlx::query("update payment_attempts set poll_leased_until = null where id = any($1)")
-                .bind(due.iter().map(|attempt| attempt.id).collect::<Vec<_>>())
-                .execute(&state.pool)
-                .await?;
+            release(
+                state,
+                &due.iter().map(|attempt| attempt.id).collect::<Vec<_>>(),
+            )
+            .await?;
             return Err(error.into());
         }
     };
@@ -123,32 +124,86 @@ pub async fn poll_once(state: &AppState, client: &BakongClient) -> Result<usize,
         .into_iter()
         .filter_map(|(md5, transaction)| transaction.map(|transaction| (md5, transaction)))
         .collect();
+    // Each attempt on its own: one that fails (a database error, a bad row) is logged,
+    // counted and handed back for the next round; it does not abandon the others, which may
+    // be other offices' payments.
+    let mut failed = Vec::new();
     for attempt in &due {
-        match found.get(&attempt.khqr_md5) {
-            Some(transaction) => settle(state, attempt, transaction).await?,
-            None => reschedule(state, attempt).await?,
+        let outcome = match found.get(&attempt.khqr_md5) {
+            Some(transaction) => settle(state, attempt, transaction).await,
+            None => reschedule(state, attempt).await,
+        };
+        if let Err(error) = outcome {
+            metrics::counter!("owso_khqr_attempt_failures_total").increment(1);
+            tracing::warn!(attempt.id = %attempt.id, error = %error, "recording a KHQR check failed; the attempt is checked again next round");
+            failed.push(attempt.id);
         }
+    }
+    if !failed.is_empty() {
+        release(state, &failed).await?;
     }
     Ok(due.len())
 }
 
+/// Hands leases back. Attempts are locked in id order and alone (never with their intent), so
+/// this cannot deadlock with a settlement, which locks an intent before its attempts.
+async fn release(state: &AppState, ids: &[uuid::Uuid]) -> Result<(), PollError> {
+    sqlx::query(
+        "update payment_attempts set poll_leased_until = null
+         where id in (select id from payment_attempts where id = any($1) order by id for update)",
+    )
+    .bind(ids)
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
 /// Asks in bulk; where the list endpoint is refused with a bare 403 (reported of production
 /// Bakong by one integration, while the single check works with the same token), asks md5 by md5.
+///
+/// An answer that cannot be read, for one md5, reads as "not paid yet" and is counted
+/// (`owso_bakong_undecodable_items_total`): the md5 is asked again at its next check, and the
+/// other answers of the round are used.
 async fn check(
     client: &BakongClient,
     md5s: &[String],
 ) -> Result<Vec<(String, Option<BakongTransaction>)>, AdapterError> {
-    match client.check_by_md5_list(md5s).await {
+    let entries = match client.check_by_md5_list_detailed(md5s).await {
         Err(AdapterError::Status { status: 403, .. }) => {
             metrics::counter!("owso_bakong_errors_total", "kind" => "list_forbidden").increment(1);
             let mut answers = Vec::with_capacity(md5s.len());
             for md5 in md5s {
-                answers.push((md5.clone(), client.check_by_md5(md5).await?));
+                match client.check_by_md5(md5).await {
+                    Ok(answer) => answers.push((md5.clone(), answer)),
+                    Err(AdapterError::Decode(why)) => {
+                        undecodable(md5, &why);
+                        answers.push((md5.clone(), None));
+                    }
+                    Err(error) => return Err(error),
+                }
             }
-            Ok(answers)
+            return Ok(answers);
         }
-        other => other,
-    }
+        other => other?,
+    };
+    Ok(entries
+        .into_iter()
+        .map(|entry| {
+            if let Some(why) = &entry.undecodable {
+                undecodable(&entry.md5, why);
+            }
+            (entry.md5, entry.transaction)
+        })
+        .collect())
+}
+
+fn undecodable(md5: &str, why: &str) {
+    metrics::counter!("owso_bakong_undecodable_items_total").increment(1);
+    tracing::warn!(
+        md5,
+        reason = why,
+        "Bakong's answer for a KHQR could not be read; it is asked again at its next check"
+    );
 }
 
 async fn settle(
@@ -167,6 +222,8 @@ async fn settle(
         "acknowledgedDateMs": transaction.acknowledged_date_ms,
     });
     let mut tx = state.pool.begin().await?;
+    // Locks the intent, then the attempt (app::settlement::record_claimed), then the update
+    // below touches the attempt already locked: the order of every other path.
     let outcome = khqr::record_found(&mut tx, attempt, transaction, &raw).await?;
     sqlx::query(
         "update payment_attempts set poll_state = 'done', poll_leased_until = null where id = $1",

@@ -24,5 +24,6 @@ mod khqr;
 mod ledger_audit;
 mod ledger_db;
 mod ledger_random;
+mod money_guards;
 mod receipts;
 mod webhooks;

@@ -8,7 +8,8 @@
 //!   [md5, ...]`, `POST /v1/check_transaction_by_hash {"hash"}`: bearer token
 //!   `SimConfig::bakong_token` (`BAKONG_API_TOKEN`, default `bakong-sim-token`).
 //! - `POST /bakong/sim/pay {"qr", "from_account_id"?}`: a bank app scans and pays a KHQR.
-//! - `GET|POST /bakong/sim/control`: misbehaviour knobs and per-endpoint call counts.
+//! - `GET|POST /bakong/sim/control`: misbehaviour knobs and per-endpoint call counts
+//!   (`malformed_md5s`: list answers carry an unreadable item for these md5s).
 //! - `GET /bakong/sim/payments`: what was paid.
 //!
 //! Answers the real API does not document are our choice (\[U\] in `crate::bakong::wire`):
@@ -93,6 +94,9 @@ struct Knobs {
     fail_next: u32,
     /// Wait this long before answering every call.
     delay_ms: u64,
+    /// In list answers, these md5s get an item Bakong's format does not allow (a `SUCCESS`
+    /// whose transaction has a numeric hash and a text amount), as a broken answer would.
+    malformed_md5s: Vec<String>,
 }
 
 impl Default for Knobs {
@@ -103,6 +107,7 @@ impl Default for Knobs {
             retry_after_s: 1,
             fail_next: 0,
             delay_ms: 0,
+            malformed_md5s: Vec::new(),
         }
     }
 }
@@ -196,21 +201,32 @@ async fn check_by_md5_list(
         ));
     }
     let store = state.inner.bakong.state.lock().await;
-    let items: Vec<Md5ListItem> = md5s
+    let items: Vec<serde_json::Value> = md5s
         .into_iter()
-        .map(|md5| match store.find_md5(&md5) {
-            Some(transaction) => Md5ListItem {
-                md5,
-                status: Md5Status::Success,
-                message: Some("Success".to_owned()),
-                data: Some(TransactionData::from(transaction)),
-            },
-            None => Md5ListItem {
-                md5,
-                status: Md5Status::NotFound,
-                message: Some(NOT_FOUND_MESSAGE.to_owned()),
-                data: None,
-            },
+        .map(|md5| {
+            if store.knobs.malformed_md5s.contains(&md5) {
+                return serde_json::json!({
+                    "md5": md5,
+                    "status": "SUCCESS",
+                    "message": "Success",
+                    "data": {"hash": 42, "currency": "KHR", "amount": "not a number"},
+                });
+            }
+            let item = match store.find_md5(&md5) {
+                Some(transaction) => Md5ListItem {
+                    md5,
+                    status: Md5Status::Success,
+                    message: Some("Success".to_owned()),
+                    data: Some(TransactionData::from(transaction)),
+                },
+                None => Md5ListItem {
+                    md5,
+                    status: Md5Status::NotFound,
+                    message: Some(NOT_FOUND_MESSAGE.to_owned()),
+                    data: None,
+                },
+            };
+            serde_json::to_value(item).unwrap_or(serde_json::Value::Null)
         })
         .collect();
     envelope(

@@ -22,6 +22,7 @@ use crate::sim::{SimError, SimState};
 /// simulator for hours.
 const MAX_FORCED_ANSWERS: u32 = 1_000;
 const MAX_RETRY_AFTER_S: u64 = 3_600;
+const MAX_MALFORMED_MD5S: usize = 1_000;
 
 /// Bakong account ids have at most 32 characters (BANKS.md "KHQR").
 const MAX_ACCOUNT_ID_CHARS: usize = 32;
@@ -232,6 +233,8 @@ struct ControlRequest {
     retry_after_s: Option<u64>,
     fail_next: Option<u32>,
     delay_ms: Option<u64>,
+    /// Replaces the list; `[]` clears it.
+    malformed_md5s: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -241,6 +244,7 @@ struct ControlResponse {
     retry_after_s: u64,
     fail_next: u32,
     delay_ms: u64,
+    malformed_md5s: Vec<String>,
     calls: CallCounts,
 }
 
@@ -252,6 +256,7 @@ impl ControlResponse {
             retry_after_s: knobs.retry_after_s,
             fail_next: knobs.fail_next,
             delay_ms: knobs.delay_ms,
+            malformed_md5s: knobs.malformed_md5s.clone(),
             calls: calls.clone(),
         }
     }
@@ -289,8 +294,18 @@ async fn set_control(
             "delay_ms must be 0 to {MAX_DELAY_MS}"
         )));
     }
+    if request.malformed_md5s.as_ref().is_some_and(|md5s| {
+        md5s.len() > MAX_MALFORMED_MD5S || md5s.iter().any(|md5| md5.len() > 64)
+    }) {
+        return Err(SimError::unprocessable(format!(
+            "malformed_md5s takes at most {MAX_MALFORMED_MD5S} md5s"
+        )));
+    }
     let mut store = state.inner.bakong.state.lock().await;
     let knobs = &mut store.knobs;
+    if let Some(md5s) = request.malformed_md5s {
+        knobs.malformed_md5s = md5s;
+    }
     knobs.unauthorized = request.unauthorized.unwrap_or(knobs.unauthorized);
     knobs.rate_limit_next = request.rate_limit_next.unwrap_or(knobs.rate_limit_next);
     knobs.retry_after_s = request.retry_after_s.unwrap_or(knobs.retry_after_s);
