@@ -313,3 +313,31 @@ async fn an_unreachable_bakong_is_a_retryable_transport_error() {
     assert!(matches!(error, AdapterError::Transport(_)), "{error:?}");
     assert!(error.is_retryable());
 }
+
+#[tokio::test]
+async fn a_malformed_list_item_spoils_only_its_own_md5() {
+    let sim = sim().await;
+    let client = client(&sim);
+    let broken = office_qr(Currency::Khr, "600000", "broken");
+    let fine = office_qr(Currency::Khr, "700000", "fine");
+    pay(&sim, &broken.qr).await;
+    pay(&sim, &fine.qr).await;
+    let state = control(&sim, json!({"malformed_md5s": [broken.md5]})).await;
+    assert_eq!(state["malformed_md5s"], json!([broken.md5]));
+    let md5s = vec![broken.md5.clone(), fine.md5.clone(), unpaid_md5(1)];
+    let entries = client.check_by_md5_list_detailed(&md5s).await.unwrap();
+    assert!(entries[0].transaction.is_none());
+    assert!(entries[0].undecodable.is_some(), "{:?}", entries[0]);
+    assert_eq!(
+        entries[1].transaction.as_ref().unwrap().amount,
+        Decimal::from(700_000)
+    );
+    assert!(entries[1].undecodable.is_none());
+    assert_eq!(entries[2].status, Md5Status::NotFound);
+    // The simple form reads it as not paid.
+    let answers = client.check_by_md5_list(&md5s).await.unwrap();
+    assert!(answers[0].1.is_none() && answers[1].1.is_some());
+    control(&sim, json!({"malformed_md5s": []})).await;
+    let answers = client.check_by_md5_list(&md5s).await.unwrap();
+    assert!(answers[0].1.is_some());
+}

@@ -215,11 +215,14 @@ fn a_list_answer_reads_each_status() {
 
 #[test]
 fn a_list_answer_that_cannot_confirm_is_an_error() {
+    // A SUCCESS item without a transaction confirms nothing: it is that md5's answer, read
+    // as undecodable (never as paid), and the call's other items stay usable.
     let success_without_data = r#"{"responseCode":0,"responseMessage":"Success","errorCode":null,"data":[{"md5":"a","status":"SUCCESS","message":"Success","data":null}]}"#;
-    assert!(matches!(
-        parse_md5_list_response(success_without_data.as_bytes()),
-        Err(AdapterError::Decode(_))
-    ));
+    let entries = parse_md5_list_response(success_without_data.as_bytes()).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].md5, "a");
+    assert!(entries[0].transaction.is_none());
+    assert!(entries[0].undecodable.is_some());
     let unauthorized =
         r#"{"responseCode":1,"responseMessage":"Unauthorized","errorCode":6,"data":null}"#;
     assert_eq!(
@@ -229,6 +232,55 @@ fn a_list_answer_that_cannot_confirm_is_an_error() {
     let no_data = r#"{"responseCode":0,"responseMessage":"Success","errorCode":null,"data":null}"#;
     assert!(matches!(
         parse_md5_list_response(no_data.as_bytes()),
+        Err(AdapterError::Decode(_))
+    ));
+}
+
+#[test]
+fn one_unreadable_list_item_spoils_only_itself() {
+    let paid = r#"{"hash":"ab12","fromAccountId":"payer@abaa","toAccountId":"owso_0320@aclb","currency":"KHR","amount":600000,"description":null,"createdDateMs":1761154142000,"acknowledgedDateMs":1761154143000}"#;
+    let body = format!(
+        r#"{{"responseCode":0,"responseMessage":"Success","errorCode":null,"data":[
+        {{"md5":"a","status":"SUCCESS","message":"Success","data":{paid}}},
+        {{"md5":"b","status":"SUCCESS","message":"Success","data":{{"hash":42,"amount":"lots"}}}},
+        {{"md5":"c","status":"SUCCESS","message":"Success","data":{}}},
+        {{"md5":"d","status":7}},
+        {{"no md5":true}},
+        {{"md5":"e","status":"NOT_FOUND","message":"not found","data":null}}]}}"#,
+        paid.replace(r#""toAccountId":"owso_0320@aclb","#, "")
+    );
+    let entries = parse_md5_list_response(body.as_bytes()).unwrap();
+    let read: Vec<(&str, bool, bool)> = entries
+        .iter()
+        .map(|entry| {
+            (
+                entry.md5.as_str(),
+                entry.transaction.is_some(),
+                entry.undecodable.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        vec![
+            ("a", true, false),
+            // Not Bakong's shape at all.
+            ("b", false, true),
+            // Bakong's shape, but no payee: nothing to check the office's account against.
+            ("c", false, true),
+            ("d", false, true),
+            // Not even an md5 to pin it on.
+            ("", false, true),
+            ("e", false, false),
+        ]
+    );
+    assert_eq!(
+        entries[0].transaction.as_ref().unwrap().amount,
+        Decimal::from(600_000)
+    );
+    // The envelope itself must still be Bakong's.
+    assert!(matches!(
+        parse_md5_list_response(br#"{"responseCode":0,"data":"nope"}"#),
         Err(AdapterError::Decode(_))
     ));
 }

@@ -240,8 +240,9 @@ impl Md5ListEntry {
 #[derive(Deserialize)]
 struct ItemMd5 {
     md5: String,
+    /// Any JSON: a status that is not even text must not hide the md5.
     #[serde(default)]
-    status: Option<String>,
+    status: Option<serde_json::Value>,
 }
 
 /// The body of `check_transaction_by_md5`.
@@ -408,7 +409,12 @@ fn list_entry(raw: &RawValue) -> Md5ListEntry {
             return match serde_json::from_str::<ItemMd5>(raw.get()) {
                 Ok(named) => Md5ListEntry::undecodable(
                     named.md5,
-                    Md5Status::from(named.status.unwrap_or_default()),
+                    Md5Status::from(
+                        named
+                            .status
+                            .and_then(|status| status.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                    ),
                     why,
                 ),
                 Err(_) => {
@@ -691,5 +697,31 @@ mod tests {
             ]
         )
         .is_err());
+    }
+
+    #[test]
+    fn an_item_without_an_md5_may_answer_only_for_those_left_out() {
+        let asked = ["a", "b", "c"];
+        let nameless = Md5ListEntry::undecodable(
+            String::new(),
+            Md5Status::Other(String::new()),
+            "unreadable".to_owned(),
+        );
+        let lined = match_answers(
+            &asked,
+            vec![
+                entry("c", Md5Status::NotFound),
+                nameless.clone(),
+                entry("a", Md5Status::Success),
+            ],
+        )
+        .unwrap();
+        let read: Vec<(&str, bool)> = lined
+            .iter()
+            .map(|entry| (entry.md5.as_str(), entry.undecodable.is_some()))
+            .collect();
+        assert_eq!(read, vec![("a", false), ("b", true), ("c", false)]);
+        // It does not excuse an md5 that was never asked.
+        assert!(match_answers(&asked, vec![nameless, entry("x", Md5Status::NotFound)]).is_err());
     }
 }
