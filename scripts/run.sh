@@ -168,9 +168,9 @@ A payment, end to end (paste into another terminal; needs curl):
   # 1. quote the fee (422 names a missing parameter: set DEMO_SERVICE_PARAMS / edit "params")
   QUOTE=\$(curl -s -X POST \$OWSO/v1/quotes -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\
     -d '{"office_code":"$office","items":[{"service_code":"$service","quantity":1,"params":$params}]}' | tee /dev/stderr | j id); echo
-  # 2. a payment intent for the case
+  # 2. a payment intent for the case (a case takes one open intent: a new case number each time)
   INTENT=\$(curl -s -X POST \$OWSO/v1/payment-intents -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\
-    -H "Idempotency-Key: demo-\$QUOTE" -d '{"quote_id":"'\$QUOTE'","case_reference":"${office}018100","payer":{"name":"Sok Dara","phone":"012345678"}}' \\
+    -H "Idempotency-Key: demo-\$QUOTE" -d '{"quote_id":"'\$QUOTE'","case_reference":"${office}-'\$(date +%s)'","payer":{"name":"Sok Dara","phone":"012345678"}}' \\
     | tee /dev/stderr | j id); echo
   # 3. a sandbox attempt
   REF=\$(curl -s -X POST \$OWSO/v1/payment-intents/\$INTENT/attempts -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\

@@ -148,7 +148,8 @@ pub struct PaymentClosed {
 pub struct ReconciliationException {
     pub exception_id: Uuid,
     /// `amount_mismatch`, `currency_mismatch`, `account_mismatch`, `already_paid`,
-    /// `after_cancel`, `after_expiry`, `unknown_reference` or `unsupported_currency`.
+    /// `after_cancel`, `after_expiry`, `unknown_reference`, `unsupported_currency` or
+    /// `channel_mismatch` (a bank reported a payment for an attempt of another channel).
     pub kind: String,
     pub office_code: String,
     pub payment_intent_id: Option<Uuid>,
