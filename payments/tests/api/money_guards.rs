@@ -699,7 +699,10 @@ async fn an_unreadable_item_in_bakongs_answer_spoils_only_itself(pool: PgPool) {
         .unwrap();
     assert_eq!(knob.status(), 200);
     assert_eq!(poll(&app).await, 2);
-    assert_eq!(intent_status(&app, &fine_id).await["status"], "paid");
+    let fine = intent_status(&app, &fine_id).await;
+    assert_eq!(fine["status"], "paid");
+    // Bakong's own time is kept beside ours.
+    assert!(fine["bank_paid_at"].is_string(), "{fine}");
     assert_eq!(
         intent_status(&app, &broken_id).await["status"],
         "awaiting_payment"
