@@ -120,18 +120,16 @@ pub async fn poll_once(state: &AppState, client: &BakongClient) -> Result<usize,
         }
     };
     metrics::counter!("owso_bakong_checks_total").increment(u64::try_from(due.len()).unwrap_or(0));
-    let found: HashMap<String, BakongTransaction> = answers
-        .into_iter()
-        .filter_map(|(md5, transaction)| transaction.map(|transaction| (md5, transaction)))
-        .collect();
+    let answers: HashMap<String, Answer> = answers.into_iter().collect();
     // Each attempt on its own: one that fails (a database error, a bad row) is logged,
     // counted and handed back for the next round; it does not abandon the others, which may
     // be other offices' payments.
     let mut failed = Vec::new();
     for attempt in &due {
-        let outcome = match found.get(&attempt.khqr_md5) {
-            Some(transaction) => settle(state, attempt, transaction).await,
-            None => reschedule(state, attempt).await,
+        let outcome = match answers.get(&attempt.khqr_md5) {
+            Some(Answer::Paid(transaction)) => settle(state, attempt, transaction).await,
+            Some(Answer::Unreadable) => ask_again(state, attempt).await,
+            Some(Answer::NotPaid) | None => reschedule(state, attempt).await,
         };
         if let Err(error) = outcome {
             metrics::counter!("owso_khqr_attempt_failures_total").increment(1);
@@ -158,26 +156,41 @@ async fn release(state: &AppState, ids: &[uuid::Uuid]) -> Result<(), PollError> 
     Ok(())
 }
 
+/// What Bakong said about one md5.
+enum Answer {
+    Paid(BakongTransaction),
+    NotPaid,
+    /// Its answer could not be read: we do not know, so it is neither paid nor, after its
+    /// last check, expired.
+    Unreadable,
+}
+
+impl From<Option<BakongTransaction>> for Answer {
+    fn from(transaction: Option<BakongTransaction>) -> Self {
+        transaction.map_or(Answer::NotPaid, Answer::Paid)
+    }
+}
+
 /// Asks in bulk; where the list endpoint is refused with a bare 403 (reported of production
 /// Bakong by one integration, while the single check works with the same token), asks md5 by md5.
 ///
-/// An answer that cannot be read, for one md5, reads as "not paid yet" and is counted
-/// (`owso_bakong_undecodable_items_total`): the md5 is asked again at its next check, and the
-/// other answers of the round are used.
+/// An answer that cannot be read, for one md5, is counted
+/// (`owso_bakong_undecodable_items_total`) and that md5 is asked again later; the other
+/// answers of the round are used.
 async fn check(
     client: &BakongClient,
     md5s: &[String],
-) -> Result<Vec<(String, Option<BakongTransaction>)>, AdapterError> {
+) -> Result<Vec<(String, Answer)>, AdapterError> {
     let entries = match client.check_by_md5_list_detailed(md5s).await {
         Err(AdapterError::Status { status: 403, .. }) => {
             metrics::counter!("owso_bakong_errors_total", "kind" => "list_forbidden").increment(1);
             let mut answers = Vec::with_capacity(md5s.len());
             for md5 in md5s {
                 match client.check_by_md5(md5).await {
-                    Ok(answer) => answers.push((md5.clone(), answer)),
+                    Ok(answer) => answers.push((md5.clone(), Answer::from(answer))),
                     Err(AdapterError::Decode(why)) => {
                         undecodable(md5, &why);
-                        answers.push((md5.clone(), None));
+                        answers.push((md5.clone(), Answer::Unreadable));
                     }
                     Err(error) => return Err(error),
                 }
@@ -188,11 +201,12 @@ async fn check(
     };
     Ok(entries
         .into_iter()
-        .map(|entry| {
-            if let Some(why) = &entry.undecodable {
+        .map(|entry| match &entry.undecodable {
+            Some(why) => {
                 undecodable(&entry.md5, why);
+                (entry.md5, Answer::Unreadable)
             }
-            (entry.md5, entry.transaction)
+            None => (entry.md5, Answer::from(entry.transaction)),
         })
         .collect())
 }
@@ -268,6 +282,25 @@ async fn reschedule(state: &AppState, attempt: &DueAttempt) -> Result<(), PollEr
     .bind(attempt.id)
     .bind(delay_ms)
     .bind(grace.num_seconds())
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
+/// An attempt whose answer could not be read: asked again after the longest backoff step,
+/// even past its final check time, since "no readable answer" is not "not paid". An attempt
+/// Bakong keeps answering unreadably stays polled (and counted) until someone looks.
+async fn ask_again(state: &AppState, attempt: &DueAttempt) -> Result<(), PollError> {
+    let multiple = BACKOFF_STEPS.last().copied().unwrap_or(30);
+    let delay = state.config.khqr_poll_interval.saturating_mul(multiple);
+    let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+    sqlx::query(
+        "update payment_attempts
+         set next_check_at = now() + $2::bigint * interval '1 millisecond', poll_leased_until = null
+         where id = $1",
+    )
+    .bind(attempt.id)
+    .bind(delay_ms)
     .execute(&state.pool)
     .await?;
     Ok(())

@@ -698,7 +698,34 @@ async fn an_unreadable_item_in_bakongs_answer_spoils_only_itself(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(knob.status(), 200);
+    // Its QR expired long ago, so this is its last check; an unreadable answer is not "not
+    // paid", so the attempt must not be expired on it.
+    let grace = i32::try_from(app.state.config.khqr_grace.as_secs()).unwrap();
+    sqlx::query(
+        "update payment_attempts set expires_at = now() - ($2 + 60) * interval '1 second' where id = $1",
+    )
+    .bind(broken["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap())
+    .bind(f64::from(grace))
+    .execute(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(poll(&app).await, 2);
+    let (status, poll_state): (String, String) =
+        sqlx::query_as("select status, poll_state from payment_attempts where id = $1")
+            .bind(
+                broken["id"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<uuid::Uuid>()
+                    .unwrap(),
+            )
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), poll_state.as_str()),
+        ("pending", "active")
+    );
     let fine = intent_status(&app, &fine_id).await;
     assert_eq!(fine["status"], "paid");
     // Bakong's own time is kept beside ours.
