@@ -25,4 +25,5 @@ mod ledger_audit;
 mod ledger_db;
 mod ledger_random;
 mod receipts;
+mod recovery;
 mod webhooks;
