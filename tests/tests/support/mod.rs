@@ -48,6 +48,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "SANDBOX_ENABLED",
     "SANDBOX_CALLBACK_SECRET",
     "SANDBOX_API_URL",
+    "SIM_CALLBACK_RETRY_MS",
 ];
 
 // ---------------------------------------------------------------------------------------------
