@@ -26,4 +26,5 @@ mod ledger_db;
 mod ledger_random;
 mod receipts;
 mod recovery;
+mod webhook_isolation;
 mod webhooks;
