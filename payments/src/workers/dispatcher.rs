@@ -23,6 +23,8 @@ use sqlx::FromRow;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
+use super::webhook_dns::{refusal, FilteringResolver};
+use crate::app::webhooks::validate_url;
 use crate::state::AppState;
 
 const BATCH: i64 = 32;
@@ -65,7 +67,19 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(state: AppState) -> anyhow::Result<Dispatcher> {
+        let resolver = FilteringResolver::new(state.config.webhook_allow_link_local);
+        Dispatcher::with_resolver(state, resolver)
+    }
+
+    /// A dispatcher whose client looks host names up through `resolver`.
+    pub fn with_resolver(
+        state: AppState,
+        resolver: FilteringResolver,
+    ) -> anyhow::Result<Dispatcher> {
         let client = reqwest::Client::builder()
+            // Link-local and metadata addresses are refused where it matters: among the
+            // addresses a host name resolves to when the request connects.
+            .dns_resolver(Arc::new(resolver))
             .timeout(state.config.webhook_timeout)
             .connect_timeout(Duration::from_secs(5))
             // A redirect could carry a signed event somewhere nobody registered.
@@ -316,6 +330,13 @@ impl Dispatcher {
         if delivery.endpoint_status != "active" {
             return Err("endpoint disabled".to_owned());
         }
+        // Checked again now: an IP address in the URL never reaches the resolver, and the URL
+        // may have been registered before a spelling was refused.
+        if validate_url(&delivery.url, self.state.config.webhook_allow_link_local).is_err() {
+            return Err(
+                "refused: the URL is not allowed (link-local or cloud-metadata address)".to_owned(),
+            );
+        }
         let secret = WebhookSecret::parse(&delivery.secret)
             .map_err(|_| "endpoint secret unreadable".to_owned())?;
         let body = serde_json::to_vec(&delivery.payload).map_err(|error| error.to_string())?;
@@ -347,7 +368,9 @@ impl Dispatcher {
             .send()
             .await
             .map_err(|error| {
-                if error.is_timeout() {
+                if let Some(refused) = refusal(&error) {
+                    refused.to_string()
+                } else if error.is_timeout() {
                     "timeout".to_owned()
                 } else if error.is_connect() {
                     "connection failed".to_owned()

@@ -9,6 +9,7 @@ pub mod recovery;
 pub mod rollup;
 pub mod sandbox_status;
 pub mod sealer;
+pub mod webhook_dns;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

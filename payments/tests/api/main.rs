@@ -27,4 +27,5 @@ mod ledger_random;
 mod receipts;
 mod recovery;
 mod webhook_isolation;
+mod webhook_targets;
 mod webhooks;
