@@ -8,8 +8,9 @@
 //!
 //! A slow endpoint holds only its own permits: the claim loop never waits for one. It claims
 //! no more deliveries than it has free permits for, per endpoint and in all, so every claimed
-//! delivery is sent at once; and a lease outlasts the request timeout by a margin, so a
-//! delivery in flight is never claimed by another instance.
+//! delivery is sent at once. A lease is renewed while its request is in flight, so no other
+//! instance claims a delivery that is being sent, and a dead instance's deliveries are taken
+//! over one lease period after it stopped renewing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,9 +35,9 @@ const MAX_IN_FLIGHT: usize = 32;
 const HEALTH_GAUGE_EVERY: Duration = Duration::from_secs(15);
 /// Response bodies are not read beyond this; the status code is what counts.
 const MAX_ERROR_CHARS: usize = 200;
-/// A lease outlasts the request timeout by at least this much (recording the attempt, clock
-/// differences between instances and the database).
-const LEASE_MARGIN: Duration = Duration::from_secs(15);
+/// A lease in flight is renewed this many times per lease period, so a slow database round
+/// trip does not let it lapse.
+const RENEWALS_PER_LEASE: u32 = 3;
 
 #[derive(FromRow)]
 struct Claimed {
@@ -50,7 +51,8 @@ struct Claimed {
     previous_secret: Option<String>,
     endpoint_status: String,
     age_ms: i64,
-    /// This claim's lease; the result is recorded only while it is still the delivery's.
+    /// This claim's lease as claimed; renewals move it on, and the result is recorded only
+    /// while the latest one is still the delivery's.
     leased_until: chrono::DateTime<Utc>,
     /// How many deliveries the claim looked at (a full look means more may be due).
     candidates: i64,
@@ -203,13 +205,39 @@ impl Dispatcher {
             .unzip()
     }
 
-    /// The lease of a claim: the configured one, but never shorter than a request can take
-    /// plus a margin, so no delivery is still in flight when its lease runs out.
     fn lease(&self) -> Duration {
-        let config = &self.state.config;
-        config
-            .webhook_lease
-            .max(config.webhook_timeout.saturating_add(LEASE_MARGIN))
+        self.state.config.webhook_lease
+    }
+
+    /// Moves the lease of a delivery in flight on by a lease period, if it is still `held`;
+    /// returns the new lease, or `None` when it was lost (or the database did not answer,
+    /// in which case the next renewal tries again with the same one).
+    async fn renew(
+        &self,
+        delivery_id: Uuid,
+        held: chrono::DateTime<Utc>,
+    ) -> Option<chrono::DateTime<Utc>> {
+        let lease_ms = i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX);
+        match sqlx::query_scalar(
+            "update webhook_deliveries set leased_until = now() + $3::bigint * interval '1 millisecond'
+             where id = $1 and leased_until = $2 returning leased_until",
+        )
+        .bind(delivery_id)
+        .bind(held)
+        .bind(lease_ms)
+        .fetch_optional(&self.state.pool)
+        .await
+        {
+            Ok(Some(renewed)) => Some(renewed),
+            Ok(None) => {
+                tracing::warn!(delivery.id = %delivery_id, "a webhook delivery's lease was lost while it was in flight");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(delivery.id = %delivery_id, error = %error, "could not renew a webhook delivery's lease");
+                None
+            }
+        }
     }
 
     /// Claims due deliveries, at most as many as there are free permits: in all, and per
@@ -293,9 +321,29 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, delivery: Claimed) {
+    async fn deliver(&self, mut delivery: Claimed) {
         let started = Instant::now();
-        let outcome = self.send(&delivery).await;
+        // The request runs while the lease is renewed beside it: however long the endpoint
+        // takes, no other instance claims this delivery meanwhile.
+        let every = (self.lease() / RENEWALS_PER_LEASE).max(Duration::from_millis(100));
+        let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut lease = delivery.leased_until;
+        let outcome = {
+            let send = self.send(&delivery);
+            tokio::pin!(send);
+            loop {
+                tokio::select! {
+                    outcome = &mut send => break outcome,
+                    _ = renewals.tick() => {
+                        if let Some(renewed) = self.renew(delivery.id, lease).await {
+                            lease = renewed;
+                        }
+                    }
+                }
+            }
+        };
+        delivery.leased_until = lease;
         let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         let (status_code, error) = match &outcome {
             Ok(status) => (Some(i32::from(*status)), None),
