@@ -488,4 +488,7 @@ async fn a_callback_without_a_2xx_is_retried_until_one_is_taken() {
         4,
         "every delivery of the dropped one stayed home"
     );
+    create(&sim, "att_too_many", "600000", "KHR").await;
+    let (status, _) = pay(&sim, "att_too_many", Some(json!({"drop_callbacks": 1001}))).await;
+    assert_eq!(status, 422);
 }

@@ -56,10 +56,13 @@ async fn a_callback_a_crash_left_in_the_inbox_is_settled_once_by_the_worker(pool
     // Younger than a minute: its request may still be running, so it is left alone.
     let young = stored_callback(&app, &body, 5).await;
 
-    let leased = payments::workers::recovery::retry_inbox_once(&app.state)
-        .await
-        .unwrap();
-    assert_eq!(leased, 2);
+    // Two instances at once: the lease gives each message to one of them.
+    let other = payments::AppState::new(app.pool.clone(), (*app.state.config).clone()).unwrap();
+    let (mine, theirs) = tokio::join!(
+        payments::workers::recovery::retry_inbox_once(&app.state),
+        payments::workers::recovery::retry_inbox_once(&other),
+    );
+    assert_eq!(mine.unwrap() + theirs.unwrap(), 2);
     assert_eq!(intent_status(&app, &intent_id).await, "paid");
     assert_eq!(
         app.scalar_i64("select count(*) from ledger_entries").await,
