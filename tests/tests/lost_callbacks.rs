@@ -224,3 +224,44 @@ async fn a_callback_that_failed_is_delivered_by_the_banks_retry() {
         .unwrap();
     assert_eq!(messages, 1);
 }
+
+#[tokio::test]
+async fn a_callback_refused_while_the_service_was_down_is_delivered_by_the_banks_retry() {
+    let db = TestDb::create().await;
+    let mut stack = start_stack_with(&db, &[("SANDBOX_STATUS_AFTER_MS", "600000")]).await;
+    let pool = db.pool().await;
+    let (intent_id, reference) = pending_attempt(&stack, "0320081002").await;
+    let service = stack
+        .procs
+        .iter_mut()
+        .find(|proc| proc.name.starts_with("payments"))
+        .unwrap();
+    service.kill9().await;
+    // The payer pays while the service is down: the callback gets no answer at all.
+    let answer = pay(&stack, &reference, 0).await;
+    assert_eq!(answer["callbacks"][0]["status"], Value::Null, "{answer}");
+    assert_eq!(answer["retrying"], true, "{answer}");
+    let addr = stack.payments_url.trim_start_matches("http://").to_owned();
+    stack.restart_payments_at(&addr).await;
+    let paid = wait_until(Duration::from_secs(40), || {
+        let pool = pool.clone();
+        let intent_id = intent_id.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "select status from payment_intents where id = $1::uuid",
+            )
+            .bind(&intent_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+                == "paid"
+        }
+    })
+    .await;
+    assert!(paid, "the bank's retry did not reach the restarted service");
+    let entries: i64 = sqlx::query_scalar("select count(*) from ledger_entries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(entries, 1);
+}

@@ -741,6 +741,18 @@ impl Stack {
         }
     }
 
+    /// Starts `payments serve` again at `addr` (after the instance there was killed), so that
+    /// bank-sim's callbacks reach it. Returns its base URL; the process joins `procs`.
+    pub async fn restart_payments_at(&mut self, addr: &str) -> String {
+        let payments = self
+            .try_spawn_payments(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = payments.url.clone();
+        self.procs.push(payments);
+        url
+    }
+
     async fn try_spawn_payments(&self, addr: &str) -> Result<Proc, SpawnError> {
         let public_url = format!("http://{addr}");
         let mut envs: Vec<(&str, &str)> = vec![
