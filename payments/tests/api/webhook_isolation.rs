@@ -132,14 +132,14 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_delivery_in_flight_is_not_sent_again_by_another_instance(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    // Answers in 2.5 s: longer than the (misconfigured) 1 s lease.
-    let (url, log) = receiver(Duration::from_millis(2_500)).await;
+    // Answers in 4 s: twice the 2 s lease.
+    let (url, log) = receiver(Duration::from_secs(4)).await;
     register(&app, &url).await;
     for n in 0..3 {
         event(&app, &format!("03200910{n:02}")).await;
     }
     let short_lease = |config: &mut payments::config::Config| {
-        config.webhook_lease = Duration::from_secs(1);
+        config.webhook_lease = Duration::from_secs(2);
     };
     let (stop_a, worker_a) = dispatcher(&app, short_lease);
     let (stop_b, worker_b) = dispatcher(&app, short_lease);
@@ -154,7 +154,7 @@ async fn a_delivery_in_flight_is_not_sent_again_by_another_instance(pool: PgPool
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Long enough for an expired lease to have been claimed again.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     stop_a.send(true).unwrap();
     stop_b.send(true).unwrap();
     let seen = log.lock().unwrap().clone();
