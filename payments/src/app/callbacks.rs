@@ -53,7 +53,7 @@ pub async fn sandbox(
 
 /// Verifies, parses and settles a sandbox callback stored as inbox message `inbox_id`, and
 /// marks the message with what came of it. Also the path of a message a crash left
-/// unprocessed (workers::inbox_retry): settling is idempotent by provider transaction id.
+/// unprocessed (workers::recovery): settling is idempotent by provider transaction id.
 pub async fn process_sandbox(
     state: &AppState,
     inbox_id: i64,
