@@ -125,7 +125,10 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one(pool: PgPool) {
     }
     // The slow one is held to its own permits meanwhile.
     let slow = slow_log.lock().unwrap().len();
-    assert!((1..=4).contains(&slow), "{slow} requests in flight to the slow endpoint");
+    assert!(
+        (1..=4).contains(&slow),
+        "{slow} requests in flight to the slow endpoint"
+    );
     worker.abort();
 }
 
