@@ -423,3 +423,72 @@ async fn checkout_page_offers_a_pay_button_that_pays() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn a_callback_without_a_2xx_is_retried_until_one_is_taken() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    // The service answers 502 twice (a dead instance behind its balancer), then 200.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let service = axum::Router::new().route(
+        "/v1/callbacks/sandbox",
+        axum::routing::post(move || {
+            let counted = Arc::clone(&counted);
+            async move {
+                if counted.fetch_add(1, Ordering::SeqCst) < 2 {
+                    StatusCode::BAD_GATEWAY
+                } else {
+                    StatusCode::OK
+                }
+            }
+        }),
+    );
+    let service_url = common::serve(service).await;
+    let state = bank_adapters::sim::SimState::with_callback_retry_schedule(
+        bank_adapters::sim::SimConfig {
+            callback_base_url: service_url,
+            sandbox_callback_secret: common::SECRET.to_owned(),
+            public_base_url: url::Url::parse("http://sim.test:8081").unwrap(),
+            bakong_token: common::BAKONG_TOKEN.to_owned(),
+        },
+        vec![Duration::from_millis(20); 5],
+    )
+    .unwrap();
+    let sim = common::serve(router(state)).await;
+    create(&sim, "att_retry", "600000", "KHR").await;
+    let (status, answer) = pay(&sim, "att_retry", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["callbacks"], json!([{"status": 502}]));
+    assert_eq!(answer["retrying"], true);
+    for _ in 0..200 {
+        if calls.load(Ordering::SeqCst) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Once taken, the bank stops: three deliveries, not six.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    // Dropping on purpose counts as a failure too, and a taken first delivery is not retried.
+    create(&sim, "att_taken", "600000", "KHR").await;
+    let (_, answer) = pay(&sim, "att_taken", None).await;
+    assert_eq!(answer["callbacks"], json!([{"status": 200}]));
+    assert!(answer.get("retrying").is_none());
+    create(&sim, "att_dropped", "600000", "KHR").await;
+    let (_, answer) = pay(&sim, "att_dropped", Some(json!({"drop_callbacks": 1000}))).await;
+    assert_eq!(answer["retrying"], true);
+    assert_eq!(answer["callbacks"][0]["status"], Value::Null);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "every delivery of the dropped one stayed home"
+    );
+    create(&sim, "att_too_many", "600000", "KHR").await;
+    let (status, _) = pay(&sim, "att_too_many", Some(json!({"drop_callbacks": 1001}))).await;
+    assert_eq!(status, 422);
+}

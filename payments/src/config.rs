@@ -51,6 +51,18 @@ pub struct Config {
     pub ledger_rollup_interval: Duration,
     /// Most payment attempts one intent takes (`MAX_ATTEMPTS_PER_INTENT`).
     pub max_attempts_per_intent: i64,
+    /// An inbox message still `received` this long after it arrived was left by a crash and
+    /// is processed again by a worker.
+    pub inbox_retry_after: Duration,
+    /// How often the recovery worker looks for such messages and expired idempotency keys.
+    pub recovery_interval: Duration,
+    /// How long after a sandbox attempt is made the bank is first asked about it (the callback
+    /// usually comes first); later checks back off from this.
+    pub sandbox_status_after: Duration,
+    /// How often the sandbox status worker looks for attempts due a check.
+    pub sandbox_status_poll_interval: Duration,
+    /// How long after a sandbox attempt's expiry the bank is still asked about it.
+    pub sandbox_status_grace: Duration,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -228,6 +240,17 @@ impl Config {
                 parse_u64("LEDGER_ROLLUP_MS", 60_000)?.max(100),
             ),
             max_attempts_per_intent: max_attempts_per_intent()?,
+            inbox_retry_after: Duration::from_millis(parse_u64("INBOX_RETRY_AFTER_MS", 60_000)?),
+            recovery_interval: Duration::from_millis(
+                parse_u64("RECOVERY_SWEEP_MS", 10_000)?.max(10),
+            ),
+            sandbox_status_after: Duration::from_millis(
+                parse_u64("SANDBOX_STATUS_AFTER_MS", 60_000)?.max(10),
+            ),
+            sandbox_status_poll_interval: Duration::from_millis(
+                parse_u64("SANDBOX_STATUS_POLL_MS", 1_000)?.max(10),
+            ),
+            sandbox_status_grace: Duration::from_secs(parse_u64("SANDBOX_STATUS_GRACE_S", 300)?),
         })
     }
 
@@ -269,6 +292,11 @@ impl Config {
             ledger_seal_interval: Duration::from_millis(100),
             ledger_rollup_interval: Duration::from_secs(1),
             max_attempts_per_intent: DEFAULT_MAX_ATTEMPTS_PER_INTENT,
+            inbox_retry_after: Duration::from_secs(60),
+            recovery_interval: Duration::from_millis(100),
+            sandbox_status_after: Duration::from_secs(60),
+            sandbox_status_poll_interval: Duration::from_millis(100),
+            sandbox_status_grace: Duration::from_secs(300),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! secret), `PUBLIC_BASE_URL` (default `http://{bound address}`), `BAKONG_API_TOKEN` (the
 //! bearer token the Bakong simulator accepts; default `bakong-sim-token`, the same default
 //! `bank_adapters::bakong::DEFAULT_SIM_TOKEN` names), `LOG_FORMAT` (`json` for
-//! JSON logs), `RUST_LOG` (default `info`). Logs go to stderr; stdout carries only the line
+//! JSON logs), `SIM_CALLBACK_RETRY_MS` (comma-separated delays in milliseconds before each
+//! retry of a sandbox callback that got no 2xx; default `1000,2000,4000,8000,15000,30000,60000,120000`,
+//! `off` for none), `RUST_LOG` (default `info`). Logs go to stderr; stdout carries only the line
 //! "bank-sim listening on http://ADDR", printed once the socket is bound.
 
 use std::io::Write as _;
@@ -14,7 +16,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use bank_adapters::bakong::DEFAULT_SIM_TOKEN;
 use bank_adapters::sandbox::DEFAULT_CALLBACK_SECRET;
-use bank_adapters::sim::{router, SimConfig, SimState};
+use bank_adapters::sim::{router, SimConfig, SimState, DEFAULT_RETRY_SCHEDULE_MS};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use url::Url;
@@ -60,7 +62,9 @@ async fn main() -> anyhow::Result<()> {
         bakong_token,
     };
     tracing::info!(config = ?config, "bank-sim configured");
-    let state = SimState::new(config).context("invalid bank-sim configuration")?;
+    let retry_schedule = retry_schedule()?;
+    let state = SimState::with_callback_retry_schedule(config, retry_schedule)
+        .context("invalid bank-sim configuration")?;
     // Handlers are installed before we announce readiness: a test that sends SIGTERM as soon
     // as it reads the line must get a graceful stop, not the default kill.
     let mut signals = ShutdownSignals::install()?;
@@ -99,6 +103,32 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("bank-sim stopped");
     Ok(())
+}
+
+/// `SIM_CALLBACK_RETRY_MS`: the delays before each retry of a failed callback.
+fn retry_schedule() -> anyhow::Result<Vec<Duration>> {
+    let default = DEFAULT_RETRY_SCHEDULE_MS.map(|ms| ms.to_string()).join(",");
+    let raw = env_or("SIM_CALLBACK_RETRY_MS", &default)?;
+    if raw.trim().eq_ignore_ascii_case("off") {
+        return Ok(Vec::new());
+    }
+    let schedule = raw
+        .split(',')
+        .map(|part| part.trim().parse::<u64>().map(Duration::from_millis))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| {
+            format!(
+                "SIM_CALLBACK_RETRY_MS must be comma-separated milliseconds or off, got {raw:?}"
+            )
+        })?;
+    if schedule.len() > 32
+        || schedule
+            .iter()
+            .any(|delay| *delay > Duration::from_secs(3600))
+    {
+        bail!("SIM_CALLBACK_RETRY_MS takes at most 32 delays of at most an hour each");
+    }
+    Ok(schedule)
 }
 
 /// Reads an environment variable; unset or empty means the default, as in `.env` files

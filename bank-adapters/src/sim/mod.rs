@@ -24,6 +24,8 @@ use url::Url;
 use crate::error::AdapterError;
 use crate::http::build_client;
 
+pub use callbacks::DEFAULT_RETRY_SCHEDULE_MS;
+
 /// Request bodies past this are refused with 413 (API.md: bodies ≤ 64 kB).
 const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
 
@@ -75,16 +77,37 @@ struct SimInner {
     http: reqwest::Client,
     sandbox: sandbox::SandboxStore,
     bakong: bakong::BakongStore,
+    /// Delays before each retry of a callback that got no 2xx.
+    callback_retry_schedule: Vec<Duration>,
 }
 
 impl SimState {
-    /// Builds the state from a configuration.
+    /// Builds the state from a configuration, retrying failed callbacks on
+    /// [`DEFAULT_RETRY_SCHEDULE_MS`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SimState::with_callback_retry_schedule`].
+    pub fn new(config: SimConfig) -> Result<Self, AdapterError> {
+        let schedule = DEFAULT_RETRY_SCHEDULE_MS
+            .iter()
+            .copied()
+            .map(Duration::from_millis)
+            .collect();
+        Self::with_callback_retry_schedule(config, schedule)
+    }
+
+    /// Builds the state from a configuration; a callback none of whose copies got a 2xx is
+    /// sent again after each delay of `schedule` until one does (an empty schedule: never).
     ///
     /// # Errors
     ///
     /// [`AdapterError::InvalidInput`] when a configured URL is not an http(s) base URL or the
     /// Bakong token is empty, [`AdapterError::Transport`] when the HTTP client cannot be built.
-    pub fn new(config: SimConfig) -> Result<Self, AdapterError> {
+    pub fn with_callback_retry_schedule(
+        config: SimConfig,
+        schedule: Vec<Duration>,
+    ) -> Result<Self, AdapterError> {
         for (name, url) in [
             ("callback_base_url", &config.callback_base_url),
             ("public_base_url", &config.public_base_url),
@@ -105,6 +128,7 @@ impl SimState {
                 http: build_client(CALLBACK_TIMEOUT)?,
                 sandbox: sandbox::SandboxStore::default(),
                 bakong: bakong::BakongStore::default(),
+                callback_retry_schedule: schedule,
                 config,
             }),
         })

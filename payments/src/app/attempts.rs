@@ -230,8 +230,8 @@ pub async fn create(
     // language=PostgreSQL
     sqlx::query(
         "insert into payment_attempts (id, payment_intent_id, office_code, channel, status, currency, amount_minor,
-             provider_reference, expires_at)
-         values ($1, $2, $3, $4, 'pending', $5, $6, $7, $8)",
+             provider_reference, expires_at, status_check_at)
+         values ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, now() + $9::bigint * interval '1 millisecond')",
     )
     .bind(attempt_id)
     .bind(intent_id)
@@ -241,6 +241,9 @@ pub async fn create(
     .bind(intent.total_minor)
     .bind(&provider_reference)
     .bind(expires_at)
+    // The bank is asked about the attempt later, should no callback settle it
+    // (workers::sandbox_status).
+    .bind(i64::try_from(state.config.sandbox_status_after.as_millis()).unwrap_or(i64::MAX))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

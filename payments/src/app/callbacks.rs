@@ -48,6 +48,18 @@ pub async fn sandbox(
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
+    process_sandbox(state, inbox_id, signature, body).await
+}
+
+/// Verifies, parses and settles a sandbox callback stored as inbox message `inbox_id`, and
+/// marks the message with what came of it. Also the path of a message a crash left
+/// unprocessed (workers::recovery): settling is idempotent by provider transaction id.
+pub async fn process_sandbox(
+    state: &AppState,
+    inbox_id: i64,
+    signature: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     let secret = state.config.sandbox_callback_secret.expose_secret();
     if !verify_hmac_sha256_hex(secret.as_bytes(), body, signature) {
         inbox::mark(

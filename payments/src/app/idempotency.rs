@@ -3,6 +3,12 @@
 //! The key row is inserted in the same transaction as the work it protects. A concurrent twin
 //! request blocks on the primary key until the first commits, then finds the stored response
 //! and replays it: exactly one effect, whatever the timing.
+//!
+//! A claim that stays open across a bank call (a sandbox attempt) is committed before the
+//! call; should the request die there, the key would answer 409 for ever. A claim still open
+//! after [`TAKEOVER_AFTER`] (the HTTP request timeout: the request that made it is gone) is
+//! taken over by the next request with the same body. Keys expire after [`KEY_LIFETIME`]: an
+//! older key is a fresh key, and [`sweep`] deletes old rows.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -10,6 +16,14 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::http::error::ApiError;
 use axum::http::StatusCode;
+
+/// An unanswered claim older than this belongs to a request that no longer runs: every request
+/// is cut off after the HTTP request timeout.
+pub const TAKEOVER_AFTER: std::time::Duration = crate::http::REQUEST_TIMEOUT;
+/// How long a key is remembered (API.md, "Conventions").
+pub const KEY_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// Most expired keys one sweep deletes (short statements; the next sweep goes on).
+const SWEEP_BATCH: i64 = 10_000;
 
 /// What the key says about this request.
 pub enum Claim {
@@ -30,20 +44,36 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
+/// Claims `key` for this request, in the caller's transaction.
+///
+/// Fresh when the key is new, when it has expired, or when its earlier claim for the same
+/// request was never answered and is older than [`TAKEOVER_AFTER`] (taken over: the claim's
+/// time restarts, so a second retry racing this one waits on the row and then sees it in
+/// progress).
 pub async fn claim(
     conn: &mut PgConnection,
     scope: &str,
     key: &str,
     hash: &[u8],
 ) -> Result<Claim, ApiError> {
+    let takeover_ms = i64::try_from(TAKEOVER_AFTER.as_millis()).unwrap_or(i64::MAX);
+    let lifetime_s = i64::try_from(KEY_LIFETIME.as_secs()).unwrap_or(i64::MAX);
     // language=PostgreSQL
     let inserted = sqlx::query(
         "insert into idempotency_keys (principal, key, request_hash) values ($1, $2, $3)
-         on conflict (principal, key) do nothing",
+         on conflict (principal, key) do update
+             set request_hash = excluded.request_hash, response_status = null, response_body = null,
+                 created_at = now()
+             where idempotency_keys.created_at < now() - $5::bigint * interval '1 second'
+                or (idempotency_keys.response_status is null
+                    and idempotency_keys.request_hash = excluded.request_hash
+                    and idempotency_keys.created_at < now() - $4::bigint * interval '1 millisecond')",
     )
     .bind(scope)
     .bind(key)
     .bind(hash)
+    .bind(takeover_ms)
+    .bind(lifetime_s)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -114,6 +144,24 @@ pub async fn save_created<T: serde::Serialize>(
 ) -> Result<(), ApiError> {
     let body = serde_json::to_value(view).map_err(ApiError::internal)?;
     save(conn, scope, key, StatusCode::CREATED.as_u16(), &body).await
+}
+
+/// Deletes keys older than [`KEY_LIFETIME`]; returns how many. Run by a worker.
+pub async fn sweep(pool: &PgPool) -> Result<u64, ApiError> {
+    let lifetime_s = i64::try_from(KEY_LIFETIME.as_secs()).unwrap_or(i64::MAX);
+    // language=PostgreSQL
+    let deleted = sqlx::query(
+        "delete from idempotency_keys where ctid = any(array(
+             select ctid from idempotency_keys
+             where created_at < now() - $1::bigint * interval '1 second'
+             limit $2))",
+    )
+    .bind(lifetime_s)
+    .bind(SWEEP_BATCH)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(deleted)
 }
 
 /// Forgets a key whose request failed before any effect, so the client may retry with it.

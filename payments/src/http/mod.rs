@@ -29,7 +29,9 @@ use error::{problem_response, ApiError};
 
 /// API.md: request bodies are at most 64 kB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Every request is cut off after this (an unanswered idempotency claim older than it is
+/// abandoned, see app::idempotency).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole HTTP surface; tests call it without a socket.
 pub fn router(state: AppState) -> Router {

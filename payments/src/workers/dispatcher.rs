@@ -5,6 +5,12 @@
 //! lease, so one instance at a time sends it; a crashed instance's lease runs out and another
 //! takes over, which is why a receiver may see a message twice (same `webhook-id`) but never
 //! not at all. Nothing is sent from inside a database transaction.
+//!
+//! A slow endpoint holds only its own permits: the claim loop never waits for one. It claims
+//! no more deliveries than it has free permits for, per endpoint and in all, so every claimed
+//! delivery is sent at once. A lease is renewed while its request is in flight, so no other
+//! instance claims a delivery that is being sent, and a dead instance's deliveries are taken
+//! over one lease period after it stopped renewing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,9 +21,11 @@ use chrono::Utc;
 use rand::Rng;
 use sqlx::postgres::PgListener;
 use sqlx::FromRow;
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
+use super::webhook_dns::{refusal, FilteringResolver};
+use crate::app::webhooks::validate_url;
 use crate::state::AppState;
 
 const BATCH: i64 = 32;
@@ -27,6 +35,9 @@ const MAX_IN_FLIGHT: usize = 32;
 const HEALTH_GAUGE_EVERY: Duration = Duration::from_secs(15);
 /// Response bodies are not read beyond this; the status code is what counts.
 const MAX_ERROR_CHARS: usize = 200;
+/// A lease in flight is renewed this many times per lease period, so a slow database round
+/// trip does not let it lapse.
+const RENEWALS_PER_LEASE: u32 = 3;
 
 #[derive(FromRow)]
 struct Claimed {
@@ -40,6 +51,11 @@ struct Claimed {
     previous_secret: Option<String>,
     endpoint_status: String,
     age_ms: i64,
+    /// This claim's lease as claimed; renewals move it on, and the result is recorded only
+    /// while the latest one is still the delivery's.
+    leased_until: chrono::DateTime<Utc>,
+    /// How many deliveries the claim looked at (a full look means more may be due).
+    candidates: i64,
 }
 
 pub struct Dispatcher {
@@ -47,11 +63,25 @@ pub struct Dispatcher {
     client: reqwest::Client,
     in_flight: Arc<Semaphore>,
     per_endpoint: Mutex<HashMap<Uuid, Arc<Semaphore>>>,
+    /// Woken whenever a delivery ends, so the loop can claim for the permit it freed.
+    freed: Notify,
 }
 
 impl Dispatcher {
     pub fn new(state: AppState) -> anyhow::Result<Dispatcher> {
+        let resolver = FilteringResolver::new(state.config.webhook_allow_link_local);
+        Dispatcher::with_resolver(state, resolver)
+    }
+
+    /// A dispatcher whose client looks host names up through `resolver`.
+    pub fn with_resolver(
+        state: AppState,
+        resolver: FilteringResolver,
+    ) -> anyhow::Result<Dispatcher> {
         let client = reqwest::Client::builder()
+            // Link-local and metadata addresses are refused where it matters: among the
+            // addresses a host name resolves to when the request connects.
+            .dns_resolver(Arc::new(resolver))
             .timeout(state.config.webhook_timeout)
             .connect_timeout(Duration::from_secs(5))
             // A redirect could carry a signed event somewhere nobody registered.
@@ -64,6 +94,7 @@ impl Dispatcher {
             client,
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             per_endpoint: Mutex::new(HashMap::new()),
+            freed: Notify::new(),
         })
     }
 
@@ -89,20 +120,36 @@ impl Dispatcher {
                     Vec::new()
                 }
             };
-            let full_batch = i64::try_from(claimed.len()).unwrap_or(0) >= BATCH;
+            let more_due = claimed
+                .first()
+                .is_some_and(|delivery| delivery.candidates >= BATCH);
+            let mut unsent = Vec::new();
             for delivery in claimed {
-                let Ok(permit) = dispatcher.in_flight.clone().acquire_owned().await else {
-                    break;
+                // Claimed only as far as permits were free, and only this loop takes them:
+                // these do not wait. Should one be missing all the same, the lease is handed
+                // back rather than waited out.
+                let permits = dispatcher
+                    .in_flight
+                    .clone()
+                    .try_acquire_owned()
+                    .ok()
+                    .zip(dispatcher.endpoint_permit(delivery.endpoint_id));
+                let Some((permit, endpoint_permit)) = permits else {
+                    unsent.push(delivery.id);
+                    continue;
                 };
-                let endpoint_permit = dispatcher.endpoint_permit(delivery.endpoint_id).await;
                 let worker = Arc::clone(&dispatcher);
                 tokio::spawn(async move {
                     worker.deliver(delivery).await;
                     drop(endpoint_permit);
                     drop(permit);
+                    worker.freed.notify_one();
                 });
             }
-            if full_batch {
+            if !unsent.is_empty() {
+                dispatcher.unclaim(&unsent).await;
+            }
+            if more_due && dispatcher.in_flight.available_permits() > 0 {
                 continue;
             }
             let wait = async {
@@ -120,31 +167,106 @@ impl Dispatcher {
             };
             tokio::select! {
                 () = wait => {}
+                // A freed permit may let a waiting delivery of a busy endpoint go.
+                () = dispatcher.freed.notified() => {}
                 _ = shutdown.changed() => {}
             }
         }
     }
 
-    async fn endpoint_permit(&self, endpoint_id: Uuid) -> Option<OwnedSemaphorePermit> {
-        let semaphore = {
-            let mut map = self.per_endpoint.lock().ok()?;
-            Arc::clone(map.entry(endpoint_id).or_insert_with(|| {
-                Arc::new(Semaphore::new(
-                    self.state.config.webhook_max_in_flight_per_endpoint,
-                ))
-            }))
-        };
-        semaphore.acquire_owned().await.ok()
+    fn endpoint_semaphore(&self, endpoint_id: Uuid) -> Option<Arc<Semaphore>> {
+        let mut map = self.per_endpoint.lock().ok()?;
+        Some(Arc::clone(map.entry(endpoint_id).or_insert_with(|| {
+            Arc::new(Semaphore::new(
+                self.state.config.webhook_max_in_flight_per_endpoint,
+            ))
+        })))
     }
 
+    /// A permit for one more delivery to `endpoint_id`, if one is free now (never waits).
+    fn endpoint_permit(&self, endpoint_id: Uuid) -> Option<OwnedSemaphorePermit> {
+        self.endpoint_semaphore(endpoint_id)?
+            .try_acquire_owned()
+            .ok()
+    }
+
+    /// Free permits of every endpoint this instance has sent to (others have them all).
+    fn free_permits(&self) -> (Vec<Uuid>, Vec<i32>) {
+        let Ok(map) = self.per_endpoint.lock() else {
+            return (Vec::new(), Vec::new());
+        };
+        map.iter()
+            .map(|(id, semaphore)| {
+                (
+                    *id,
+                    i32::try_from(semaphore.available_permits()).unwrap_or(i32::MAX),
+                )
+            })
+            .unzip()
+    }
+
+    fn lease(&self) -> Duration {
+        self.state.config.webhook_lease
+    }
+
+    /// Moves the lease of a delivery in flight on by a lease period, if it is still `held`;
+    /// returns the new lease, or `None` when it was lost (or the database did not answer,
+    /// in which case the next renewal tries again with the same one).
+    async fn renew(
+        &self,
+        delivery_id: Uuid,
+        held: chrono::DateTime<Utc>,
+    ) -> Option<chrono::DateTime<Utc>> {
+        let lease_ms = i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX);
+        match sqlx::query_scalar(
+            "update webhook_deliveries set leased_until = now() + $3::bigint * interval '1 millisecond'
+             where id = $1 and leased_until = $2 returning leased_until",
+        )
+        .bind(delivery_id)
+        .bind(held)
+        .bind(lease_ms)
+        .fetch_optional(&self.state.pool)
+        .await
+        {
+            Ok(Some(renewed)) => Some(renewed),
+            Ok(None) => {
+                tracing::warn!(delivery.id = %delivery_id, "a webhook delivery's lease was lost while it was in flight");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(delivery.id = %delivery_id, error = %error, "could not renew a webhook delivery's lease");
+                None
+            }
+        }
+    }
+
+    /// Claims due deliveries, at most as many as there are free permits: in all, and per
+    /// endpoint. An endpoint whose permits are all taken (a slow one) is not even looked at,
+    /// so its backlog cannot crowd the others out of a claim.
     async fn claim(&self) -> Result<Vec<Claimed>, sqlx::Error> {
-        let lease_s = i64::try_from(self.state.config.webhook_lease.as_secs()).unwrap_or(60);
+        let room = i64::try_from(self.in_flight.available_permits())
+            .unwrap_or(0)
+            .min(BATCH);
+        if room == 0 {
+            return Ok(Vec::new());
+        }
+        let lease_ms = i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX);
+        let (endpoints, free) = self.free_permits();
+        let busy: Vec<Uuid> = endpoints
+            .iter()
+            .zip(&free)
+            .filter(|(_, free)| **free <= 0)
+            .map(|(id, _)| *id)
+            .collect();
+        let per_endpoint =
+            i32::try_from(self.state.config.webhook_max_in_flight_per_endpoint).unwrap_or(1);
         // language=PostgreSQL
         sqlx::query_as(
-            "with due as (
-                 select d.id from webhook_deliveries d
+            "with candidates as (
+                 select d.id, d.endpoint_id, d.next_attempt_at from webhook_deliveries d
                  where d.status = 'pending' and d.next_attempt_at <= now()
                    and (d.leased_until is null or d.leased_until < now())
+                   and d.endpoint_id <> all($3::uuid[])
                    -- Case order: wait while an earlier event of the same case is undelivered
                    -- to this endpoint (a dead-lettered one holds the later ones until retried).
                    and not exists (
@@ -154,25 +276,74 @@ impl Dispatcher {
                  order by d.next_attempt_at
                  limit $1
                  for update skip locked
-             )
+             ),
+             ranked as (
+                 select c.id,
+                        row_number() over (partition by c.endpoint_id order by c.next_attempt_at, c.id) as rank,
+                        coalesce((select f.free from unnest($4::uuid[], $5::int[]) as f (endpoint_id, free)
+                                  where f.endpoint_id = c.endpoint_id), $6) as free
+                 from candidates c
+             ),
+             due as (select id from ranked where rank <= free)
              update webhook_deliveries d
-             set leased_until = now() + $2::bigint * interval '1 second', attempt_count = d.attempt_count + 1
+             set leased_until = now() + $2::bigint * interval '1 millisecond', attempt_count = d.attempt_count + 1
              from due, outbox_events e, webhook_endpoints w
              where d.id = due.id and e.id = d.event_id and w.id = d.endpoint_id
              returning d.id, d.event_id, d.endpoint_id, d.attempt_count, e.payload, w.url, w.secret,
                        case when w.previous_secret_expires_at > now() then w.previous_secret end as previous_secret,
                        w.status as endpoint_status,
-                       (extract(epoch from now() - e.created_at) * 1000)::bigint as age_ms",
+                       (extract(epoch from now() - e.created_at) * 1000)::bigint as age_ms,
+                       d.leased_until,
+                       (select count(*) from candidates) as candidates",
         )
-        .bind(BATCH)
-        .bind(lease_s)
+        .bind(room)
+        .bind(lease_ms)
+        .bind(&busy)
+        .bind(&endpoints)
+        .bind(&free)
+        .bind(per_endpoint)
         .fetch_all(&self.state.pool)
         .await
     }
 
-    async fn deliver(&self, delivery: Claimed) {
+    /// Hands back claims that will not be sent now, as if they had not been claimed.
+    async fn unclaim(&self, ids: &[Uuid]) {
+        if let Err(error) = sqlx::query(
+            "update webhook_deliveries set leased_until = null, attempt_count = attempt_count - 1
+             where id = any($1) and status = 'pending'",
+        )
+        .bind(ids)
+        .execute(&self.state.pool)
+        .await
+        {
+            // Their leases run out and they are claimed again.
+            tracing::warn!(error = %error, "could not hand back webhook deliveries");
+        }
+    }
+
+    async fn deliver(&self, mut delivery: Claimed) {
         let started = Instant::now();
-        let outcome = self.send(&delivery).await;
+        // The request runs while the lease is renewed beside it: however long the endpoint
+        // takes, no other instance claims this delivery meanwhile.
+        let every = (self.lease() / RENEWALS_PER_LEASE).max(Duration::from_millis(100));
+        let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut lease = delivery.leased_until;
+        let outcome = {
+            let send = self.send(&delivery);
+            tokio::pin!(send);
+            loop {
+                tokio::select! {
+                    outcome = &mut send => break outcome,
+                    _ = renewals.tick() => {
+                        if let Some(renewed) = self.renew(delivery.id, lease).await {
+                            lease = renewed;
+                        }
+                    }
+                }
+            }
+        };
+        delivery.leased_until = lease;
         let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         let (status_code, error) = match &outcome {
             Ok(status) => (Some(i32::from(*status)), None),
@@ -207,6 +378,13 @@ impl Dispatcher {
         if delivery.endpoint_status != "active" {
             return Err("endpoint disabled".to_owned());
         }
+        // Checked again now: an IP address in the URL never reaches the resolver, and the URL
+        // may have been registered before a spelling was refused.
+        if validate_url(&delivery.url, self.state.config.webhook_allow_link_local).is_err() {
+            return Err(
+                "refused: the URL is not allowed (link-local or cloud-metadata address)".to_owned(),
+            );
+        }
         let secret = WebhookSecret::parse(&delivery.secret)
             .map_err(|_| "endpoint secret unreadable".to_owned())?;
         let body = serde_json::to_vec(&delivery.payload).map_err(|error| error.to_string())?;
@@ -238,7 +416,9 @@ impl Dispatcher {
             .send()
             .await
             .map_err(|error| {
-                if error.is_timeout() {
+                if let Some(refused) = refusal(&error) {
+                    refused.to_string()
+                } else if error.is_timeout() {
                     "timeout".to_owned()
                 } else if error.is_connect() {
                     "connection failed".to_owned()
@@ -269,10 +449,11 @@ impl Dispatcher {
         if succeeded {
             sqlx::query(
                 "update webhook_deliveries set status = 'succeeded', delivered_at = now(), leased_until = null,
-                     last_status_code = $2, last_error = null where id = $1",
+                     last_status_code = $2, last_error = null where id = $1 and leased_until = $3",
             )
             .bind(delivery.id)
             .bind(status_code)
+            .bind(delivery.leased_until)
             .execute(&mut *tx)
             .await?;
             sqlx::query("update webhook_endpoints set health = 'healthy', failing_since = null, last_success_at = now() where id = $1")
@@ -291,13 +472,15 @@ impl Dispatcher {
             let last_error = error.unwrap_or_else(|| format!("HTTP {}", status_code.unwrap_or(0)));
             sqlx::query(
                 "update webhook_deliveries set status = $2, next_attempt_at = now() + $3::bigint * interval '1 millisecond',
-                     leased_until = null, last_status_code = $4, last_error = $5 where id = $1",
+                     leased_until = null, last_status_code = $4, last_error = $5
+                 where id = $1 and leased_until = $6 and status = 'pending'",
             )
             .bind(delivery.id)
             .bind(if dead { "dead" } else { "pending" })
             .bind(delay_ms)
             .bind(status_code)
             .bind(&last_error)
+            .bind(delivery.leased_until)
             .execute(&mut *tx)
             .await?;
             // Failing since the first failure after the last success; 'failing' once that is

@@ -5,8 +5,11 @@ pub mod dispatcher;
 pub mod expiry;
 pub mod khqr_poller;
 pub mod receipts;
+pub mod recovery;
 pub mod rollup;
+pub mod sandbox_status;
 pub mod sealer;
+pub mod webhook_dns;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -32,6 +35,13 @@ pub fn spawn_all(
         shutdown.clone(),
     )));
     handles.push(tokio::spawn(rollup::run(state.clone(), shutdown.clone())));
+    handles.push(tokio::spawn(recovery::run(state.clone(), shutdown.clone())));
+    if state.config.sandbox_enabled {
+        handles.push(tokio::spawn(sandbox_status::run(
+            state.clone(),
+            shutdown.clone(),
+        )));
+    }
     if let Some(bakong) = state.bakong.clone() {
         handles.push(tokio::spawn(khqr_poller::run(
             state.clone(),

@@ -26,4 +26,7 @@ mod ledger_db;
 mod ledger_random;
 mod money_guards;
 mod receipts;
+mod recovery;
+mod webhook_isolation;
+mod webhook_targets;
 mod webhooks;

@@ -48,6 +48,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "SANDBOX_ENABLED",
     "SANDBOX_CALLBACK_SECRET",
     "SANDBOX_API_URL",
+    "SIM_CALLBACK_RETRY_MS",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -738,6 +739,18 @@ impl Stack {
                 Err(e) => panic!("{e}"),
             }
         }
+    }
+
+    /// Starts `payments serve` again at `addr` (after the instance there was killed), so that
+    /// bank-sim's callbacks reach it. Returns its base URL; the process joins `procs`.
+    pub async fn restart_payments_at(&mut self, addr: &str) -> String {
+        let payments = self
+            .try_spawn_payments(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = payments.url.clone();
+        self.procs.push(payments);
+        url
     }
 
     async fn try_spawn_payments(&self, addr: &str) -> Result<Proc, SpawnError> {

@@ -18,7 +18,7 @@ use crate::sandbox::wire::{check_currency, check_reference, parse_amount};
 use crate::sandbox::{SandboxCallback, SIGNATURE_HEADER};
 use crate::signing::hmac_sha256_hex;
 use crate::sim::callbacks::{
-    deliver, CallbackOutcome, PreparedCallback, MAX_DELAY_MS, MAX_DUPLICATE,
+    deliver, retry, CallbackOutcome, PreparedCallback, MAX_DELAY_MS, MAX_DROP, MAX_DUPLICATE,
 };
 use crate::sim::html::{escape_html, page, path_segment};
 use crate::sim::{SimError, SimState};
@@ -33,6 +33,9 @@ struct PayRequest {
     delay_ms: Option<u64>,
     signature: Option<SignatureMode>,
     transaction_id: Option<String>,
+    /// Drop this many deliveries (copies and retries) instead of sending them, to play
+    /// callbacks lost on the way; more than the tries the retry schedule makes drops all.
+    drop_callbacks: Option<u32>,
 }
 
 /// How the callback is signed. `bad` and `missing` play a forger, so they leave the bank's
@@ -52,6 +55,9 @@ struct PayResponse {
     callbacks: Vec<CallbackOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     delay_ms: Option<u64>,
+    /// True when no copy got a 2xx and the callback will be sent again on the retry schedule.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    retrying: bool,
 }
 
 /// A pay action whose options passed their checks.
@@ -63,6 +69,7 @@ struct PayPlan {
     delay_ms: Option<u64>,
     signature_mode: SignatureMode,
     transaction_id: String,
+    drop_callbacks: u32,
 }
 
 impl PayRequest {
@@ -79,6 +86,12 @@ impl PayRequest {
         {
             return Err(SimError::unprocessable(format!(
                 "delay_ms must be 0 to {MAX_DELAY_MS}"
+            )));
+        }
+        let drop_callbacks = self.drop_callbacks.unwrap_or(0);
+        if drop_callbacks > MAX_DROP {
+            return Err(SimError::unprocessable(format!(
+                "drop_callbacks must be 0 to {MAX_DROP}"
             )));
         }
         if let Some(amount) = &self.amount {
@@ -102,6 +115,7 @@ impl PayRequest {
             delay_ms: self.delay_ms,
             signature_mode: self.signature.unwrap_or_default(),
             transaction_id,
+            drop_callbacks,
         })
     }
 }
@@ -143,22 +157,42 @@ pub(super) async fn pay(
         "sandbox payer paid"
     );
     let prepared = prepare_callback(&state, &callback, plan.signature_mode)?;
+    // A forger does not retry; the bank retries its own callbacks until one is taken.
+    let schedule = if plan.signature_mode == SignatureMode::Valid {
+        state.inner.callback_retry_schedule.clone()
+    } else {
+        Vec::new()
+    };
+    let mut drops_left = plan.drop_callbacks;
     if let Some(delay_ms) = plan.delay_ms {
         // Delayed callbacks are not awaited on shutdown: a simulator that stops simply
         // forgets them, like a bank that never retried.
         let http = state.inner.http.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            deliver(&http, &prepared, plan.copies).await;
+            let outcomes = deliver(&http, &prepared, plan.copies, &mut drops_left).await;
+            if !outcomes.iter().any(CallbackOutcome::succeeded) {
+                retry(http, prepared, schedule, drops_left).await;
+            }
         });
         let response = PayResponse {
             transaction_id: callback.transaction_id,
             callbacks: Vec::new(),
             delay_ms: Some(delay_ms),
+            retrying: false,
         };
         return Ok((StatusCode::ACCEPTED, Json(response)).into_response());
     }
-    let callbacks = deliver(&state.inner.http, &prepared, plan.copies).await;
+    let callbacks = deliver(&state.inner.http, &prepared, plan.copies, &mut drops_left).await;
+    let retrying = !schedule.is_empty() && !callbacks.iter().any(CallbackOutcome::succeeded);
+    if retrying {
+        tokio::spawn(retry(
+            state.inner.http.clone(),
+            prepared,
+            schedule,
+            drops_left,
+        ));
+    }
     if from_form {
         let page = paid_page(
             &callback.provider_reference,
@@ -171,6 +205,7 @@ pub(super) async fn pay(
         transaction_id: callback.transaction_id,
         callbacks,
         delay_ms: None,
+        retrying,
     };
     Ok(Json(response).into_response())
 }

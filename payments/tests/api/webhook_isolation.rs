@@ -1,0 +1,172 @@
+//! Webhook endpoints cannot hold each other up, and a delivery in flight is never sent again
+//! by another instance.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+use crate::support::TestApp;
+
+/// (webhook-id, when it arrived) of every request a receiver got.
+type Log = Arc<Mutex<Vec<(Uuid, chrono::DateTime<chrono::Utc>)>>>;
+
+/// A receiver that answers 200 after `delay`.
+async fn receiver(delay: Duration) -> (String, Log) {
+    let log: Log = Arc::default();
+    let seen = log.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let id = headers["webhook-id"].to_str().unwrap().parse().unwrap();
+                seen.lock().unwrap().push((id, chrono::Utc::now()));
+                tokio::time::sleep(delay).await;
+                AxumStatus::OK
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, log)
+}
+
+async fn register(app: &TestApp, url: &str) {
+    let reply = app
+        .post(
+            "/v1/webhook-endpoints",
+            Some(app.key("admin")),
+            None,
+            &json!({"url": url, "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+}
+
+fn dispatcher(
+    app: &TestApp,
+    change: impl FnOnce(&mut payments::config::Config),
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let mut config = (*app.state.config).clone();
+    config.webhook_retry_schedule = vec![Duration::from_millis(50)];
+    config.webhook_poll_interval = Duration::from_millis(50);
+    change(&mut config);
+    let state = payments::AppState::new(app.pool.clone(), config).unwrap();
+    let (stop, watch) = tokio::sync::watch::channel(false);
+    let worker = payments::workers::dispatcher::Dispatcher::new(state).unwrap();
+    (stop, tokio::spawn(worker.run(watch)))
+}
+
+/// Makes one event (`payment.cancelled` of a fresh case).
+async fn event(app: &TestApp, case_reference: &str) {
+    let intent = app.intent(case_reference).await;
+    let cancelled = app
+        .post(
+            &format!(
+                "/v1/payment-intents/{}/cancel",
+                intent["id"].as_str().unwrap()
+            ),
+            Some(app.key("workflow")),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_slow_endpoint_does_not_delay_a_fast_one(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let (slow_url, slow_log) = receiver(Duration::from_secs(10)).await;
+    let (fast_url, fast_log) = receiver(Duration::ZERO).await;
+    register(&app, &slow_url).await;
+    register(&app, &fast_url).await;
+    // The slow endpoint's requests do not time out during the test (so it is never retried).
+    let (stop, worker) = dispatcher(&app, |config| {
+        config.webhook_timeout = Duration::from_secs(60);
+    });
+    for n in 0..20 {
+        event(&app, &format!("03200900{n:02}")).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while fast_log.lock().unwrap().len() < 20 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    let fast = fast_log.lock().unwrap().clone();
+    assert_eq!(fast.len(), 20, "the fast endpoint got {} of 20", fast.len());
+    // Each event reached the fast endpoint within 2 s of being recorded.
+    let recorded: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("select id, created_at from outbox_events")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    for (id, at) in recorded {
+        let arrived = fast
+            .iter()
+            .find(|(seen, _)| *seen == id)
+            .map(|(_, arrived)| *arrived)
+            .unwrap();
+        let waited = arrived - at;
+        assert!(
+            waited < chrono::Duration::seconds(2),
+            "event {id} took {waited} to reach the fast endpoint"
+        );
+    }
+    // The slow one is held to its own permits meanwhile.
+    let slow = slow_log.lock().unwrap().len();
+    assert!(
+        (1..=4).contains(&slow),
+        "{slow} requests in flight to the slow endpoint"
+    );
+    worker.abort();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_delivery_in_flight_is_not_sent_again_by_another_instance(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    // Answers in 4 s: twice the 2 s lease.
+    let (url, log) = receiver(Duration::from_secs(4)).await;
+    register(&app, &url).await;
+    for n in 0..3 {
+        event(&app, &format!("03200910{n:02}")).await;
+    }
+    let short_lease = |config: &mut payments::config::Config| {
+        config.webhook_lease = Duration::from_secs(2);
+    };
+    let (stop_a, worker_a) = dispatcher(&app, short_lease);
+    let (stop_b, worker_b) = dispatcher(&app, short_lease);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let delivered = app
+            .scalar_i64("select count(*) from webhook_deliveries where status = 'succeeded'")
+            .await;
+        if delivered == 3 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Long enough for an expired lease to have been claimed again.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    stop_a.send(true).unwrap();
+    stop_b.send(true).unwrap();
+    let seen = log.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "each event is sent once: {seen:?}");
+    assert_eq!(
+        app.scalar_i64("select count(*) from webhook_attempts")
+            .await,
+        3
+    );
+    worker_a.abort();
+    worker_b.abort();
+}
