@@ -24,5 +24,7 @@ mod khqr;
 mod ledger_audit;
 mod ledger_db;
 mod ledger_random;
+mod ledger_trust;
 mod receipts;
+mod secrets;
 mod webhooks;
