@@ -821,3 +821,47 @@ pub async fn list_digests(
     .await?;
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn payload() -> DigestPayload {
+        DigestPayload {
+            day: NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
+            head_seq: 2,
+            head_hash: "ab".repeat(32),
+            entry_count: 2,
+            accounts: vec![
+                ("0320:clearing:sandbox:KHR".to_owned(), 1_200_000),
+                ("0320:revenue:labour:KHR".to_owned(), -1_200_000),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_digest_payload_reads_back_exactly() {
+        let text = payload().to_text();
+        assert_eq!(DigestPayload::parse(&text).unwrap(), payload());
+        let empty = DigestPayload {
+            accounts: Vec::new(),
+            ..payload()
+        };
+        assert_eq!(DigestPayload::parse(&empty.to_text()).unwrap(), empty);
+    }
+
+    #[test]
+    fn a_digest_payload_in_another_form_is_refused() {
+        let text = payload().to_text();
+        for bad in [
+            text.trim_end().to_owned(),
+            text.replace("head_seq 2", "head_seq  2"),
+            text.replace("v1", "v2"),
+            text.replace("account 0320:revenue:labour:KHR -1200000", "account x"),
+            format!("{text}\n"),
+        ] {
+            assert!(DigestPayload::parse(&bad).is_err(), "{bad:?}");
+        }
+    }
+}
