@@ -331,3 +331,107 @@ async fn keys_are_listed_without_secrets_and_a_revoked_key_is_refused_on_every_i
     assert_eq!(code, 1);
     assert!(stderr.contains("no API key"), "{stderr}");
 }
+
+/// `url` with its user and password replaced.
+fn as_user(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
+    format!("{scheme}://{user}:{password}@{host_and_path}")
+}
+
+#[tokio::test]
+async fn migrations_run_as_the_owner_and_the_service_as_a_role_that_owns_nothing() {
+    let db = TestDb::create().await;
+    let role = format!("owso_e2e_svc_{}", uuid::Uuid::new_v4().simple());
+    let admin = db.pool().await;
+    sqlx::raw_sql(&format!("create role {role} login password 'svc'"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let service_url = as_user(&db.url, &role, "svc");
+    let _drop_role = DropRole {
+        url: db.url.clone(),
+        role: role.clone(),
+    };
+    let owner = [
+        ("OWSO_ENV", "production"),
+        (
+            "SECRETS_KEY",
+            "BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=",
+        ),
+        // A role that does not exist yet may not migrate: MIGRATION_DATABASE_URL does.
+        ("DATABASE_URL", service_url.as_str()),
+        ("MIGRATION_DATABASE_URL", db.url.as_str()),
+    ];
+    {
+        let (code, _, stderr) = run_to_completion("payments", &["migrate"], &owner).await;
+        assert_eq!(code, 0, "{stderr}");
+        let (code, _, stderr) =
+            run_to_completion("payments", &["db", "grant-service-role", &role], &owner).await;
+        assert_eq!(code, 0, "{stderr}");
+        let (code, stdout, stderr) = run_to_completion(
+            "payments",
+            &["keys", "create", "--role", "auditor"],
+            &[("DATABASE_URL", db.url.as_str())],
+        )
+        .await;
+        assert_eq!(code, 0, "{stderr}");
+        let key: Value = serde_json::from_str(stdout.trim()).unwrap();
+
+        let env = production_env(&db, &[("DATABASE_URL", service_url.as_str())]);
+        let mut serving = Proc::spawn("payments", &["serve"], &as_refs(&env)).await;
+        let reply = reqwest::Client::new()
+            .get(format!("{}/v1/payment-intents", serving.url))
+            .bearer_auth(key["key"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), 200);
+        let users: Vec<String> = sqlx::query_scalar(
+            "select distinct usename::text from pg_stat_activity where application_name = 'owso-pay' and datname = current_database()",
+        )
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+        assert_eq!(
+            users,
+            [role.as_str()],
+            "the service connects as its own role"
+        );
+        serving.kill9().await;
+    }
+    admin.close().await;
+}
+
+/// Roles are cluster-wide: drops the test's role when the test ends, also when it panics
+/// (before its database goes, where its grants live).
+struct DropRole {
+    url: String,
+    role: String,
+}
+
+impl Drop for DropRole {
+    fn drop(&mut self) {
+        let (url, role) = (self.url.clone(), self.role.clone());
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(&format!(
+                    "select pg_terminate_backend(pid) from pg_stat_activity where usename = '{role}';
+                     drop owned by {role}; drop role {role}"
+                ))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            });
+        });
+        if cleanup.join().is_err() {
+            eprintln!("warning: could not drop role {}", self.role);
+        }
+    }
+}
