@@ -327,7 +327,7 @@ impl Config {
 
     /// Why production must not start with this configuration: one line naming the variable,
     /// or `None`. Development allows everything (and [`Config::development_warning`] says so).
-    /// The database half of the check (demo keys) is `app::profile::refusal_in_database`.
+    /// The database half of the check (demo keys) is `app::seed::production_refusal_in_database`.
     pub fn production_refusal(&self) -> Option<String> {
         use secrecy::ExposeSecret as _;
         if self.profile != Profile::Production {

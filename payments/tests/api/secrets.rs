@@ -142,6 +142,11 @@ async fn the_database_holds_no_pay_token_or_webhook_secret(pool: PgPool) {
         )
         .await;
     assert_eq!(attempt.status, StatusCode::CREATED, "{}", attempt.body);
+    // Paying with the token stores it nowhere either.
+    assert_eq!(
+        tables_containing(&app.pool, token.trim_start_matches("pt_")).await,
+        Vec::<String>::new()
+    );
     let wrong = app
         .get(&format!("/v1/public/payments/{token}x"), None)
         .await;
