@@ -16,6 +16,11 @@ alter table payment_intents
     add constraint payment_intents_pay_token_sealed_check check (pay_token_sealed like 'enc1:%'),
     drop column pay_token;
 
+-- Stored creation responses (idempotent replays) held the link too; a replay now gets it back
+-- from the sealed copy.
+update idempotency_keys set response_body = response_body - 'pay_url'
+where response_body ? 'pay_url';
+
 -- Webhook signing secrets keep their columns; the service seals every plaintext value
 -- (whsec_...) at start and on `payments migrate`, and reads either form meanwhile, so rows
 -- written before this release keep signing.

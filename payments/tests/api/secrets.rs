@@ -491,6 +491,18 @@ async fn pay_tokens_of_existing_intents_are_sealed_and_hashed_by_the_migration(p
     .execute(&pool)
     .await
     .unwrap();
+    // Its creation response, kept for replays, held the link too.
+    sqlx::query(
+        "insert into idempotency_keys (principal, key, request_hash, response_status, response_body)
+         select 'key:' || created_by, 'legacy-intent', '\\x00', 201,
+                jsonb_build_object('id', id, 'quote_id', quote_id, 'pay_url', 'http://127.0.0.1:9/pay/' || $1)
+         from payment_intents",
+    )
+    .bind(token)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tables_containing(&pool, token).await.len(), 2);
 
     let config = Config::for_tests("postgres://unused");
     let keyring = Keyring::from_config(&config).unwrap();
