@@ -141,9 +141,14 @@ async fn production_refuses_the_public_development_signing_key() {
 }
 
 #[tokio::test]
-async fn production_requires_a_secrets_key_of_its_own() {
+async fn production_requires_a_secrets_key() {
     let db = TestDb::create().await;
     refused(&db, &[("SECRETS_KEY", "")], "SECRETS_KEY").await;
+}
+
+#[tokio::test]
+async fn production_refuses_the_public_development_secrets_key() {
+    let db = TestDb::create().await;
     refused(
         &db,
         &[(
