@@ -85,6 +85,8 @@ psql "$ADMIN_URL" -X -q -v ON_ERROR_STOP=1 \
     -c "drop database if exists $DB_NAME with (force)" \
     -c "create database $DB_NAME" >&2
 export DATABASE_URL=$BENCH_URL
+# The sandbox and demo keys are development settings (docs/RUNNING.md, "Profiles").
+export OWSO_ENV=development
 "$BIN/payments" migrate >&2
 seed_json=$("$BIN/payments" seed --demo)
 grep -q "\"$API_KEY\"" <<<"$seed_json" || die "the demo seed printed no key $API_KEY"

@@ -13,6 +13,7 @@
 #   DEMO_SERVICE_CODE, DEMO_SERVICE_PARAMS  the service (and its params JSON) the walk-through quotes
 #   OWSO_BIN_DIR     run prebuilt binaries from this directory instead of building
 #   plus everything `payments serve` reads (.env.example), e.g. SANDBOX_CALLBACK_SECRET, RUST_LOG.
+#   OWSO_ENV is always development here.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,6 +44,9 @@ load_dotenv() {
     done <"$1"
 }
 if [[ -f .env ]]; then load_dotenv .env; fi
+# A development stack: the sandbox, development secrets and demo keys, which the default
+# production profile refuses (docs/RUNNING.md, "Profiles"). Set here, whatever .env says.
+export OWSO_ENV=development
 
 PAYMENTS_ADDR=${LISTEN_ADDR:-127.0.0.1:8080}
 BANK_ADDR=${BANK_SIM_ADDR:-127.0.0.1:8081}

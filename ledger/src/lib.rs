@@ -94,9 +94,11 @@
 //!
 //! **Verification.** [`store::verify_chain`] recomputes every hash in `seq` order from the
 //! entries and postings, checks each `prev_hash`, that postings carry their entry's office,
-//! time and their account's currency, that stored daily digests match the chain at their
-//! `head_seq`, and names the first entry that fails. It does not need the seals' hashes to
-//! be trusted: an auditor can recompute them from a journal export.
+//! time and their account's currency, and names the first entry that fails. It does not need
+//! the seals' hashes to be trusted: an auditor can recompute them from a journal export.
+//! [`store::verify_chain_against`] also compares the chain with checkpoints: digest payloads
+//! whose signatures the caller checked against public keys it was told (never keys or hashes
+//! stored beside the digests), and names the digest that disagrees.
 //!
 //! # Daily digests
 //!

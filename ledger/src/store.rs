@@ -28,6 +28,6 @@ pub use periods::{
 };
 pub use seal::{
     chain_head, digest_payload, has_digest, insert_digest, list_digests, seal_pending,
-    sealed_before, try_lock_sealer, verify_chain, ChainHead, DigestPayload, DigestRow,
-    VerifyReport,
+    sealed_before, try_lock_sealer, verify_chain, verify_chain_against, ChainHead, DigestPayload,
+    DigestRow, VerifyReport,
 };

@@ -63,6 +63,108 @@ pub struct Config {
     pub sandbox_status_poll_interval: Duration,
     /// How long after a sandbox attempt's expiry the bank is still asked about it.
     pub sandbox_status_grace: Duration,
+    /// `OWSO_ENV`: production (the default) refuses development settings at start.
+    pub profile: Profile,
+    /// `BANK_SIM_URL` as configured (or its default): a Bakong URL on the same origin is
+    /// bank-sim, which production refuses.
+    pub bank_sim_url: Url,
+    /// Whether `SANDBOX_CALLBACK_SECRET` was set explicitly (production refuses the
+    /// development default only when someone configured it).
+    pub sandbox_callback_secret_set: bool,
+    /// `LEDGER_PUBLIC_KEYS`: Ed25519 public keys whose digests verify trusts, beside the
+    /// current signing key's own.
+    pub ledger_public_keys: Vec<[u8; 32]>,
+    /// `MIGRATION_DATABASE_URL`: the owner role that applies migrations (default: DATABASE_URL).
+    pub migration_database_url: Option<SecretString>,
+    /// `SECRETS_KEY`: base64 of the 32-byte key that encrypts stored secrets (webhook secrets,
+    /// pay tokens). Unset in development: a fixed, public development key.
+    pub secrets_key: Option<SecretString>,
+    /// `SECRETS_KEY_OLD`: comma-separated retired keys, still accepted for decryption.
+    pub secrets_keys_old: Vec<SecretString>,
+}
+
+/// `OWSO_ENV`: which safety checks apply at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Refuses the sandbox, development secrets and demo keys (the default).
+    Production,
+    /// Allows them, and says so loudly at start.
+    Development,
+}
+
+impl Profile {
+    /// The value of `OWSO_ENV` that selects this profile.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Production => "production",
+            Profile::Development => "development",
+        }
+    }
+}
+
+fn profile() -> anyhow::Result<Profile> {
+    match var("OWSO_ENV").as_deref().map(str::trim) {
+        None | Some("production") => Ok(Profile::Production),
+        Some("development") => Ok(Profile::Development),
+        Some(other) => bail!("OWSO_ENV must be production or development, got {other:?}"),
+    }
+}
+
+fn base64_key(name: &str, raw: &str) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+        .with_context(|| format!("{name} must be base64 of 32 bytes"))
+}
+
+/// `LEDGER_PUBLIC_KEYS`: comma-separated base64 Ed25519 public keys.
+fn ledger_public_keys() -> anyhow::Result<Vec<[u8; 32]>> {
+    let Some(raw) = var("LEDGER_PUBLIC_KEYS") else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let key = base64_key("LEDGER_PUBLIC_KEYS", part)?;
+            ed25519_dalek::VerifyingKey::from_bytes(&key)
+                .context("LEDGER_PUBLIC_KEYS lists a value that is not an Ed25519 public key")?;
+            Ok(key)
+        })
+        .collect()
+}
+
+/// `SECRETS_KEY` and `SECRETS_KEY_OLD`, checked here so that a bad key fails start-up.
+fn secrets_keys() -> anyhow::Result<(Option<SecretString>, Vec<SecretString>)> {
+    let current = match var("SECRETS_KEY") {
+        Some(raw) => {
+            base64_key("SECRETS_KEY", &raw)?;
+            Some(SecretString::from(raw.trim().to_owned()))
+        }
+        None => None,
+    };
+    let old = match var("SECRETS_KEY_OLD") {
+        Some(raw) => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                base64_key("SECRETS_KEY_OLD", part)?;
+                Ok(SecretString::from(part.to_owned()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    Ok((current, old))
+}
+
+/// The same origin (scheme, host, port): two URLs reach the same server.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 fn var(name: &str) -> Option<String> {
@@ -167,14 +269,16 @@ impl Config {
             "PUBLIC_BASE_URL",
             &var("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{listen_addr}")),
         )?;
-        let bank_sim_url =
-            var("BANK_SIM_URL").unwrap_or_else(|| "http://127.0.0.1:8081".to_owned());
+        let bank_sim_url = parse_url(
+            "BANK_SIM_URL",
+            &var("BANK_SIM_URL").unwrap_or_else(|| "http://127.0.0.1:8081".to_owned()),
+        )?;
         // In sandbox mode every adapter's base URL derives from BANK_SIM_URL unless its own
         // variable is set (API.md, "Configuration and the sandbox").
-        let sandbox_api_url = parse_url(
-            "SANDBOX_API_URL",
-            &var("SANDBOX_API_URL").unwrap_or(bank_sim_url),
-        )?;
+        let sandbox_api_url = match var("SANDBOX_API_URL") {
+            Some(raw) => parse_url("SANDBOX_API_URL", &raw)?,
+            None => bank_sim_url.clone(),
+        };
         let sandbox_enabled = parse_bool("SANDBOX_ENABLED", false)?;
         // In sandbox mode Bakong is played by bank-sim at BANK_SIM_URL with its default token.
         let bakong_api_url = match var("BAKONG_API_URL") {
@@ -197,6 +301,7 @@ impl Config {
         if db_max_connections == 0 {
             bail!("DB_MAX_CONNECTIONS must be at least 1");
         }
+        let (secrets_key, secrets_keys_old) = secrets_keys()?;
         Ok(Config {
             database_url: SecretString::from(database_url),
             listen_addr,
@@ -251,7 +356,67 @@ impl Config {
                 parse_u64("SANDBOX_STATUS_POLL_MS", 1_000)?.max(10),
             ),
             sandbox_status_grace: Duration::from_secs(parse_u64("SANDBOX_STATUS_GRACE_S", 300)?),
+            profile: profile()?,
+            bank_sim_url,
+            sandbox_callback_secret_set: var("SANDBOX_CALLBACK_SECRET").is_some(),
+            ledger_public_keys: ledger_public_keys()?,
+            migration_database_url: var("MIGRATION_DATABASE_URL").map(SecretString::from),
+            secrets_key,
+            secrets_keys_old,
         })
+    }
+
+    /// Why production must not start with this configuration: one line naming the variable,
+    /// or `None`. Development allows everything (and [`Config::development_warning`] says so).
+    /// The database half of the check (demo keys) is `app::seed::production_refusal_in_database`.
+    pub fn production_refusal(&self) -> Option<String> {
+        use secrecy::ExposeSecret as _;
+        if self.profile != Profile::Production {
+            return None;
+        }
+        let refuse = |detail: String| {
+            Some(format!("refusing to start with OWSO_ENV=production: {detail} (set OWSO_ENV=development for a development stack)"))
+        };
+        if self.sandbox_enabled {
+            return refuse("SANDBOX_ENABLED=true enables the sandbox bank".to_owned());
+        }
+        if self.sandbox_callback_secret_set
+            && self.sandbox_callback_secret.expose_secret() == DEFAULT_SANDBOX_CALLBACK_SECRET
+        {
+            return refuse("SANDBOX_CALLBACK_SECRET is the public development default".to_owned());
+        }
+        if self.bakong_api_token.expose_secret() == DEFAULT_SANDBOX_BAKONG_TOKEN {
+            return refuse("BAKONG_API_TOKEN is bank-sim's development token".to_owned());
+        }
+        if let Some(url) = &self.bakong_api_url {
+            if same_origin(url, &self.bank_sim_url) || same_origin(url, &self.sandbox_api_url) {
+                return refuse(format!(
+                    "BAKONG_API_URL {url} is bank-sim (the origin of BANK_SIM_URL / SANDBOX_API_URL)"
+                ));
+            }
+        }
+        if self.ledger_signing_key.as_ref().is_some_and(|key| {
+            key.expose_secret().trim() == crate::app::ledger_audit::development_signing_key_base64()
+        }) {
+            return refuse("LEDGER_SIGNING_KEY is the public development signing key".to_owned());
+        }
+        match &self.secrets_key {
+            None => {
+                return refuse("SECRETS_KEY is required (base64 of 32 random bytes)".to_owned())
+            }
+            Some(key) if key.expose_secret() == crate::app::secrets::DEVELOPMENT_KEY_BASE64 => {
+                return refuse("SECRETS_KEY is the public development key".to_owned())
+            }
+            Some(_) => {}
+        }
+        None
+    }
+
+    /// The one loud line development logs at start; `None` in production.
+    pub fn development_warning(&self) -> Option<&'static str> {
+        (self.profile == Profile::Development).then_some(
+            "OWSO_ENV=development: DEVELOPMENT PROFILE, NOT FOR REAL MONEY: the sandbox, development secrets, the public signing key and demo keys are all allowed",
+        )
     }
 
     /// A configuration for in-process tests: sandbox on, workers off, nothing read from the
@@ -297,6 +462,13 @@ impl Config {
             sandbox_status_after: Duration::from_secs(60),
             sandbox_status_poll_interval: Duration::from_millis(100),
             sandbox_status_grace: Duration::from_secs(300),
+            profile: Profile::Development,
+            bank_sim_url: url_localhost(),
+            sandbox_callback_secret_set: false,
+            ledger_public_keys: Vec::new(),
+            migration_database_url: None,
+            secrets_key: None,
+            secrets_keys_old: Vec::new(),
         }
     }
 }

@@ -19,8 +19,33 @@ use tokio::sync::watch;
 
 /// Runs the service until SIGTERM or Ctrl-C: HTTP plus the background workers.
 pub async fn serve(config: config::Config) -> anyhow::Result<()> {
+    if let Some(refusal) = config.production_refusal() {
+        anyhow::bail!(refusal);
+    }
+    if let Some(warning) = config.development_warning() {
+        tracing::warn!("{warning}");
+    }
+    let keyring = app::secrets::Keyring::from_config(&config)?;
     let pool = db::connect(&config).await?;
-    db::migrate(&pool).await?;
+    // The service's role may not migrate: only when something is pending is the owner role
+    // (MIGRATION_DATABASE_URL, else DATABASE_URL) used.
+    if db::migrations_pending(&pool).await? {
+        let owner = db::connect_migrator(&config).await?;
+        db::migrate(&owner, &keyring).await?;
+        owner.close().await;
+    }
+    if let Some(refusal) = app::seed::production_refusal_in_database(&config, &pool).await? {
+        anyhow::bail!(refusal);
+    }
+    // Plaintext webhook secrets from before sealing, and ones sealed with a retired key.
+    let resealed = app::secrets::reseal_webhook_secrets(&pool, &keyring).await?;
+    if resealed.webhook_secrets > 0 || resealed.unreadable > 0 {
+        tracing::info!(
+            resealed = resealed.webhook_secrets,
+            unreadable = resealed.unreadable,
+            "webhook secrets sealed with SECRETS_KEY"
+        );
+    }
     db::warn_if_autovacuum_off(&pool).await;
     let listen_addr = config.listen_addr;
     let workers_enabled = config.workers_enabled;

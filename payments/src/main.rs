@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use payments::app::auth::{self, Role};
+use payments::app::secrets::Keyring;
 use payments::{config::Config, db, telemetry};
 use secrecy::SecretString;
 
@@ -51,6 +52,30 @@ enum Command {
         #[command(subcommand)]
         command: KhqrCommand,
     },
+    /// Stored secrets (webhook secrets, pay tokens): seal again after a SECRETS_KEY rotation.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+    /// Database roles.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Seal every stored secret not sealed with the current SECRETS_KEY (plaintext webhook
+    /// secrets, values sealed with a key in SECRETS_KEY_OLD); print counts as JSON.
+    Reseal,
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// As the owner role (MIGRATION_DATABASE_URL, else DATABASE_URL), grant ROLE what the
+    /// service needs and nothing more, now and for tables later migrations create.
+    GrantServiceRole { role: String },
 }
 
 #[derive(Subcommand)]
@@ -104,6 +129,11 @@ enum KeysCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Print every key as JSON lines: id, role, offices, name, created, revoked (never the
+    /// secret or its hash).
+    List,
+    /// Revoke a key by id; every instance refuses it from the next request on.
+    Revoke { id: uuid::Uuid },
 }
 
 fn database_url() -> anyhow::Result<SecretString> {
@@ -167,13 +197,43 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             payments::serve(Config::from_env()?).await?;
         }
         Command::Migrate => {
-            let pool = pool().await?;
-            db::migrate(&pool).await?;
+            let config = Config::from_env()?;
+            let keyring = Keyring::from_config(&config)?;
+            let pool = db::connect_migrator(&config).await?;
+            db::migrate(&pool, &keyring).await?;
             eprintln!("migrations applied");
         }
-        Command::Seed { demo } => {
+        Command::Secrets {
+            command: SecretsCommand::Reseal,
+        } => {
+            let config = Config::from_env()?;
+            let keyring = Keyring::from_config(&config)?;
             let pool = pool().await?;
-            db::migrate(&pool).await?;
+            let report = payments::app::secrets::reseal_all(&pool, &keyring).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            if report.unreadable > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Db {
+            command: DbCommand::GrantServiceRole { role },
+        } => {
+            let config = Config::from_env()?;
+            let pool = db::connect_migrator(&config).await?;
+            db::grant_service_role(&pool, &role).await?;
+            eprintln!("granted the service's rights to {role}");
+        }
+        Command::Seed { demo } => {
+            let config = Config::from_env()?;
+            if demo {
+                if let Some(refusal) = payments::app::seed::demo_refusal(&config) {
+                    eprintln!("error: {refusal}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            let keyring = Keyring::from_config(&config)?;
+            let pool = db::connect_migrator(&config).await?;
+            db::migrate(&pool, &keyring).await?;
             let mut tx = pool.begin().await?;
             let report = payments::app::seed::catalog(&mut tx).await?;
             let demo_output = if demo {
@@ -199,8 +259,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ledger {
             command: LedgerCommand::Verify,
         } => {
+            let config = Config::from_env()?;
+            let trusted = payments::app::ledger_audit::trusted_keys(&config)?;
             let pool = pool().await?;
-            let report = payments::app::ledger_audit::verify_ledger(&pool)
+            let report = payments::app::ledger_audit::verify_ledger(&pool, &trusted)
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
             println!("{}", serde_json::to_string(&report)?);
@@ -209,6 +271,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Khqr { command } => return Ok(khqr(command)),
+        Command::Keys {
+            command: KeysCommand::List,
+        } => {
+            let pool = pool().await?;
+            let mut conn = pool.acquire().await?;
+            for key in auth::list_keys(&mut conn).await? {
+                println!("{}", serde_json::to_string(&key)?);
+            }
+        }
+        Command::Keys {
+            command: KeysCommand::Revoke { id },
+        } => {
+            let pool = pool().await?;
+            let mut conn = pool.acquire().await?;
+            match auth::revoke_key(&mut conn, id).await? {
+                Some(key) => println!("{}", serde_json::to_string(&key)?),
+                None => {
+                    eprintln!("error: no API key has id {id}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
         Command::Keys {
             command:
                 KeysCommand::Create {

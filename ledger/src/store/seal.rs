@@ -274,18 +274,21 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for EntryRowWithTxid {
     }
 }
 
-/// The outcome of [`verify_chain`].
+/// The outcome of [`verify_chain`] and [`verify_chain_against`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
-    /// True when every seal recomputes, links to the previous one, and every finished entry
-    /// is sealed.
+    /// True when every seal recomputes, links to the previous one, every trusted checkpoint
+    /// agrees with the chain, and every finished entry is sealed.
     pub ok: bool,
     /// Seals recomputed before the first problem (all of them when `ok`).
     pub entries_checked: i64,
     /// The first entry that does not verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad_entry: Option<i64>,
-    /// Why that entry does not verify.
+    /// The day of the first signed digest that disagrees with the recomputed chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bad_digest: Option<NaiveDate>,
+    /// Why that entry (or digest) does not verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Position of the last seal.
@@ -300,38 +303,65 @@ pub struct VerifyReport {
     pub first_bad_rollup: Option<(String, NaiveDate)>,
 }
 
-/// Recomputes the whole chain from the entries and postings, in seal order, and names the
-/// first entry that does not match; also checks the stored daily digests' heads and that no
-/// finished entry was left out of the chain.
-///
-/// Call it inside a `repeatable read` transaction so that seals, entries and the sealer's
-/// horizon are read from one snapshot. Rows are streamed: memory does not grow with the
-/// ledger.
+/// [`verify_chain_against`] with no checkpoints: the chain alone, from genesis.
 ///
 /// # Errors
 ///
 /// [`LedgerError::Database`] when a query fails.
 pub async fn verify_chain(conn: &mut PgConnection) -> Result<VerifyReport, LedgerError> {
-    // language=PostgreSQL
-    let digests: Vec<(i64, Vec<u8>, NaiveDate)> =
-        sqlx::query_as("select head_seq, head_hash, day from ledger_digests where head_seq > 0")
-            .fetch_all(&mut *conn)
-            .await?;
-    let checkpoints: BTreeMap<i64, (Vec<u8>, NaiveDate)> = digests
-        .into_iter()
-        .map(|(seq, hash, day)| (seq, (hash, day)))
-        .collect();
+    verify_chain_against(conn, &[]).await
+}
+
+/// Recomputes the whole chain from genesis out of the entries and postings, in seal order,
+/// and names the first entry that does not match; compares each checkpoint (a digest payload
+/// whose signature the caller has checked against keys it trusts) with the recomputed chain
+/// at its `head_seq`: head hash, entry count and every account's balance; and checks that no
+/// finished entry was left out of the chain.
+///
+/// Nothing stored beside the chain is trusted: the `head_hash` columns of `ledger_digests`
+/// are not read, only the signed payloads the caller passes.
+///
+/// Call it inside a `repeatable read` transaction so that seals, entries and the sealer's
+/// horizon are read from one snapshot. Rows are streamed: memory grows with the number of
+/// accounts, not with the ledger.
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when a query fails.
+pub async fn verify_chain_against(
+    conn: &mut PgConnection,
+    checkpoints: &[DigestPayload],
+) -> Result<VerifyReport, LedgerError> {
+    let mut by_seq: BTreeMap<i64, Vec<&DigestPayload>> = BTreeMap::new();
+    for checkpoint in checkpoints {
+        by_seq
+            .entry(checkpoint.head_seq)
+            .or_default()
+            .push(checkpoint);
+    }
     let (head_seq, head_hash) = head(conn).await?;
     let mut report = VerifyReport {
         ok: true,
         entries_checked: 0,
         first_bad_entry: None,
+        bad_digest: None,
         reason: None,
         head_seq,
         head_hash: hex::encode(head_hash),
         rollup_rows_checked: 0,
         first_bad_rollup: None,
     };
+    // Balances per account code over the seals walked so far (BTreeMap: byte order, as the
+    // digest lists them).
+    let mut balances: BTreeMap<String, i64> = BTreeMap::new();
+    for checkpoint in by_seq.get(&0).into_iter().flatten() {
+        if let Some(reason) = checkpoint_disagrees(checkpoint, &GENESIS_HASH, &balances) {
+            report.ok = false;
+            report.bad_digest = Some(checkpoint.day);
+            report.reason = Some(reason);
+            return Ok(report);
+        }
+    }
     let sql = concat!(
         "select s.seq, s.prev_hash, s.hash, ",
         entry_columns!("s.entry_id"),
@@ -345,12 +375,12 @@ pub async fn verify_chain(conn: &mut PgConnection) -> Result<VerifyReport, Ledge
     let mut prev = GENESIS_HASH;
     while let Some(SealRow(seq, stored_prev, stored_hash, row)) = rows.try_next().await? {
         let entry_id = row.0;
+        let entry = chain_entry(row);
         if let Some(reason) = check_seal(
             (seq, expected_seq),
             &prev,
             (&stored_prev, &stored_hash),
-            row,
-            checkpoints.get(&seq),
+            entry.as_ref(),
         ) {
             report.ok = false;
             report.first_bad_entry = Some(entry_id);
@@ -358,10 +388,37 @@ pub async fn verify_chain(conn: &mut PgConnection) -> Result<VerifyReport, Ledge
             return Ok(report);
         }
         prev = hash_array(&stored_hash).unwrap_or(GENESIS_HASH);
+        for posting in entry.iter().flat_map(|(entry, _)| &entry.postings) {
+            let balance = balances.entry(posting.account.clone()).or_insert(0);
+            // An overflow cannot match any signed balance; saturate and let the comparison fail.
+            *balance = balance.saturating_add(posting.amount_minor);
+        }
+        for checkpoint in by_seq.get(&seq).into_iter().flatten() {
+            if let Some(reason) = checkpoint_disagrees(checkpoint, &prev, &balances) {
+                report.ok = false;
+                report.first_bad_entry = Some(entry_id);
+                report.bad_digest = Some(checkpoint.day);
+                report.reason = Some(reason);
+                return Ok(report);
+            }
+        }
         expected_seq = expected_seq.saturating_add(1);
         report.entries_checked = report.entries_checked.saturating_add(1);
     }
     drop(rows);
+    if let Some((_, beyond)) = by_seq.range(expected_seq..).next() {
+        if let Some(checkpoint) = beyond.first() {
+            report.ok = false;
+            report.bad_digest = Some(checkpoint.day);
+            report.reason = Some(format!(
+                "the signed digest of {} covers seal {}, beyond the chain's last seal {}",
+                checkpoint.day,
+                checkpoint.head_seq,
+                expected_seq.saturating_sub(1)
+            ));
+            return Ok(report);
+        }
+    }
     // Finished entries (txid below the horizon) must all be in the chain: one missing means a
     // seal row was removed, or an entry was written behind the sealer's back.
     // language=PostgreSQL
@@ -380,6 +437,54 @@ pub async fn verify_chain(conn: &mut PgConnection) -> Result<VerifyReport, Ledge
     }
     verify_rollups(conn, &mut report).await?;
     Ok(report)
+}
+
+/// Why a signed checkpoint disagrees with the chain recomputed up to its `head_seq`.
+fn checkpoint_disagrees(
+    checkpoint: &DigestPayload,
+    head_hash: &[u8; 32],
+    balances: &BTreeMap<String, i64>,
+) -> Option<String> {
+    let day = checkpoint.day;
+    if checkpoint.head_hash != hex::encode(head_hash) {
+        return Some(format!(
+            "the signed digest of {day} states head hash {} at seal {}, the chain has {}",
+            checkpoint.head_hash,
+            checkpoint.head_seq,
+            hex::encode(head_hash)
+        ));
+    }
+    if checkpoint.entry_count != checkpoint.head_seq {
+        return Some(format!(
+            "the signed digest of {day} states {} entries up to seal {}",
+            checkpoint.entry_count, checkpoint.head_seq
+        ));
+    }
+    let signed = checkpoint
+        .accounts
+        .iter()
+        .map(|(account, balance)| (account.as_str(), *balance));
+    let chain = balances
+        .iter()
+        .map(|(account, balance)| (account.as_str(), *balance));
+    if !signed.eq(chain) {
+        let differing = checkpoint
+            .accounts
+            .iter()
+            .find(|(account, balance)| balances.get(account) != Some(balance))
+            .map(|(account, _)| account.clone())
+            .or_else(|| {
+                balances
+                    .keys()
+                    .find(|account| !checkpoint.accounts.iter().any(|(a, _)| a == *account))
+                    .cloned()
+            })
+            .unwrap_or_default();
+        return Some(format!(
+            "the signed digest of {day} states balances that differ from the chain (account {differing})"
+        ));
+    }
+    None
 }
 
 /// Recomputes every rolled-up day from the postings and compares it with the stored daily
@@ -434,8 +539,7 @@ fn check_seal(
     (seq, expected_seq): (i64, i64),
     prev: &[u8; 32],
     (stored_prev, stored_hash): (&[u8], &[u8]),
-    row: EntryRow,
-    checkpoint: Option<&(Vec<u8>, NaiveDate)>,
+    entry: Option<&(ChainEntry, bool)>,
 ) -> Option<String> {
     if seq != expected_seq {
         return Some(format!("seal {expected_seq} is missing before seal {seq}"));
@@ -443,19 +547,14 @@ fn check_seal(
     if stored_prev != prev.as_slice() {
         return Some("prev_hash does not match the previous seal".to_owned());
     }
-    let Some((entry, consistent)) = chain_entry(row) else {
+    let Some((entry, consistent)) = entry else {
         return Some("sealed entry is missing".to_owned());
     };
     if !consistent {
         return Some("a posting's office, time or currency differs from its entry's".to_owned());
     }
-    if chain_hash(prev, seq, &entry).as_slice() != stored_hash {
+    if chain_hash(prev, seq, entry).as_slice() != stored_hash {
         return Some("entry or postings changed since they were sealed".to_owned());
-    }
-    if let Some((digest_hash, day)) = checkpoint {
-        if digest_hash.as_slice() != stored_hash {
-            return Some(format!("chain differs from the signed digest of {day}"));
-        }
     }
     None
 }
@@ -507,6 +606,61 @@ pub struct DigestPayload {
 }
 
 impl DigestPayload {
+    /// Reads a signed text back ([`DigestPayload::to_text`] is its exact inverse).
+    ///
+    /// # Errors
+    ///
+    /// [`LedgerError::InvalidEntry`] naming the first line that is not of the format.
+    pub fn parse(text: &str) -> Result<DigestPayload, LedgerError> {
+        let bad = |what: &str| LedgerError::InvalidEntry(format!("digest payload: {what}"));
+        let mut lines = text.split_terminator('\n');
+        if lines.next() != Some("owso-pay-ledger-digest v1") {
+            return Err(bad("not an owso-pay-ledger-digest v1"));
+        }
+        let mut field = |name: &str| {
+            lines
+                .next()
+                .and_then(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.strip_prefix(' '))
+                .map(str::to_owned)
+                .ok_or_else(|| bad(&format!("expected the {name} line")))
+        };
+        let day = field("day")?
+            .parse::<NaiveDate>()
+            .map_err(|_| bad("day is not a date"))?;
+        let head_seq = field("head_seq")?
+            .parse::<i64>()
+            .map_err(|_| bad("head_seq is not a number"))?;
+        let head_hash = field("head_hash")?;
+        let entry_count = field("entry_count")?
+            .parse::<i64>()
+            .map_err(|_| bad("entry_count is not a number"))?;
+        let mut accounts = Vec::new();
+        for line in lines {
+            let (account, balance) = line
+                .strip_prefix("account ")
+                .and_then(|rest| rest.rsplit_once(' '))
+                .ok_or_else(|| bad("expected an account line"))?;
+            let balance = balance
+                .parse::<i64>()
+                .map_err(|_| bad("an account balance is not a number"))?;
+            accounts.push((account.to_owned(), balance));
+        }
+        let payload = DigestPayload {
+            day,
+            head_seq,
+            head_hash,
+            entry_count,
+            accounts,
+        };
+        // Anything the format does not produce (a missing final newline, spaces, order) is
+        // refused, so one text has one meaning.
+        if payload.to_text() != text {
+            return Err(bad("not in canonical form"));
+        }
+        Ok(payload)
+    }
+
     /// Returns the exact text that is signed (crate docs, "Daily digests").
     pub fn to_text(&self) -> String {
         let mut text = format!(
@@ -666,4 +820,48 @@ pub async fn list_digests(
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn payload() -> DigestPayload {
+        DigestPayload {
+            day: NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
+            head_seq: 2,
+            head_hash: "ab".repeat(32),
+            entry_count: 2,
+            accounts: vec![
+                ("0320:clearing:sandbox:KHR".to_owned(), 1_200_000),
+                ("0320:revenue:labour:KHR".to_owned(), -1_200_000),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_digest_payload_reads_back_exactly() {
+        let text = payload().to_text();
+        assert_eq!(DigestPayload::parse(&text).unwrap(), payload());
+        let empty = DigestPayload {
+            accounts: Vec::new(),
+            ..payload()
+        };
+        assert_eq!(DigestPayload::parse(&empty.to_text()).unwrap(), empty);
+    }
+
+    #[test]
+    fn a_digest_payload_in_another_form_is_refused() {
+        let text = payload().to_text();
+        for bad in [
+            text.trim_end().to_owned(),
+            text.replace("head_seq 2", "head_seq  2"),
+            text.replace("v1", "v2"),
+            text.replace("account 0320:revenue:labour:KHR -1200000", "account x"),
+            format!("{text}\n"),
+        ] {
+            assert!(DigestPayload::parse(&bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -173,7 +173,8 @@ pub async fn create(
     };
     let intent = intents::load(&mut tx, principal, intent_id, true).await?;
     if let AttemptCaller::Citizen(token) = &caller {
-        if !bool::from(token.as_bytes().ct_eq(intent.pay_token.as_bytes())) {
+        let presented = super::secrets::pay_token_hash(token);
+        if !bool::from(presented.as_slice().ct_eq(intent.pay_token_hash.as_slice())) {
             return Err(ApiError::not_found("payment intent"));
         }
     }

@@ -202,3 +202,41 @@ pub async fn lookup(
         })
     }))
 }
+
+/// One key as `payments keys list` prints it: never the secret or its hash.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct KeyListing {
+    pub id: Uuid,
+    pub role: String,
+    pub offices: Vec<String>,
+    pub name: String,
+    pub created: chrono::DateTime<chrono::Utc>,
+    /// When it was revoked; `null` for an active key.
+    pub revoked: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Every key, oldest first.
+pub async fn list_keys(conn: &mut PgConnection) -> Result<Vec<KeyListing>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, role, office_codes as offices, name, created_at as created, revoked_at as revoked
+         from api_keys order by created_at, id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Revokes a key; `None` when no key has this id. Revoking a revoked key keeps its first
+/// revocation time. Takes effect on the next request to any instance: keys are looked up in
+/// the database on every request, never cached.
+pub async fn revoke_key(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<KeyListing>, sqlx::Error> {
+    sqlx::query_as(
+        "update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1
+         returning id, role, office_codes as offices, name, created_at as created, revoked_at as revoked",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+}

@@ -12,6 +12,7 @@ use super::catalog::QuoteLine;
 use super::idempotency::{self, Claim};
 use super::money::{self, MoneyView};
 use super::outbox::{self, NewEvent};
+use super::secrets::{pay_token_context, pay_token_hash, Keyring};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -48,7 +49,10 @@ pub struct IntentView {
     pub total: MoneyView,
     pub amount_paid: MoneyView,
     pub amount_refunded: MoneyView,
-    pub pay_url: String,
+    /// The citizen's payment link (a bearer credential): shown only to the roles that create
+    /// intents (workflow, cashier, admin); omitted for supervisors and auditors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pay_url: Option<String>,
     pub receipt_number: Option<String>,
     pub paid_channel: Option<String>,
     pub lines: Vec<QuoteLine>,
@@ -71,7 +75,10 @@ pub struct IntentRow {
     pub total_minor: i64,
     pub amount_paid_minor: i64,
     pub amount_refunded_minor: i64,
-    pub pay_token: String,
+    /// SHA-256 of the pay token: links are looked up by it.
+    pub pay_token_hash: Vec<u8>,
+    /// The token sealed with `SECRETS_KEY` (app::secrets), to show the link again.
+    pub pay_token_sealed: Option<String>,
     pub receipt_number: Option<String>,
     pub paid_channel: Option<String>,
     pub lines: sqlx::types::Json<Vec<QuoteLine>>,
@@ -83,11 +90,42 @@ pub struct IntentRow {
 }
 
 pub const INTENT_COLUMNS: &str = "i.id, i.status, i.case_reference, i.office_code, i.quote_id, i.currency, \
-    i.total_minor, i.amount_paid_minor, i.amount_refunded_minor, i.pay_token, i.receipt_number, i.paid_channel, \
+    i.total_minor, i.amount_paid_minor, i.amount_refunded_minor, i.pay_token_hash, i.pay_token_sealed, i.receipt_number, i.paid_channel, \
     q.lines, i.expires_at, i.created_at, i.paid_at, i.cancelled_at, i.bank_paid_at";
 
+/// The roles that create intents, and so may be shown the payment link.
+pub const PAY_LINK_ROLES: [Role; 3] = [Role::Workflow, Role::Cashier, Role::Admin];
+
 impl IntentRow {
-    pub fn view(&self, state: &AppState) -> Result<IntentView, ApiError> {
+    /// The view for `principal`: with the payment link when its role creates intents.
+    pub fn view_for(
+        &self,
+        state: &AppState,
+        principal: &Principal,
+    ) -> Result<IntentView, ApiError> {
+        let mut view = self.view(state)?;
+        if PAY_LINK_ROLES.contains(&principal.role) {
+            view.pay_url = self.pay_url(state)?;
+        }
+        Ok(view)
+    }
+
+    /// The payment link, opened from its sealed copy; `None` for an intent whose token was
+    /// never sealed (migrated without `payments migrate`).
+    pub fn pay_url(&self, state: &AppState) -> Result<Option<String>, ApiError> {
+        let Some(sealed) = &self.pay_token_sealed else {
+            return Ok(None);
+        };
+        let keyring = Keyring::from_config(&state.config).map_err(ApiError::internal)?;
+        let token = keyring
+            .open_text(&pay_token_context(self.id), sealed)
+            .map_err(ApiError::internal)?;
+        Ok(Some(pay_url(state, &token)))
+    }
+
+    /// The view without the payment link (what is stored for idempotent replays, and what
+    /// every reader who does not create intents sees).
+    pub fn view(&self, _state: &AppState) -> Result<IntentView, ApiError> {
         Ok(IntentView {
             id: self.id,
             status: self.status.clone(),
@@ -97,7 +135,7 @@ impl IntentRow {
             total: money::from_row(self.total_minor, &self.currency)?.into(),
             amount_paid: money::from_row(self.amount_paid_minor, &self.currency)?.into(),
             amount_refunded: money::from_row(self.amount_refunded_minor, &self.currency)?.into(),
-            pay_url: pay_url(state, &self.pay_token),
+            pay_url: None,
             receipt_number: self.receipt_number.clone(),
             paid_channel: self.paid_channel.clone(),
             lines: self.lines.0.clone(),
@@ -222,6 +260,9 @@ pub async fn create(
     if let Claim::Replay { status, body } =
         idempotency::claim(&mut tx, &scope, idempotency_key, request_hash).await?
     {
+        // The stored response has no payment link (it would be the token in plaintext);
+        // the replay gets it back from the intent.
+        let body = with_pay_url(state, &mut tx, principal, body).await?;
         return Ok(Created::Replayed { status, body });
     }
     let quote: Option<(String, String, i64, bool)> = sqlx::query_as(
@@ -261,14 +302,20 @@ pub async fn create(
         }
     }
     let id = Uuid::now_v7();
+    // The database keeps the token's hash (to find the intent from a link) and a sealed copy
+    // (to show the link again), never the token.
+    let token = random_token("pt_");
+    let sealed = Keyring::from_config(&state.config)
+        .and_then(|keyring| keyring.seal(&pay_token_context(id), token.as_bytes()))
+        .map_err(ApiError::internal)?;
     // At most one intent awaits payment per case, enforced by a partial unique index
     // (migration 0009): a concurrent creation for the same case waits here for the other
     // transaction and, once that one commits, inserts nothing.
     // language=PostgreSQL
     let inserted = sqlx::query(
         "insert into payment_intents (id, office_code, quote_id, case_reference, payer, return_url, status, currency,
-             total_minor, pay_token, created_by, expires_at)
-         values ($1, $2, $3, $4, $5, $6, 'awaiting_payment', $7, $8, $9, $10, now() + $11::bigint * interval '1 second')
+             total_minor, pay_token_hash, pay_token_sealed, created_by, expires_at)
+         values ($1, $2, $3, $4, $5, $6, 'awaiting_payment', $7, $8, $9, $12, $10, now() + $11::bigint * interval '1 second')
          on conflict (office_code, case_reference)
              where status = 'awaiting_payment' and not exempt_from_open_case_limit
              do nothing",
@@ -281,9 +328,10 @@ pub async fn create(
     .bind(request.return_url.as_deref())
     .bind(&currency)
     .bind(total_minor)
-    .bind(random_token("pt_"))
+    .bind(pay_token_hash(&token))
     .bind(principal.key_id)
     .bind(ttl_s)
+    .bind(&sealed)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -309,11 +357,37 @@ pub async fn create(
         }
         return Err(problem);
     }
-    let view = load(&mut tx, None, id, false).await?.view(state)?;
-    idempotency::save_created(&mut tx, &scope, idempotency_key, &view).await?;
+    let row = load(&mut tx, None, id, false).await?;
+    idempotency::save_created(&mut tx, &scope, idempotency_key, &row.view(state)?).await?;
+    let mut view = row.view(state)?;
+    view.pay_url = Some(pay_url(state, &token));
     tx.commit().await?;
     tracing::info!(payment.id = %id, office.code = %office_code, "payment intent created");
     Ok(Created::New(view))
+}
+
+/// Puts the payment link back into a replayed creation response, for a role that may see it.
+async fn with_pay_url(
+    state: &AppState,
+    conn: &mut PgConnection,
+    principal: &Principal,
+    mut body: Value,
+) -> Result<Value, ApiError> {
+    let id = body
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|id| id.parse::<Uuid>().ok());
+    if let (Some(id), Some(object)) = (id, body.as_object_mut()) {
+        if object.contains_key("quote_id") && PAY_LINK_ROLES.contains(&principal.role) {
+            if let Some(url) = load(conn, Some(principal), id, false)
+                .await?
+                .pay_url(state)?
+            {
+                object.insert("pay_url".to_owned(), Value::String(url));
+            }
+        }
+    }
+    Ok(body)
 }
 
 pub async fn get(
@@ -324,7 +398,7 @@ pub async fn get(
     let mut conn = state.pool.acquire().await?;
     load(&mut conn, Some(principal), id, false)
         .await?
-        .view(state)
+        .view_for(state, principal)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -458,7 +532,7 @@ pub async fn list(
     let data = page
         .data
         .iter()
-        .map(|row| row.view(state))
+        .map(|row| row.view_for(state, principal))
         .collect::<Result<_, _>>()?;
     Ok(Page {
         data,
@@ -479,7 +553,7 @@ pub async fn cancel(
     // attempts (the update below), the order a settling callback takes them too.
     let intent = load(&mut tx, Some(principal), id, true).await?;
     match intent.status.as_str() {
-        "cancelled" => return intent.view(state),
+        "cancelled" => return intent.view_for(state, principal),
         "awaiting_payment" => {}
         other => {
             return Err(ApiError::invalid_state(format!(
@@ -511,7 +585,9 @@ pub async fn cancel(
         },
     )
     .await?;
-    let view = load(&mut tx, None, id, false).await?.view(state)?;
+    let view = load(&mut tx, None, id, false)
+        .await?
+        .view_for(state, principal)?;
     tx.commit().await?;
     tracing::info!(payment.id = %id, "payment intent cancelled");
     Ok(view)

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use futures_util::TryStreamExt as _;
 use ledger::store::{self, CloseOutcome, ClosedPeriod};
 use ledger::{Currency, LedgerError, Money};
@@ -126,12 +126,16 @@ pub struct VerifyView {
     /// The first entry that does not verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad_entry: Option<i64>,
+    /// The day of the first digest that is not signed by a trusted key or disagrees with the
+    /// chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bad_digest: Option<NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub head_seq: i64,
     /// Hex SHA-256 of the chain head.
     pub head_hash: String,
-    /// Stored daily digests whose signature was checked.
+    /// Stored daily digests whose signature was checked against the trusted keys.
     pub digests_checked: usize,
     /// Daily balance rows recomputed from their postings.
     pub rollup_rows_checked: i64,
@@ -148,60 +152,127 @@ pub struct BadRollup {
     pub day: chrono::NaiveDate,
 }
 
-/// Recomputes the chain and checks every stored digest's signature; used by the API and by
-/// `payments ledger verify`.
-pub async fn verify_ledger(pool: &PgPool) -> Result<VerifyView, ApiError> {
+/// Checks every stored digest's signature against `trusted` keys only (the public key stored
+/// with a digest is not believed), then recomputes the chain from genesis and compares it
+/// with each signed payload; used by the API and by `payments ledger verify`.
+pub async fn verify_ledger(
+    pool: &PgPool,
+    trusted: &[VerifyingKey],
+) -> Result<VerifyView, ApiError> {
     let mut tx = pool.begin().await?;
     // One snapshot for seals, entries and the sealer's horizon; read only, so it blocks no one.
     // language=PostgreSQL
     sqlx::query("set transaction isolation level repeatable read, read only")
         .execute(&mut *tx)
         .await?;
-    let report = store::verify_chain(&mut tx).await?;
     let digests = store::list_digests(&mut tx, i64::MAX).await?;
+    let mut checkpoints = Vec::with_capacity(digests.len());
+    let mut refused: Option<(NaiveDate, String)> = None;
+    for digest in &digests {
+        match trusted_payload(digest, trusted) {
+            Ok(payload) => checkpoints.push(payload),
+            Err(reason) => {
+                refused = Some((digest.day, reason));
+                break;
+            }
+        }
+    }
+    if let Some((day, reason)) = refused {
+        let head = store::chain_head(&mut tx).await?;
+        tx.commit().await?;
+        return Ok(VerifyView {
+            ok: false,
+            entries_checked: 0,
+            first_bad_entry: None,
+            bad_digest: Some(day),
+            reason: Some(reason),
+            head_seq: head.seq,
+            head_hash: head.hash,
+            digests_checked: checkpoints.len(),
+            rollup_rows_checked: 0,
+            first_bad_rollup: None,
+        });
+    }
+    let report = store::verify_chain_against(&mut tx, &checkpoints).await?;
     tx.commit().await?;
-    let mut view = VerifyView {
+    Ok(VerifyView {
         ok: report.ok,
         entries_checked: report.entries_checked,
         first_bad_entry: report.first_bad_entry,
+        bad_digest: report.bad_digest,
         reason: report.reason,
         head_seq: report.head_seq,
         head_hash: report.head_hash,
-        digests_checked: 0,
+        digests_checked: digests.len(),
         rollup_rows_checked: report.rollup_rows_checked,
         first_bad_rollup: report
             .first_bad_rollup
             .map(|(account, day)| BadRollup { account, day }),
-    };
-    for digest in &digests {
-        if !digest_signature_ok(digest) {
-            view.ok = false;
-            view.reason.get_or_insert_with(|| {
-                format!(
-                    "the signature of the digest of {} does not verify",
-                    digest.day
-                )
-            });
-        }
-        view.digests_checked = view.digests_checked.saturating_add(1);
-    }
-    Ok(view)
+    })
 }
 
-fn digest_signature_ok(digest: &store::DigestRow) -> bool {
-    let Ok(public_key) = <[u8; 32]>::try_from(digest.public_key.as_slice()) else {
-        return false;
-    };
-    let Ok(signature) = Signature::from_slice(&digest.signature) else {
-        return false;
-    };
-    VerifyingKey::from_bytes(&public_key)
-        .is_ok_and(|key| key.verify(digest.payload.as_bytes(), &signature).is_ok())
+/// The payload of a digest whose signature verifies with one of the `trusted` keys, or why not.
+fn trusted_payload(
+    digest: &store::DigestRow,
+    trusted: &[VerifyingKey],
+) -> Result<store::DigestPayload, String> {
+    let day = digest.day;
+    let signature = Signature::from_slice(&digest.signature)
+        .map_err(|_| format!("the digest of {day} has no valid signature"))?;
+    let signed_by_trusted = trusted.iter().any(|key| {
+        key.verify_strict(digest.payload.as_bytes(), &signature)
+            .is_ok()
+    });
+    if !signed_by_trusted {
+        let named = STANDARD.encode(&digest.public_key);
+        let listed = trusted
+            .iter()
+            .any(|key| key.as_bytes().as_slice() == digest.public_key.as_slice());
+        return Err(if listed {
+            format!("the signature of the digest of {day} does not verify (payload altered?)")
+        } else {
+            format!(
+                "the digest of {day} is not signed by a trusted key (it names {named}, which is not the signing key or in LEDGER_PUBLIC_KEYS)"
+            )
+        });
+    }
+    let payload = store::DigestPayload::parse(&digest.payload)
+        .map_err(|error| format!("the digest of {day}: {error}"))?;
+    if payload.day != day {
+        return Err(format!(
+            "the digest of {day} carries a signed payload for {}",
+            payload.day
+        ));
+    }
+    Ok(payload)
+}
+
+/// The keys `verify` trusts: `LEDGER_PUBLIC_KEYS` and the current signing key's public key.
+pub fn trusted_keys(config: &Config) -> anyhow::Result<Vec<VerifyingKey>> {
+    let mut keys = config
+        .ledger_public_keys
+        .iter()
+        .map(|bytes| {
+            VerifyingKey::from_bytes(bytes)
+                .map_err(|_| anyhow::anyhow!("LEDGER_PUBLIC_KEYS lists an invalid key"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(key) = signing_key(config)? {
+        keys.push(key.verifying_key());
+    }
+    Ok(keys)
 }
 
 pub async fn verify(state: &AppState, principal: &Principal) -> Result<VerifyView, ApiError> {
     principal.require(&CHAIN_ROLES)?;
-    verify_ledger(&state.pool).await
+    let trusted = trusted_keys(&state.config).map_err(ApiError::internal)?;
+    verify_ledger(&state.pool, &trusted).await
+}
+
+/// Base64 of the public development signing seed (what `LEDGER_SIGNING_KEY` would hold to use
+/// it); production refuses it.
+pub fn development_signing_key_base64() -> String {
+    STANDARD.encode(Sha256::digest(SANDBOX_SIGNING_SEED_LABEL))
 }
 
 /// The key that signs digests: `LEDGER_SIGNING_KEY` (base64 of a 32-byte seed), or in sandbox

@@ -17,6 +17,7 @@ pub mod public;
 pub mod qr_image;
 pub mod quotes;
 pub mod receipts;
+pub mod secrets;
 pub mod seed;
 pub mod settlement;
 pub mod settlement_batch;

@@ -33,12 +33,12 @@ pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView
         return Err(ApiError::not_found("payment"));
     }
     let mut conn = state.pool.acquire().await?;
-    // The token is compared by the unique index; it is 256 random bits, so a timing difference
-    // on the lookup reveals nothing usable.
+    // Looked up by the token's SHA-256 (the database holds no token); it is 256 random bits,
+    // so a timing difference on the lookup reveals nothing usable.
     let intent: Option<IntentRow> = sqlx::query_as(&format!(
-        "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id where i.pay_token = $1"
+        "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id where i.pay_token_hash = $1"
     ))
-    .bind(token)
+    .bind(super::secrets::pay_token_hash(token))
     .fetch_optional(&mut *conn)
     .await?;
     let intent = intent.ok_or_else(|| ApiError::not_found("payment"))?;

@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use super::auth::{self, Role};
 use super::fees::{self, audit::CLI_ACTOR, model::CatalogCounts};
+use crate::config::{Config, Profile};
 
 const SECTORS_CSV: &str = include_str!("../../data/sectors.csv");
 
@@ -161,4 +162,38 @@ pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> 
         .map(|office| json!({ "code": office.code, "name_en": office.name_en, "name_km": office.name_km }))
         .collect();
     Ok(json!({ "offices": offices, "keys": keys }))
+}
+
+/// The database half of the production profile: a demo key (`opk_demo_*`, public in this
+/// repository) that is still active means anyone can act with its role. Checked after
+/// connecting; one line naming the problem, or `None` (always in development).
+pub async fn production_refusal_in_database(
+    config: &Config,
+    pool: &PgPool,
+) -> anyhow::Result<Option<String>> {
+    if config.profile != Profile::Production {
+        return Ok(None);
+    }
+    let hashes: Vec<Vec<u8>> = DEMO_KEYS
+        .iter()
+        .map(|(_, _, secret)| auth::hash_key(secret))
+        .collect();
+    let demo: Option<String> = sqlx::query_scalar(
+        "select name from api_keys where key_hash = any($1) and revoked_at is null order by name limit 1",
+    )
+    .bind(&hashes)
+    .fetch_optional(pool)
+    .await?;
+    Ok(demo.map(|name| {
+        format!(
+            "refusing to start with OWSO_ENV=production: the database holds an active demo API key (opk_demo_*, {name:?}); revoke it with `payments keys revoke ID` (see `payments keys list`)"
+        )
+    }))
+}
+
+/// `payments seed --demo` in production: demo keys are public, so the seed refuses.
+pub fn demo_refusal(config: &Config) -> Option<String> {
+    (config.profile == Profile::Production).then(|| {
+        "refusing `payments seed --demo` with OWSO_ENV=production: demo keys are public; set OWSO_ENV=development on a development database".to_owned()
+    })
 }

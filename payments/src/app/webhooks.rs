@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::auth::{Principal, Role};
 use super::intents::{cursor, Page};
 use super::outbox::EVENT_TYPES;
+use super::secrets::{webhook_context, Keyring};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use bank_adapters::signing::WebhookSecret;
@@ -183,6 +184,13 @@ fn validate_description(description: Option<&str>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The secret as stored: sealed with `SECRETS_KEY` for this endpoint (app::secrets).
+fn seal_secret(state: &AppState, id: Uuid, secret: &WebhookSecret) -> Result<String, ApiError> {
+    Keyring::from_config(&state.config)
+        .and_then(|keyring| keyring.seal(&webhook_context(id), secret.as_whsec().as_bytes()))
+        .map_err(ApiError::internal)
+}
+
 pub async fn create_endpoint(
     state: &AppState,
     principal: &Principal,
@@ -219,6 +227,7 @@ pub async fn create_endpoint(
     }
     let secret = WebhookSecret::generate();
     let id = Uuid::now_v7();
+    let sealed = seal_secret(state, id, &secret)?;
     // language=PostgreSQL
     let endpoint: EndpointView = sqlx::query_as(
         "insert into webhook_endpoints (id, url, events, secret, description) values ($1, $2, $3, $4, $5)
@@ -227,7 +236,7 @@ pub async fn create_endpoint(
     .bind(id)
     .bind(url.as_str())
     .bind(&request.events)
-    .bind(secret.as_whsec())
+    .bind(&sealed)
     .bind(request.description.as_deref())
     .fetch_one(&state.pool)
     .await?;
@@ -449,6 +458,7 @@ pub async fn rotate_secret(
         ));
     }
     let secret = WebhookSecret::generate();
+    let sealed = seal_secret(state, id, &secret)?;
     // language=PostgreSQL
     let updated = sqlx::query(
         "update webhook_endpoints
@@ -458,7 +468,7 @@ pub async fn rotate_secret(
          where id = $1",
     )
     .bind(id)
-    .bind(secret.as_whsec())
+    .bind(&sealed)
     .bind(keep_s)
     .execute(&state.pool)
     .await?

@@ -25,6 +25,7 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use super::webhook_dns::{refusal, FilteringResolver};
+use crate::app::secrets::{open_webhook_secret, Keyring};
 use crate::app::webhooks::validate_url;
 use crate::state::AppState;
 
@@ -385,18 +386,22 @@ impl Dispatcher {
                 "refused: the URL is not allowed (link-local or cloud-metadata address)".to_owned(),
             );
         }
-        let secret = WebhookSecret::parse(&delivery.secret)
-            .map_err(|_| "endpoint secret unreadable".to_owned())?;
+        // Stored sealed with SECRETS_KEY (plaintext only in rows from before sealing).
+        let keyring = Keyring::from_config(&self.state.config)
+            .map_err(|_| "SECRETS_KEY unusable".to_owned())?;
+        let open = |stored: &str| {
+            open_webhook_secret(&keyring, delivery.endpoint_id, stored)
+                .ok()
+                .and_then(|raw| WebhookSecret::parse(&raw).ok())
+        };
+        let secret =
+            open(&delivery.secret).ok_or_else(|| "endpoint secret unreadable".to_owned())?;
         let body = serde_json::to_vec(&delivery.payload).map_err(|error| error.to_string())?;
         let message_id = delivery.event_id.to_string();
         let timestamp = Utc::now().timestamp();
         let mut signature = standard_webhooks_signature(&secret, &message_id, timestamp, &body);
         // During a rotation both signatures go out, so receivers can switch secrets at leisure.
-        if let Some(previous) = delivery
-            .previous_secret
-            .as_deref()
-            .and_then(|raw| WebhookSecret::parse(raw).ok())
-        {
+        if let Some(previous) = delivery.previous_secret.as_deref().and_then(open) {
             signature.push(' ');
             signature.push_str(&standard_webhooks_signature(
                 &previous,

@@ -112,9 +112,13 @@ async fn verify_over_http_and_cli_names_the_tampered_entry(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn digests_are_signed_and_checkable_outside(pool: PgPool) {
-    let app = TestApp::start(pool).await;
-    paid(&app, "0320001003", "sbx_d1").await;
     let key = SigningKey::from_bytes(&[42; 32]);
+    // Verify trusts the keys it is told: this one, as LEDGER_PUBLIC_KEYS would list it.
+    let app = TestApp::start_with(pool, |config| {
+        config.ledger_public_keys = vec![key.verifying_key().to_bytes()];
+    })
+    .await;
+    paid(&app, "0320001003", "sbx_d1").await;
     seal(&app, Some(&key)).await;
     // The sealer signed yesterday's digest; sign one more now that the entry is sealed.
     let yesterday = payments::app::ledger_audit::digest_day(chrono::Utc::now()).unwrap();
@@ -162,6 +166,9 @@ async fn digests_are_signed_and_checkable_outside(pool: PgPool) {
         .get("/v1/ledger/digests", Some(app.key("auditor_1201")))
         .await;
     assert_eq!(scoped.status, StatusCode::FORBIDDEN);
+    let reply = app.get("/v1/ledger/verify", Some(app.key("auditor"))).await;
+    assert_eq!(reply.body["ok"], true, "{}", reply.body);
+    assert_eq!(reply.body["digests_checked"], 2, "{}", reply.body);
     // An altered payload no longer matches its signature, and verify says so.
     let mut conn = app.pool.acquire().await.unwrap();
     sqlx::query("set session_replication_role = replica")

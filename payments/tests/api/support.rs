@@ -28,6 +28,11 @@ pub struct Reply {
 
 impl TestApp {
     pub async fn start(pool: PgPool) -> TestApp {
+        TestApp::start_with(pool, |_| {}).await
+    }
+
+    /// Like [`TestApp::start`], with the test configuration changed by `configure` first.
+    pub async fn start_with(pool: PgPool, configure: impl FnOnce(&mut Config)) -> TestApp {
         let mut tx = pool.begin().await.unwrap();
         payments::app::seed::catalog(&mut tx).await.unwrap();
         payments::app::seed::demo(&mut tx).await.unwrap();
@@ -54,6 +59,7 @@ impl TestApp {
         config.sandbox_api_url = Url::parse(&sim_base).unwrap();
         config.bakong_api_url = Some(Url::parse(&sim_base).unwrap());
         config.public_base_url = Url::parse(&base).unwrap();
+        configure(&mut config);
         let state = AppState::new(pool.clone(), config).unwrap();
         let router = payments::router(state.clone());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -49,6 +49,14 @@ const SCRUBBED_ENV: &[&str] = &[
     "SANDBOX_CALLBACK_SECRET",
     "SANDBOX_API_URL",
     "SIM_CALLBACK_RETRY_MS",
+    "OWSO_ENV",
+    "SECRETS_KEY",
+    "SECRETS_KEY_OLD",
+    "LEDGER_SIGNING_KEY",
+    "LEDGER_PUBLIC_KEYS",
+    "MIGRATION_DATABASE_URL",
+    "BAKONG_API_URL",
+    "BAKONG_API_TOKEN",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -342,7 +350,8 @@ fn pump(
 }
 
 /// A command for a workspace binary: run from the workspace root, without the inherited
-/// [`SCRUBBED_ENV`], with plain (uncoloured) logs, stdout and stderr piped, killed on drop.
+/// [`SCRUBBED_ENV`], in the development profile (`OWSO_ENV=development`; `envs` may say
+/// otherwise), with plain (uncoloured) logs, stdout and stderr piped, killed on drop.
 fn command_for(path: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
     let mut command = Command::new(path);
     for name in SCRUBBED_ENV {
@@ -350,6 +359,7 @@ fn command_for(path: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
     }
     command
         .env("NO_COLOR", "1")
+        .env("OWSO_ENV", "development")
         .args(args)
         .envs(envs.iter().copied())
         .current_dir(workspace_dir())
