@@ -392,9 +392,10 @@ async fn the_migration_leaves_existing_duplicate_open_intents_payable(pool: PgPo
     for n in 0..2 {
         sqlx::query(
             "insert into payment_intents (id, office_code, quote_id, case_reference, status, currency, total_minor,
-                 pay_token, created_by, expires_at, created_at)
+                 pay_token_hash, created_by, expires_at, created_at)
              select gen_random_uuid(), office_code, quote_id, case_reference, status, currency, total_minor,
-                 pay_token || $2, created_by, expires_at, created_at + $1 * interval '1 second'
+                 sha256(pay_token_hash || convert_to($2, 'UTF8')), created_by, expires_at,
+                 created_at + $1 * interval '1 second'
              from payment_intents where id = $3",
         )
         .bind(f64::from(n + 1))
