@@ -15,6 +15,7 @@ mod basics;
 mod callbacks;
 mod catalog;
 mod delivery;
+mod edge;
 mod fee_props;
 mod fee_rows;
 mod fee_schedules;
