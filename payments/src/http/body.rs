@@ -90,16 +90,11 @@ pub async fn require_json_bodies(request: Request, next: Next) -> Response {
 fn has_escaped_nul(body: &[u8]) -> bool {
     let mut bytes = body.iter();
     while let Some(byte) = bytes.next() {
-        if *byte == b'\\' {
-            match bytes.next() {
-                Some(b'u') => {
-                    let digits: Vec<u8> = bytes.clone().take(4).copied().collect();
-                    if digits == b"0000" {
-                        return true;
-                    }
-                }
-                Some(_) | None => {}
-            }
+        // The byte after a backslash is consumed here, so `\\u0000` (an escaped backslash
+        // and text) is not mistaken for NUL.
+        if *byte == b'\\' && bytes.next() == Some(&b'u') && bytes.clone().take(4).eq(b"0000".iter())
+        {
+            return true;
         }
     }
     false

@@ -57,7 +57,9 @@ fn json_value() -> BoxedStrategy<Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
         Just(serde_json::from_str::<Value>("1e308").unwrap()),
-        Just(serde_json::from_str::<Value>("123456789012345678901234567890").unwrap_or(Value::Null)),
+        Just(
+            serde_json::from_str::<Value>("123456789012345678901234567890").unwrap_or(Value::Null)
+        ),
         Just(json!(-0.5)),
         nasty_text().prop_map(Value::String),
     ];
@@ -236,7 +238,9 @@ fn routes() -> Vec<(String, Vec<Method>)> {
                 .as_object()
                 .unwrap()
                 .keys()
-                .filter_map(|method| Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok())
+                .filter_map(|method| {
+                    Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok()
+                })
                 .collect();
             (path.clone(), methods)
         })
@@ -253,7 +257,9 @@ fn fill(template: &str, segments: &[String]) -> String {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
-        let close = rest[open..].find('}').map_or(rest.len(), |at| open + at + 1);
+        let close = rest[open..]
+            .find('}')
+            .map_or(rest.len(), |at| open + at + 1);
         out.push_str(&encode(next.next().unwrap()));
         rest = &rest[close..];
     }

@@ -21,19 +21,17 @@ struct Server {
 
 async fn start(limits: ServeLimits, slow: Duration) -> Server {
     let (started_tx, started) = mpsc::unbounded_channel();
-    let router = Router::new()
-        .route("/ok", get(|| async { "ok" }))
-        .route(
-            "/slow",
-            get(move || {
-                let started_tx = started_tx.clone();
-                async move {
-                    let _ = started_tx.send(());
-                    tokio::time::sleep(slow).await;
-                    "done"
-                }
-            }),
-        );
+    let router = Router::new().route("/ok", get(|| async { "ok" })).route(
+        "/slow",
+        get(move || {
+            let started_tx = started_tx.clone();
+            async move {
+                let _ = started_tx.send(());
+                tokio::time::sleep(slow).await;
+                "done"
+            }
+        }),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -209,6 +207,10 @@ async fn shutdown_ends_at_the_drain_deadline_whatever_clients_do() {
         "{elapsed:?}"
     );
     // Both connections were cut.
-    assert!(read_to_close(&mut slow, Duration::from_secs(2)).await.is_some());
-    assert!(read_to_close(&mut stuck, Duration::from_secs(2)).await.is_some());
+    assert!(read_to_close(&mut slow, Duration::from_secs(2))
+        .await
+        .is_some());
+    assert!(read_to_close(&mut stuck, Duration::from_secs(2))
+        .await
+        .is_some());
 }
