@@ -20,7 +20,11 @@ async fn metrics_have_their_own_listener_and_sigterm_drains_within_the_deadline(
         .unwrap();
 
     let public = stack.http.get(stack.url("/metrics")).send().await.unwrap();
-    assert_eq!(public.status(), 404, "payment volumes on the public listener");
+    assert_eq!(
+        public.status(),
+        404,
+        "payment volumes on the public listener"
+    );
     let log = stack.procs[payments].log_text();
     let metrics_url = log
         .split_whitespace()
