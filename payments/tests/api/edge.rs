@@ -775,3 +775,60 @@ async fn csv_exports_neutralise_formula_cells(pool: PgPool) {
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["outcome"], "unchanged", "{report}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_client_reading_an_export_slowly_holds_no_connection(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    // 1,500 entries, 3,000 postings: more than the export buffers ahead of its client.
+    let clearing = ledger::AccountCode::parse("0320:clearing:sandbox:KHR").unwrap();
+    let revenue = ledger::AccountCode::parse("0320:revenue:labour:KHR").unwrap();
+    let amount = ledger::Money::from_minor(100, ledger::Currency::Khr);
+    let mut tx = app.pool.begin().await.unwrap();
+    ledger::store::ensure_account(&mut tx, &clearing)
+        .await
+        .unwrap();
+    ledger::store::ensure_account(&mut tx, &revenue)
+        .await
+        .unwrap();
+    for n in 0..1_500 {
+        let entry = ledger::EntryBuilder::new("0320", "adjustment", &format!("bulk {n}"))
+            .debit(clearing.clone(), amount)
+            .credit(revenue.clone(), amount)
+            .build()
+            .unwrap();
+        ledger::store::post(&mut tx, &entry).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    // One connection for everything the HTTP routes do.
+    let one = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_with((*app.pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let router = payments::router(AppState::new(one, (*app.state.config).clone()).unwrap());
+    let response = router
+        .clone()
+        .oneshot(get(
+            "/v1/ledger/entries?from=2020-01-01T00:00:00Z",
+            Some(app.key("auditor")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    // The header, then the first rows: the export has read its first page.
+    let mut text = Vec::new();
+    for _ in 0..2 {
+        let frame = body.frame().await.unwrap().unwrap();
+        text.extend_from_slice(frame.data_ref().unwrap());
+    }
+    // The client pauses; the export must not sit on the only connection meanwhile.
+    let read = call(&router, get("/v1/sectors", None)).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    let rest = body.collect().await.unwrap().to_bytes();
+    text.extend_from_slice(&rest);
+    let lines = String::from_utf8(text).unwrap().lines().count();
+    assert_eq!(lines, 3_001, "the header and every posting");
+}
