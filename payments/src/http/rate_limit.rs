@@ -1,6 +1,7 @@
 //! Rate limits of the public routes (`/pay/...`, `/v1/public/...`, `/v1/callbacks/...`, the
-//! last before any signature check): per client address and per pay token (or attempt id),
-//! GCRA from `governor`. A refused request is 429 `rate_limited` with `Retry-After`.
+//! last before any signature check): per client address (callbacks with a limit of their own,
+//! since a bank sends many from few addresses) and per pay token (or attempt id) named in the
+//! path, GCRA from `governor`. A refused request is 429 `rate_limited` with `Retry-After`.
 //!
 //! The client address is the TCP peer. Behind a reverse proxy every request has the proxy's
 //! address, so with `TRUST_X_FORWARDED_FOR=true` the last entry of `X-Forwarded-For` (the one
