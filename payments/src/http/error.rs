@@ -264,8 +264,16 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<ledger::LedgerError> for ApiError {
     fn from(error: ledger::LedgerError) -> ApiError {
-        if let ledger::LedgerError::Database(inner) = error {
-            return ApiError::from(inner);
+        match error {
+            ledger::LedgerError::Database(inner) => return ApiError::from(inner),
+            // The connection broke at commit, or the process is stopping: the same request
+            // (same idempotency key) may be retried.
+            ledger::LedgerError::CommitOutcomeUnknown(_)
+            | ledger::LedgerError::GroupCommitterStopped => {
+                tracing::warn!(error.cause = %error, "ledger commit unavailable");
+                return ApiError::database_unavailable();
+            }
+            _ => {}
         }
         ApiError::Internal(format!("ledger: {error}"))
     }
