@@ -91,6 +91,7 @@ where
         });
     }
     drop(listener);
+    while connections.try_join_next().is_some() {}
     let open = connections.len();
     tracing::info!(connections.open = open, "draining connections");
     if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
