@@ -442,14 +442,21 @@ async fn metric_labels_stay_bounded_and_metrics_are_not_public(pool: PgPool) {
             .unwrap();
         assert!(!route.starts_with("/made/up/"), "{line}");
     }
-    // One series per (method, route, status) that was used: a handful, not 300.
-    assert!(
-        series.len() < 40,
-        "{} series:\n{}",
-        series.len(),
-        series.join("\n")
-    );
-    assert!(metrics.len() < 60_000, "{} bytes", metrics.len());
+    // The 300 invented methods are counted in two series (the recorder is shared with tests
+    // running beside this one, so only these routes are looked at), not 300.
+    let ours: Vec<&&str> = series
+        .iter()
+        .filter(|line| {
+            line.contains("method=\"other\"")
+                && (line.contains("route=\"/v1/sectors\"") || line.contains("route=\"unmatched\""))
+        })
+        .collect();
+    assert!(ours.len() <= 2, "{ours:?}");
+    let counted: u64 = ours
+        .iter()
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(counted >= 300, "{ours:?}");
 
     let public = call(&router, get("/metrics", None)).await;
     assert_eq!(public.status, StatusCode::NOT_FOUND);
