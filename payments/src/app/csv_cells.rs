@@ -12,11 +12,11 @@ const TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 /// (a number cannot run anything).
 fn is_plain_number(cell: &str) -> bool {
     let digits = cell.strip_prefix(['-', '+']).unwrap_or(cell);
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    !whole.is_empty()
-        && whole.chars().all(|c| c.is_ascii_digit())
-        && fraction.chars().all(|c| c.is_ascii_digit())
-        && (fraction.is_empty() || digits.ends_with(|c: char| c.is_ascii_digit()))
+    let all_digits = |text: &str| !text.is_empty() && text.chars().all(|c| c.is_ascii_digit());
+    match digits.split_once('.') {
+        Some((whole, fraction)) => all_digits(whole) && all_digits(fraction),
+        None => all_digits(digits),
+    }
 }
 
 /// The cell with a `'` in front when it starts with `=`, `+`, `-`, `@`, tab or CR and is not a
