@@ -129,10 +129,11 @@ fn header_read_timeout() -> anyhow::Result<Duration> {
     Ok(Duration::from_millis(ms))
 }
 
-/// `DB_WORKER_CONNECTIONS`: default a quarter of the total, at least 2; always leaves the
-/// HTTP routes at least one (with a total of 1 both pools get one connection).
+/// `DB_WORKER_CONNECTIONS`: default half the total (bank callbacks are the money path and
+/// arrive in bursts), at least 2; always leaves the HTTP routes at least one (with a total of 1
+/// both pools get one connection).
 fn db_worker_connections(total: u32) -> anyhow::Result<u32> {
-    let default = (total / 4).max(2);
+    let default = (total / 2).max(2);
     let workers = parse_u32("DB_WORKER_CONNECTIONS", default)?;
     if workers == 0 {
         bail!("DB_WORKER_CONNECTIONS must be at least 1");
