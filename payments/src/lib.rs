@@ -75,8 +75,14 @@ pub async fn serve(config: config::Config) -> anyhow::Result<()> {
         let _ = server.await;
     }
     let _ = shutdown_tx.send(true);
+    // Workers finish their round; one that does not within the drain time is left behind
+    // (the process exits and its lease expires), so shutdown stays bounded.
+    let deadline = tokio::time::Instant::now() + limits.drain_timeout;
     for worker in workers {
-        let _ = worker.await;
+        if tokio::time::timeout_at(deadline, worker).await.is_err() {
+            tracing::warn!("a worker did not stop within the drain time; exiting anyway");
+            break;
+        }
     }
     tracing::info!("payments service stopped");
     Ok(())
