@@ -105,6 +105,7 @@ pids+=("$bank_pid")
 # Attempts live a day so a long setup never sees them expire before their callback.
 LISTEN_ADDR=127.0.0.1:$PORT PUBLIC_BASE_URL=$SERVICE_URL SANDBOX_ENABLED=true BANK_SIM_URL=$BANK_URL \
     SANDBOX_API_URL= SANDBOX_CALLBACK_SECRET=$SECRET ATTEMPT_TTL_S=86400 RUST_LOG=warn LOG_FORMAT= \
+    METRICS_LISTEN_ADDR=127.0.0.1:0 RATE_LIMIT_CALLBACK_ADDRESS_PER_MIN=0 \
     "$BIN/payments" serve >"$OUT/service.log" 2>&1 &
 payments_pid=$!
 pids+=("$payments_pid")

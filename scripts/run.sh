@@ -9,6 +9,7 @@
 #   LISTEN_ADDR      address of the service (default 127.0.0.1:8080)
 #   BANK_SIM_ADDR    address of bank-sim (default 127.0.0.1:8081)
 #   PUBLIC_BASE_URL  the service's public URL (default http://LISTEN_ADDR)
+#   METRICS_LISTEN_ADDR  where /metrics is served (default 127.0.0.1:9090, or a free port if taken)
 #   DATABASE_URL     used as is when it answers (see scripts/pg-up.sh for the rest)
 #   DEMO_SERVICE_CODE, DEMO_SERVICE_PARAMS  the service (and its params JSON) the walk-through quotes
 #   OWSO_BIN_DIR     run prebuilt binaries from this directory instead of building
@@ -81,6 +82,12 @@ for addr in "$PAYMENTS_LOCAL" "$BANK_LOCAL"; do
         die "$addr is already in use (another make run?); stop it or set LISTEN_ADDR / BANK_SIM_ADDR"
     fi
 done
+# /metrics has its own listener; when 9090 is taken (another make run, a Prometheus) and no
+# address was asked for, the service picks a free port and prints it in its log.
+METRICS_ADDR=${METRICS_LISTEN_ADDR:-127.0.0.1:9090}
+if [[ -z ${METRICS_LISTEN_ADDR:-} ]] && port_taken "$(connect_addr "$METRICS_ADDR")"; then
+    METRICS_ADDR=127.0.0.1:0
+fi
 
 DATABASE_URL=$(scripts/pg-up.sh)
 export DATABASE_URL
@@ -128,7 +135,7 @@ LISTEN_ADDR=$BANK_ADDR CALLBACK_BASE_URL=http://$PAYMENTS_LOCAL PUBLIC_BASE_URL=
 bank_pid=$!
 pids+=("$bank_pid")
 SANDBOX_ENABLED=true BANK_SIM_URL=$BANK_URL LISTEN_ADDR=$PAYMENTS_ADDR PUBLIC_BASE_URL=$SERVICE_URL \
-    "$BIN/payments" serve >.run/payments.log 2>&1 &
+    METRICS_LISTEN_ADDR=$METRICS_ADDR "$BIN/payments" serve >.run/payments.log 2>&1 &
 payments_pid=$!
 pids+=("$payments_pid")
 
@@ -155,6 +162,7 @@ OWSO Pay is running (sandbox mode)
   service   $SERVICE_URL   (health /healthz · API description /openapi.json)
   bank-sim  $BANK_URL
   database  $redacted_db
+  metrics   $(grep -o 'http://[^ ]*/metrics' .run/payments.log | head -n 1 || echo "(off)")
   logs      .run/payments.log  .run/bank-sim.log
 
 Demo keys from \`payments seed --demo\` (its whole JSON is in .run/demo-keys.json):

@@ -15,8 +15,9 @@ mod seal;
 
 pub use accounts::{ensure_account, list_accounts, AccountRow};
 pub use balances::{
-    account_balance, find_account, journal, rollup_once, statement, trial_balance, AccountRef,
-    JournalRow, RollupOutcome, Statement, StatementLine, TrialBalanceLine,
+    account_balance, find_account, journal, journal_page, rollup_once, statement, trial_balance,
+    AccountRef, JournalCursor, JournalRow, RollupOutcome, Statement, StatementLine,
+    TrialBalanceLine,
 };
 pub use batch::post_batch;
 pub use entries::{

@@ -81,6 +81,34 @@ pub struct Config {
     pub secrets_key: Option<SecretString>,
     /// `SECRETS_KEY_OLD`: comma-separated retired keys, still accepted for decryption.
     pub secrets_keys_old: Vec<SecretString>,
+    /// Where `/metrics` is served (never on the public listener); `None` when off.
+    pub metrics_listen_addr: Option<SocketAddr>,
+    /// Requests a minute one client address may make to the citizens' public routes (`/pay`,
+    /// `/v1/public`); 0 turns the limit off.
+    pub rate_limit_address_per_minute: u32,
+    /// Requests a minute to the public routes naming one pay token (or attempt id).
+    pub rate_limit_token_per_minute: u32,
+    /// Take the client address from the last `X-Forwarded-For` entry (set only behind a proxy
+    /// that appends it); otherwise the peer address.
+    pub trust_x_forwarded_for: bool,
+    /// A client must send a request head within this time (at most 30 s).
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// After SIGTERM/SIGINT: how long in-flight requests may take before the process exits.
+    pub shutdown_drain: Duration,
+    /// Of `db_max_connections`, the connections reserved for settlement, bank callbacks and
+    /// the background workers; the HTTP routes get the rest.
+    pub db_worker_connections: u32,
+    /// `statement_timeout` of every service connection (zero: none).
+    pub db_statement_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` of every service connection (zero: none).
+    pub db_idle_in_transaction_timeout: Duration,
+    /// The longest a CSV journal export may stream before it is cut off.
+    pub export_max_duration: Duration,
+    /// Requests a minute one client address may make to `/v1/callbacks/...` (banks send many
+    /// from few addresses); 0 turns the limit off.
+    pub rate_limit_callback_address_per_minute: u32,
 }
 
 /// `OWSO_ENV`: which safety checks apply at start.
@@ -189,6 +217,44 @@ fn parse_u64(name: &str, default: u64) -> anyhow::Result<u64> {
             .parse::<u64>()
             .with_context(|| format!("{name} must be a whole number, got {raw:?}")),
     }
+}
+
+fn parse_u32(name: &str, default: u32) -> anyhow::Result<u32> {
+    u32::try_from(parse_u64(name, u64::from(default))?)
+        .with_context(|| format!("{name} is too large"))
+}
+
+/// `METRICS_LISTEN_ADDR`: default loopback 127.0.0.1:9090, `off` to serve no metrics.
+fn metrics_listen_addr() -> anyhow::Result<Option<SocketAddr>> {
+    match var("METRICS_LISTEN_ADDR").as_deref() {
+        Some("off" | "OFF") => Ok(None),
+        raw => raw
+            .unwrap_or("127.0.0.1:9090")
+            .parse()
+            .map(Some)
+            .context("METRICS_LISTEN_ADDR must be host:port or off"),
+    }
+}
+
+/// `HEADER_READ_TIMEOUT_MS`: 1 ms to 30 s, default 10 s.
+fn header_read_timeout() -> anyhow::Result<Duration> {
+    let ms = parse_u64("HEADER_READ_TIMEOUT_MS", 10_000)?;
+    if !(1..=30_000).contains(&ms) {
+        bail!("HEADER_READ_TIMEOUT_MS must be 1 to 30000");
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// `DB_WORKER_CONNECTIONS`: default half the total (bank callbacks are the money path and
+/// arrive in bursts), at least 2; always leaves the HTTP routes at least one (with a total of 1
+/// both pools get one connection).
+fn db_worker_connections(total: u32) -> anyhow::Result<u32> {
+    let default = (total / 2).max(2);
+    let workers = parse_u32("DB_WORKER_CONNECTIONS", default)?;
+    if workers == 0 {
+        bail!("DB_WORKER_CONNECTIONS must be at least 1");
+    }
+    Ok(workers.min(total.saturating_sub(1)).max(1))
 }
 
 /// About 5 s, 30 s, 2 min, 10 min, 1 h, 6 h, then every 12 h (issue 6).
@@ -363,6 +429,28 @@ impl Config {
             migration_database_url: var("MIGRATION_DATABASE_URL").map(SecretString::from),
             secrets_key,
             secrets_keys_old,
+            metrics_listen_addr: metrics_listen_addr()?,
+            rate_limit_address_per_minute: parse_u32("RATE_LIMIT_ADDRESS_PER_MIN", 3_000)?,
+            rate_limit_token_per_minute: parse_u32("RATE_LIMIT_TOKEN_PER_MIN", 300)?,
+            trust_x_forwarded_for: parse_bool("TRUST_X_FORWARDED_FOR", false)?,
+            header_read_timeout: header_read_timeout()?,
+            max_connections: usize::try_from(parse_u64("MAX_CONNECTIONS", 1_024)?.max(1))
+                .context("MAX_CONNECTIONS is too large")?,
+            shutdown_drain: Duration::from_secs(parse_u64("SHUTDOWN_DRAIN_S", 20)?),
+            db_worker_connections: db_worker_connections(db_max_connections)?,
+            db_statement_timeout: Duration::from_millis(parse_u64(
+                "DB_STATEMENT_TIMEOUT_MS",
+                30_000,
+            )?),
+            db_idle_in_transaction_timeout: Duration::from_millis(parse_u64(
+                "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+                60_000,
+            )?),
+            export_max_duration: Duration::from_secs(parse_u64("EXPORT_MAX_DURATION_S", 600)?),
+            rate_limit_callback_address_per_minute: parse_u32(
+                "RATE_LIMIT_CALLBACK_ADDRESS_PER_MIN",
+                60_000,
+            )?,
         })
     }
 
@@ -419,6 +507,13 @@ impl Config {
         )
     }
 
+    /// Connections of the pool the HTTP routes use: the total less the workers' share.
+    pub fn db_http_connections(&self) -> u32 {
+        self.db_max_connections
+            .saturating_sub(self.db_worker_connections)
+            .max(1)
+    }
+
     /// A configuration for in-process tests: sandbox on, workers off, nothing read from the
     /// environment except what the caller passes.
     pub fn for_tests(database_url: &str) -> Config {
@@ -469,6 +564,19 @@ impl Config {
             migration_database_url: None,
             secrets_key: None,
             secrets_keys_old: Vec::new(),
+            metrics_listen_addr: Some(listen_addr),
+            // High enough that no test trips them by accident; the rate-limit test sets its own.
+            rate_limit_address_per_minute: 1_000_000,
+            rate_limit_token_per_minute: 1_000_000,
+            trust_x_forwarded_for: false,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1_024,
+            shutdown_drain: Duration::from_secs(5),
+            db_worker_connections: 2,
+            db_statement_timeout: Duration::ZERO,
+            db_idle_in_transaction_timeout: Duration::ZERO,
+            export_max_duration: Duration::from_secs(600),
+            rate_limit_callback_address_per_minute: 1_000_000,
         }
     }
 }

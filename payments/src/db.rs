@@ -12,23 +12,54 @@ use crate::config::Config;
 /// The migrations of `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
-/// Opens the pool with explicit limits.
+/// Opens the pool of the HTTP routes: the total less the workers' share
+/// ([`Config::db_http_connections`]).
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = config.database_url.expose_secret().parse()?;
+    open(config, config.db_http_connections(), "owso-pay").await
+}
+
+/// Opens the pool of settlement, bank callbacks and the background workers, which no flood of
+/// HTTP reads or exports can take connections from.
+pub async fn connect_workers(config: &Config) -> anyhow::Result<PgPool> {
+    open(config, config.db_worker_connections, "owso-pay-workers").await
+}
+
+async fn open(config: &Config, size: u32, application: &str) -> anyhow::Result<PgPool> {
+    let mut options: PgConnectOptions = config.database_url.expose_secret().parse()?;
+    options = options.application_name(application);
+    // A runaway statement or a transaction left open by a stuck task holds locks and a
+    // connection: bound both on every service connection (0 is PostgreSQL's "no limit").
+    let statement_ms = config.db_statement_timeout.as_millis().to_string();
+    let idle_ms = config
+        .db_idle_in_transaction_timeout
+        .as_millis()
+        .to_string();
+    options = options.options([
+        ("statement_timeout", statement_ms.as_str()),
+        ("idle_in_transaction_session_timeout", idle_ms.as_str()),
+    ]);
     let pool = PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
+        .max_connections(size.max(1))
         .acquire_timeout(config.db_acquire_timeout)
         .idle_timeout(Some(Duration::from_secs(300)))
-        .connect_with(options.application_name("owso-pay"))
+        .connect_with(options)
         .await?;
     Ok(pool)
 }
 
 /// Applies pending migrations. Safe with several instances: sqlx takes an advisory lock.
 /// Run it as the owner role (`MIGRATION_DATABASE_URL`); the service's own role may not.
+/// Runs on a connection of its own without the service's statement timeouts (an index build
+/// may take longer), which is closed afterwards rather than returned to the pool.
 pub async fn migrate(pool: &PgPool, keyring: &Keyring) -> anyhow::Result<()> {
     seal_legacy_pay_tokens(pool, keyring).await?;
-    MIGRATOR.run(pool).await?;
+    let mut conn = pool.acquire().await?.detach();
+    // language=PostgreSQL
+    sqlx::raw_sql("set statement_timeout = 0; set idle_in_transaction_session_timeout = 0")
+        .execute(&mut conn)
+        .await?;
+    MIGRATOR.run(&mut conn).await?;
+    let _ = sqlx::Connection::close(conn).await;
     Ok(())
 }
 

@@ -17,7 +17,9 @@ pub use state::AppState;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Runs the service until SIGTERM or Ctrl-C: HTTP plus the background workers.
+/// Runs the service until SIGTERM or Ctrl-C: HTTP plus the background workers. On the signal
+/// it stops accepting, lets in-flight requests finish within `SHUTDOWN_DRAIN_S`, then stops
+/// the workers.
 pub async fn serve(config: config::Config) -> anyhow::Result<()> {
     if let Some(refusal) = config.production_refusal() {
         anyhow::bail!(refusal);
@@ -47,27 +49,65 @@ pub async fn serve(config: config::Config) -> anyhow::Result<()> {
         );
     }
     db::warn_if_autovacuum_off(&pool).await;
+    let worker_pool = db::connect_workers(&config).await?;
     let listen_addr = config.listen_addr;
+    let metrics_addr = config.metrics_listen_addr;
     let workers_enabled = config.workers_enabled;
-    let state = AppState::new(pool, config)?;
+    let limits = http::serve::ServeLimits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections: config.max_connections,
+        drain_timeout: config.shutdown_drain,
+    };
+    let state = AppState::with_worker_pool(pool, worker_pool, config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let workers = if workers_enabled {
-        workers::spawn_all(&state, &shutdown_rx)?
+        workers::spawn_all(&state.for_workers(), &shutdown_rx)?
     } else {
         Vec::new()
     };
 
+    let (stop_http_tx, stop_http_rx) = watch::channel(false);
+    let stopped = |mut receiver: watch::Receiver<bool>| async move {
+        let _ = receiver.wait_for(|stop| *stop).await;
+    };
+    let metrics_server = match metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            let bound = listener.local_addr()?;
+            // Not "listening on": tests and scripts wait for the public listener's line.
+            println!("payments metrics at http://{bound}/metrics");
+            Some(tokio::spawn(http::serve::serve(
+                listener,
+                http::metrics_router(state.clone()),
+                limits,
+                stopped(stop_http_rx.clone()),
+            )))
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(listen_addr).await?;
     let bound = listener.local_addr()?;
     // Tests and scripts wait for this exact line.
     println!("payments listening on http://{bound}");
     tracing::info!(listen.addr = %bound, "payments service started");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received");
+        let _ = stop_http_tx.send(true);
+    });
+    http::serve::serve(listener, router(state), limits, stopped(stop_http_rx)).await?;
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
     let _ = shutdown_tx.send(true);
+    // Workers finish their round; one that does not within the drain time is left behind
+    // (the process exits and its lease expires), so shutdown stays bounded.
+    let deadline = tokio::time::Instant::now() + limits.drain_timeout;
     for worker in workers {
-        let _ = worker.await;
+        if tokio::time::timeout_at(deadline, worker).await.is_err() {
+            tracing::warn!("a worker did not stop within the drain time; exiting anyway");
+            break;
+        }
     }
     tracing::info!("payments service stopped");
     Ok(())

@@ -148,6 +148,7 @@ async fn pool() -> anyhow::Result<sqlx::PgPool> {
     let mut config = Config::for_tests("");
     config.database_url = database_url()?;
     config.db_max_connections = 2;
+    config.db_worker_connections = 0;
     db::connect(&config).await
 }
 

@@ -24,11 +24,23 @@ pub struct AppState {
     pub receipts: Arc<Numbering>,
     /// Settles bank callbacks in groups (app::settlement_batch).
     pub settlements: Arc<SettlementBatcher>,
+    /// Connections for settlement, bank callbacks and the background workers only (the same
+    /// pool as `pool` unless [`AppState::with_worker_pool`] was given another).
+    pub worker_pool: PgPool,
 }
 
 impl AppState {
     /// Builds the state from a pool and a configuration.
     pub fn new(pool: PgPool, config: Config) -> anyhow::Result<AppState> {
+        AppState::with_worker_pool(pool.clone(), pool, config)
+    }
+
+    /// Like [`AppState::new`], with a separate pool for settlement, callbacks and workers.
+    pub fn with_worker_pool(
+        pool: PgPool,
+        worker_pool: PgPool,
+        config: Config,
+    ) -> anyhow::Result<AppState> {
         let sandbox = SandboxClient::new(config.sandbox_api_url.clone(), config.bank_timeout)?;
         let bakong = match &config.bakong_api_url {
             Some(url) => Some(Arc::new(BakongClient::new(
@@ -39,7 +51,10 @@ impl AppState {
             None => None,
         };
         let receipts = Arc::new(Numbering::default());
-        let settlements = Arc::new(SettlementBatcher::new(pool.clone(), Arc::clone(&receipts)));
+        let settlements = Arc::new(SettlementBatcher::new(
+            worker_pool.clone(),
+            Arc::clone(&receipts),
+        ));
         Ok(AppState {
             bakong,
             pool,
@@ -48,6 +63,15 @@ impl AppState {
             prometheus: crate::telemetry::prometheus(),
             receipts,
             settlements,
+            worker_pool,
         })
+    }
+
+    /// This state with the worker pool as its `pool`: what callbacks and workers run on.
+    pub fn for_workers(&self) -> AppState {
+        AppState {
+            pool: self.worker_pool.clone(),
+            ..self.clone()
+        }
     }
 }

@@ -426,3 +426,48 @@ pub fn journal(
     .fetch(conn)
     .map_err(LedgerError::Database)
 }
+
+/// Where a page of the journal ends: the `(created_at, entry_id, posting_id)` of its last row.
+pub type JournalCursor = (DateTime<Utc>, i64, i64);
+
+/// One page of [`journal`]: at most `limit` rows after `after` (from the start for `None`), in
+/// the same order. Each page is a short statement, so a reader that pauses between pages
+/// holds no connection meanwhile.
+pub async fn journal_page(
+    conn: &mut PgConnection,
+    office_codes: Option<&[String]>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    after: Option<JournalCursor>,
+    limit: i64,
+) -> Result<Vec<JournalRow>, LedgerError> {
+    let (after_at, after_entry, after_posting) = match after {
+        Some((at, entry, posting)) => (Some(at), entry, posting),
+        None => (None, 0, 0),
+    };
+    // language=PostgreSQL
+    let rows = sqlx::query_as::<_, JournalRow>(
+        "select e.id as entry_id, p.created_at, e.office_code, e.kind, e.description,
+                e.reverses_entry_id, e.corrects_period, p.id as posting_id, a.code as account,
+                p.currency::text as currency, p.amount_minor, s.seq as seal_seq,
+                encode(s.hash, 'hex') as seal_hash
+         from ledger_postings p
+         join ledger_entries e on e.id = p.entry_id
+         join ledger_accounts a on a.id = p.account_id
+         left join ledger_seals s on s.entry_id = p.entry_id
+         where p.created_at > $2 and p.created_at <= $3
+           and ($1::text[] is null or p.office_code = any ($1))
+           and ($4::timestamptz is null or (p.created_at, p.entry_id, p.id) > ($4, $5, $6))
+         order by p.created_at, p.entry_id, p.id
+         limit $7",
+    )
+    .bind(office_codes)
+    .bind(from)
+    .bind(to)
+    .bind(after_at)
+    .bind(after_entry)
+    .bind(after_posting)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
+}

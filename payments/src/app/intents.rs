@@ -438,7 +438,9 @@ pub mod cursor {
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
         let micros: i64 = micros.parse().map_err(|_| invalid())?;
-        let created_at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(invalid)?;
+        let created_at = DateTime::<Utc>::from_timestamp_micros(micros)
+            .filter(|at| crate::http::extract::timestamp_in_range(*at))
+            .ok_or_else(invalid)?;
         Ok((created_at, id.parse().map_err(|_| invalid())?))
     }
 

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use futures_util::TryStreamExt as _;
 use ledger::store::{self, CloseOutcome, ClosedPeriod};
 use ledger::{Currency, LedgerError, Money};
@@ -580,7 +580,14 @@ fn csv_chunk(records: &[[String; 13]]) -> Result<Bytes, ApiError> {
     let mut writer =
         csv::Writer::from_writer(Vec::with_capacity(records.len().saturating_mul(160)));
     for record in records {
-        writer.write_record(record).map_err(ApiError::internal)?;
+        // Descriptions and codes come from requests: no cell may run as a spreadsheet formula.
+        writer
+            .write_record(record.iter().map(|cell| {
+                crate::app::csv_cells::neutralise(cell)
+                    .into_owned()
+                    .into_bytes()
+            }))
+            .map_err(ApiError::internal)?;
     }
     let bytes = writer.into_inner().map_err(ApiError::internal)?;
     Ok(Bytes::from(bytes))
@@ -588,9 +595,16 @@ fn csv_chunk(records: &[[String; 13]]) -> Result<Bytes, ApiError> {
 
 type Chunk = Result<Bytes, std::io::Error>;
 
-/// Streams the journal of `(from, to]` as CSV: a task reads rows one by one over its own
-/// connection and hands the body bounded chunks, so memory stays flat for any range and a
-/// slow client only slows the read down.
+/// Rows read per page of the journal export: one short statement each, the connection given
+/// back between pages.
+const JOURNAL_PAGE_ROWS: i64 = 2_048;
+
+/// Streams the journal of `(from, to]` as CSV. A task reads it in pages (each on a pool
+/// connection held only for that page's statement) and hands the body bounded chunks: memory
+/// stays flat for any range, a slow client only slows the reading down and holds no
+/// connection meanwhile, and the whole export is cut off after `EXPORT_MAX_DURATION_S`.
+/// Pages are separate statements: a posting committed during the export with a time the
+/// export has already passed is not in it (export a range that is over for a fixed result).
 pub async fn journal_csv(
     state: &AppState,
     principal: &Principal,
@@ -600,19 +614,30 @@ pub async fn journal_csv(
     let (from, to) = range(&query)?;
     let offices = principal.office_filter().map(<[String]>::to_vec);
     let pool = state.pool.clone();
+    let max_duration = state.config.export_max_duration;
     let header = csv_chunk(&[JOURNAL_CSV_HEADER.map(str::to_owned)])?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Chunk>(8);
     tokio::spawn(async move {
         if sender.send(Ok(header)).await.is_err() {
             return;
         }
-        if let Err(error) = write_journal(&pool, offices, (from, to), &sender).await {
-            // Logged here, where it is handled; the client sees a cut-off body.
-            tracing::error!(error.cause = %error, "journal export failed part way");
-            let _ = sender
-                .send(Err(std::io::Error::other("journal export failed")))
-                .await;
-        }
+        let export = write_journal(&pool, offices, (from, to), &sender);
+        let failure = match tokio::time::timeout(max_duration, export).await {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => {
+                // Logged here, where it is handled; the client sees a cut-off body.
+                tracing::error!(error.cause = %error, "journal export failed part way");
+                "journal export failed"
+            }
+            Err(_) => {
+                tracing::warn!(
+                    export.max_duration_s = max_duration.as_secs(),
+                    "journal export cut off at its maximum duration"
+                );
+                "journal export took longer than its maximum duration"
+            }
+        };
+        let _ = sender.send(Err(std::io::Error::other(failure))).await;
     });
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|chunk| (chunk, receiver))
@@ -623,24 +648,38 @@ pub async fn journal_csv(
 async fn write_journal(
     pool: &PgPool,
     offices: Option<Vec<String>>,
-    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    range: (DateTime<Utc>, DateTime<Utc>),
     sender: &tokio::sync::mpsc::Sender<Chunk>,
 ) -> Result<(), ApiError> {
-    let mut conn = pool.acquire().await?;
-    let rows = store::journal(&mut conn, offices, from, to);
-    let mut rows = std::pin::pin!(rows);
-    let mut batch = Vec::with_capacity(CSV_ROWS_PER_CHUNK);
-    while let Some(row) = rows.try_next().await? {
-        batch.push(csv_record(&row)?);
-        if batch.len() >= CSV_ROWS_PER_CHUNK {
-            if sender.send(Ok(csv_chunk(&batch)?)).await.is_err() {
+    let mut after = None;
+    loop {
+        let rows = {
+            let mut conn = pool.acquire().await?;
+            store::journal_page(
+                &mut conn,
+                offices.as_deref(),
+                range,
+                after,
+                JOURNAL_PAGE_ROWS,
+            )
+            .await?
+        };
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = Some((last.created_at, last.entry_id, last.posting_id));
+        let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= JOURNAL_PAGE_ROWS;
+        for chunk in rows.chunks(CSV_ROWS_PER_CHUNK) {
+            let records = chunk
+                .iter()
+                .map(csv_record)
+                .collect::<Result<Vec<_>, _>>()?;
+            if sender.send(Ok(csv_chunk(&records)?)).await.is_err() {
                 return Ok(());
             }
-            batch.clear();
+        }
+        if !full {
+            return Ok(());
         }
     }
-    if !batch.is_empty() {
-        let _ = sender.send(Ok(csv_chunk(&batch)?)).await;
-    }
-    Ok(())
 }

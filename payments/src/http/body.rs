@@ -1,7 +1,9 @@
 //! Raw-body helpers for routes that must fingerprint the exact bytes (idempotency) before
 //! parsing them.
 
-use axum::http::StatusCode;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
@@ -10,9 +12,105 @@ use serde::Serialize;
 use super::error::ApiError;
 use crate::app::intents::Created;
 
+/// Whether the request declares a JSON body: `application/json` or `application/*+json`, any
+/// parameters (e.g. `; charset=utf-8`), any case.
+pub fn is_json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            let media = value
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            media == "application/json"
+                || media
+                    .strip_prefix("application/")
+                    .is_some_and(|subtype| subtype.ends_with("+json"))
+        })
+}
+
+/// 415 `unsupported_media_type` for a body that is not declared JSON.
+pub fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Unsupported media type",
+        "send the body as Content-Type: application/json",
+    )
+}
+
+/// Whether the request carries a body (declared length above zero, or chunked).
+fn has_body(headers: &HeaderMap) -> bool {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.trim().parse::<u64>().unwrap_or(1));
+    length.is_some_and(|length| length > 0) || headers.contains_key(header::TRANSFER_ENCODING)
+}
+
+/// Routes whose bodies are not JSON: bank callbacks take whatever their bank sends (each
+/// adapter checks it), the catalog import takes `text/csv`.
+fn takes_other_media(route: &str) -> bool {
+    route.starts_with("/v1/callbacks/") || route == "/v1/admin/catalog/import"
+}
+
+/// Every POST, PUT and PATCH of the API takes JSON or nothing: a body (or content type) that
+/// is not declared JSON is 415 before any handler runs, so a cross-site form or `text/plain`
+/// post (sent by browsers without a preflight) never reaches one. An empty body without a
+/// content type is fine (routes such as cancel take no body).
+pub async fn require_json_bodies(request: Request, next: Next) -> Response {
+    let writes = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH
+    );
+    if writes {
+        let exempt = request
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|route| takes_other_media(route.as_str()));
+        let headers = request.headers();
+        let declared = headers.contains_key(header::CONTENT_TYPE);
+        let refused = if declared {
+            !is_json_content_type(headers)
+        } else {
+            has_body(headers)
+        };
+        if refused && !exempt {
+            return unsupported_media_type().into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether a JSON text holds the escape `\u0000` inside a string (PostgreSQL's text cannot
+/// store NUL). Raw control characters are already invalid JSON.
+fn has_escaped_nul(body: &[u8]) -> bool {
+    let mut bytes = body.iter();
+    while let Some(byte) = bytes.next() {
+        // The byte after a backslash is consumed here, so `\\u0000` (an escaped backslash
+        // and text) is not mistaken for NUL.
+        if *byte == b'\\' && bytes.next() == Some(&b'u') && bytes.clone().take(4).eq(b"0000".iter())
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Parses a JSON body: syntax errors are 400, shape errors (missing or unknown fields, wrong
-/// types) are 422 naming the problem.
+/// types) are 422 naming the problem, a string holding NUL is 422.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if has_escaped_nul(body) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Validation failed",
+            "strings may not contain the NUL character (\\u0000)",
+        ));
+    }
     serde_json::from_slice(body).map_err(|error| match error.classify() {
         serde_json::error::Category::Data => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

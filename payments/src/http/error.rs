@@ -188,26 +188,93 @@ impl IntoResponse for ApiError {
             // Logged once, here where it is handled; the client sees a generic body.
             tracing::error!(error.cause = %cause, "request failed with an internal error");
         }
-        problem_response(self.status(), &self.to_problem())
+        let mut response = problem_response(self.status(), &self.to_problem());
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(DATABASE_RETRY_AFTER_S),
+            );
+        }
+        response
+    }
+}
+
+/// Seconds a client is told to wait (`Retry-After`) when the database cannot be reached.
+pub const DATABASE_RETRY_AFTER_S: u64 = 2;
+
+impl ApiError {
+    /// 503 `database_unavailable`: the database could not be reached or answered in time.
+    pub fn database_unavailable() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "Database unavailable",
+            "the database is unreachable or busy; retry shortly",
+        )
+    }
+}
+
+/// Whether the error says the database is gone or overloaded rather than that the request was
+/// wrong: no pool connection in time, a closed pool, a broken socket, a server shutting down or
+/// refusing connections, a statement cancelled by `statement_timeout`.
+pub fn is_database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now;
+            // 57014: query cancelled (statement_timeout); 53300: too many connections.
+            code.starts_with("08")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "57014" | "53300"
+                )
+        }),
+        _ => false,
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> ApiError {
-        match &error {
-            sqlx::Error::PoolTimedOut => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-                "the database is busy; retry shortly",
-            ),
-            _ => ApiError::Internal(format!("database: {error}")),
+        if is_database_unavailable(&error) {
+            tracing::warn!(error.cause = %error, "database unavailable");
+            return ApiError::database_unavailable();
         }
+        // Class 22 (data exception: a value PostgreSQL cannot store or convert) means input the
+        // edge checks let through; it is still the client's value, never a server fault.
+        let data_exception = error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| code.starts_with("22"));
+        if data_exception {
+            tracing::warn!(error.cause = %error, "input refused by the database");
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                "Invalid input",
+                "a value of the request is out of range or malformed",
+            );
+        }
+        ApiError::Internal(format!("database: {error}"))
     }
 }
 
 impl From<ledger::LedgerError> for ApiError {
     fn from(error: ledger::LedgerError) -> ApiError {
+        match error {
+            ledger::LedgerError::Database(inner) => return ApiError::from(inner),
+            // The connection broke at commit, or the process is stopping: the same request
+            // (same idempotency key) may be retried.
+            ledger::LedgerError::CommitOutcomeUnknown(_)
+            | ledger::LedgerError::GroupCommitterStopped => {
+                tracing::warn!(error.cause = %error, "ledger commit unavailable");
+                return ApiError::database_unavailable();
+            }
+            _ => {}
+        }
         ApiError::Internal(format!("ledger: {error}"))
     }
 }

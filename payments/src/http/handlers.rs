@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::auth::Caller;
 use super::body::{created, parse_json};
 use super::error::{ApiError, Problem};
-use super::extract::{AppJson, AppPath, AppQuery, IdempotencyKey};
+use super::extract::{AppJson, AppPath, AppQuery, IdempotencyKey, JsonBytes};
 use crate::app::attempts::{self, AttemptCaller, AttemptView, CreateAttemptRequest};
 use crate::app::auth::Principal;
 use crate::app::books::{
@@ -130,7 +130,7 @@ pub async fn create_intent(
     principal: Principal,
     IdempotencyKey(key): IdempotencyKey,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let hash = request_hash("POST", uri.path(), &body);
     let request: CreateIntentRequest = parse_json(&body)?;
@@ -177,7 +177,7 @@ pub async fn create_attempt(
     AppPath(id): AppPath<Uuid>,
     IdempotencyKey(key): IdempotencyKey,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
     let hash = request_hash("POST", uri.path(), &body);
     let request: CreateAttemptRequest = parse_json(&body)?;

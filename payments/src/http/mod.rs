@@ -9,11 +9,13 @@ pub mod handlers;
 pub mod ledger_handlers;
 pub mod openapi;
 pub mod pages;
+pub mod rate_limit;
+pub mod serve;
 
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,10 +37,15 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole HTTP surface; tests call it without a socket.
 pub fn router(state: AppState) -> Router {
+    let limits = rate_limit::RateLimits::new(&state.config);
+    // Bank callbacks settle payments: they run on the workers' pool, which no flood of public
+    // reads or exports can drain.
+    let callbacks = Router::new()
+        .route("/v1/callbacks/{provider}", post(handlers::receive_callback))
+        .with_state(state.for_workers());
     let api = Router::new()
         .route("/healthz", get(handlers::get_healthz))
         .route("/readyz", get(handlers::get_readyz))
-        .route("/metrics", get(handlers::get_metrics))
         .route("/openapi.json", get(handlers::get_openapi))
         .route("/v1/sectors", get(handlers::list_sectors))
         .route("/v1/services", get(handlers::list_services))
@@ -58,7 +65,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/payment-intents/{id}/attempts",
             post(handlers::create_attempt).get(handlers::list_attempts),
         )
-        .route("/v1/callbacks/{provider}", post(handlers::receive_callback))
+        .merge(callbacks)
         .route(
             "/v1/public/payments/{token}",
             get(handlers::get_public_payment),
@@ -151,23 +158,54 @@ pub fn router(state: AppState) -> Router {
                 ApiError::internal("handler panicked").into_response()
             }))
             .layer(middleware::from_fn(record_metrics))
+            .layer(middleware::from_fn_with_state(
+                limits,
+                rate_limit::limit_public_routes,
+            ))
+            .layer(middleware::from_fn(body::require_json_bodies))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
     )
 }
 
-/// Counts requests and their latency by route template (never by raw path, which would let
-/// clients create unbounded label values).
+/// `/metrics` alone, for its own listener (`METRICS_LISTEN_ADDR`): it shows payment volumes,
+/// so it is never on the public one.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(handlers::get_metrics))
+        .fallback(handlers::not_found)
+        .with_state(state)
+}
+
+/// The method as a metric label: one of the standard methods, else `other` (a client may send
+/// any token as a method).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Counts requests and their latency. Every label is bounded: the route template (never the raw
+/// path) or `unmatched`, a standard method or `other`, and the status code.
 async fn record_metrics(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("owso_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::counter!("owso_http_requests_total", "method" => method, "route" => route.clone(), "status" => status).increment(1);
     metrics::histogram!("owso_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed());
     response

@@ -34,7 +34,7 @@ impl Modify for BearerAuth {
         crate::app::outbox::ReconciliationException,
     )),
     paths(
-        handlers::get_healthz, handlers::get_readyz, handlers::get_metrics,
+        handlers::get_healthz, handlers::get_readyz,
         handlers::list_sectors, handlers::list_services, handlers::get_service,
         handlers::create_quote, handlers::get_quote,
         crate::http::catalog::list_fee_schedules, crate::http::catalog::list_bundles, crate::http::catalog::get_bundle,

@@ -325,13 +325,7 @@ async fn an_endpoint_failing_for_three_days_is_marked_and_counted(pool: PgPool) 
     let (stop, worker) = dispatcher(&app);
     let mut metrics = String::new();
     for _ in 0..100 {
-        metrics = app
-            .get("/metrics", None)
-            .await
-            .body
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        metrics = app.metrics().await;
         if metrics.contains("owso_webhook_endpoints_failing 1") {
             break;
         }

@@ -636,35 +636,45 @@ async fn bundles_share_parameters_and_mix_with_services_and_free_lines(pool: PgP
 #[sqlx::test(migrations = "../migrations")]
 async fn text_the_database_cannot_hold_is_a_client_error(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    for (path, status) in [
-        ("/v1/services/%00", StatusCode::NOT_FOUND),
-        ("/v1/services?q=%00", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/v1/services?sector=%00", StatusCode::UNPROCESSABLE_ENTITY),
-        ("/v1/services?schedule_version=%00", StatusCode::NOT_FOUND),
-        ("/v1/bundles/%00", StatusCode::NOT_FOUND),
+    // Refused at the edge with 400 naming the parameter, before any lookup.
+    for (path, parameter) in [
+        ("/v1/services/%00", "code"),
+        ("/v1/services?q=%00", "q"),
+        ("/v1/services?sector=%00", "sector"),
+        ("/v1/services?schedule_version=%00", "schedule_version"),
+        ("/v1/bundles/%00", "code"),
         (
             "/v1/admin/catalog/export?schedule_version=%00",
-            StatusCode::NOT_FOUND,
+            "schedule_version",
         ),
         (
             "/v1/admin/catalog/audit?schedule_version=%00",
-            StatusCode::UNPROCESSABLE_ENTITY,
+            "schedule_version",
         ),
     ] {
         let reply = app.get(path, Some(app.key("admin"))).await;
-        assert_eq!(reply.status, status, "{path}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            reply.body
+        );
+        assert_eq!(reply.body["parameter"], parameter, "{path}: {}", reply.body);
     }
-    let nul_service = quote(&app, "0320", json!([{"service_code": "a\u{0}b"}])).await;
-    assert_eq!(nul_service.body["code"], "unknown_service");
-    let nul_bundle = quote(&app, "0320", json!([{"bundle_code": "\u{0}"}])).await;
-    assert_eq!(nul_bundle.body["code"], "unknown_bundle");
-    let nul_office = quote(
-        &app,
-        "\u{0}",
-        json!([{"service_code": "labour.internal_regulations_8_100"}]),
-    )
-    .await;
-    assert_eq!(nul_office.status, StatusCode::NOT_FOUND);
+    // A JSON string holding NUL is refused before the use case runs.
+    for nul_quote in [
+        quote(&app, "0320", json!([{"service_code": "a\u{0}b"}])).await,
+        quote(&app, "0320", json!([{"bundle_code": "\u{0}"}])).await,
+        quote(
+            &app,
+            "\u{0}",
+            json!([{"service_code": "labour.internal_regulations_8_100"}]),
+        )
+        .await,
+    ] {
+        assert_eq!(nul_quote.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(nul_quote.body["code"], "validation_failed");
+    }
     let (status, problem) = import(
         &app,
         Some(app.key("admin")),

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub pool: PgPool,
     pub state: AppState,
     pub keys: HashMap<&'static str, String>,
+    /// `/metrics` is served on a listener of its own, as in production.
+    pub metrics_base: String,
 }
 
 pub struct Reply {
@@ -63,6 +65,10 @@ impl TestApp {
         let state = AppState::new(pool.clone(), config).unwrap();
         let router = payments::router(state.clone());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let metrics_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_base = format!("http://{}", metrics_listener.local_addr().unwrap());
+        let metrics_router = payments::http::metrics_router(state.clone());
+        tokio::spawn(async move { axum::serve(metrics_listener, metrics_router).await.unwrap() });
 
         let keys = HashMap::from([
             ("admin", "opk_demo_admin".to_owned()),
@@ -80,7 +86,20 @@ impl TestApp {
             pool,
             state,
             keys,
+            metrics_base,
         }
+    }
+
+    /// The text of `/metrics` from the metrics listener.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.metrics_base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
     }
 
     pub fn key(&self, name: &str) -> &str {

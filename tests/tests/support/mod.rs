@@ -772,8 +772,16 @@ impl Stack {
             ("SANDBOX_ENABLED", "true"),
             ("BANK_SIM_URL", &self.bank_sim_url),
             ("SANDBOX_CALLBACK_SECRET", &self.sandbox_secret),
-            // Tests run in parallel against one server (max_connections is often 100).
-            ("DB_MAX_CONNECTIONS", "4"),
+            // Tests run in parallel against one server (max_connections is often 100): 2 of
+            // these for settlement and workers, 4 for the HTTP routes.
+            ("DB_MAX_CONNECTIONS", "6"),
+            ("DB_WORKER_CONNECTIONS", "2"),
+            // Many instances run at once: each takes a free port for /metrics.
+            ("METRICS_LISTEN_ADDR", "127.0.0.1:0"),
+            // Load tests send many requests from loopback; the limits have their own API test.
+            ("RATE_LIMIT_ADDRESS_PER_MIN", "0"),
+            ("RATE_LIMIT_CALLBACK_ADDRESS_PER_MIN", "0"),
+            ("RATE_LIMIT_TOKEN_PER_MIN", "0"),
         ];
         envs.extend(
             self.payments_envs

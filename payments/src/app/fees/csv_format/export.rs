@@ -81,8 +81,12 @@ fn service_cells(service: &ServiceEntry) -> Result<Cells, String> {
 struct Cells(BTreeMap<&'static str, String>);
 
 impl Cells {
+    /// Sets a cell, neutralised against spreadsheet formulas (the import restores it).
     fn set(&mut self, column: &'static str, value: &str) {
-        self.0.insert(column, value.to_owned());
+        self.0.insert(
+            column,
+            crate::app::csv_cells::neutralise(value).into_owned(),
+        );
     }
 
     fn cells(&self) -> Vec<&str> {

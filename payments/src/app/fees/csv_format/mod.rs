@@ -114,7 +114,18 @@ pub fn parse(bytes: &[u8], sectors: &BTreeSet<String>) -> Result<Catalog, Vec<Im
     let mut records = Vec::new();
     for result in reader.records() {
         match result {
-            Ok(record) => records.push(record),
+            Ok(record) => {
+                // Exports quote formula-like cells with `'`; take them back as written.
+                let mut restored: StringRecord = record
+                    .iter()
+                    .map(crate::app::csv_cells::restore)
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(|cell| cell.as_ref())
+                    .collect();
+                restored.set_position(record.position().cloned());
+                records.push(restored);
+            }
             Err(failure) => {
                 let line = failure.position().map_or(0, csv::Position::line);
                 return Err(vec![error(
