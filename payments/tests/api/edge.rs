@@ -675,7 +675,10 @@ async fn service_connections_cancel_statements_past_the_timeout(pool: PgPool) {
     }
     // Migrations run without the limit (an index build may take longer).
     let service_pool = payments::db::connect(&config).await.unwrap();
-    payments::db::migrate(&service_pool).await.unwrap();
+    let keyring = payments::app::secrets::Keyring::from_config(&config).unwrap();
+    payments::db::migrate(&service_pool, &keyring)
+        .await
+        .unwrap();
 }
 
 #[sqlx::test(migrations = "../migrations")]
