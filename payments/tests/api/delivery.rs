@@ -374,6 +374,25 @@ async fn dead_letters_of_an_endpoint_are_retried_together_in_order(pool: PgPool)
     assert_eq!(retried.body["retried"], 3);
     let (stop, worker) = dispatcher(&app);
     wait_for(&log, |seen| seen.len() == 3).await;
+    // The receiver has the third request before the dispatcher has recorded its answer: wait
+    // for the records, not only the requests, before stopping it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let delivered: i64 = sqlx::query_scalar(
+            "select count(*) from webhook_deliveries where status = 'succeeded'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if delivered == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{delivered} of 3 recorded as delivered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     stop.send(true).unwrap();
     worker.await.unwrap();
     let delivery: uuid::Uuid = sqlx::query_scalar("select id from webhook_deliveries limit 1")
