@@ -59,6 +59,12 @@ struct Claimed {
     candidates: i64,
 }
 
+/// How long shutdown waits for deliveries in flight: their request timeout and the time to
+/// record the answer.
+fn shutdown_drain(state: &AppState) -> Duration {
+    state.config.webhook_timeout + Duration::from_secs(5)
+}
+
 pub struct Dispatcher {
     state: AppState,
     client: reqwest::Client,
@@ -172,6 +178,19 @@ impl Dispatcher {
                 () = dispatcher.freed.notified() => {}
                 _ = shutdown.changed() => {}
             }
+        }
+        // Let the deliveries in flight record their answers before stopping: cut off, each
+        // would be sent again after its lease (at least once, but a needless duplicate). Bounded
+        // by the request timeout, so shutdown stays bounded too.
+        let all = u32::try_from(MAX_IN_FLIGHT).unwrap_or(u32::MAX);
+        let drain = shutdown_drain(&dispatcher.state);
+        if tokio::time::timeout(drain, dispatcher.in_flight.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "webhook deliveries still in flight at shutdown; their leases will expire"
+            );
         }
     }
 

@@ -170,3 +170,32 @@ async fn a_delivery_in_flight_is_not_sent_again_by_another_instance(pool: PgPool
     worker_a.abort();
     worker_b.abort();
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_delivery_in_flight_at_shutdown_is_recorded_before_the_dispatcher_stops(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let (url, log) = receiver(Duration::from_millis(800)).await;
+    register(&app, &url).await;
+    let (stop, worker) = dispatcher(&app, |_| {});
+    event(&app, "0320091001").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while log.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the delivery never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Stopped while the receiver is still answering: the answer is waited for and recorded,
+    // so no other instance sends the event again once the lease runs out.
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the dispatcher stops within its drain time")
+        .unwrap();
+    let (status, attempts): (String, i64) = sqlx::query_as(
+        "select d.status, (select count(*) from webhook_attempts a where a.delivery_id = d.id)
+         from webhook_deliveries d",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), attempts), ("succeeded", 1));
+}
