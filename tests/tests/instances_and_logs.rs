@@ -1,17 +1,9 @@
 //! Several service instances on one database, and what the service writes to its logs.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod support;
-
+use crate::support::{sandbox_signature, start_stack, start_stack_with, TestDb};
 use serde_json::{json, Value};
-use support::{sandbox_signature, start_stack, start_stack_with, TestDb};
 
-async fn pending_attempt(stack: &support::Stack, case_reference: &str) -> (String, String) {
+async fn pending_attempt(stack: &crate::support::Stack, case_reference: &str) -> (String, String) {
     let http = &stack.http;
     let quote: Value = http
         .post(stack.url("/v1/quotes"))

@@ -1,19 +1,11 @@
 //! No payment the bank took stays unknown, with the real binaries: bank-sim drops every
 //! callback and the service finds each payment by asking the bank; bank-sim retries a callback
 //! that got no 2xx until one does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::{sandbox_signature, start_stack_with, wait_until, Stack, TestDb};
 use serde_json::{json, Value};
-use support::{sandbox_signature, start_stack_with, wait_until, Stack, TestDb};
 
 /// A pending sandbox attempt of a fresh intent: (intent id, provider reference).
 async fn pending_attempt(stack: &Stack, case_reference: &str) -> (String, String) {

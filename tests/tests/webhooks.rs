@@ -1,22 +1,14 @@
 //! Webhook delivery with real processes: a crash in the middle of a delivery, two instances
 //! dispatching, and the latency and throughput of one instance (printed, not asserted).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::{start_stack_with, wait_until, Stack, TestDb};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use support::{start_stack_with, wait_until, Stack, TestDb};
 
 #[derive(Clone)]
 struct Hit {
