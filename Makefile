@@ -30,6 +30,9 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	step $(CARGO) fmt --all -- --check
 	step $(CARGO) clippy --workspace --all-targets -- -D warnings
 	step $(CARGO) build --workspace --bins
+	# A snapshot that differs fails (never rewritten here, whatever the shell says); review one
+	# with `cargo insta review` or rerun with INSTA_UPDATE=always outside make test.
+	export INSTA_UPDATE=no INSTA_FORCE_PASS=0
 	step $(CARGO) test --workspace
 
 bench: ## all benchmarks: KHQR vs the official JS SDK; the ledger at 1,000,000 postings; write throughput vs pgbench

@@ -9,5 +9,6 @@ mod http;
 pub mod khqr;
 pub mod sandbox;
 pub mod signing;
+#[cfg(feature = "sim")]
 pub mod sim;
 mod text;

@@ -1,12 +1,9 @@
 //! The real binary's edge: /metrics on its own listener, and SIGTERM ends the service within
 //! its drain deadline even while a client holds a connection.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{start_stack_with, TestDb};
+use crate::support::{start_stack_with, TestDb};
 use tokio::io::AsyncWriteExt as _;
 
 #[tokio::test]

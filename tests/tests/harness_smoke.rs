@@ -1,12 +1,10 @@
 //! Exercises the e2e harness itself (no workspace binaries needed): test databases, free ports,
 //! the webhook receiver and its signature helpers, and the pollers.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use sqlx::{Connection as _, PgConnection};
-use support::*;
 
 #[tokio::test]
 async fn test_db_is_fresh_usable_and_dropped() {

@@ -1,56 +1,7 @@
 //! Several service instances on one database, and what the service writes to its logs.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod support;
-
+use crate::support::{sandbox_signature, start_stack, start_stack_with, TestDb};
 use serde_json::{json, Value};
-use support::{sandbox_signature, start_stack, start_stack_with, TestDb};
-
-async fn pending_attempt(stack: &support::Stack, case_reference: &str) -> (String, String) {
-    let http = &stack.http;
-    let quote: Value = http
-        .post(stack.url("/v1/quotes"))
-        .bearer_auth(stack.key("workflow"))
-        .json(&json!({"office_code": "0320", "items": [{"service_code": "labour.internal_regulations_8_100"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let intent: Value = http
-        .post(stack.url("/v1/payment-intents"))
-        .bearer_auth(stack.key("workflow"))
-        .header("idempotency-key", format!("intent-{case_reference}"))
-        .json(&json!({"quote_id": quote["id"], "case_reference": case_reference}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let intent_id = intent["id"].as_str().unwrap().to_owned();
-    let attempt: Value = http
-        .post(stack.url(&format!("/v1/payment-intents/{intent_id}/attempts")))
-        .bearer_auth(stack.key("workflow"))
-        .header("idempotency-key", format!("attempt-{case_reference}"))
-        .json(&json!({"channel": "sandbox"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        intent_id,
-        attempt["provider_reference"].as_str().unwrap().to_owned(),
-    )
-}
 
 #[tokio::test]
 async fn two_instances_receiving_the_same_callback_post_it_once() {
@@ -60,7 +11,7 @@ async fn two_instances_receiving_the_same_callback_post_it_once() {
     let first = stack.payments_url.clone();
     let mut intents = Vec::new();
     for case in 0..10 {
-        intents.push(pending_attempt(&stack, &format!("0320100{case:03}")).await);
+        intents.push(stack.pending_attempt(&format!("0320100{case:03}")).await);
     }
     // Every payment's callback reaches both instances, three times each, all at once.
     let mut sends = Vec::new();
@@ -140,7 +91,7 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
         ],
     )
     .await;
-    let (_, reference) = pending_attempt(&stack, "0320200001").await;
+    let (_, reference) = stack.pending_attempt("0320200001").await;
     let paid = stack
         .http
         .post(format!(

@@ -1,18 +1,10 @@
 //! KHQR end to end with the real binaries: the poller inside `payments serve` asks bank-sim's
 //! Bakong, which a simulated bank app has paid.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::{start_stack_with, wait_for_some, TestDb, WebhookReceiver};
 use serde_json::{json, Value};
-use support::{start_stack_with, wait_for_some, TestDb, WebhookReceiver};
 
 #[tokio::test]
 async fn a_citizen_pays_a_khqr_from_a_bank_app_and_the_case_is_announced() {

@@ -1,19 +1,11 @@
 //! `payments khqr encode|decode` driven as outside conformance tests drive it: the real binary,
 //! JSON on stdin, every record of the vector file made with the official SDK.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod support;
-
+use crate::support::run_with_stdin;
 use serde_json::{json, Value};
-use support::run_with_stdin;
 
 fn vectors() -> Vec<Value> {
-    let path = support::workspace_dir().join("bank-adapters/tests/data/khqr-vectors.json");
+    let path = crate::support::workspace_dir().join("bank-adapters/tests/data/khqr-vectors.json");
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 

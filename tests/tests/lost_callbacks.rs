@@ -1,64 +1,11 @@
 //! No payment the bank took stays unknown, with the real binaries: bank-sim drops every
 //! callback and the service finds each payment by asking the bank; bank-sim retries a callback
 //! that got no 2xx until one does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::{sandbox_signature, start_stack_with, wait_until, Stack, TestDb};
 use serde_json::{json, Value};
-use support::{sandbox_signature, start_stack_with, wait_until, Stack, TestDb};
-
-/// A pending sandbox attempt of a fresh intent: (intent id, provider reference).
-async fn pending_attempt(stack: &Stack, case_reference: &str) -> (String, String) {
-    let quote: Value = stack
-        .http
-        .post(stack.url("/v1/quotes"))
-        .bearer_auth(stack.key("workflow"))
-        .json(&json!({"office_code": "0320", "items": [{"service_code": "labour.internal_regulations_8_100", "quantity": 1}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let intent: Value = stack
-        .http
-        .post(stack.url("/v1/payment-intents"))
-        .bearer_auth(stack.key("workflow"))
-        .header("idempotency-key", format!("intent-{case_reference}"))
-        .json(&json!({"quote_id": quote["id"], "case_reference": case_reference}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let intent_id = intent["id"].as_str().unwrap().to_owned();
-    let attempt: Value = stack
-        .http
-        .post(stack.url(&format!("/v1/payment-intents/{intent_id}/attempts")))
-        .bearer_auth(stack.key("workflow"))
-        .header("idempotency-key", format!("attempt-{case_reference}"))
-        .json(&json!({"channel": "sandbox"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let reference = attempt["provider_reference"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no attempt: {attempt}"))
-        .to_owned();
-    (intent_id, reference)
-}
 
 async fn pay(stack: &Stack, reference: &str, drop_callbacks: u32) -> Value {
     let paid = stack
@@ -91,7 +38,7 @@ async fn every_payment_whose_callbacks_were_all_dropped_is_found_and_posted_once
     let pool = db.pool().await;
     let mut paid = Vec::new();
     for n in 0..20 {
-        let (intent_id, reference) = pending_attempt(&stack, &format!("03200800{n:02}")).await;
+        let (intent_id, reference) = stack.pending_attempt(&format!("03200800{n:02}")).await;
         let answer = pay(&stack, &reference, 1000).await;
         assert_eq!(answer["retrying"], true, "{answer}");
         assert!(answer["callbacks"][0]["error"]
@@ -188,7 +135,7 @@ async fn a_callback_that_failed_is_delivered_by_the_banks_retry() {
     // The status query is left far off: only the bank's own retry can tell the service.
     let stack = start_stack_with(&db, &[("SANDBOX_STATUS_AFTER_MS", "600000")]).await;
     let pool = db.pool().await;
-    let (intent_id, reference) = pending_attempt(&stack, "0320081001").await;
+    let (intent_id, reference) = stack.pending_attempt("0320081001").await;
     // The first delivery and the first retry are lost; the second retry (after 1 + 2 s) lands.
     let answer = pay(&stack, &reference, 2).await;
     assert_eq!(answer["retrying"], true, "{answer}");
@@ -230,7 +177,7 @@ async fn a_callback_refused_while_the_service_was_down_is_delivered_by_the_banks
     let db = TestDb::create().await;
     let mut stack = start_stack_with(&db, &[("SANDBOX_STATUS_AFTER_MS", "600000")]).await;
     let pool = db.pool().await;
-    let (intent_id, reference) = pending_attempt(&stack, "0320081002").await;
+    let (intent_id, reference) = stack.pending_attempt("0320081002").await;
     let service = stack
         .procs
         .iter_mut()

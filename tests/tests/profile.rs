@@ -1,20 +1,12 @@
 //! The production profile through the real binary: `payments serve` refuses each development
 //! setting with one line naming it, development starts and says so, `seed --demo` refuses in
 //! production; and the key tools (`payments keys list|revoke`) across instances.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use base64::Engine as _;
 use serde_json::Value;
 use std::time::Duration;
 
-use support::{free_port, run_to_completion, start_stack, Proc, SpawnError, TestDb};
+use crate::support::{free_port, run_to_completion, start_stack, Proc, SpawnError, TestDb};
 
 /// A production-grade SECRETS_KEY (random bytes would do as well; fixed keeps logs readable).
 fn secrets_key() -> String {

@@ -1,18 +1,10 @@
 //! The walking skeleton end to end: the real `payments` and `bank-sim` binaries on free ports,
 //! a fresh database, and a workflow-system webhook receiver.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::{run_to_completion, start_stack, wait_for_some, TestDb, WebhookReceiver};
 use serde_json::{json, Value};
-use support::{run_to_completion, start_stack, wait_for_some, TestDb, WebhookReceiver};
 
 #[tokio::test]
 async fn a_fee_is_quoted_paid_through_the_sandbox_bank_and_announced() {

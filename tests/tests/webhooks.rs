@@ -1,60 +1,12 @@
 //! Webhook delivery with real processes: a crash in the middle of a delivery, two instances
 //! dispatching, and the latency and throughput of one instance (printed, not asserted).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode};
+use crate::support::{start_stack_with, wait_until, Replies, Stack, TestDb, WebhookReceiver};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use support::{start_stack_with, wait_until, Stack, TestDb};
-
-#[derive(Clone)]
-struct Hit {
-    id: String,
-    at: DateTime<Utc>,
-    answered: u16,
-}
-
-/// A receiver whose first request hangs for `hang_first` (then answers 200), like a workflow
-/// system stuck mid-request; every request is logged with the time it arrived.
-async fn receiver(hang_first: Option<Duration>) -> (String, Arc<Mutex<Vec<Hit>>>) {
-    let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
-    let log = hits.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap| {
-            let log = log.clone();
-            async move {
-                let at = Utc::now();
-                let id = headers["webhook-id"].to_str().unwrap().to_owned();
-                let first = log.lock().unwrap().is_empty();
-                log.lock().unwrap().push(Hit {
-                    id,
-                    at,
-                    answered: 200,
-                });
-                if let (true, Some(hang)) = (first, hang_first) {
-                    tokio::time::sleep(hang).await;
-                }
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, hits)
-}
 
 async fn register(stack: &Stack, url: &str) {
     let reply = stack
@@ -112,15 +64,20 @@ async fn a_delivery_cut_by_kill_9_is_delivered_after_restart() {
         &[("WEBHOOK_LEASE_S", "2"), ("WEBHOOK_TIMEOUT_MS", "30000")],
     )
     .await;
-    let (url, hits) = receiver(Some(Duration::from_secs(20))).await;
-    register(&stack, &url).await;
+    // Its first request hangs, like a workflow system stuck mid-request.
+    let hook = WebhookReceiver::start_with(Replies {
+        hang_first: Duration::from_secs(20),
+        ..Replies::default()
+    })
+    .await;
+    register(&stack, &hook.url).await;
     let base = stack.payments_url.clone();
     cancelled_case(&stack, &base, "0320070001").await;
     // The service is in the middle of delivering it when it dies.
     assert!(
         wait_until(Duration::from_secs(10), || {
-            let hits = hits.clone();
-            async move { !hits.lock().unwrap().is_empty() }
+            let arrived = hook.count();
+            async move { arrived > 0 }
         })
         .await
     );
@@ -133,14 +90,18 @@ async fn a_delivery_cut_by_kill_9_is_delivered_after_restart() {
     stack.add_payments_instance().await;
     assert!(
         wait_until(Duration::from_secs(20), || {
-            let hits = hits.clone();
-            async move { hits.lock().unwrap().len() >= 2 }
+            let arrived = hook.count();
+            async move { arrived >= 2 }
         })
         .await,
         "the restarted service delivers the event its predecessor was cut off in"
     );
-    let hits = hits.lock().unwrap().clone();
-    assert_eq!(hits[0].id, hits[1].id, "a redelivery keeps its webhook-id");
+    let hits = hook.requests();
+    assert_eq!(
+        hits[0].webhook_id(),
+        hits[1].webhook_id(),
+        "a redelivery keeps its webhook-id"
+    );
     let pool = db.pool().await;
     assert!(
         wait_until(Duration::from_secs(10), || {
@@ -164,8 +125,8 @@ async fn two_dispatching_instances_deliver_each_event_once() {
     let db = TestDb::create().await;
     let mut stack = start_stack_with(&db, &[("WEBHOOK_POLL_MS", "50")]).await;
     let second = stack.add_payments_instance().await;
-    let (url, hits) = receiver(None).await;
-    register(&stack, &url).await;
+    let hook = WebhookReceiver::start().await;
+    register(&stack, &hook.url).await;
     let first = stack.payments_url.clone();
     let cases = 40;
     for case in 0..cases {
@@ -188,10 +149,10 @@ async fn two_dispatching_instances_deliver_each_event_once() {
         })
         .await
     );
-    let hits = hits.lock().unwrap().clone();
+    let hits = hook.requests();
     let mut per_id: HashMap<&str, usize> = HashMap::new();
     for hit in &hits {
-        *per_id.entry(hit.id.as_str()).or_default() += 1;
+        *per_id.entry(hit.webhook_id()).or_default() += 1;
     }
     assert_eq!(per_id.len(), cases);
     assert!(
@@ -205,8 +166,8 @@ async fn two_dispatching_instances_deliver_each_event_once() {
 async fn one_instance_delivery_latency_and_throughput() {
     let db = TestDb::create().await;
     let stack = start_stack_with(&db, &[]).await;
-    let (url, hits) = receiver(None).await;
-    register(&stack, &url).await;
+    let hook = WebhookReceiver::start().await;
+    register(&stack, &hook.url).await;
     let base = stack.payments_url.clone();
     let pool = db.pool().await;
 
@@ -215,8 +176,8 @@ async fn one_instance_delivery_latency_and_throughput() {
         cancelled_case(&stack, &base, &format!("03200900{case:02}")).await;
         let expected = case + 1;
         wait_until(Duration::from_secs(10), || {
-            let hits = hits.clone();
-            async move { hits.lock().unwrap().len() >= expected }
+            let arrived = hook.count();
+            async move { arrived >= expected }
         })
         .await;
     }
@@ -229,11 +190,10 @@ async fn one_instance_delivery_latency_and_throughput() {
     .into_iter()
     .map(|(id, at)| (id.to_string(), at))
     .collect();
-    let mut latencies_ms: Vec<i64> = hits
-        .lock()
-        .unwrap()
+    let mut latencies_ms: Vec<i64> = hook
+        .requests()
         .iter()
-        .map(|hit| (hit.at - created[&hit.id]).num_milliseconds())
+        .map(|hit| (hit.arrived_at - created[hit.webhook_id()]).num_milliseconds())
         .collect();
     latencies_ms.sort_unstable();
     assert_eq!(latencies_ms.len(), 30);
@@ -263,8 +223,8 @@ async fn one_instance_delivery_latency_and_throughput() {
         .unwrap();
     assert!(
         wait_until(Duration::from_secs(60), || {
-            let hits = hits.clone();
-            async move { hits.lock().unwrap().len() >= 530 }
+            let arrived = hook.count();
+            async move { arrived >= 530 }
         })
         .await
     );

@@ -4,21 +4,6 @@ use sqlx::PgPool;
 
 use crate::support::{callback_body, TestApp, SECRET};
 
-async fn pending_attempt(app: &TestApp, case_reference: &str) -> (String, String) {
-    let intent = app.intent(case_reference).await;
-    let intent_id = intent["id"].as_str().unwrap().to_owned();
-    let attempt = app.sandbox_attempt(&intent_id).await;
-    assert_eq!(attempt["status"], "pending");
-    assert_eq!(
-        attempt["amount"],
-        json!({"amount": "600000", "currency": "KHR"})
-    );
-    (
-        intent_id,
-        attempt["provider_reference"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn intent(app: &TestApp, id: &str) -> Value {
     app.get(
         &format!("/v1/payment-intents/{id}"),
@@ -31,7 +16,7 @@ async fn intent(app: &TestApp, id: &str) -> Value {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_bank_simulator_pays_and_the_intent_is_paid(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (intent_id, reference) = pending_attempt(&app, "0320018100").await;
+    let (intent_id, reference) = app.pending_attempt("0320018100").await;
     let paid = app
         .http
         .post(format!("{}/sandbox/payments/{reference}/pay", app.sim_base))
@@ -93,7 +78,7 @@ async fn the_bank_simulator_pays_and_the_intent_is_paid(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_callback_sent_five_times_posts_once(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (intent_id, reference) = pending_attempt(&app, "0320000005").await;
+    let (intent_id, reference) = app.pending_attempt("0320000005").await;
     let body = callback_body("sbx_dup_1", &reference, "600000");
     for _ in 0..5 {
         let reply = app.callback(&body, SECRET).await;
@@ -128,7 +113,7 @@ async fn a_callback_sent_five_times_posts_once(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn concurrent_duplicates_from_the_simulator_post_once(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (intent_id, reference) = pending_attempt(&app, "0320000006").await;
+    let (intent_id, reference) = app.pending_attempt("0320000006").await;
     let paid = app
         .http
         .post(format!("{}/sandbox/payments/{reference}/pay", app.sim_base))
@@ -151,7 +136,7 @@ async fn concurrent_duplicates_from_the_simulator_post_once(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_wrong_amount_goes_to_suspense(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (intent_id, reference) = pending_attempt(&app, "0320000007").await;
+    let (intent_id, reference) = app.pending_attempt("0320000007").await;
     let reply = app
         .callback(&callback_body("sbx_short", &reference, "500000"), SECRET)
         .await;
@@ -206,7 +191,7 @@ async fn a_wrong_amount_goes_to_suspense(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn paying_twice_or_after_cancel_or_to_nowhere_goes_to_suspense(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (_paid_id, paid_reference) = pending_attempt(&app, "0320000008").await;
+    let (_paid_id, paid_reference) = app.pending_attempt("0320000008").await;
     app.callback(
         &callback_body("sbx_first", &paid_reference, "600000"),
         SECRET,
@@ -218,7 +203,7 @@ async fn paying_twice_or_after_cancel_or_to_nowhere_goes_to_suspense(pool: PgPoo
     )
     .await;
 
-    let (cancel_id, cancel_reference) = pending_attempt(&app, "0320000009").await;
+    let (cancel_id, cancel_reference) = app.pending_attempt("0320000009").await;
     let cancelled = app
         .post(
             &format!("/v1/payment-intents/{cancel_id}/cancel"),
@@ -273,7 +258,7 @@ async fn paying_twice_or_after_cancel_or_to_nowhere_goes_to_suspense(pool: PgPoo
 #[sqlx::test(migrations = "../migrations")]
 async fn a_forged_callback_is_refused_kept_and_changes_nothing(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (intent_id, reference) = pending_attempt(&app, "0320000010").await;
+    let (intent_id, reference) = app.pending_attempt("0320000010").await;
     let forged = app
         .callback(
             &callback_body("sbx_forged", &reference, "600000"),

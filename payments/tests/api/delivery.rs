@@ -1,85 +1,26 @@
 //! Webhook delivery machinery: order per case under failures, rotation, health, dead letters.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use axum::http::StatusCode as AxumStatus;
+use e2e::{ReceivedRequest, Replies, WebhookReceiver};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sha2::Sha256;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 
 use crate::support::{callback_body, TestApp, SECRET};
 
-#[derive(Clone)]
-struct Received {
-    id: String,
-    event: Value,
-    answered: u16,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
+/// How long a test waits for its receiver to see what it expects.
+const WAIT: Duration = Duration::from_secs(15);
 
-type Log = Arc<Mutex<Vec<Received>>>;
-
-async fn receiver(fail_first: usize) -> (String, Log) {
-    let log: Log = Arc::default();
-    let failures = Arc::new(Mutex::new(fail_first));
-    let state = (log.clone(), failures);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let (log, failures) = state.clone();
-            async move {
-                let mut left = failures.lock().unwrap();
-                let status = if *left > 0 {
-                    *left -= 1;
-                    AxumStatus::BAD_GATEWAY
-                } else {
-                    AxumStatus::OK
-                };
-                log.lock().unwrap().push(Received {
-                    id: headers["webhook-id"].to_str().unwrap().to_owned(),
-                    event: serde_json::from_slice(&body).unwrap(),
-                    answered: status.as_u16(),
-                    headers: headers.clone(),
-                    body: body.to_vec(),
-                });
-                status
-            }
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, log)
-}
-
-fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> usize {
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let signed = format!(
-        "{}.{}.",
-        headers["webhook-id"].to_str().unwrap(),
-        headers["webhook-timestamp"].to_str().unwrap()
-    );
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-    mac.update(signed.as_bytes());
-    mac.update(body);
-    let expected = format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    );
-    headers["webhook-signature"]
-        .to_str()
-        .unwrap()
-        .split(' ')
-        .filter(|signature| *signature == expected)
-        .count()
+/// A receiver that answers 502 to the first `fail_first` requests, then 200.
+async fn receiver(fail_first: usize) -> WebhookReceiver {
+    WebhookReceiver::start_with(Replies {
+        fail_first,
+        failure: AxumStatus::BAD_GATEWAY,
+        ..Replies::default()
+    })
+    .await
 }
 
 /// A dispatcher with a fast retry schedule, as a second instance would run it.
@@ -98,24 +39,6 @@ fn dispatcher(
     (stop, tokio::spawn(worker.run(watch)))
 }
 
-async fn wait_for(log: &Log, condition: impl Fn(&[Received]) -> bool) -> Vec<Received> {
-    for _ in 0..300 {
-        let seen = log.lock().unwrap().clone();
-        if condition(&seen) {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "receiver condition not met in 15 s: {:?}",
-        log.lock()
-            .unwrap()
-            .iter()
-            .map(|r| (&r.event["type"], r.answered))
-            .collect::<Vec<_>>()
-    );
-}
-
 async fn register(app: &TestApp, url: &str) -> Value {
     let reply = app
         .post(
@@ -132,8 +55,8 @@ async fn register(app: &TestApp, url: &str) -> Value {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_receiver_that_was_down_gets_every_event_in_case_order(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (url, log) = receiver(5).await;
-    register(&app, &url).await;
+    let hook = receiver(5).await;
+    register(&app, &hook.url).await;
     // Case A: a short payment (exception), then the full one (paid). Case B: cancelled.
     let a = app.intent("0320050001").await;
     let attempt = app.sandbox_attempt(a["id"].as_str().unwrap()).await;
@@ -152,10 +75,12 @@ async fn a_receiver_that_was_down_gets_every_event_in_case_order(pool: PgPool) {
     .await;
 
     let (stop, worker) = dispatcher(&app);
-    let seen = wait_for(&log, |seen| {
-        seen.iter().filter(|r| r.answered == 200).count() == 3
-    })
-    .await;
+    let seen = hook
+        .wait_for(
+            |seen| seen.iter().filter(|r| r.answered == 200).count() == 3,
+            WAIT,
+        )
+        .await;
     stop.send(true).unwrap();
     worker.await.unwrap();
 
@@ -167,22 +92,24 @@ async fn a_receiver_that_was_down_gets_every_event_in_case_order(pool: PgPool) {
     for received in &seen {
         let same_type: Vec<_> = seen
             .iter()
-            .filter(|other| other.id == received.id)
+            .filter(|other| other.webhook_id() == received.webhook_id())
             .collect();
-        assert!(same_type.iter().all(|other| other.event == received.event));
+        assert!(same_type
+            .iter()
+            .all(|other| other.json() == received.json()));
     }
     // Case A: the exception is delivered before payment.paid is even tried.
-    let case_a: Vec<&Received> = seen
+    let case_a: Vec<&ReceivedRequest> = seen
         .iter()
-        .filter(|r| r.event["data"]["case_reference"] == "0320050001")
+        .filter(|r| r.json()["data"]["case_reference"] == "0320050001")
         .collect();
     let first_paid_try = case_a
         .iter()
-        .position(|r| r.event["type"] == "payment.paid")
+        .position(|r| r.json()["type"] == "payment.paid")
         .unwrap();
     let exception_ok = case_a
         .iter()
-        .position(|r| r.event["type"] == "reconciliation.exception" && r.answered == 200)
+        .position(|r| r.json()["type"] == "reconciliation.exception" && r.answered == 200)
         .unwrap();
     assert!(
         exception_ok < first_paid_try,
@@ -205,8 +132,8 @@ async fn a_receiver_that_was_down_gets_every_event_in_case_order(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn during_a_rotation_both_secrets_sign(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (url, log) = receiver(0).await;
-    let endpoint = register(&app, &url).await;
+    let hook = receiver(0).await;
+    let endpoint = register(&app, &hook.url).await;
     let id = endpoint["id"].as_str().unwrap();
     let old_secret = endpoint["secret"].as_str().unwrap().to_owned();
     let rotated = app
@@ -234,11 +161,11 @@ async fn during_a_rotation_both_secrets_sign(pool: PgPool) {
     )
     .await;
     let (stop, worker) = dispatcher(&app);
-    let seen = wait_for(&log, |seen| !seen.is_empty()).await;
+    let seen = hook.wait_for(|seen| !seen.is_empty(), WAIT).await;
     let header = seen[0].headers["webhook-signature"].to_str().unwrap();
     assert_eq!(header.split(' ').count(), 2, "{header}");
-    assert_eq!(verify(&new_secret, &seen[0].headers, &seen[0].body), 1);
-    assert_eq!(verify(&old_secret, &seen[0].headers, &seen[0].body), 1);
+    assert_eq!(seen[0].signatures_by(&new_secret), 1);
+    assert_eq!(seen[0].signatures_by(&old_secret), 1);
 
     // Without a grace period the old secret stops at once.
     let rotated = app
@@ -261,7 +188,7 @@ async fn during_a_rotation_both_secrets_sign(pool: PgPool) {
         &json!({}),
     )
     .await;
-    let seen = wait_for(&log, |seen| seen.len() == 2).await;
+    let seen = hook.wait_for(|seen| seen.len() == 2, WAIT).await;
     stop.send(true).unwrap();
     worker.await.unwrap();
     assert_eq!(
@@ -272,14 +199,14 @@ async fn during_a_rotation_both_secrets_sign(pool: PgPool) {
             .count(),
         1
     );
-    assert_eq!(verify(&newest, &seen[1].headers, &seen[1].body), 1);
+    assert_eq!(seen[1].signatures_by(&newest), 1);
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_endpoint_failing_for_three_days_is_marked_and_counted(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (url, _log) = receiver(usize::MAX).await;
-    let endpoint = register(&app, &url).await;
+    let hook = receiver(usize::MAX).await;
+    let endpoint = register(&app, &hook.url).await;
     let id = endpoint["id"].as_str().unwrap();
     sqlx::query("update webhook_endpoints set failing_since = now() - interval '3 days 1 minute'")
         .execute(&app.pool)
@@ -342,8 +269,8 @@ async fn an_endpoint_failing_for_three_days_is_marked_and_counted(pool: PgPool) 
 #[sqlx::test(migrations = "../migrations")]
 async fn dead_letters_of_an_endpoint_are_retried_together_in_order(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (url, log) = receiver(0).await;
-    let endpoint = register(&app, &url).await;
+    let hook = receiver(0).await;
+    let endpoint = register(&app, &hook.url).await;
     let id = endpoint["id"].as_str().unwrap();
     for case in 0..3 {
         let intent = app.intent(&format!("03200600{case}")).await;
@@ -373,7 +300,7 @@ async fn dead_letters_of_an_endpoint_are_retried_together_in_order(pool: PgPool)
     assert_eq!(retried.status, StatusCode::OK);
     assert_eq!(retried.body["retried"], 3);
     let (stop, worker) = dispatcher(&app);
-    wait_for(&log, |seen| seen.len() == 3).await;
+    hook.wait_for(|seen| seen.len() == 3, WAIT).await;
     // The receiver has the third request before the dispatcher has recorded its answer: wait
     // for the records, not only the requests, before stopping it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -421,8 +348,8 @@ async fn dead_letters_of_an_endpoint_are_retried_together_in_order(pool: PgPool)
 #[sqlx::test(migrations = "../migrations")]
 async fn a_disabled_endpoint_gets_nothing_new_and_updates_are_validated(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (url, _log) = receiver(0).await;
-    let endpoint = register(&app, &url).await;
+    let hook = receiver(0).await;
+    let endpoint = register(&app, &hook.url).await;
     let id = endpoint["id"].as_str().unwrap();
     let disabled = app
         .http

@@ -8,16 +8,6 @@ use sqlx::PgPool;
 
 use crate::support::{callback_body, TestApp, SECRET};
 
-async fn pending_attempt(app: &TestApp, case_reference: &str) -> (String, String) {
-    let intent = app.intent(case_reference).await;
-    let intent_id = intent["id"].as_str().unwrap().to_owned();
-    let attempt = app.sandbox_attempt(&intent_id).await;
-    (
-        intent_id,
-        attempt["provider_reference"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn intent_status(app: &TestApp, id: &str) -> Value {
     app.get(
         &format!("/v1/payment-intents/{id}"),
@@ -48,7 +38,7 @@ async fn stored_callback(app: &TestApp, body: &Value, age_s: i64) -> i64 {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_callback_a_crash_left_in_the_inbox_is_settled_once_by_the_worker(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (intent_id, reference) = pending_attempt(&app, "0320070001").await;
+    let (intent_id, reference) = app.pending_attempt("0320070001").await;
     let body = callback_body("sbx_crash_1", &reference, "600000");
     let old = stored_callback(&app, &body, 120).await;
     // The bank sent it again before the crash was noticed: the same transaction, twice.
@@ -102,7 +92,7 @@ async fn a_callback_a_crash_left_in_the_inbox_is_settled_once_by_the_worker(pool
 #[sqlx::test(migrations = "../migrations")]
 async fn a_forged_message_left_in_the_inbox_is_rejected_not_settled(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (intent_id, reference) = pending_attempt(&app, "0320070002").await;
+    let (intent_id, reference) = app.pending_attempt("0320070002").await;
     let raw = serde_json::to_vec(&callback_body("sbx_forged", &reference, "600000")).unwrap();
     sqlx::query(
         "insert into inbox_messages (provider, headers, body, received_at)
@@ -266,8 +256,8 @@ async fn pay_without_callbacks(app: &TestApp, reference: &str) -> String {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_status_worker_finds_a_payment_whose_callbacks_were_lost(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (intent_id, reference) = pending_attempt(&app, "0320070006").await;
-    let (other_intent, _) = pending_attempt(&app, "0320070007").await;
+    let (intent_id, reference) = app.pending_attempt("0320070006").await;
+    let (other_intent, _) = app.pending_attempt("0320070007").await;
     let transaction_id = pay_without_callbacks(&app, &reference).await;
     assert_eq!(intent_status(&app, &intent_id).await, "awaiting_payment");
     // Not due yet: the first check waits for the callback that usually comes.
@@ -323,7 +313,7 @@ async fn the_status_worker_finds_a_payment_whose_callbacks_were_lost(pool: PgPoo
 #[sqlx::test(migrations = "../migrations")]
 async fn an_unpaid_attempt_is_checked_until_its_expiry_and_grace_then_expired(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (intent_id, reference) = pending_attempt(&app, "0320070008").await;
+    let (intent_id, reference) = app.pending_attempt("0320070008").await;
     // Expired longer ago than the grace period: this check is the final one.
     sqlx::query(
         "update payment_attempts set status_check_at = now(),

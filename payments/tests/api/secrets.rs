@@ -2,19 +2,16 @@
 //! SECRETS_KEY (and survive a rotation), tokens are looked up by hash, the pay link goes to the
 //! roles that create intents only, and a revoked key is refused at once.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use e2e::WebhookReceiver;
 use payments::app::secrets::{self, Keyring};
 use payments::config::Config;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use sha2::Sha256;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 
 use crate::support::TestApp;
 
@@ -257,56 +254,8 @@ async fn a_revoked_key_is_refused_at_once(pool: PgPool) {
     assert_eq!(other.status, StatusCode::OK);
 }
 
-type Log = Arc<Mutex<Vec<(reqwest::header::HeaderMap, Vec<u8>)>>>;
-
-async fn receiver() -> (String, Log) {
-    let log: Log = Arc::default();
-    let seen = log.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock().unwrap().push((headers, body.to_vec()));
-                    axum::http::StatusCode::OK
-                }
-            },
-        ),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, log)
-}
-
-fn signed_by(secret: &str, headers: &reqwest::header::HeaderMap, body: &[u8]) -> bool {
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-    mac.update(
-        format!(
-            "{}.{}.",
-            headers["webhook-id"].to_str().unwrap(),
-            headers["webhook-timestamp"].to_str().unwrap()
-        )
-        .as_bytes(),
-    );
-    mac.update(body);
-    let expected = format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    );
-    headers["webhook-signature"]
-        .to_str()
-        .unwrap()
-        .split(' ')
-        .any(|candidate| candidate == expected)
-}
-
 /// Runs the dispatcher of `config` until the receiver has `count` requests.
-async fn deliveries(app: &TestApp, config: Config, log: &Log, count: usize) {
+async fn deliveries(app: &TestApp, config: Config, hook: &WebhookReceiver, count: usize) {
     let mut config = config;
     config.webhook_poll_interval = Duration::from_millis(50);
     config.webhook_retry_schedule = vec![Duration::from_millis(50)];
@@ -315,24 +264,21 @@ async fn deliveries(app: &TestApp, config: Config, log: &Log, count: usize) {
     let worker = payments::workers::dispatcher::Dispatcher::new(state).unwrap();
     let handle = tokio::spawn(worker.run(watch));
     for _ in 0..300 {
-        if log.lock().unwrap().len() >= count {
+        if hook.count() >= count {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = stop.send(true);
     let _ = handle.await;
-    assert!(
-        log.lock().unwrap().len() >= count,
-        "no delivery within 15 s"
-    );
+    assert!(hook.count() >= count, "no delivery within 15 s");
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn secrets_survive_a_key_rotation_and_reseal(pool: PgPool) {
     let app = TestApp::start_with(pool.clone(), |config| with_keys(config, 7, &[])).await;
-    let (url, log) = receiver().await;
-    let endpoint = register_endpoint(&app, &url).await;
+    let hook = WebhookReceiver::start().await;
+    let endpoint = register_endpoint(&app, &hook.url).await;
     let secret = endpoint["secret"].as_str().unwrap().to_owned();
     let endpoint_id: uuid::Uuid = endpoint["id"].as_str().unwrap().parse().unwrap();
     let intent = app.intent("0320070003").await;
@@ -365,10 +311,9 @@ async fn secrets_survive_a_key_rotation_and_reseal(pool: PgPool) {
         )
         .await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
-    deliveries(&rotated, rotated_config.clone(), &log, 1).await;
-    let (headers, body) = log.lock().unwrap()[0].clone();
+    deliveries(&rotated, rotated_config.clone(), &hook, 1).await;
     assert!(
-        signed_by(&secret, &headers, &body),
+        hook.requests()[0].verify_standard_webhook(&secret),
         "signed with the secret sealed under the old key"
     );
 
@@ -411,8 +356,8 @@ async fn secrets_survive_a_key_rotation_and_reseal(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn plaintext_webhook_secrets_from_before_sealing_keep_working(pool: PgPool) {
     let app = TestApp::start(pool.clone()).await;
-    let (url, log) = receiver().await;
-    let endpoint = register_endpoint(&app, &url).await;
+    let hook = WebhookReceiver::start().await;
+    let endpoint = register_endpoint(&app, &hook.url).await;
     let secret = endpoint["secret"].as_str().unwrap().to_owned();
     let id: uuid::Uuid = endpoint["id"].as_str().unwrap().parse().unwrap();
     // As a row written by the release before sealing.
@@ -433,9 +378,8 @@ async fn plaintext_webhook_secrets_from_before_sealing_keep_working(pool: PgPool
         &json!({}),
     )
     .await;
-    deliveries(&app, (*app.state.config).clone(), &log, 1).await;
-    let (headers, body) = log.lock().unwrap()[0].clone();
-    assert!(signed_by(&secret, &headers, &body));
+    deliveries(&app, (*app.state.config).clone(), &hook, 1).await;
+    assert!(hook.requests()[0].verify_standard_webhook(&secret));
 
     // What `payments serve` runs at start seals it, to the same secret.
     let keyring = Keyring::from_config(&app.state.config).unwrap();

@@ -206,6 +206,23 @@ impl TestApp {
         reply.body
     }
 
+    /// A pending sandbox attempt (600,000 KHR) of a fresh intent: (intent id, provider
+    /// reference).
+    pub async fn pending_attempt(&self, case_reference: &str) -> (String, String) {
+        let intent = self.intent(case_reference).await;
+        let intent_id = intent["id"].as_str().unwrap().to_owned();
+        let attempt = self.sandbox_attempt(&intent_id).await;
+        assert_eq!(attempt["status"], "pending");
+        assert_eq!(
+            attempt["amount"],
+            json!({"amount": "600000", "currency": "KHR"})
+        );
+        (
+            intent_id,
+            attempt["provider_reference"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Sends a sandbox callback signed with `secret`, exactly as the bank would.
     pub async fn callback(&self, body: &Value, secret: &str) -> Reply {
         let raw = serde_json::to_vec(body).unwrap();

@@ -1,41 +1,23 @@
 //! Webhook endpoints cannot hold each other up, and a delivery in flight is never sent again
 //! by another instance.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use e2e::{Replies, WebhookReceiver};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
 use crate::support::TestApp;
 
-/// (webhook-id, when it arrived) of every request a receiver got.
-type Log = Arc<Mutex<Vec<(Uuid, chrono::DateTime<chrono::Utc>)>>>;
-
 /// A receiver that answers 200 after `delay`.
-async fn receiver(delay: Duration) -> (String, Log) {
-    let log: Log = Arc::default();
-    let seen = log.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap| {
-            let seen = seen.clone();
-            async move {
-                let id = headers["webhook-id"].to_str().unwrap().parse().unwrap();
-                seen.lock().unwrap().push((id, chrono::Utc::now()));
-                tokio::time::sleep(delay).await;
-                AxumStatus::OK
-            }
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, log)
+async fn receiver(delay: Duration) -> WebhookReceiver {
+    WebhookReceiver::start_with(Replies {
+        delay,
+        ..Replies::default()
+    })
+    .await
 }
 
 async fn register(app: &TestApp, url: &str) {
@@ -87,10 +69,10 @@ async fn event(app: &TestApp, case_reference: &str) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_slow_endpoint_does_not_delay_a_fast_one(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (slow_url, slow_log) = receiver(Duration::from_secs(10)).await;
-    let (fast_url, fast_log) = receiver(Duration::ZERO).await;
-    register(&app, &slow_url).await;
-    register(&app, &fast_url).await;
+    let slow_hook = receiver(Duration::from_secs(10)).await;
+    let fast_hook = receiver(Duration::ZERO).await;
+    register(&app, &slow_hook.url).await;
+    register(&app, &fast_hook.url).await;
     // The slow endpoint's requests do not time out during the test (so it is never retried).
     let (stop, worker) = dispatcher(&app, |config| {
         config.webhook_timeout = Duration::from_secs(60);
@@ -99,11 +81,11 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one(pool: PgPool) {
         event(&app, &format!("03200900{n:02}")).await;
     }
     let deadline = Instant::now() + Duration::from_secs(15);
-    while fast_log.lock().unwrap().len() < 20 && Instant::now() < deadline {
+    while fast_hook.count() < 20 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.send(true).unwrap();
-    let fast = fast_log.lock().unwrap().clone();
+    let fast = fast_hook.requests();
     assert_eq!(fast.len(), 20, "the fast endpoint got {} of 20", fast.len());
     // Each event reached the fast endpoint within 2 s of being recorded.
     let recorded: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> =
@@ -114,8 +96,8 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one(pool: PgPool) {
     for (id, at) in recorded {
         let arrived = fast
             .iter()
-            .find(|(seen, _)| *seen == id)
-            .map(|(_, arrived)| *arrived)
+            .find(|seen| seen.webhook_id().parse::<Uuid>().unwrap() == id)
+            .map(|seen| seen.arrived_at)
             .unwrap();
         let waited = arrived - at;
         assert!(
@@ -124,7 +106,7 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one(pool: PgPool) {
         );
     }
     // The slow one is held to its own permits meanwhile.
-    let slow = slow_log.lock().unwrap().len();
+    let slow = slow_hook.count();
     assert!(
         (1..=4).contains(&slow),
         "{slow} requests in flight to the slow endpoint"
@@ -136,8 +118,8 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one(pool: PgPool) {
 async fn a_delivery_in_flight_is_not_sent_again_by_another_instance(pool: PgPool) {
     let app = TestApp::start(pool).await;
     // Answers in 4 s: twice the 2 s lease.
-    let (url, log) = receiver(Duration::from_secs(4)).await;
-    register(&app, &url).await;
+    let hook = receiver(Duration::from_secs(4)).await;
+    register(&app, &hook.url).await;
     for n in 0..3 {
         event(&app, &format!("03200910{n:02}")).await;
     }
@@ -160,7 +142,11 @@ async fn a_delivery_in_flight_is_not_sent_again_by_another_instance(pool: PgPool
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     stop_a.send(true).unwrap();
     stop_b.send(true).unwrap();
-    let seen = log.lock().unwrap().clone();
+    let seen: Vec<String> = hook
+        .requests()
+        .iter()
+        .map(|r| r.webhook_id().to_owned())
+        .collect();
     assert_eq!(seen.len(), 3, "each event is sent once: {seen:?}");
     assert_eq!(
         app.scalar_i64("select count(*) from webhook_attempts")

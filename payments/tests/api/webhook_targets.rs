@@ -2,14 +2,12 @@
 //! registration, and the addresses a host name resolves to when a delivery connects.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use e2e::WebhookReceiver;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 
 use crate::support::TestApp;
 use payments::workers::webhook_dns::FilteringResolver;
@@ -78,26 +76,6 @@ async fn every_spelling_of_a_link_local_or_metadata_address_is_refused(pool: PgP
     }
 }
 
-/// A receiver on 127.0.0.1 that counts the requests it gets.
-async fn counting_receiver() -> (u16, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::clone(&count);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move || {
-            let seen = Arc::clone(&seen);
-            async move {
-                seen.fetch_add(1, Ordering::SeqCst);
-                axum::http::StatusCode::OK
-            }
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, count)
-}
-
 async fn cancelled_event(app: &TestApp, case_reference: &str) {
     let intent = app.intent(case_reference).await;
     app.post(
@@ -115,7 +93,8 @@ async fn cancelled_event(app: &TestApp, case_reference: &str) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_host_resolving_only_to_refused_addresses_is_never_connected_to(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (port, received) = counting_receiver().await;
+    let hook = WebhookReceiver::start().await;
+    let port = hook.port();
     let ip = |text: &str| text.parse::<IpAddr>().unwrap();
     // rebound.test resolves to the metadata address only (DNS rebinding after registration);
     // mixed.test to the metadata address and to our receiver.
@@ -178,10 +157,6 @@ async fn a_host_resolving_only_to_refused_addresses_is_never_connected_to(pool: 
             assert!(error.starts_with("refused"), "{url}: {error}");
         }
     }
-    assert_eq!(
-        received.load(Ordering::SeqCst),
-        1,
-        "only mixed.test's delivery arrived"
-    );
+    assert_eq!(hook.count(), 1, "only mixed.test's delivery arrived");
     assert!(started.elapsed() < Duration::from_secs(5));
 }

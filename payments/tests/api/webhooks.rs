@@ -1,89 +1,32 @@
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use axum::http::StatusCode as AxumStatus;
+use e2e::{Replies, WebhookReceiver};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sha2::Sha256;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 
 use crate::support::{callback_body, TestApp, SECRET};
 
-type Seen = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+/// How long a test waits for its receiver to see what it expects.
+const WAIT: Duration = Duration::from_secs(10);
 
-#[derive(Clone, Default)]
-struct Receiver {
-    seen: Seen,
-    fail_first: Arc<Mutex<usize>>,
-}
-
-async fn start_receiver(fail_first: usize) -> (String, Receiver) {
-    let receiver = Receiver {
-        fail_first: Arc::new(Mutex::new(fail_first)),
-        ..Receiver::default()
-    };
-    let state = receiver.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let state = state.clone();
-            async move {
-                state.seen.lock().unwrap().push((headers, body.to_vec()));
-                let mut fail = state.fail_first.lock().unwrap();
-                if *fail > 0 {
-                    *fail -= 1;
-                    AxumStatus::SERVICE_UNAVAILABLE
-                } else {
-                    AxumStatus::NO_CONTENT
-                }
-            }
-        }),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, receiver)
-}
-
-/// Standard Webhooks verification written from the specification, independent of the
-/// service's own signing code.
-fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let id = headers["webhook-id"].to_str().unwrap();
-    let timestamp = headers["webhook-timestamp"].to_str().unwrap();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body);
-    let expected = format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    );
-    headers["webhook-signature"]
-        .to_str()
-        .unwrap()
-        .split(' ')
-        .any(|signature| signature == expected)
-}
-
-async fn wait_for<F: Fn() -> bool>(condition: F) {
-    for _ in 0..200 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("condition not met within 10 s");
+/// A receiver that answers 503 to the first `fail_first` requests, then 204.
+async fn start_receiver(fail_first: usize) -> WebhookReceiver {
+    WebhookReceiver::start_with(Replies {
+        fail_first,
+        failure: AxumStatus::SERVICE_UNAVAILABLE,
+        success: AxumStatus::NO_CONTENT,
+        ..Replies::default()
+    })
+    .await
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (url, receiver) = start_receiver(1).await;
+    let receiver = start_receiver(1).await;
+    let url = &receiver.url;
     let endpoint = app
         .post(
             "/v1/webhook-endpoints",
@@ -120,7 +63,7 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
     .await;
 
     // The first delivery fails (503); the retry is scheduled later; bring it forward.
-    wait_for(|| receiver.seen.lock().unwrap().len() == 1).await;
+    receiver.wait_for(|seen| seen.len() == 1, WAIT).await;
     let mut pending = 0;
     for _ in 0..100 {
         pending = app.scalar_i64("select count(*) from webhook_deliveries where status = 'pending' and last_status_code = 503").await;
@@ -147,7 +90,7 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
         .execute(&app.pool)
         .await
         .unwrap();
-    wait_for(|| receiver.seen.lock().unwrap().len() == 2).await;
+    receiver.wait_for(|seen| seen.len() == 2, WAIT).await;
     let mut succeeded = 0;
     for _ in 0..100 {
         succeeded = app
@@ -162,15 +105,17 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
     shutdown.send(true).unwrap();
     worker.await.unwrap();
 
-    let seen = receiver.seen.lock().unwrap().clone();
-    let (first_headers, _) = &seen[0];
-    let (headers, body) = &seen[1];
-    assert!(verify(&secret, headers, body), "signature does not verify");
+    let seen = receiver.requests();
+    let (first, retry) = (&seen[0], &seen[1]);
+    assert!(
+        retry.verify_standard_webhook(&secret),
+        "signature does not verify"
+    );
     assert_eq!(
-        first_headers["webhook-id"], headers["webhook-id"],
+        first.headers["webhook-id"], retry.headers["webhook-id"],
         "a retry keeps its webhook-id"
     );
-    let event: Value = serde_json::from_slice(body).unwrap();
+    let event: Value = serde_json::from_slice(&retry.body).unwrap();
     assert_eq!(event["type"], "payment.paid");
     assert_eq!(event["data"]["case_reference"], "0320018100");
     assert_eq!(event["data"]["payment_intent_id"], intent["id"]);
@@ -196,7 +141,8 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn dead_deliveries_can_be_retried(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (url, receiver) = start_receiver(0).await;
+    let receiver = start_receiver(0).await;
+    let url = &receiver.url;
     app.post(
         "/v1/webhook-endpoints",
         Some(app.key("admin")),
@@ -238,10 +184,10 @@ async fn dead_deliveries_can_be_retried(pool: PgPool) {
             .unwrap()
             .run(watch),
     );
-    wait_for(|| receiver.seen.lock().unwrap().len() == 1).await;
+    receiver.wait_for(|seen| seen.len() == 1, WAIT).await;
     shutdown.send(true).unwrap();
     worker.await.unwrap();
-    let event: Value = serde_json::from_slice(&receiver.seen.lock().unwrap()[0].1).unwrap();
+    let event: Value = serde_json::from_slice(&receiver.requests()[0].body).unwrap();
     assert_eq!(event["type"], "payment.cancelled");
     let missing = app
         .post(

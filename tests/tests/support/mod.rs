@@ -13,22 +13,15 @@ use std::future::Future;
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sqlx::{Connection as _, PgConnection};
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// How long a binary may take to print its "listening on http://ADDR" line.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -731,6 +724,52 @@ impl Stack {
         format!("{}{path}", self.payments_url)
     }
 
+    /// A pending sandbox attempt of a fresh intent of office 0320 (one fixed-price service),
+    /// made through the first instance's API: (intent id, provider reference).
+    pub async fn pending_attempt(&self, case_reference: &str) -> (String, String) {
+        let post = |path: &str, idempotency_key: Option<String>, body: serde_json::Value| {
+            let mut request = self
+                .http
+                .post(self.url(path))
+                .bearer_auth(self.key("workflow"))
+                .json(&body);
+            if let Some(key) = idempotency_key {
+                request = request.header("idempotency-key", key);
+            }
+            async move {
+                let value: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+                value
+            }
+        };
+        let quote = post(
+            "/v1/quotes",
+            None,
+            serde_json::json!({"office_code": "0320", "items": [{"service_code": "labour.internal_regulations_8_100", "quantity": 1}]}),
+        )
+        .await;
+        let intent = post(
+            "/v1/payment-intents",
+            Some(format!("intent-{case_reference}")),
+            serde_json::json!({"quote_id": quote["id"], "case_reference": case_reference}),
+        )
+        .await;
+        let intent_id = intent["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no intent: {intent}"))
+            .to_owned();
+        let attempt = post(
+            &format!("/v1/payment-intents/{intent_id}/attempts"),
+            Some(format!("attempt-{case_reference}")),
+            serde_json::json!({"channel": "sandbox"}),
+        )
+        .await;
+        let reference = attempt["provider_reference"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no attempt: {attempt}"))
+            .to_owned();
+        (intent_id, reference)
+    }
+
     /// A further `payments serve` on the same database and bank-sim (several instances must
     /// stay correct). Returns its base URL; the process joins `procs`. bank-sim keeps calling
     /// back the first instance.
@@ -795,61 +834,8 @@ impl Stack {
 // ---------------------------------------------------------------------------------------------
 // Webhooks
 
-/// One request the [`WebhookReceiver`] got.
-#[derive(Clone, Debug)]
-pub struct ReceivedRequest {
-    pub method: Method,
-    /// Path and query.
-    pub uri: String,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-    /// The status the receiver answered with.
-    pub answered: u16,
-    pub received_at: Instant,
-}
-
-impl ReceivedRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The body as JSON; panics with the body when it is not JSON.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("webhook body is not JSON ({e}): {}", self.text()))
-    }
-
-    /// True when `webhook-signature` carries a valid Standard Webhooks v1 signature for
-    /// `whsec` (the `whsec_...` secret that `POST /v1/webhook-endpoints` returned).
-    pub fn verify_standard_webhook(&self, whsec: &str) -> bool {
-        let (Some(id), Some(timestamp), Some(signatures)) = (
-            self.header("webhook-id"),
-            self.header("webhook-timestamp"),
-            self.header("webhook-signature"),
-        ) else {
-            return false;
-        };
-        let expected = standard_webhook_signature(whsec, id, timestamp, &self.body);
-        signatures
-            .split_whitespace()
-            .any(|candidate| candidate == expected)
-    }
-}
-
-/// `v1,<base64(HMAC-SHA256(base64decode(secret after "whsec_"), "{id}.{timestamp}.{body}"))>`.
-pub fn standard_webhook_signature(whsec: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
-    let key = BASE64
-        .decode(whsec.strip_prefix("whsec_").unwrap_or(whsec))
-        .unwrap_or_else(|e| panic!("webhook secret is not whsec_<base64>: {e}"));
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body);
-    format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
-}
+// The receiver lives in the library (src/receiver.rs), shared with payments' API tests.
+pub use e2e::{standard_webhook_signature, Replies, WebhookReceiver};
 
 /// `X-Sandbox-Signature` of a sandbox bank callback: hex HMAC-SHA256(secret, raw body).
 pub fn sandbox_signature(secret: &str, body: &[u8]) -> String {
@@ -861,140 +847,6 @@ pub fn sandbox_signature(secret: &str, body: &[u8]) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
-}
-
-#[derive(Clone)]
-struct ReceiverState {
-    requests: Arc<Mutex<Vec<ReceivedRequest>>>,
-    failures_left: Arc<AtomicUsize>,
-}
-
-async fn record(
-    State(state): State<ReceiverState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let fail = state
-        .failures_left
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-            left.checked_sub(1)
-        })
-        .is_ok();
-    let status = if fail {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    };
-    let request = ReceivedRequest {
-        method,
-        uri: uri
-            .path_and_query()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| uri.to_string()),
-        headers,
-        body: body.to_vec(),
-        answered: status.as_u16(),
-        received_at: Instant::now(),
-    };
-    state
-        .requests
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .push(request);
-    status
-}
-
-/// A tiny HTTP server on 127.0.0.1 that records every request (any method, any path) and
-/// answers 200, or 500 while failures are left. Stops when dropped.
-pub struct WebhookReceiver {
-    /// `http://127.0.0.1:PORT/webhook`, ready to register as an endpoint.
-    pub url: String,
-    /// `http://127.0.0.1:PORT`.
-    pub base_url: String,
-    state: ReceiverState,
-    server: JoinHandle<()>,
-}
-
-impl WebhookReceiver {
-    pub async fn start() -> WebhookReceiver {
-        WebhookReceiver::start_failing_first(0).await
-    }
-
-    /// Answers 500 to the first `failures` requests, then 200.
-    pub async fn start_failing_first(failures: usize) -> WebhookReceiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding the webhook receiver");
-        let addr = listener.local_addr().expect("the receiver's address");
-        let state = ReceiverState {
-            requests: Arc::new(Mutex::new(Vec::new())),
-            failures_left: Arc::new(AtomicUsize::new(failures)),
-        };
-        let app = axum::Router::new()
-            .fallback(record)
-            .with_state(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        let base_url = format!("http://{addr}");
-        WebhookReceiver {
-            url: format!("{base_url}/webhook"),
-            base_url,
-            state,
-            server,
-        }
-    }
-
-    /// Answer 500 to the next `failures` requests (e.g. to force a retry mid-test).
-    pub fn fail_next(&self, failures: usize) {
-        self.state.failures_left.store(failures, Ordering::SeqCst);
-    }
-
-    /// A snapshot of every request so far, in arrival order.
-    pub fn requests(&self) -> Vec<ReceivedRequest> {
-        self.state
-            .requests
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    /// Polls every 50 ms until `condition` holds for the requests so far and returns them;
-    /// panics after `timeout` with what did arrive.
-    pub async fn wait_for(
-        &self,
-        condition: impl Fn(&[ReceivedRequest]) -> bool,
-        timeout: Duration,
-    ) -> Vec<ReceivedRequest> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let requests = self.requests();
-            if condition(&requests) {
-                return requests;
-            }
-            if Instant::now() >= deadline {
-                let seen: Vec<String> = requests
-                    .iter()
-                    .map(|r| format!("{} {} -> {}: {}", r.method, r.uri, r.answered, r.text()))
-                    .collect();
-                panic!(
-                    "webhook condition not met within {:?}; {} request(s) received:\n{}",
-                    timeout,
-                    requests.len(),
-                    seen.join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for WebhookReceiver {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
