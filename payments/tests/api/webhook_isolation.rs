@@ -160,12 +160,12 @@ async fn a_delivery_in_flight_is_not_sent_again_by_another_instance(pool: PgPool
 #[sqlx::test(migrations = "../migrations")]
 async fn a_delivery_in_flight_at_shutdown_is_recorded_before_the_dispatcher_stops(pool: PgPool) {
     let app = TestApp::start(pool).await;
-    let (url, log) = receiver(Duration::from_millis(800)).await;
-    register(&app, &url).await;
+    let hook = receiver(Duration::from_millis(800)).await;
+    register(&app, &hook.url).await;
     let (stop, worker) = dispatcher(&app, |_| {});
     event(&app, "0320091001").await;
     let deadline = Instant::now() + Duration::from_secs(15);
-    while log.lock().unwrap().is_empty() {
+    while hook.count() == 0 {
         assert!(Instant::now() < deadline, "the delivery never arrived");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
