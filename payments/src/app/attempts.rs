@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::auth::{Principal, Role};
 use super::idempotency::{self, Claim};
-use super::intents::{self, Created};
+use super::intents;
 use super::money::{self, MoneyView};
+use super::pagination::Created;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::http::StatusCode;

@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Principal, Role};
-use super::intents::{cursor, Page};
 use super::money::MoneyView;
+use super::pagination::{cursor, Page};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Principal, Role};
-use super::intents::{cursor, Page};
 use super::outbox::EVENT_TYPES;
+use super::pagination::{cursor, Page};
 use super::secrets::{webhook_context, Keyring};
 use crate::http::error::ApiError;
 use crate::state::AppState;

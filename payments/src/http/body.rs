@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::ApiError;
-use crate::app::intents::Created;
+use crate::app::pagination::Created;
 
 /// Whether the request declares a JSON body: `application/json` or `application/*+json`, any
 /// parameters (e.g. `; charset=utf-8`), any case.

@@ -1,5 +1,5 @@
-//! Thin handlers of the fee schedule: versions, bundles, and the admin catalog routes (CSV
-//! import and export, audit log).
+//! The catalog: sectors, services, quotes, fee schedule versions, bundles, and the admin
+//! catalog routes (CSV import and export, audit log).
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -9,18 +9,25 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, Problem};
-use super::extract::{AppPath, AppQuery};
+use super::extract::{AppJson, AppPath, AppQuery};
 use crate::app::auth::Principal;
-use crate::app::catalog::{self, BundleView};
+use crate::app::catalog::{self, BundleView, SectorView, ServiceView};
 use crate::app::fees::admin::{self, ImportReport, ScheduleView, MAX_IMPORT_BYTES};
 use crate::app::fees::audit::{AuditQuery, AuditView};
 use crate::app::fees::publish::Outcome;
-use crate::app::intents::Page;
+use crate::app::pagination::Page;
+use crate::app::quotes::{self, CreateQuoteRequest, QuoteView};
 use crate::state::AppState;
+use uuid::Uuid;
 
 /// The routes of this module (merged into the main router).
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/sectors", get(list_sectors))
+        .route("/v1/services", get(list_services))
+        .route("/v1/services/{code}", get(get_service))
+        .route("/v1/quotes", post(create_quote))
+        .route("/v1/quotes/{id}", get(get_quote))
         .route("/v1/fee-schedules", get(list_fee_schedules))
         .route("/v1/bundles", get(list_bundles))
         .route("/v1/bundles/{code}", get(get_bundle))
@@ -31,6 +38,70 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/admin/catalog/export", get(export_catalog))
         .route("/v1/admin/catalog/audit", get(list_catalog_audit))
+}
+
+#[utoipa::path(get, path = "/v1/sectors", tag = "catalog", responses((status = 200, body = Vec<SectorView>)))]
+pub async fn list_sectors(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<SectorView>>, ApiError> {
+    Ok(Json(catalog::list_sectors(&state).await?))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesQuery {
+    /// Sector code.
+    pub sector: Option<String>,
+    /// Text matched against Khmer and English names and codes.
+    pub q: Option<String>,
+    /// A schedule version (default: the one in force), e.g. to review a scheduled version.
+    pub schedule_version: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/services", tag = "catalog", params(ServicesQuery), responses((status = 200, body = Vec<ServiceView>)))]
+pub async fn list_services(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<ServicesQuery>,
+) -> Result<Json<Vec<ServiceView>>, ApiError> {
+    Ok(Json(
+        catalog::list_services(
+            &state,
+            query.sector.as_deref(),
+            query.q.as_deref(),
+            query.schedule_version.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/services/{code}", tag = "catalog", responses((status = 200, body = ServiceView), (status = 404, body = Problem)))]
+pub async fn get_service(
+    State(state): State<AppState>,
+    AppPath(code): AppPath<String>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(catalog::get_service(&state, &code).await?))
+}
+
+#[utoipa::path(post, path = "/v1/quotes", tag = "catalog", request_body = CreateQuoteRequest, security(("bearer" = [])),
+    responses((status = 201, body = QuoteView), (status = 422, body = Problem)))]
+pub async fn create_quote(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppJson(request): AppJson<CreateQuoteRequest>,
+) -> Result<(StatusCode, Json<QuoteView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(quotes::create_quote(&state, &principal, request).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/quotes/{id}", tag = "catalog", security(("bearer" = [])), responses((status = 200, body = QuoteView), (status = 404, body = Problem)))]
+pub async fn get_quote(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<QuoteView>, ApiError> {
+    Ok(Json(quotes::get_quote(&state, &principal, id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/fee-schedules", tag = "catalog",

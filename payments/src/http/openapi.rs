@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::handlers;
+use super::{attempts, callbacks, catalog, intents, ledger, ops, public, webhooks};
 
 struct BearerAuth;
 
@@ -34,24 +34,24 @@ impl Modify for BearerAuth {
         crate::app::outbox::ReconciliationException,
     )),
     paths(
-        handlers::get_healthz, handlers::get_readyz,
-        handlers::list_sectors, handlers::list_services, handlers::get_service,
-        handlers::create_quote, handlers::get_quote,
-        crate::http::catalog::list_fee_schedules, crate::http::catalog::list_bundles, crate::http::catalog::get_bundle,
-        crate::http::catalog::import_catalog, crate::http::catalog::export_catalog, crate::http::catalog::list_catalog_audit,
-        handlers::create_intent, handlers::list_intents, handlers::get_intent, handlers::cancel_intent,
-        handlers::create_attempt, handlers::list_attempts,
-        handlers::receive_callback,
-        handlers::get_public_payment, handlers::get_pay_page, handlers::get_attempt_qr_svg, handlers::get_attempt_qr_png,
-        handlers::get_trial_balance, handlers::list_accounts, handlers::list_exceptions,
-        crate::http::ledger_handlers::get_account_balance, crate::http::ledger_handlers::get_account_statement,
-        crate::http::ledger_handlers::export_entries, crate::http::ledger_handlers::list_periods,
-        crate::http::ledger_handlers::close_period, crate::http::ledger_handlers::verify,
-        crate::http::ledger_handlers::list_digests,
-        handlers::create_webhook_endpoint, handlers::list_webhook_endpoints,
-        handlers::list_webhook_deliveries, handlers::retry_webhook_delivery,
-        handlers::get_webhook_endpoint, handlers::update_webhook_endpoint, handlers::rotate_webhook_secret,
-        handlers::retry_dead_webhook_deliveries, handlers::list_webhook_attempts,
+        ops::get_healthz, ops::get_readyz,
+        catalog::list_sectors, catalog::list_services, catalog::get_service,
+        catalog::create_quote, catalog::get_quote,
+        catalog::list_fee_schedules, catalog::list_bundles, catalog::get_bundle,
+        catalog::import_catalog, catalog::export_catalog, catalog::list_catalog_audit,
+        intents::create_intent, intents::list_intents, intents::get_intent, intents::cancel_intent,
+        attempts::create_attempt, attempts::list_attempts,
+        callbacks::receive_callback,
+        public::get_public_payment, public::get_pay_page, public::get_attempt_qr_svg, public::get_attempt_qr_png,
+        ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
+        ledger::get_account_balance, ledger::get_account_statement,
+        ledger::export_entries, ledger::list_periods,
+        ledger::close_period, ledger::verify,
+        ledger::list_digests,
+        webhooks::create_webhook_endpoint, webhooks::list_webhook_endpoints,
+        webhooks::list_webhook_deliveries, webhooks::retry_webhook_delivery,
+        webhooks::get_webhook_endpoint, webhooks::update_webhook_endpoint, webhooks::rotate_webhook_secret,
+        webhooks::retry_dead_webhook_deliveries, webhooks::list_webhook_attempts,
     ),
     tags(
         (name = "catalog", description = "Sectors, services and quotes"),

@@ -170,9 +170,9 @@ pub async fn list(
     conn: &mut PgConnection,
     query: &AuditQuery,
 ) -> Result<(Vec<AuditView>, Option<String>), ApiError> {
-    let limit = crate::app::intents::cursor::limit(query.limit)?;
+    let limit = crate::app::pagination::cursor::limit(query.limit)?;
     if let Some(version) = &query.schedule_version {
-        if !crate::app::catalog::is_lookup_text(version, 64) {
+        if !crate::app::validation::is_lookup_text(version, 64) {
             return Err(ApiError::validation(
                 "schedule_version",
                 "schedule_version must be a version name",

@@ -15,11 +15,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Principal, Role};
-use super::catalog::is_lookup_text;
 use super::fees::engine::{self, LineError, PricedLine};
 use super::fees::model::ServiceEntry;
 use super::fees::schedule;
 use super::money::MoneyView;
+use super::validation::is_lookup_text;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use items::{plan, unknown_service, Planned};
