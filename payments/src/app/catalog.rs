@@ -302,6 +302,17 @@ pub async fn list_services(
         format!("%{escaped}%")
     });
     let mut conn = state.pool.acquire().await?;
+    if let Some(sector) = sector {
+        // An unknown sector is a mistake, not a sector without services.
+        let known: bool =
+            sqlx::query_scalar("select exists(select 1 from sectors where code = $1)")
+                .bind(sector)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !known {
+            return Err(ApiError::not_found("sector").with("parameter", "sector"));
+        }
+    }
     let version = schedule::resolve(&mut conn, schedule_version).await?;
     let services = schedule::search(&mut conn, &version, None, sector, pattern.as_deref()).await?;
     services

@@ -29,10 +29,13 @@ pub struct PayerRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateIntentRequest {
     pub quote_id: Uuid,
-    #[schema(example = "0320018100")]
+    #[schema(example = "0320018100", pattern = r"^[A-Za-z0-9._/-]{1,64}$")]
     pub case_reference: String,
     pub payer: Option<PayerRequest>,
     pub return_url: Option<String>,
+    /// 60 to 2,592,000 seconds (30 days).
+    #[schema(minimum = 60, maximum = 2_592_000)]
+    #[serde(default, deserialize_with = "super::validation::whole_number")]
     pub expires_in_s: Option<i64>,
     /// A later fee of a case that has a paid intent already; without it such a case is
     /// refused with 409 `case_already_paid`.
@@ -398,14 +401,30 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListIntentsQuery {
     pub office_code: Option<String>,
+    #[param(schema_with = status_schema)]
     pub status: Option<String>,
     pub case_reference: Option<String>,
+    /// Created at or after (a date: from the start of that day in UTC+7).
+    #[serde(default, deserialize_with = "super::dates::start")]
+    #[param(schema_with = super::dates::schema)]
     pub from: Option<DateTime<Utc>>,
+    /// Created before (a date: up to the end of that day in UTC+7, inclusive).
+    #[serde(default, deserialize_with = "super::dates::end_exclusive")]
+    #[param(schema_with = super::dates::schema)]
     pub to: Option<DateTime<Utc>>,
+    /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The OpenAPI schema of the `status` filter.
+fn status_schema() -> utoipa::openapi::Object {
+    crate::app::validation::text_enum(&INTENT_STATUSES)
 }
 
 pub const INTENT_STATUSES: [&str; 4] = ["awaiting_payment", "paid", "expired", "cancelled"];

@@ -6,6 +6,7 @@ pub mod books;
 pub mod callbacks;
 pub mod catalog;
 pub mod csv_cells;
+pub mod dates;
 pub mod fees;
 pub mod idempotency;
 pub mod inbox;

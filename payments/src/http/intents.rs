@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 
 #[utoipa::path(post, path = "/v1/payment-intents", tag = "payments", request_body(content = CreateIntentRequest, content_type = "application/json"), security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "1 to 255 characters")),
-    responses((status = 201, body = IntentView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = IntentView), (status = 404, body = Problem, description = "No such quote (or not visible to this key)"), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_intent(
     State(state): State<AppState>,
     principal: Principal,

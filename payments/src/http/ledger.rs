@@ -17,7 +17,7 @@ use crate::app::ledger_audit::{
     self, BalanceQuery, BalanceView, ClosePeriodRequest, ClosedPeriodView, DigestsQuery,
     DigestsView, RangeQuery, StatementView, VerifyView,
 };
-use crate::app::pagination::Page;
+use crate::app::pagination::{ListQuery, Page};
 use crate::state::AppState;
 
 /// The routes of this module (merged into the main router).
@@ -52,12 +52,19 @@ pub async fn get_trial_balance(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/ledger/accounts", tag = "ledger", security(("bearer" = [])), responses((status = 200, body = Vec<AccountView>)))]
+#[utoipa::path(get, path = "/v1/ledger/accounts", tag = "ledger", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Page<AccountView>)))]
 pub async fn list_accounts(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<Vec<AccountView>>, ApiError> {
-    Ok(Json(books::accounts(&state, &principal).await?))
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<Json<Page<AccountView>>, ApiError> {
+    let accounts = books::accounts(&state, &principal).await?;
+    Ok(Json(Page::cut(
+        accounts,
+        query.limit,
+        query.cursor.as_deref(),
+        |account| account.code.clone(),
+    )?))
 }
 
 #[utoipa::path(get, path = "/v1/ledger/accounts/{code}/balance", tag = "ledger", params(BalanceQuery), security(("bearer" = [])),
@@ -130,12 +137,19 @@ pub async fn export_entries(
         .into_response())
 }
 
-#[utoipa::path(get, path = "/v1/ledger/periods", tag = "ledger", security(("bearer" = [])), responses((status = 200, body = Vec<ClosedPeriodView>)))]
+#[utoipa::path(get, path = "/v1/ledger/periods", tag = "ledger", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Page<ClosedPeriodView>)))]
 pub async fn list_periods(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<Vec<ClosedPeriodView>>, ApiError> {
-    Ok(Json(ledger_audit::list_periods(&state, &principal).await?))
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<Json<Page<ClosedPeriodView>>, ApiError> {
+    let periods = ledger_audit::list_periods(&state, &principal).await?;
+    Ok(Json(Page::cut(
+        periods,
+        query.limit,
+        query.cursor.as_deref(),
+        |period| format!("{}|{}", period.office_code, period.month),
+    )?))
 }
 
 #[utoipa::path(post, path = "/v1/ledger/periods/close", tag = "ledger", request_body = ClosePeriodRequest, security(("bearer" = [])),

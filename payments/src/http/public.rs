@@ -66,6 +66,7 @@ pub async fn get_attempt_qr_png(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LangQuery {
     /// `km` (default) or `en`.
     pub lang: Option<String>,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::error::{ApiError, Problem};
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::app::auth::Principal;
-use crate::app::pagination::Page;
+use crate::app::pagination::{ListQuery, Page};
 use crate::app::webhooks::{
     self, CreateEndpointRequest, CreatedEndpointView, DeliveriesQuery, DeliveryView, EndpointView,
 };
@@ -58,12 +58,19 @@ pub async fn create_webhook_endpoint(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", security(("bearer" = [])), responses((status = 200, body = Vec<EndpointView>)))]
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Page<EndpointView>)))]
 pub async fn list_webhook_endpoints(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<Vec<EndpointView>>, ApiError> {
-    Ok(Json(webhooks::list_endpoints(&state, &principal).await?))
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<Json<Page<EndpointView>>, ApiError> {
+    let endpoints = webhooks::list_endpoints(&state, &principal).await?;
+    Ok(Json(Page::cut(
+        endpoints,
+        query.limit,
+        query.cursor.as_deref(),
+        |endpoint| endpoint.id.to_string(),
+    )?))
 }
 
 #[utoipa::path(get, path = "/v1/webhook-deliveries", tag = "webhooks", params(DeliveriesQuery), security(("bearer" = [])), responses((status = 200, body = Page<DeliveryView>)))]

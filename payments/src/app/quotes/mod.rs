@@ -35,7 +35,7 @@ pub struct QuoteItemRequest {
     #[serde(default)]
     pub bundle_code: Option<String>,
     /// Units of a service line (default 1); not for bundles (see `quantities`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::app::validation::whole_number")]
     pub quantity: Option<i64>,
     /// Fee parameters (`floor_area_m2`, `location`, ...). For a bundle, each goes to the
     /// services that read it.
@@ -52,6 +52,8 @@ pub struct QuoteItemRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateQuoteRequest {
     pub office_code: String,
+    /// 1 to 50 items.
+    #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<QuoteItemRequest>,
 }
 
