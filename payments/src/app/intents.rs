@@ -32,6 +32,11 @@ pub struct CreateIntentRequest {
     #[schema(example = "0320018100", pattern = r"^[A-Za-z0-9._/-]{1,64}$")]
     pub case_reference: String,
     pub payer: Option<PayerRequest>,
+    /// An http(s) URL of at most 2048 characters.
+    #[schema(
+        pattern = "^[hH][tT][tT][pP][sS]?://[^\\u0000-\\u0020]+$",
+        max_length = 2048
+    )]
     pub return_url: Option<String>,
     /// 60 to 2,592,000 seconds (30 days).
     #[schema(minimum = 60, maximum = 2_592_000)]
