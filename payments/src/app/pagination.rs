@@ -64,17 +64,6 @@ impl<T> Page<T> {
         };
         Ok(Page { data, next_cursor })
     }
-
-    /// The same page with each row turned into another (e.g. a row into its view).
-    pub fn try_map<U>(
-        self,
-        map: impl FnMut(T) -> Result<U, ApiError>,
-    ) -> Result<Page<U>, ApiError> {
-        Ok(Page {
-            data: self.data.into_iter().map(map).collect::<Result<_, _>>()?,
-            next_cursor: self.next_cursor,
-        })
-    }
 }
 
 /// Opaque list cursors, base64url: the (created_at, id) of the last row of a list paged in
