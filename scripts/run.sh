@@ -147,7 +147,7 @@ wait_up .run both_healthy "payments:$payments_pid" "bank-sim:$bank_pid" ||
 service=${DEMO_SERVICE_CODE:-}
 if [[ -z $service ]]; then
     # The first code followed by "fee_published":true (a service whose fee can be quoted).
-    service=$(http_get "$PAYMENTS_LOCAL" /v1/services 2>/dev/null |
+    service=$(http_get "$PAYMENTS_LOCAL" "/v1/services?limit=500" 2>/dev/null |
         grep -o '"code"[[:space:]]*:[[:space:]]*"[^"]*"\|"fee_published"[[:space:]]*:[[:space:]]*true' |
         grep -B 1 fee_published | head -n 1 | cut -d'"' -f4 || true)
 fi

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::auth::{Principal, Role};
 use super::idempotency::{self, Claim};
-use super::intents::{self, Created};
+use super::intents;
 use super::money::{self, MoneyView};
+use super::pagination::Created;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -26,8 +27,14 @@ pub const CHANNELS: [&str; 5] = ["khqr", "aba_payway", "acleda_xpay", "wing", "s
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAttemptRequest {
-    #[schema(example = "sandbox")]
+    #[schema(example = "sandbox", schema_with = channel_schema)]
     pub channel: String,
+}
+
+/// The OpenAPI schema of `channel` (a channel whose gateway is not configured answers 422
+/// `channel_unavailable`).
+fn channel_schema() -> utoipa::openapi::Object {
+    super::validation::text_enum(&CHANNELS)
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

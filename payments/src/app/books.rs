@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Principal, Role};
-use super::intents::{cursor, Page};
 use super::money::MoneyView;
+use super::pagination::{cursor, Page};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -44,6 +44,7 @@ pub struct TrialBalanceView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AsOfQuery {
     pub as_of: Option<DateTime<Utc>>,
@@ -153,12 +154,20 @@ pub struct ExceptionView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExceptionsQuery {
     pub office_code: Option<String>,
+    #[param(schema_with = exception_status_schema)]
     pub status: Option<String>,
+    /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+}
+
+fn exception_status_schema() -> utoipa::openapi::Object {
+    super::validation::text_enum(&["open", "resolved"])
 }
 
 pub async fn exceptions(

@@ -1,5 +1,6 @@
 //! The public catalog: sectors, the services and bundles of the schedule in force, and the
-//! schedule versions. Quotes live in [`super::quotes`] (re-exported here for older callers).
+//! schedule versions. Quotes live in
+//! [`super::quotes`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,10 +18,7 @@ use super::money::MoneyView;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
-pub use super::quotes::{
-    create_quote, get_quote, visible_office, CreateQuoteRequest, QuoteItemRequest, QuoteLine,
-    QuoteView,
-};
+use super::validation::is_lookup_text;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SectorView {
@@ -259,12 +257,6 @@ pub fn service_view(service: &ServiceEntry, version: &str) -> Result<ServiceView
     })
 }
 
-/// Tells whether client text can name something in the database: at most `max_chars`
-/// characters and no NUL (PostgreSQL text cannot hold one; binding it would be a 500).
-pub fn is_lookup_text(value: &str, max_chars: usize) -> bool {
-    !value.contains('\0') && value.chars().count() <= max_chars
-}
-
 pub async fn list_sectors(state: &AppState) -> Result<Vec<SectorView>, ApiError> {
     let rows: Vec<(String, i32, String, String)> =
         sqlx::query_as("select code, number, name_km, name_en from sectors order by number")
@@ -310,6 +302,17 @@ pub async fn list_services(
         format!("%{escaped}%")
     });
     let mut conn = state.pool.acquire().await?;
+    if let Some(sector) = sector {
+        // An unknown sector is a mistake, not a sector without services.
+        let known: bool =
+            sqlx::query_scalar("select exists(select 1 from sectors where code = $1)")
+                .bind(sector)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !known {
+            return Err(ApiError::not_found("sector").with("parameter", "sector"));
+        }
+    }
     let version = schedule::resolve(&mut conn, schedule_version).await?;
     let services = schedule::search(&mut conn, &version, None, sector, pattern.as_deref()).await?;
     services

@@ -8,10 +8,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{random_token, Principal, Role};
-use super::catalog::QuoteLine;
 use super::idempotency::{self, Claim};
 use super::money::{self, MoneyView};
 use super::outbox::{self, NewEvent};
+use super::pagination::{cursor, Created, Page};
+use super::quotes::QuoteLine;
 use super::secrets::{pay_token_context, pay_token_hash, Keyring};
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -28,10 +29,18 @@ pub struct PayerRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateIntentRequest {
     pub quote_id: Uuid,
-    #[schema(example = "0320018100")]
+    #[schema(example = "0320018100", pattern = r"^[A-Za-z0-9._/-]{1,64}$")]
     pub case_reference: String,
     pub payer: Option<PayerRequest>,
+    /// An http(s) URL of at most 2048 characters.
+    #[schema(
+        pattern = "^[hH][tT][tT][pP][sS]?://[^\\u0000-\\u0020]+$",
+        max_length = 2048
+    )]
     pub return_url: Option<String>,
+    /// 60 to 2,592,000 seconds (30 days).
+    #[schema(minimum = 60, maximum = 2_592_000)]
+    #[serde(default, deserialize_with = "super::validation::whole_number")]
     pub expires_in_s: Option<i64>,
     /// A later fee of a case that has a paid intent already; without it such a case is
     /// refused with 409 `case_already_paid`.
@@ -228,12 +237,6 @@ fn validate_return_url(return_url: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-/// The result of an idempotent create: the new object, or the stored response to replay.
-pub enum Created<T> {
-    New(T),
-    Replayed { status: u16, body: Value },
-}
-
 pub async fn create(
     state: &AppState,
     principal: &Principal,
@@ -403,82 +406,30 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListIntentsQuery {
     pub office_code: Option<String>,
+    #[param(schema_with = status_schema)]
     pub status: Option<String>,
     pub case_reference: Option<String>,
+    /// Created at or after (a date: from the start of that day in UTC+7).
+    #[serde(default, deserialize_with = "super::dates::start")]
+    #[param(schema_with = super::dates::schema)]
     pub from: Option<DateTime<Utc>>,
+    /// Created before (a date: up to the end of that day in UTC+7, inclusive).
+    #[serde(default, deserialize_with = "super::dates::end_exclusive")]
+    #[param(schema_with = super::dates::schema)]
     pub to: Option<DateTime<Utc>>,
+    /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-/// Opaque list cursor: the (created_at, id) of the last row, base64url.
-pub mod cursor {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-    use chrono::{DateTime, Utc};
-    use uuid::Uuid;
-
-    use crate::http::error::ApiError;
-
-    pub fn encode(created_at: DateTime<Utc>, id: Uuid) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}|{id}", created_at.timestamp_micros()))
-    }
-
-    pub fn decode(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-        let invalid = || ApiError::validation("cursor", "cursor is not one this API returned");
-        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
-        let micros: i64 = micros.parse().map_err(|_| invalid())?;
-        let created_at = DateTime::<Utc>::from_timestamp_micros(micros)
-            .filter(|at| crate::http::extract::timestamp_in_range(*at))
-            .ok_or_else(invalid)?;
-        Ok((created_at, id.parse().map_err(|_| invalid())?))
-    }
-
-    /// Cuts a page from rows fetched with `limit + 1`: the extra row only says that more
-    /// exist, and the cursor points after the last row kept.
-    pub fn paginate<T>(
-        mut rows: Vec<T>,
-        limit: i64,
-        key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
-    ) -> super::Page<T> {
-        let keep = usize::try_from(limit).unwrap_or(usize::MAX);
-        let more = rows.len() > keep;
-        rows.truncate(keep);
-        let next_cursor = if more {
-            rows.last().map(|row| {
-                let (created_at, id) = key(row);
-                encode(created_at, id)
-            })
-        } else {
-            None
-        };
-        super::Page {
-            data: rows,
-            next_cursor,
-        }
-    }
-
-    /// `limit` defaults to 50 and may not exceed 500 (API.md, "Lists").
-    pub fn limit(raw: Option<i64>) -> Result<i64, ApiError> {
-        match raw {
-            None => Ok(50),
-            Some(limit) if (1..=500).contains(&limit) => Ok(limit),
-            Some(_) => Err(ApiError::validation(
-                "limit",
-                "limit must be between 1 and 500",
-            )),
-        }
-    }
+/// The OpenAPI schema of the `status` filter.
+fn status_schema() -> utoipa::openapi::Object {
+    crate::app::validation::text_enum(&INTENT_STATUSES)
 }
 
 pub const INTENT_STATUSES: [&str; 4] = ["awaiting_payment", "paid", "expired", "cancelled"];

@@ -55,6 +55,7 @@ fn ledger_error(error: LedgerError) -> ApiError {
 pub struct ClosePeriodRequest {
     pub office_code: String,
     /// `YYYY-MM`, a Cambodian calendar month that is over.
+    #[schema(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-10")]
     pub month: String,
 }
 
@@ -351,9 +352,11 @@ pub struct DigestsView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DigestsQuery {
     /// 1 to 366 (default 31).
+    #[param(minimum = 1, maximum = 366)]
     pub limit: Option<i64>,
 }
 
@@ -418,6 +421,7 @@ fn amount(minor: i64, currency: Currency) -> String {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BalanceQuery {
     /// Default: now.
@@ -457,13 +461,48 @@ pub async fn balance(
     })
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
-    /// Start, exclusive: the opening balance is the balance at this instant.
+    /// Start, exclusive: the opening balance is the balance at this instant. A date
+    /// (`2026-12-06`) is the start of that day in UTC+7.
+    #[serde(deserialize_with = "super::dates::required_start")]
     pub from: DateTime<Utc>,
-    /// End, inclusive (default: now).
+    /// End, inclusive (default: now). A date is the end of that day in UTC+7 (inclusive).
+    #[serde(default, deserialize_with = "super::dates::end_inclusive")]
     pub to: Option<DateTime<Utc>>,
+}
+
+/// Written by hand: the derive drops `required` from a parameter whose schema is given by a
+/// function, and `from` is required.
+impl utoipa::IntoParams for RangeQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::Required;
+        let parameter = |name: &str, required: Required, description: &str| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Query)
+                .required(required)
+                .description(Some(description))
+                .schema(Some(super::dates::schema()))
+                .build()
+        };
+        vec![
+            parameter(
+                "from",
+                Required::True,
+                "Start, exclusive: the opening balance is the balance at this instant. A date is the start of that day in UTC+7.",
+            ),
+            parameter(
+                "to",
+                Required::False,
+                "End, inclusive (default: now). A date is the end of that day in UTC+7 (inclusive).",
+            ),
+        ]
+    }
 }
 
 fn range(query: &RangeQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {

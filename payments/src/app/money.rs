@@ -9,7 +9,7 @@ use crate::http::error::ApiError;
 /// An amount as a decimal string with exactly the currency's scale (KHR 0, USD 2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MoneyView {
-    #[schema(example = "600000")]
+    #[schema(example = "600000", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub amount: String,
     #[schema(example = "KHR")]
     pub currency: String,

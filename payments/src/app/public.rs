@@ -4,9 +4,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::attempts::{AttemptRow, AttemptView, ATTEMPT_COLUMNS};
-use super::catalog::QuoteLine;
 use super::intents::{IntentRow, INTENT_COLUMNS};
 use super::money::{self, MoneyView};
+use super::quotes::QuoteLine;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 

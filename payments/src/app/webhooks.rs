@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Principal, Role};
-use super::intents::{cursor, Page};
 use super::outbox::EVENT_TYPES;
+use super::pagination::{cursor, Page};
 use super::secrets::{webhook_context, Keyring};
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -19,11 +19,25 @@ use bank_adapters::signing::WebhookSecret;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpointRequest {
-    #[schema(example = "https://workflow.example.gov.kh/owso-pay/events")]
+    #[schema(
+        example = "https://workflow.example.gov.kh/owso-pay/events",
+        format = "uri"
+    )]
     pub url: String,
     /// Event types to receive; `["*"]` for all.
+    #[schema(schema_with = events_schema)]
     pub events: Vec<String>,
     pub description: Option<String>,
+}
+
+/// The OpenAPI schema of `events`: at least one event type (or `*`), no more than there are.
+fn events_schema() -> utoipa::openapi::Array {
+    let names: Vec<&str> = std::iter::once("*").chain(EVENT_TYPES).collect();
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(super::validation::text_enum(&names))
+        .min_items(Some(1))
+        .max_items(Some(names.len()))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema, FromRow)]
@@ -276,12 +290,20 @@ pub struct DeliveryView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     pub endpoint_id: Option<Uuid>,
+    #[param(schema_with = delivery_status_schema)]
     pub status: Option<String>,
+    /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+}
+
+fn delivery_status_schema() -> utoipa::openapi::Object {
+    super::validation::text_enum(&["pending", "succeeded", "dead"])
 }
 
 const DELIVERY_COLUMNS: &str =
@@ -375,11 +397,37 @@ pub async fn get_endpoint(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpointRequest {
+    #[schema(format = "uri")]
     pub url: Option<String>,
+    #[schema(schema_with = optional_events_schema)]
     pub events: Option<Vec<String>>,
     /// `active` or `disabled`. A disabled endpoint gets no new deliveries; pending ones wait.
+    #[schema(schema_with = endpoint_status_schema)]
     pub status: Option<String>,
     pub description: Option<String>,
+}
+
+/// `events` of an update: as on create, or null (unchanged).
+fn optional_events_schema() -> utoipa::openapi::Schema {
+    utoipa::openapi::Schema::OneOf(
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(events_schema())
+            .item(utoipa::openapi::schema::Object::with_type(
+                utoipa::openapi::schema::Type::Null,
+            ))
+            .build(),
+    )
+}
+
+/// `status` of an update: `active`, `disabled`, or null (unchanged).
+fn endpoint_status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::String,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .enum_values(Some([Some("active"), Some("disabled"), None]))
+        .build()
 }
 
 pub async fn update_endpoint(
@@ -438,6 +486,8 @@ pub async fn update_endpoint(
 #[serde(deny_unknown_fields)]
 pub struct RotateSecretRequest {
     /// How long the old secret keeps being signed with, in seconds (default 86400, at most 7 days).
+    #[schema(minimum = 0, maximum = 604800)]
+    #[serde(default, deserialize_with = "super::validation::whole_number")]
     pub keep_previous_for_s: Option<i64>,
 }
 

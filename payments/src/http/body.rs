@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::ApiError;
-use crate::app::intents::Created;
+use crate::app::pagination::Created;
 
 /// Whether the request declares a JSON body: `application/json` or `application/*+json`, any
 /// parameters (e.g. `; charset=utf-8`), any case.
@@ -101,7 +101,8 @@ fn has_escaped_nul(body: &[u8]) -> bool {
 }
 
 /// Parses a JSON body: syntax errors are 400, shape errors (missing or unknown fields, wrong
-/// types) are 422 naming the problem, a string holding NUL is 422.
+/// types) are 422 `validation_failed` naming the field in `parameter` (e.g. `payer.name`,
+/// `items[0].quantity`), a string holding NUL is 422.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if has_escaped_nul(body) {
         return Err(ApiError::new(
@@ -111,20 +112,53 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "strings may not contain the NUL character (\\u0000)",
         ));
     }
-    serde_json::from_slice(body).map_err(|error| match error.classify() {
-        serde_json::error::Category::Data => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Validation failed",
-            error.to_string(),
-        ),
-        _ => ApiError::new(
+    let malformed = |error: serde_json::Error| {
+        ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
             "Malformed JSON",
             error.to_string(),
-        ),
-    })
+        )
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = without_location(&inner.to_string());
+                let parameter = field_of(&path, &message);
+                ApiError::validation(&parameter, format!("{parameter}: {message}"))
+            }
+            _ => malformed(inner),
+        }
+    })?;
+    // Trailing text after the value is malformed JSON, as serde_json::from_slice says.
+    deserializer.end().map_err(malformed)?;
+    Ok(value)
+}
+
+/// serde's message without serde_json's " at line L column C" (the field is named instead).
+fn without_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The field a shape error is about: the path serde_path_to_error tracked, joined with the
+/// field a "missing field `x`" or "unknown field `x`" names (those are reported at the
+/// enclosing object). `.` (the root) when neither says more.
+pub fn field_of(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (path, Some(name)) => format!("{path}.{name}"),
+        (path, None) => path.to_owned(),
+    }
 }
 
 /// Renders a created object (201) or replays the stored response with `Idempotency-Replayed`.

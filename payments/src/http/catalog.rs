@@ -1,5 +1,5 @@
-//! Thin handlers of the fee schedule: versions, bundles, and the admin catalog routes (CSV
-//! import and export, audit log).
+//! The catalog: sectors, services, quotes, fee schedule versions, bundles, and the admin
+//! catalog routes (CSV import and export, audit log).
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -9,18 +9,25 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, Problem};
-use super::extract::{AppPath, AppQuery};
+use super::extract::{AppJson, AppPath, AppQuery};
 use crate::app::auth::Principal;
-use crate::app::catalog::{self, BundleView};
+use crate::app::catalog::{self, BundleView, SectorView, ServiceView};
 use crate::app::fees::admin::{self, ImportReport, ScheduleView, MAX_IMPORT_BYTES};
 use crate::app::fees::audit::{AuditQuery, AuditView};
 use crate::app::fees::publish::Outcome;
-use crate::app::intents::Page;
+use crate::app::pagination::{ListQuery, Page};
+use crate::app::quotes::{self, CreateQuoteRequest, QuoteView};
 use crate::state::AppState;
+use uuid::Uuid;
 
 /// The routes of this module (merged into the main router).
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/sectors", get(list_sectors))
+        .route("/v1/services", get(list_services))
+        .route("/v1/services/{code}", get(get_service))
+        .route("/v1/quotes", post(create_quote))
+        .route("/v1/quotes/{id}", get(get_quote))
         .route("/v1/fee-schedules", get(list_fee_schedules))
         .route("/v1/bundles", get(list_bundles))
         .route("/v1/bundles/{code}", get(get_bundle))
@@ -33,19 +40,115 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/admin/catalog/audit", get(list_catalog_audit))
 }
 
-#[utoipa::path(get, path = "/v1/fee-schedules", tag = "catalog",
-    responses((status = 200, body = Vec<ScheduleView>, description = "Schedule versions, oldest first, with their effective ranges")))]
-pub async fn list_fee_schedules(
+#[utoipa::path(get, path = "/v1/sectors", tag = "catalog", params(ListQuery), responses((status = 200, body = Page<SectorView>)))]
+pub async fn list_sectors(
     State(state): State<AppState>,
-) -> Result<Json<Vec<ScheduleView>>, ApiError> {
-    Ok(Json(admin::list_schedules(&state).await?))
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<Json<Page<SectorView>>, ApiError> {
+    let sectors = catalog::list_sectors(&state).await?;
+    Ok(Json(Page::cut(
+        sectors,
+        query.limit,
+        query.cursor.as_deref(),
+        |sector| sector.code.clone(),
+    )?))
 }
 
-#[utoipa::path(get, path = "/v1/bundles", tag = "catalog", responses((status = 200, body = Vec<BundleView>)))]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesQuery {
+    /// Sector code.
+    pub sector: Option<String>,
+    /// Text matched against Khmer and English names and codes.
+    pub q: Option<String>,
+    /// A schedule version (default: the one in force), e.g. to review a scheduled version.
+    pub schedule_version: Option<String>,
+    /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/services", tag = "catalog", params(ServicesQuery),
+    responses((status = 200, body = Page<ServiceView>), (status = 404, body = Problem, description = "No such sector or schedule version")))]
+pub async fn list_services(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<ServicesQuery>,
+) -> Result<Json<Page<ServiceView>>, ApiError> {
+    let services = catalog::list_services(
+        &state,
+        query.sector.as_deref(),
+        query.q.as_deref(),
+        query.schedule_version.as_deref(),
+    )
+    .await?;
+    Ok(Json(Page::cut(
+        services,
+        query.limit,
+        query.cursor.as_deref(),
+        |service| service.code.clone(),
+    )?))
+}
+
+#[utoipa::path(get, path = "/v1/services/{code}", tag = "catalog", responses((status = 200, body = ServiceView), (status = 404, body = Problem)))]
+pub async fn get_service(
+    State(state): State<AppState>,
+    AppPath(code): AppPath<String>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(catalog::get_service(&state, &code).await?))
+}
+
+#[utoipa::path(post, path = "/v1/quotes", tag = "catalog", request_body = CreateQuoteRequest, security(("bearer" = [])),
+    responses((status = 201, body = QuoteView), (status = 404, body = Problem, description = "No such office (or not visible to this key)"), (status = 422, body = Problem)))]
+pub async fn create_quote(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppJson(request): AppJson<CreateQuoteRequest>,
+) -> Result<(StatusCode, Json<QuoteView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(quotes::create_quote(&state, &principal, request).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/quotes/{id}", tag = "catalog", security(("bearer" = [])), responses((status = 200, body = QuoteView), (status = 404, body = Problem)))]
+pub async fn get_quote(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<QuoteView>, ApiError> {
+    Ok(Json(quotes::get_quote(&state, &principal, id).await?))
+}
+
+#[utoipa::path(get, path = "/v1/fee-schedules", tag = "catalog", params(ListQuery),
+    responses((status = 200, body = Page<ScheduleView>, description = "Schedule versions, oldest first, with their effective ranges")))]
+pub async fn list_fee_schedules(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<Json<Page<ScheduleView>>, ApiError> {
+    let schedules = admin::list_schedules(&state).await?;
+    Ok(Json(Page::cut(
+        schedules,
+        query.limit,
+        query.cursor.as_deref(),
+        |schedule| schedule.version.clone(),
+    )?))
+}
+
+#[utoipa::path(get, path = "/v1/bundles", tag = "catalog", params(ListQuery), responses((status = 200, body = Page<BundleView>)))]
 pub async fn list_bundles(
     State(state): State<AppState>,
-) -> Result<Json<Vec<BundleView>>, ApiError> {
-    Ok(Json(catalog::list_bundles(&state, None).await?))
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<Json<Page<BundleView>>, ApiError> {
+    let bundles = catalog::list_bundles(&state, None).await?;
+    Ok(Json(Page::cut(
+        bundles,
+        query.limit,
+        query.cursor.as_deref(),
+        |bundle| bundle.code.clone(),
+    )?))
 }
 
 #[utoipa::path(get, path = "/v1/bundles/{code}", tag = "catalog", responses((status = 200, body = BundleView), (status = 404, body = Problem)))]
@@ -87,6 +190,7 @@ pub async fn import_catalog(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// The version to export (default: the one in force).

@@ -170,8 +170,8 @@ where
     }
 }
 
-/// `Query` that refuses unstorable values with 400 `invalid_query` naming the parameter and
-/// whose other rejections are an [`ApiError`].
+/// `Query` that refuses unstorable values, and values that do not parse (or are missing), with
+/// 400 `invalid_query` naming the parameter (axum's own rejection names none).
 pub struct AppQuery<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for AppQuery<T>
@@ -181,10 +181,20 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         check_query(parts.uri.query())?;
-        let axum::extract::Query(value) =
-            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+        let value = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let message = error.into_inner().to_string();
+            let parameter = super::body::field_of(&path, &message);
+            invalid_query(
+                &parameter,
+                format!("query parameter {parameter}: {message}"),
+            )
+        })?;
         Ok(AppQuery(value))
     }
 }

@@ -1,16 +1,21 @@
 //! HTTP: routes, middleware, problem+json errors. Only this module knows HTTP.
 
+pub mod attempts;
 pub mod auth;
 pub mod body;
+pub mod callbacks;
 pub mod catalog;
 pub mod error;
 pub mod extract;
-pub mod handlers;
-pub mod ledger_handlers;
+pub mod intents;
+pub mod ledger;
 pub mod openapi;
+pub mod ops;
 pub mod pages;
+pub mod public;
 pub mod rate_limit;
 pub mod serve;
+pub mod webhooks;
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -38,100 +43,18 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The whole HTTP surface; tests call it without a socket.
 pub fn router(state: AppState) -> Router {
     let limits = rate_limit::RateLimits::new(&state.config);
-    // Bank callbacks settle payments: they run on the workers' pool, which no flood of public
-    // reads or exports can drain.
-    let callbacks = Router::new()
-        .route("/v1/callbacks/{provider}", post(handlers::receive_callback))
-        .with_state(state.for_workers());
+    // Each resource owns its routes.
     let api = Router::new()
-        .route("/healthz", get(handlers::get_healthz))
-        .route("/readyz", get(handlers::get_readyz))
-        .route("/openapi.json", get(handlers::get_openapi))
-        .route("/v1/sectors", get(handlers::list_sectors))
-        .route("/v1/services", get(handlers::list_services))
-        .route("/v1/services/{code}", get(handlers::get_service))
-        .route("/v1/quotes", post(handlers::create_quote))
-        .route("/v1/quotes/{id}", get(handlers::get_quote))
-        .route(
-            "/v1/payment-intents",
-            post(handlers::create_intent).get(handlers::list_intents),
-        )
-        .route("/v1/payment-intents/{id}", get(handlers::get_intent))
-        .route(
-            "/v1/payment-intents/{id}/cancel",
-            post(handlers::cancel_intent),
-        )
-        .route(
-            "/v1/payment-intents/{id}/attempts",
-            post(handlers::create_attempt).get(handlers::list_attempts),
-        )
-        .merge(callbacks)
-        .route(
-            "/v1/public/payments/{token}",
-            get(handlers::get_public_payment),
-        )
-        .route(
-            "/v1/public/attempts/{id}/qr.svg",
-            get(handlers::get_attempt_qr_svg),
-        )
-        .route(
-            "/v1/public/attempts/{id}/qr.png",
-            get(handlers::get_attempt_qr_png),
-        )
-        .route("/pay/{token}", get(handlers::get_pay_page))
-        .route("/v1/ledger/trial-balance", get(handlers::get_trial_balance))
-        .route("/v1/ledger/accounts", get(handlers::list_accounts))
-        .route(
-            "/v1/ledger/accounts/{code}/balance",
-            get(ledger_handlers::get_account_balance),
-        )
-        .route(
-            "/v1/ledger/accounts/{code}/statement",
-            get(ledger_handlers::get_account_statement),
-        )
-        .route("/v1/ledger/entries", get(ledger_handlers::export_entries))
-        .route("/v1/ledger/periods", get(ledger_handlers::list_periods))
-        .route(
-            "/v1/ledger/periods/close",
-            post(ledger_handlers::close_period),
-        )
-        .route("/v1/ledger/verify", get(ledger_handlers::verify))
-        .route("/v1/ledger/digests", get(ledger_handlers::list_digests))
-        .route(
-            "/v1/reconciliation/exceptions",
-            get(handlers::list_exceptions),
-        )
-        .route(
-            "/v1/webhook-endpoints",
-            post(handlers::create_webhook_endpoint).get(handlers::list_webhook_endpoints),
-        )
-        .route(
-            "/v1/webhook-endpoints/{id}",
-            get(handlers::get_webhook_endpoint).patch(handlers::update_webhook_endpoint),
-        )
-        .route(
-            "/v1/webhook-endpoints/{id}/rotate-secret",
-            post(handlers::rotate_webhook_secret),
-        )
-        .route(
-            "/v1/webhook-endpoints/{id}/retry-dead",
-            post(handlers::retry_dead_webhook_deliveries),
-        )
-        .route(
-            "/v1/webhook-deliveries/{id}/attempts",
-            get(handlers::list_webhook_attempts),
-        )
-        .route(
-            "/v1/webhook-deliveries",
-            get(handlers::list_webhook_deliveries),
-        )
-        .route(
-            "/v1/webhook-deliveries/{id}/retry",
-            post(handlers::retry_webhook_delivery),
-        )
+        .merge(ops::routes())
         .merge(catalog::routes())
-        .fallback(handlers::not_found)
-        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .merge(intents::routes())
+        .merge(attempts::routes())
+        .merge(callbacks::routes(&state))
+        .merge(public::routes())
+        .merge(ledger::routes())
+        .merge(webhooks::routes())
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state);
 
     api.layer(
@@ -172,8 +95,8 @@ pub fn router(state: AppState) -> Router {
 /// so it is never on the public one.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
-        .route("/metrics", get(handlers::get_metrics))
-        .fallback(handlers::not_found)
+        .route("/metrics", get(ops::get_metrics))
+        .fallback(ops::not_found)
         .with_state(state)
 }
 

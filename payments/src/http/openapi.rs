@@ -1,9 +1,10 @@
 //! `/openapi.json`, generated from the handlers' annotations and the DTO types.
 
+use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::handlers;
+use super::{attempts, callbacks, catalog, intents, ledger, ops, public, webhooks};
 
 struct BearerAuth;
 
@@ -34,24 +35,24 @@ impl Modify for BearerAuth {
         crate::app::outbox::ReconciliationException,
     )),
     paths(
-        handlers::get_healthz, handlers::get_readyz,
-        handlers::list_sectors, handlers::list_services, handlers::get_service,
-        handlers::create_quote, handlers::get_quote,
-        crate::http::catalog::list_fee_schedules, crate::http::catalog::list_bundles, crate::http::catalog::get_bundle,
-        crate::http::catalog::import_catalog, crate::http::catalog::export_catalog, crate::http::catalog::list_catalog_audit,
-        handlers::create_intent, handlers::list_intents, handlers::get_intent, handlers::cancel_intent,
-        handlers::create_attempt, handlers::list_attempts,
-        handlers::receive_callback,
-        handlers::get_public_payment, handlers::get_pay_page, handlers::get_attempt_qr_svg, handlers::get_attempt_qr_png,
-        handlers::get_trial_balance, handlers::list_accounts, handlers::list_exceptions,
-        crate::http::ledger_handlers::get_account_balance, crate::http::ledger_handlers::get_account_statement,
-        crate::http::ledger_handlers::export_entries, crate::http::ledger_handlers::list_periods,
-        crate::http::ledger_handlers::close_period, crate::http::ledger_handlers::verify,
-        crate::http::ledger_handlers::list_digests,
-        handlers::create_webhook_endpoint, handlers::list_webhook_endpoints,
-        handlers::list_webhook_deliveries, handlers::retry_webhook_delivery,
-        handlers::get_webhook_endpoint, handlers::update_webhook_endpoint, handlers::rotate_webhook_secret,
-        handlers::retry_dead_webhook_deliveries, handlers::list_webhook_attempts,
+        ops::get_healthz, ops::get_readyz,
+        catalog::list_sectors, catalog::list_services, catalog::get_service,
+        catalog::create_quote, catalog::get_quote,
+        catalog::list_fee_schedules, catalog::list_bundles, catalog::get_bundle,
+        catalog::import_catalog, catalog::export_catalog, catalog::list_catalog_audit,
+        intents::create_intent, intents::list_intents, intents::get_intent, intents::cancel_intent,
+        attempts::create_attempt, attempts::list_attempts,
+        callbacks::receive_callback,
+        public::get_public_payment, public::get_pay_page, public::get_attempt_qr_svg, public::get_attempt_qr_png,
+        ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
+        ledger::get_account_balance, ledger::get_account_statement,
+        ledger::export_entries, ledger::list_periods,
+        ledger::close_period, ledger::verify,
+        ledger::list_digests,
+        webhooks::create_webhook_endpoint, webhooks::list_webhook_endpoints,
+        webhooks::list_webhook_deliveries, webhooks::retry_webhook_delivery,
+        webhooks::get_webhook_endpoint, webhooks::update_webhook_endpoint, webhooks::rotate_webhook_secret,
+        webhooks::retry_dead_webhook_deliveries, webhooks::list_webhook_attempts,
     ),
     tags(
         (name = "catalog", description = "Sectors, services and quotes"),
@@ -132,5 +133,195 @@ pub fn document() -> serde_json::Value {
     if let Some(object) = document.as_object_mut() {
         object.insert("webhooks".to_owned(), webhooks());
     }
+    complete(&mut document);
     document
+}
+
+/// Routes limited per client address or pay token (`rate_limit`): they may answer 429.
+fn is_rate_limited(path: &str) -> bool {
+    path.starts_with("/pay/")
+        || path.starts_with("/v1/public/")
+        || path.starts_with("/v1/callbacks/")
+}
+
+/// The errors every operation of a kind can answer, with what they mean. They come from layers
+/// and extractors shared by all routes, so they are added here rather than repeated on each
+/// handler's annotation.
+fn common_errors(path: &str, operation: &Value) -> Vec<(&'static str, &'static str)> {
+    let mut errors = vec![(
+        "503",
+        "database_unavailable: the database is unreachable or busy; retry after `Retry-After`",
+    )];
+    let has_path = path.contains('{');
+    let has_query = operation["parameters"]
+        .as_array()
+        .is_some_and(|parameters| {
+            parameters
+                .iter()
+                .any(|parameter| parameter["in"] == "query")
+        });
+    if operation.get("security").is_some() {
+        errors.push(("401", "unauthorized: no key, or an unknown or revoked one"));
+        errors.push(("403", "forbidden: the key's role may not do this"));
+    }
+    if has_path {
+        errors.push((
+            "404",
+            "not_found: nothing by that name (or not visible to this key)",
+        ));
+    }
+    if has_path || has_query {
+        errors.push((
+            "400",
+            "invalid_path or invalid_query: a value that cannot be read, named in `parameter`",
+        ));
+    }
+    if has_query {
+        errors.push((
+            "422",
+            "validation_failed: a query value out of range, or a cursor this API did not return; named in `parameter`",
+        ));
+    }
+    if operation.get("requestBody").is_some() {
+        errors.push(("400", "malformed_json: the body is not JSON"));
+        errors.push(("413", "payload_too_large: the body is over the limit"));
+        errors.push((
+            "415",
+            "unsupported_media_type: the body is not declared as its media type",
+        ));
+        errors.push((
+            "422",
+            "validation_failed: a field is missing, unknown, of the wrong type or out of range; named in `parameter`",
+        ));
+    }
+    if is_rate_limited(path) {
+        errors.push(("429", "rate_limited: come back after `Retry-After`"));
+    }
+    errors
+}
+
+/// Free text of a path, query or header value: what the edge checks (`extract`) refuse is out
+/// of the schema too: control characters (NUL cannot be stored), over-long values, and for
+/// `Idempotency-Key` anything but 1 to 255 visible ASCII characters, for a cursor anything but
+/// base64url.
+fn constrain_text(parameter: &mut Value) {
+    let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let is_text = schema.get("type").is_some_and(|kind| {
+        kind == "string"
+            || kind
+                .as_array()
+                .is_some_and(|kinds| kinds.contains(&json!("string")))
+    });
+    let free = ["format", "enum", "pattern", "oneOf"]
+        .iter()
+        .all(|key| !schema.contains_key(*key));
+    if !is_text || !free {
+        return;
+    }
+    let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+    let place = parameter["in"].as_str().unwrap_or_default().to_owned();
+    let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if name.eq_ignore_ascii_case("idempotency-key") {
+        schema.insert("pattern".to_owned(), json!("^[!-~]{1,255}$"));
+        return;
+    }
+    // Cursors are base64url text the API returned (`app::pagination::cursor`).
+    if name == "cursor" && place == "query" {
+        schema.insert("pattern".to_owned(), json!("^[A-Za-z0-9_-]+$"));
+        schema.insert(
+            "maxLength".to_owned(),
+            json!(super::extract::MAX_QUERY_VALUE_CHARS),
+        );
+        return;
+    }
+    let most = if place == "path" {
+        super::extract::MAX_PATH_VALUE_CHARS
+    } else {
+        super::extract::MAX_QUERY_VALUE_CHARS
+    };
+    schema.insert(
+        "pattern".to_owned(),
+        json!("^[^\\u0000-\\u001F\\u007F-\\u009F]*$"),
+    );
+    schema.entry("maxLength").or_insert(json!(most));
+}
+
+/// Makes every operation say what it takes and answers, beyond what its annotation states:
+/// each path parameter declared (`id` is a UUID, the others text), the shared errors listed,
+/// and every error's body an `application/problem+json` [`Problem`](super::error::Problem).
+fn complete(document: &mut Value) {
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let template: Vec<String> = path
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+            .map(str::to_owned)
+            .collect();
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            let Some(object) = operation.as_object_mut() else {
+                continue;
+            };
+            let parameters = object
+                .entry("parameters")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Some(parameters) = parameters.as_array_mut() {
+                for name in &template {
+                    let declared = parameters.iter().any(|parameter| {
+                        parameter["in"] == "path" && parameter["name"] == name.as_str()
+                    });
+                    if !declared {
+                        let schema = if name == "id" {
+                            json!({"type": "string", "format": "uuid"})
+                        } else {
+                            json!({"type": "string", "minLength": 1, "maxLength": super::extract::MAX_PATH_VALUE_CHARS})
+                        };
+                        parameters.push(
+                            json!({"name": name, "in": "path", "required": true, "schema": schema}),
+                        );
+                    }
+                }
+            }
+            if let Some(parameters) = object["parameters"].as_array_mut() {
+                parameters.iter_mut().for_each(constrain_text);
+            }
+            if object["parameters"].as_array().is_some_and(Vec::is_empty) {
+                object.remove("parameters");
+            }
+            let errors = common_errors(path, operation);
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, description) in errors {
+                let response = responses
+                    .entry(status)
+                    .or_insert_with(|| json!({"description": ""}));
+                if let Some(text) = response["description"].as_str() {
+                    if text.is_empty() {
+                        response["description"] = json!(description);
+                    } else if !text.contains(description) && text != description {
+                        response["description"] = json!(format!("{text}; or {description}"));
+                    }
+                }
+            }
+            for (status, response) in responses.iter_mut() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    response["content"] = problem.clone();
+                }
+            }
+        }
+    }
 }

@@ -8,7 +8,7 @@ use crate::support::TestApp;
 async fn sectors_and_services_are_served_in_khmer_and_english(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let sectors = app.get("/v1/sectors", None).await;
-    let sectors = sectors.body.as_array().unwrap();
+    let sectors = sectors.body["data"].as_array().unwrap();
     assert_eq!(sectors.len(), 17);
     assert_eq!(sectors[0]["code"], "tourism");
     assert_eq!(sectors[0]["name_km"], "វិស័យទេសចរណ៍");
@@ -17,7 +17,7 @@ async fn sectors_and_services_are_served_in_khmer_and_english(pool: PgPool) {
         .all(|sector| !sector["name_en"].as_str().unwrap().is_empty()));
 
     let services = app.get("/v1/services?sector=public_works", None).await;
-    let services = services.body.as_array().unwrap();
+    let services = services.body["data"].as_array().unwrap();
     assert!(services.len() >= 8);
     assert!(services
         .iter()
@@ -25,12 +25,12 @@ async fn sectors_and_services_are_served_in_khmer_and_english(pool: PgPool) {
 
     let khmer = app.get("/v1/services?q=ប័ណ្ណបើកបរ", None).await;
     assert!(
-        !khmer.body.as_array().unwrap().is_empty(),
+        !khmer.body["data"].as_array().unwrap().is_empty(),
         "Khmer search finds driving licences"
     );
     let english = app.get("/v1/services?q=DRIVING", None).await;
     assert!(
-        !english.body.as_array().unwrap().is_empty(),
+        !english.body["data"].as_array().unwrap().is_empty(),
         "English search is case-insensitive"
     );
 

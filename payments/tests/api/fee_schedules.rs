@@ -35,9 +35,9 @@ async fn a_schedule_change_between_quote_and_payment_keeps_the_quoted_amount(poo
     );
 
     let schedules = app.get("/v1/fee-schedules", None).await.body;
-    assert_eq!(schedules[0]["status"], "in_force");
-    assert_eq!(schedules[0]["effective_to"], day_after_today(1));
-    assert_eq!(schedules[1]["status"], "scheduled");
+    assert_eq!(schedules["data"][0]["status"], "in_force");
+    assert_eq!(schedules["data"][0]["effective_to"], day_after_today(1));
+    assert_eq!(schedules["data"][1]["status"], "scheduled");
     let still = quote(&app, "0320", exam.clone()).await;
     assert_eq!(
         still.body["total"]["amount"], "90000",
@@ -50,7 +50,7 @@ async fn a_schedule_change_between_quote_and_payment_keeps_the_quoted_amount(poo
         )
         .await
         .body;
-    assert_eq!(preview[0]["unit_price"]["amount"], "95000");
+    assert_eq!(preview["data"][0]["unit_price"]["amount"], "95000");
 
     // The day comes.
     sqlx::query("update fee_schedules set effective_from = $1::date where version = '2026-test-2'")

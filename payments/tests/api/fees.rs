@@ -176,9 +176,9 @@ pub(crate) async fn postings(app: &TestApp) -> Vec<(String, i64)> {
 async fn the_catalog_serves_17_sectors_and_every_service_in_khmer_and_english(pool: PgPool) {
     let app = TestApp::start(pool).await;
     let sectors = app.get("/v1/sectors", None).await.body;
-    assert_eq!(sectors.as_array().unwrap().len(), 17);
-    let services = app.get("/v1/services", None).await.body;
-    let services = services.as_array().unwrap();
+    assert_eq!(sectors["data"].as_array().unwrap().len(), 17);
+    let services = app.get("/v1/services?limit=500", None).await.body;
+    let services = services["data"].as_array().unwrap();
     assert_eq!(services.len(), 35);
     for service in services {
         assert!(
@@ -241,12 +241,12 @@ async fn the_catalog_serves_17_sectors_and_every_service_in_khmer_and_english(po
     assert_eq!(copy["time_limit_days"], 5);
 
     let schedules = app.get("/v1/fee-schedules", None).await.body;
-    assert_eq!(schedules[0]["version"], VERSION);
-    assert_eq!(schedules[0]["status"], "in_force");
-    assert_eq!(schedules[0]["effective_to"], Value::Null);
+    assert_eq!(schedules["data"][0]["version"], VERSION);
+    assert_eq!(schedules["data"][0]["status"], "in_force");
+    assert_eq!(schedules["data"][0]["effective_to"], Value::Null);
 
     let bundles = app.get("/v1/bundles", None).await.body;
-    assert_eq!(bundles.as_array().unwrap().len(), 2);
+    assert_eq!(bundles["data"].as_array().unwrap().len(), 2);
     let bundle = app
         .get("/v1/bundles/bundle.slaughterhouse_opening", None)
         .await

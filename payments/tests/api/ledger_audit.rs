@@ -254,11 +254,11 @@ async fn closing_a_month_over_http(pool: PgPool) {
     let listed = app
         .get("/v1/ledger/periods", Some(app.key("auditor_1201")))
         .await;
-    assert_eq!(listed.body, json!([]));
+    assert_eq!(listed.body, json!({"data": [], "next_cursor": null}));
     let listed = app
         .get("/v1/ledger/periods", Some(app.key("auditor")))
         .await;
-    assert_eq!(listed.body[0]["office_code"], "0320");
+    assert_eq!(listed.body["data"][0]["office_code"], "0320");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -28,6 +28,7 @@ mod ledger_db;
 mod ledger_random;
 mod ledger_trust;
 mod money_guards;
+mod openapi;
 mod problems;
 mod receipts;
 mod recovery;

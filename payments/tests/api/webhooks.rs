@@ -42,7 +42,7 @@ async fn payment_paid_reaches_the_workflow_system_signed(pool: PgPool) {
         .get("/v1/webhook-endpoints", Some(app.key("admin")))
         .await;
     assert!(
-        listed.body[0].get("secret").is_none(),
+        listed.body["data"][0].get("secret").is_none(),
         "the secret is shown once only"
     );
 

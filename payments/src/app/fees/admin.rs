@@ -12,7 +12,7 @@ use super::model::CatalogCounts;
 use super::publish::{self, Outcome};
 use super::schedule;
 use crate::app::auth::{Principal, Role};
-use crate::app::intents::Page;
+use crate::app::pagination::Page;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::http::StatusCode;

@@ -157,10 +157,12 @@ pub async fn record_publication(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub schedule_version: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -170,9 +172,9 @@ pub async fn list(
     conn: &mut PgConnection,
     query: &AuditQuery,
 ) -> Result<(Vec<AuditView>, Option<String>), ApiError> {
-    let limit = crate::app::intents::cursor::limit(query.limit)?;
+    let limit = crate::app::pagination::cursor::limit(query.limit)?;
     if let Some(version) = &query.schedule_version {
-        if !crate::app::catalog::is_lookup_text(version, 64) {
+        if !crate::app::validation::is_lookup_text(version, 64) {
             return Err(ApiError::validation(
                 "schedule_version",
                 "schedule_version must be a version name",

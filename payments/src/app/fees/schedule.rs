@@ -34,7 +34,7 @@ pub async fn in_force(
 /// The version to read: the one asked for (404 if unknown) or the one in force today.
 pub async fn resolve(conn: &mut PgConnection, asked: Option<&str>) -> Result<String, ApiError> {
     match asked {
-        Some(version) if !crate::app::catalog::is_lookup_text(version, 64) => {
+        Some(version) if !crate::app::validation::is_lookup_text(version, 64) => {
             Err(ApiError::not_found("fee schedule"))
         }
         Some(version) => {

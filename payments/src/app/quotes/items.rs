@@ -4,8 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::{QuoteItemRequest, MAX_QUOTE_LINES};
-use crate::app::catalog::is_lookup_text;
 use crate::app::fees::model::{BundleEntry, ServiceEntry};
+use crate::app::validation::is_lookup_text;
 use crate::http::error::ApiError;
 
 /// A line to price: where it came from in the request, and what to price.

@@ -15,11 +15,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Principal, Role};
-use super::catalog::is_lookup_text;
 use super::fees::engine::{self, LineError, PricedLine};
 use super::fees::model::ServiceEntry;
 use super::fees::schedule;
 use super::money::MoneyView;
+use super::validation::is_lookup_text;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use items::{plan, unknown_service, Planned};
@@ -35,7 +35,7 @@ pub struct QuoteItemRequest {
     #[serde(default)]
     pub bundle_code: Option<String>,
     /// Units of a service line (default 1); not for bundles (see `quantities`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::app::validation::whole_number")]
     pub quantity: Option<i64>,
     /// Fee parameters (`floor_area_m2`, `location`, ...). For a bundle, each goes to the
     /// services that read it.
@@ -52,6 +52,8 @@ pub struct QuoteItemRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateQuoteRequest {
     pub office_code: String,
+    /// 1 to 50 items.
+    #[schema(min_items = 1, max_items = 50)]
     pub items: Vec<QuoteItemRequest>,
 }
 

@@ -1,0 +1,86 @@
+//! What a payment link shows the citizen: the payment, its page, the QR images.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{AppPath, AppQuery};
+use crate::app::public::{self, PublicPaymentView};
+use crate::state::AppState;
+
+/// The routes of this module (merged into the main router).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/public/payments/{token}", get(get_public_payment))
+        .route("/v1/public/attempts/{id}/qr.svg", get(get_attempt_qr_svg))
+        .route("/v1/public/attempts/{id}/qr.png", get(get_attempt_qr_png))
+        .route("/pay/{token}", get(get_pay_page))
+}
+
+#[utoipa::path(get, path = "/v1/public/payments/{token}", tag = "citizens", responses((status = 200, body = PublicPaymentView), (status = 404, body = Problem)))]
+pub async fn get_public_payment(
+    State(state): State<AppState>,
+    AppPath(token): AppPath<String>,
+) -> Result<Json<PublicPaymentView>, ApiError> {
+    Ok(Json(public::by_token(&state, &token).await?))
+}
+
+#[utoipa::path(get, path = "/v1/public/attempts/{id}/qr.svg", tag = "citizens",
+    responses((status = 200, description = "SVG QR code of the attempt's KHQR", content_type = "image/svg+xml"), (status = 404, body = Problem)))]
+pub async fn get_attempt_qr_svg(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let khqr = public::attempt_khqr(&state, id).await?;
+    let svg = crate::app::qr_image::svg(&khqr)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/public/attempts/{id}/qr.png", tag = "citizens",
+    responses((status = 200, description = "PNG QR code of the attempt's KHQR", content_type = "image/png"), (status = 404, body = Problem)))]
+pub async fn get_attempt_qr_png(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let khqr = public::attempt_khqr(&state, id).await?;
+    let png = crate::app::qr_image::png(&khqr)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LangQuery {
+    /// `km` (default) or `en`.
+    pub lang: Option<String>,
+}
+
+#[utoipa::path(get, path = "/pay/{token}", tag = "citizens", params(LangQuery), responses((status = 200, description = "HTML payment page"), (status = 404, body = Problem)))]
+pub async fn get_pay_page(
+    State(state): State<AppState>,
+    AppPath(token): AppPath<String>,
+    AppQuery(query): AppQuery<LangQuery>,
+) -> Result<Html<String>, ApiError> {
+    let view = public::by_token(&state, &token).await?;
+    Ok(Html(super::pages::pay_page(
+        &view,
+        query.lang.as_deref() == Some("en"),
+    )))
+}
