@@ -10,7 +10,6 @@ use super::settlement_batch::OwnedReport;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use bank_adapters::sandbox::{self, SIGNATURE_HEADER};
-use bank_adapters::signing::verify_hmac_sha256_hex;
 
 /// Headers worth keeping with a raw message; the rest (cookies, proxies' additions) is noise.
 const KEPT_HEADERS: [&str; 5] = [
@@ -46,8 +45,7 @@ pub async fn sandbox(
     let inbox_id = inbox::receive(&state.pool, "sandbox", &kept_headers(headers), body).await?;
     let signature = headers
         .get(SIGNATURE_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
+        .and_then(|value| value.to_str().ok());
     process_sandbox(state, inbox_id, signature, body).await
 }
 
@@ -57,11 +55,11 @@ pub async fn sandbox(
 pub async fn process_sandbox(
     state: &AppState,
     inbox_id: i64,
-    signature: &str,
+    signature: Option<&str>,
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let secret = state.config.sandbox_callback_secret.expose_secret();
-    if !verify_hmac_sha256_hex(secret.as_bytes(), body, signature) {
+    if sandbox::verify_signature(secret.as_bytes(), body, signature).is_err() {
         inbox::mark(
             &state.pool,
             inbox_id,

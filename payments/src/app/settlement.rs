@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::attempts::{AttemptRow, ATTEMPT_COLUMNS};
 use super::intents::{self, IntentRow};
 use super::money::{self, MoneyView};
-use super::outbox::{self, NewEvent};
+use super::outbox::{self, Event, NewEvent};
 use super::receipts;
 use crate::http::error::ApiError;
 
@@ -552,11 +552,10 @@ async fn park(
     outbox::enqueue(
         conn,
         NewEvent {
-            event_type: "reconciliation.exception",
             office_code,
             case_reference: intent.map(|intent| intent.case_reference.as_str()),
             payment_intent_id: intent.map(|intent| intent.id),
-            data: outbox::data(&outbox::ReconciliationException {
+            event: Event::ReconciliationException(outbox::ReconciliationException {
                 exception_id,
                 kind: kind.to_owned(),
                 office_code: office_code.to_owned(),
@@ -568,7 +567,7 @@ async fn park(
                     amount: truncate(report.amount, 64),
                     currency: truncate(report.currency, 16),
                 },
-            })?,
+            }),
         },
     )
     .await?;

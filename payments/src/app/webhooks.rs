@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::auth::{Principal, Role};
 use super::intents::{cursor, Page};
-use super::outbox::EVENT_TYPES;
+use super::outbox::EventType;
 use super::secrets::{webhook_context, Keyring};
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -154,19 +154,19 @@ pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, ApiEr
 }
 
 fn validate_events(events: &[String]) -> Result<(), ApiError> {
-    if events.is_empty() || events.len() > EVENT_TYPES.len() + 1 {
+    if events.is_empty() || events.len() > EventType::ALL.len() + 1 {
         return Err(ApiError::validation(
             "events",
             "events must list 1 or more event types",
         ));
     }
     for event in events {
-        if event != "*" && !EVENT_TYPES.contains(&event.as_str()) {
+        if event != "*" && EventType::from_name(event).is_none() {
             return Err(ApiError::validation(
                 "events",
                 format!(
                     "unknown event type {event:?}; known: {}",
-                    EVENT_TYPES.join(", ")
+                    EventType::names()
                 ),
             ));
         }
@@ -198,19 +198,19 @@ pub async fn create_endpoint(
 ) -> Result<CreatedEndpointView, ApiError> {
     principal.require(&[Role::Admin])?;
     let url = validate_url(&request.url, state.config.webhook_allow_link_local)?;
-    if request.events.is_empty() || request.events.len() > EVENT_TYPES.len() + 1 {
+    if request.events.is_empty() || request.events.len() > EventType::ALL.len() + 1 {
         return Err(ApiError::validation(
             "events",
             "events must list 1 or more event types",
         ));
     }
     for event in &request.events {
-        if event != "*" && !EVENT_TYPES.contains(&event.as_str()) {
+        if event != "*" && EventType::from_name(event).is_none() {
             return Err(ApiError::validation(
                 "events",
                 format!(
                     "unknown event type {event:?}; known: {}",
-                    EVENT_TYPES.join(", ")
+                    EventType::names()
                 ),
             ));
         }
