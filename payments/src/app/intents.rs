@@ -13,6 +13,8 @@ use super::idempotency::{self, Claim};
 use super::money::{self, MoneyView};
 use super::outbox::{self, Event, NewEvent};
 use super::secrets::{pay_token_context, pay_token_hash, Keyring};
+use super::states::AttemptStatus;
+pub use super::states::IntentStatus;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -42,7 +44,7 @@ pub struct CreateIntentRequest {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IntentView {
     pub id: Uuid,
-    pub status: String,
+    pub status: IntentStatus,
     pub case_reference: String,
     pub office_code: String,
     pub quote_id: Uuid,
@@ -67,7 +69,7 @@ pub struct IntentView {
 #[derive(FromRow)]
 pub struct IntentRow {
     pub id: Uuid,
-    pub status: String,
+    pub status: IntentStatus,
     pub case_reference: String,
     pub office_code: String,
     pub quote_id: Uuid,
@@ -128,7 +130,7 @@ impl IntentRow {
     pub fn view(&self, _state: &AppState) -> Result<IntentView, ApiError> {
         Ok(IntentView {
             id: self.id,
-            status: self.status.clone(),
+            status: self.status,
             case_reference: self.case_reference.clone(),
             office_code: self.office_code.clone(),
             quote_id: self.quote_id,
@@ -554,10 +556,10 @@ pub async fn cancel(
     // Lock order as everywhere (app::settlement::record_claimed): the intent first, then its
     // attempts (the update below), the order a settling callback takes them too.
     let intent = load(&mut tx, Some(principal), id, true).await?;
-    match intent.status.as_str() {
-        "cancelled" => return intent.view_for(state, principal),
-        "awaiting_payment" => {}
-        other => {
+    match intent.status {
+        IntentStatus::Cancelled => return intent.view_for(state, principal),
+        IntentStatus::AwaitingPayment => {}
+        other @ (IntentStatus::Paid | IntentStatus::Expired) => {
             return Err(ApiError::invalid_state(format!(
                 "a {other} payment intent cannot be cancelled"
             )))
@@ -614,9 +616,9 @@ pub async fn close(
     if intents.is_empty() {
         return Ok(());
     }
-    let status = match closing {
-        Closing::Cancelled => "cancelled",
-        Closing::Expired => "expired",
+    let (status, attempt_status) = match closing {
+        Closing::Cancelled => (IntentStatus::Cancelled, AttemptStatus::Cancelled),
+        Closing::Expired => (IntentStatus::Expired, AttemptStatus::Expired),
     };
     let ids: Vec<Uuid> = intents.iter().map(|intent| intent.id).collect();
     // language=PostgreSQL
@@ -635,7 +637,7 @@ pub async fn close(
          where payment_intent_id = any($1) and status = 'pending'",
     )
     .bind(&ids)
-    .bind(status)
+    .bind(attempt_status)
     .execute(&mut *conn)
     .await?;
     let mut events = Vec::with_capacity(intents.len());

@@ -22,4 +22,5 @@ pub mod secrets;
 pub mod seed;
 pub mod settlement;
 pub mod settlement_batch;
+pub mod states;
 pub mod webhooks;

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::money::MoneyView;
+use super::states::ExceptionKind;
 use crate::http::error::ApiError;
 
 /// The name of every event type a webhook endpoint may subscribe to (API.md, "Webhooks to the
@@ -58,15 +59,16 @@ impl EventType {
     /// schema and a summary; `None` for a type nothing emits yet.
     pub const fn documentation(self) -> Option<(&'static str, &'static str)> {
         match self {
-            EventType::PaymentPaid => Some((
-                "PaymentPaid",
-                "The cashier step is done: the case is paid.",
-            )),
+            EventType::PaymentPaid => {
+                Some(("PaymentPaid", "The cashier step is done: the case is paid."))
+            }
             EventType::PaymentCancelled => Some((
                 "PaymentClosed",
                 "The payment intent was cancelled before payment.",
             )),
-            EventType::PaymentExpired => Some(("PaymentClosed", "The payment intent expired unpaid.")),
+            EventType::PaymentExpired => {
+                Some(("PaymentClosed", "The payment intent expired unpaid."))
+            }
             EventType::ReconciliationException => Some((
                 "ReconciliationException",
                 "Money arrived that did not match; it is in suspense.",
@@ -239,10 +241,7 @@ pub struct PaymentClosed {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReconciliationException {
     pub exception_id: Uuid,
-    /// `amount_mismatch`, `currency_mismatch`, `account_mismatch`, `already_paid`,
-    /// `after_cancel`, `after_expiry`, `unknown_reference`, `unsupported_currency` or
-    /// `channel_mismatch` (a bank reported a payment for an attempt of another channel).
-    pub kind: String,
+    pub kind: ExceptionKind,
     pub office_code: String,
     pub payment_intent_id: Option<Uuid>,
     pub case_reference: Option<String>,

@@ -32,6 +32,7 @@ mod receipts;
 mod recovery;
 mod secrets;
 mod serve;
+mod settle;
 mod webhook_isolation;
 mod webhook_targets;
 mod webhooks;
