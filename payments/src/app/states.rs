@@ -150,6 +150,7 @@ texts!(ExceptionKind {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// `as_str` and serde must agree, or the database and the JSON would spell a state
