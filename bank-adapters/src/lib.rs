@@ -7,6 +7,7 @@ pub mod bakong;
 pub mod error;
 mod http;
 pub mod khqr;
+pub mod report;
 pub mod sandbox;
 pub mod signing;
 #[cfg(feature = "sim")]

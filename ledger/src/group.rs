@@ -12,6 +12,10 @@
 //! benchmark's writers): an entry that must commit together with other rows (a payment's
 //! state change and outbox event) is posted with [`store::post`] inside that transaction.
 //!
+//! The gathering loop itself is [`GroupQueue`], generic over the job: the payments service
+//! settles bank reports through the same loop, with its own commit (a payment's claim, entry,
+//! state change and event in one transaction per group).
+//!
 //! **Failures stay per entry.** When the database refuses anything in a batch (a closed month,
 //! a reversal that lost a race), the transaction is rolled back and every entry of the batch
 //! is posted again alone, in its own transaction, so each writer gets its own answer; the same
@@ -21,6 +25,7 @@
 //! [`LedgerError::CommitOutcomeUnknown`] and nothing is retried, since an entry without an
 //! idempotency key could otherwise be posted twice. Writers retry with their idempotency key.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::PgPool;
@@ -52,6 +57,77 @@ impl Default for GroupConfig {
     }
 }
 
+/// The loop under [`GroupCommitter`], for any job: many submitters, a few committer tasks,
+/// each of which waits for a first job, takes whatever else is already queued (up to
+/// [`GroupConfig::max_batch`]) and hands the group to its commit function, while the next
+/// committer gathers. An idle queue adds no delay: nothing waits for a group to fill.
+///
+/// The commit function answers each job itself (a job usually carries a oneshot sender).
+/// Cheap to clone; the committer tasks stop once every clone is dropped and the queue is empty.
+pub struct GroupQueue<J> {
+    jobs: mpsc::Sender<J>,
+}
+
+impl<J> Clone for GroupQueue<J> {
+    fn clone(&self) -> Self {
+        GroupQueue {
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
+impl<J> std::fmt::Debug for GroupQueue<J> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupQueue")
+            .field("capacity", &self.jobs.max_capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<J: Send + 'static> GroupQueue<J> {
+    /// Starts `config.committers` committer tasks on the current tokio runtime; each group of
+    /// up to `config.max_batch` jobs goes to `commit`, which must answer every job of it.
+    pub fn start<F, Fut>(config: GroupConfig, commit: F) -> GroupQueue<J>
+    where
+        F: Fn(Vec<J>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (jobs, queue) = mpsc::channel(config.queue.max(1));
+        let queue = Arc::new(Mutex::new(queue));
+        let commit = Arc::new(commit);
+        let max_batch = config.max_batch.max(1);
+        for _ in 0..config.committers.max(1) {
+            let queue = Arc::clone(&queue);
+            let commit = Arc::clone(&commit);
+            tokio::spawn(async move {
+                let mut group = Vec::with_capacity(max_batch);
+                loop {
+                    {
+                        // One committer gathers at a time: it waits for a first job, then takes
+                        // what else is already queued, and lets the next committer gather
+                        // while it commits.
+                        let mut queue = queue.lock().await;
+                        if queue.recv_many(&mut group, max_batch).await == 0 {
+                            return;
+                        }
+                    }
+                    commit(std::mem::take(&mut group)).await;
+                }
+            });
+        }
+        GroupQueue { jobs }
+    }
+
+    /// Queues `job` for the next group; waits while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// The job back when the committer tasks are gone (the runtime is shutting down).
+    pub async fn submit(&self, job: J) -> Result<(), J> {
+        self.jobs.send(job).await.map_err(|error| error.0)
+    }
+}
+
 /// One writer's entry and where its answer goes.
 struct Job {
     entry: BalancedEntry,
@@ -63,23 +139,18 @@ struct Job {
 /// Cheap to clone; the committer tasks stop once every clone is dropped and the queue is empty.
 #[derive(Debug, Clone)]
 pub struct GroupCommitter {
-    jobs: mpsc::Sender<Job>,
+    queue: GroupQueue<Job>,
 }
 
 impl GroupCommitter {
     /// Starts `config.committers` committer tasks on the current tokio runtime, writing through
     /// `pool`.
     pub fn start(pool: PgPool, config: GroupConfig) -> GroupCommitter {
-        let (jobs, queue) = mpsc::channel(config.queue.max(1));
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..config.committers.max(1) {
-            tokio::spawn(run_committer(
-                pool.clone(),
-                Arc::clone(&queue),
-                config.max_batch.max(1),
-            ));
-        }
-        GroupCommitter { jobs }
+        let queue = GroupQueue::start(config, move |batch| {
+            let pool = pool.clone();
+            async move { commit_batch(&pool, batch).await }
+        });
+        GroupCommitter { queue }
     }
 
     /// Posts `entry` in the next batch and waits until that batch committed.
@@ -93,8 +164,8 @@ impl GroupCommitter {
     /// is shutting down).
     pub async fn post(&self, entry: BalancedEntry) -> Result<PostOutcome, LedgerError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { entry, reply })
+        self.queue
+            .submit(Job { entry, reply })
             .await
             .map_err(|_| LedgerError::GroupCommitterStopped)?;
         answer
@@ -103,23 +174,8 @@ impl GroupCommitter {
     }
 }
 
-async fn run_committer(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize) {
-    let mut batch = Vec::with_capacity(max_batch);
-    loop {
-        {
-            // One committer gathers at a time: it waits for a first entry, then takes what
-            // else is already queued, and lets the next committer gather while it writes.
-            let mut queue = queue.lock().await;
-            if queue.recv_many(&mut batch, max_batch).await == 0 {
-                return;
-            }
-        }
-        commit_batch(&pool, &mut batch).await;
-    }
-}
-
-/// Writes and commits `batch`, answers every writer, and leaves `batch` empty.
-async fn commit_batch(pool: &PgPool, batch: &mut Vec<Job>) {
+/// Writes and commits `batch` and answers every writer.
+async fn commit_batch(pool: &PgPool, mut batch: Vec<Job>) {
     let entries: Vec<&BalancedEntry> = batch.iter().map(|job| &job.entry).collect();
     let written = match pool.begin().await {
         Ok(mut tx) => match store::post_batch(&mut tx, &entries).await {

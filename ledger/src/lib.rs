@@ -161,6 +161,6 @@ pub mod store;
 pub use account::{AccountCode, AccountKind, NormalBalance};
 pub use entry::{BalancedEntry, EntryBuilder, EntryId, Posting};
 pub use error::{LedgerError, MoneyError};
-pub use group::{GroupCommitter, GroupConfig};
+pub use group::{GroupCommitter, GroupConfig, GroupQueue};
 pub use money::{Currency, Money};
 pub use store::{AccountRow, PostOutcome, PostingRow, TrialBalanceLine, REVERSAL_KIND};

@@ -329,3 +329,47 @@ async fn a_commit_the_server_refuses_is_retried_entry_by_entry(pool: PgPool) {
         29
     );
 }
+
+/// The loop under `GroupCommitter`, generic over the job (the payments service settles bank
+/// reports through it): jobs that arrive while a group commits wait and form the next group
+/// together, never more than `max_batch`, and every job reaches the commit function once.
+#[tokio::test]
+async fn a_group_queue_gathers_what_arrives_while_a_group_commits() {
+    use std::sync::Arc;
+    use tokio::sync::{mpsc, Notify};
+
+    let started = Arc::new(Notify::new());
+    let release = Arc::new(Notify::new());
+    let (groups, mut seen) = mpsc::unbounded_channel::<Vec<u32>>();
+    let (on_start, gate) = (Arc::clone(&started), Arc::clone(&release));
+    let queue = ledger::GroupQueue::start(
+        GroupConfig {
+            max_batch: 4,
+            committers: 1,
+            queue: 64,
+        },
+        move |group: Vec<u32>| {
+            let (on_start, gate, groups) =
+                (Arc::clone(&on_start), Arc::clone(&gate), groups.clone());
+            async move {
+                // The first group holds the only committer until released.
+                if group.contains(&0) {
+                    on_start.notify_one();
+                    gate.notified().await;
+                }
+                groups.send(group).unwrap();
+            }
+        },
+    );
+    queue.submit(0).await.unwrap();
+    started.notified().await;
+    for job in 1..=6 {
+        queue.submit(job).await.unwrap();
+    }
+    release.notify_one();
+    let mut got = Vec::new();
+    while got.iter().map(Vec::len).sum::<usize>() < 7 {
+        got.push(seen.recv().await.unwrap());
+    }
+    assert_eq!(got, vec![vec![0], vec![1, 2, 3, 4], vec![5, 6]]);
+}

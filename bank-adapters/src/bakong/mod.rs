@@ -9,6 +9,7 @@ pub mod wire;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use chrono::{TimeZone as _, Utc};
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -23,6 +24,7 @@ pub use wire::{
 
 use crate::error::AdapterError;
 use crate::http::{build_client, endpoint, read_json, transport_error};
+use crate::report::{PaymentReport, ReportedAmount};
 use wire::{list_outcome, match_answers, transaction_outcome, HashRequest, Md5Request};
 
 /// The token `bank-sim` accepts when `BAKONG_API_TOKEN` is unset, so that a bare local start
@@ -58,6 +60,27 @@ pub struct BakongTransaction {
     pub acknowledged_date_ms: Option<i64>,
     /// The payer bank's reference, such as `100FT35781491692`.
     pub external_ref: Option<String>,
+}
+
+impl BakongTransaction {
+    /// The payment this transaction reports for the attempt whose reference is
+    /// `provider_reference` (Bakong knows the QR's md5, not our reference), typed. The amount
+    /// is normalized: Bakong writes JSON numbers, so `100.0` and `100` are one amount; the
+    /// time is when Bakong acknowledged it, else when the payer sent it.
+    pub fn report(&self, provider_reference: &str) -> PaymentReport {
+        PaymentReport {
+            transaction_id: self.hash.clone(),
+            provider_reference: provider_reference.to_owned(),
+            amount: ReportedAmount::Decimal {
+                value: self.amount.normalize(),
+                currency: self.currency.clone(),
+            },
+            paid_at: self
+                .acknowledged_date_ms
+                .or(Some(self.created_date_ms))
+                .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
+        }
+    }
 }
 
 /// A client for the Bakong Open API's transaction checks.

@@ -10,8 +10,9 @@ use std::time::Duration;
 use url::Url;
 
 pub use wire::{
-    parse_callback, CreatePaymentRequest, CreatePaymentResponse, PaymentStatusResponse,
-    SandboxCallback, SandboxPaymentStatus, DEFAULT_CALLBACK_SECRET, SIGNATURE_HEADER,
+    parse_callback, parse_callback_report, CreatePaymentRequest, CreatePaymentResponse,
+    PaymentStatusResponse, SandboxCallback, SandboxPaymentStatus, DEFAULT_CALLBACK_SECRET,
+    SIGNATURE_HEADER,
 };
 
 use crate::error::AdapterError;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AdapterError;
 use crate::http::decode_error;
+use crate::report::{PaymentReport, ReportedAmount};
 
 /// The header that carries the callback signature (lowercase, as HTTP/2 and axum store it).
 pub const SIGNATURE_HEADER: &str = "x-sandbox-signature";
@@ -72,6 +73,26 @@ impl SandboxCallback {
             .map(|at| at.with_timezone(&Utc))
             .map_err(|_| AdapterError::Decode("paid_at is not an RFC 3339 timestamp".to_owned()))
     }
+
+    /// The payment this callback reports, typed.
+    pub fn report(&self) -> PaymentReport {
+        PaymentReport {
+            transaction_id: self.transaction_id.clone(),
+            provider_reference: self.provider_reference.clone(),
+            amount: ReportedAmount::from_text(&self.amount, &self.currency),
+            paid_at: self.paid_at_utc().ok(),
+        }
+    }
+}
+
+/// Reads, checks and types a sandbox callback body in one step ([`parse_callback`], then
+/// [`SandboxCallback::report`]).
+///
+/// # Errors
+///
+/// As [`parse_callback`].
+pub fn parse_callback_report(body: &[u8]) -> Result<PaymentReport, AdapterError> {
+    parse_callback(body).map(|callback| callback.report())
 }
 
 /// Reads a sandbox callback body and checks every field.
@@ -155,6 +176,22 @@ pub struct PaymentStatusResponse {
     /// The bank's id of the latest payment, once `paid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
+}
+
+impl PaymentStatusResponse {
+    /// The payment the bank reports, typed, once it is paid with a transaction id. The status
+    /// route tells no payment time.
+    pub fn paid_report(&self) -> Option<PaymentReport> {
+        if self.status != SandboxPaymentStatus::Paid {
+            return None;
+        }
+        Some(PaymentReport {
+            transaction_id: self.transaction_id.clone()?,
+            provider_reference: self.provider_reference.clone(),
+            amount: ReportedAmount::from_text(&self.amount, &self.currency),
+            paid_at: None,
+        })
+    }
 }
 
 /// The state of a payment at the sandbox bank.

@@ -15,6 +15,7 @@ use super::idempotency::{self, Claim};
 use super::intents;
 use super::money::{self, MoneyView};
 use super::pagination::Created;
+use super::states::{AttemptStatus, Channel, IntentStatus};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -41,8 +42,8 @@ fn channel_schema() -> utoipa::openapi::Object {
 pub struct AttemptView {
     pub id: Uuid,
     pub payment_intent_id: Uuid,
-    pub channel: String,
-    pub status: String,
+    pub channel: Channel,
+    pub status: AttemptStatus,
     pub amount: MoneyView,
     pub provider_reference: String,
     pub checkout_url: Option<String>,
@@ -72,8 +73,8 @@ pub struct AttemptRow {
     pub id: Uuid,
     pub payment_intent_id: Uuid,
     pub office_code: String,
-    pub channel: String,
-    pub status: String,
+    pub channel: Channel,
+    pub status: AttemptStatus,
     pub currency: String,
     pub amount_minor: i64,
     pub provider_reference: String,
@@ -108,8 +109,8 @@ impl AttemptRow {
             qr_png_url: qr_url("png"),
             id: self.id,
             payment_intent_id: self.payment_intent_id,
-            channel: self.channel.clone(),
-            status: self.status.clone(),
+            channel: self.channel,
+            status: self.status,
             amount: money::from_row(self.amount_minor, &self.currency)?.into(),
             provider_reference: self.provider_reference.clone(),
             checkout_url: self.checkout_url.clone(),
@@ -155,10 +156,13 @@ pub async fn create(
             format!("channel must be one of {}", CHANNELS.join(", ")),
         ));
     }
-    let offered = match request.channel.as_str() {
-        "sandbox" => state.config.sandbox_enabled,
-        "khqr" => state.bakong.is_some(),
-        _ => false,
+    let channel = Channel::from_text(&request.channel);
+    let offered = match channel {
+        Some(Channel::Sandbox) => state.config.sandbox_enabled,
+        Some(Channel::Khqr) => state.bakong.is_some(),
+        Some(Channel::AbaPayway | Channel::AcledaXpay | Channel::Wing | Channel::Cash) | None => {
+            false
+        }
     };
     if !offered {
         return Err(ApiError::unprocessable(
@@ -190,7 +194,7 @@ pub async fn create(
     {
         return Ok(Created::Replayed { status, body });
     }
-    if intent.status != "awaiting_payment" {
+    if intent.status != IntentStatus::AwaitingPayment {
         return Err(ApiError::invalid_state(format!(
             "the payment intent is {}; it takes no new attempt",
             intent.status
@@ -221,7 +225,7 @@ pub async fn create(
     let provider_reference = format!("op{}", attempt_id.simple());
     let ttl = chrono::Duration::from_std(state.config.attempt_ttl).map_err(ApiError::internal)?;
     let expires_at = intent.expires_at.min(Utc::now() + ttl);
-    if request.channel == "khqr" {
+    if channel == Some(Channel::Khqr) {
         // A dynamic KHQR is made here, not by a bank: one transaction, no outside call.
         let new = super::khqr::NewKhqrAttempt {
             attempt_id,

@@ -1,16 +1,15 @@
 //! Inbound bank messages: stored raw first, then verified, then processed idempotently.
 
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 
 use super::inbox;
-use super::settlement_batch::OwnedReport;
+use super::settlement::Report;
+use super::states::{Channel, InboxStatus};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use bank_adapters::sandbox::{self, SIGNATURE_HEADER};
-use bank_adapters::signing::verify_hmac_sha256_hex;
 
 /// Headers worth keeping with a raw message; the rest (cookies, proxies' additions) is noise.
 const KEPT_HEADERS: [&str; 5] = [
@@ -46,8 +45,7 @@ pub async fn sandbox(
     let inbox_id = inbox::receive(&state.pool, "sandbox", &kept_headers(headers), body).await?;
     let signature = headers
         .get(SIGNATURE_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
+        .and_then(|value| value.to_str().ok());
     process_sandbox(state, inbox_id, signature, body).await
 }
 
@@ -57,15 +55,15 @@ pub async fn sandbox(
 pub async fn process_sandbox(
     state: &AppState,
     inbox_id: i64,
-    signature: &str,
+    signature: Option<&str>,
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let secret = state.config.sandbox_callback_secret.expose_secret();
-    if !verify_hmac_sha256_hex(secret.as_bytes(), body, signature) {
+    if sandbox::verify_signature(secret.as_bytes(), body, signature).is_err() {
         inbox::mark(
             &state.pool,
             inbox_id,
-            "rejected",
+            InboxStatus::Rejected,
             Some(false),
             "bad_signature",
             None,
@@ -83,13 +81,13 @@ pub async fn process_sandbox(
             "the X-Sandbox-Signature header does not match the body",
         ));
     }
-    let callback = match sandbox::parse_callback(body) {
-        Ok(callback) => callback,
+    let report = match sandbox::parse_callback_report(body) {
+        Ok(report) => report,
         Err(error) => {
             inbox::mark(
                 &state.pool,
                 inbox_id,
-                "rejected",
+                InboxStatus::Rejected,
                 Some(true),
                 &format!("malformed: {error}"),
                 None,
@@ -101,40 +99,14 @@ pub async fn process_sandbox(
             )));
         }
     };
-    let paid_at = DateTime::parse_from_rfc3339(&callback.paid_at)
-        .ok()
-        .map(|at| at.with_timezone(&Utc));
-    // Settled in a group with the callbacks arriving meanwhile (app::settlement_batch): the
+    let transaction_id = report.transaction_id.clone();
+    let mut report = Report::new("sandbox", Channel::Sandbox, report, Some(inbox_id));
+    report.signature_valid = Some(true);
+    // Settled in a group with the reports arriving meanwhile (app::settlement_batch): the
     // claim, entry, state change, staged event and this message's verdict commit together,
     // and the answer comes once the payment is numbered.
-    let report = OwnedReport {
-        provider: "sandbox",
-        channel: "sandbox",
-        transaction_id: callback.transaction_id.clone(),
-        provider_reference: callback.provider_reference.clone(),
-        amount: callback.amount.clone(),
-        currency: callback.currency.clone(),
-        receiving_account_matches: true,
-        paid_at,
-        inbox_message_id: inbox_id,
-    };
-    let outcome = match state.settlements.settle(report).await {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            // The raw message stays in the inbox marked failed, so it can be replayed.
-            inbox::mark(
-                &state.pool,
-                inbox_id,
-                "failed",
-                Some(true),
-                "processing_failed",
-                Some(&callback.transaction_id),
-            )
-            .await?;
-            return Err(error);
-        }
-    };
+    let outcome = state.settlements.settle(report).await?;
     metrics::counter!("owso_callbacks_total", "provider" => "sandbox", "verdict" => outcome.verdict()).increment(1);
     // The bank only needs to know we have it; the outcome is ours to act on.
-    Ok(json!({ "received": true, "transaction_id": callback.transaction_id }))
+    Ok(json!({ "received": true, "transaction_id": transaction_id }))
 }

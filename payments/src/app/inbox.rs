@@ -4,6 +4,7 @@
 use serde_json::Value;
 use sqlx::{PgExecutor, PgPool};
 
+use super::states::InboxStatus;
 use crate::http::error::ApiError;
 
 /// Stores a message as received; returns its id.
@@ -59,7 +60,7 @@ pub async fn receive(
 pub async fn mark<'c>(
     executor: impl PgExecutor<'c>,
     id: i64,
-    status: &str,
+    status: InboxStatus,
     signature_valid: Option<bool>,
     verdict: &str,
     transaction_id: Option<&str>,
@@ -79,25 +80,32 @@ pub async fn mark<'c>(
     Ok(())
 }
 
-/// Records the verdicts of many verified messages in one statement (a settled group).
+/// Records the verdicts of many messages in one statement (a settled group); a `None`
+/// signature verdict leaves the stored one.
 pub async fn mark_many(
     conn: &mut sqlx::PgConnection,
     ids: &[i64],
-    statuses: &[&str],
+    statuses: &[InboxStatus],
     verdicts: &[String],
     transaction_ids: &[&str],
+    signatures_valid: &[Option<bool>],
 ) -> Result<(), ApiError> {
+    let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
+    // A runtime query: the unnest of parallel arrays is the batch's shape.
     // language=PostgreSQL
     sqlx::query(
-        "update inbox_messages m set status = v.status, signature_valid = true, verdict = v.verdict,
+        "update inbox_messages m set status = v.status,
+             signature_valid = coalesce(v.signature_valid, m.signature_valid), verdict = v.verdict,
              provider_transaction_id = v.transaction_id, processed_at = now()
-         from unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) as v (id, status, verdict, transaction_id)
+         from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[])
+             as v (id, status, verdict, transaction_id, signature_valid)
          where m.id = v.id",
     )
     .bind(ids)
-    .bind(statuses)
+    .bind(&statuses)
     .bind(verdicts)
     .bind(transaction_ids)
+    .bind(signatures_valid)
     .execute(conn)
     .await?;
     Ok(())

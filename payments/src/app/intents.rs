@@ -10,10 +10,12 @@ use uuid::Uuid;
 use super::auth::{random_token, Principal, Role};
 use super::idempotency::{self, Claim};
 use super::money::{self, MoneyView};
-use super::outbox::{self, NewEvent};
+use super::outbox::{self, Event, NewEvent};
 use super::pagination::{cursor, Created, Page};
 use super::quotes::QuoteLine;
 use super::secrets::{pay_token_context, pay_token_hash, Keyring};
+use super::states::AttemptStatus;
+pub use super::states::IntentStatus;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use axum::http::StatusCode;
@@ -51,7 +53,7 @@ pub struct CreateIntentRequest {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IntentView {
     pub id: Uuid,
-    pub status: String,
+    pub status: IntentStatus,
     pub case_reference: String,
     pub office_code: String,
     pub quote_id: Uuid,
@@ -76,7 +78,7 @@ pub struct IntentView {
 #[derive(FromRow)]
 pub struct IntentRow {
     pub id: Uuid,
-    pub status: String,
+    pub status: IntentStatus,
     pub case_reference: String,
     pub office_code: String,
     pub quote_id: Uuid,
@@ -137,7 +139,7 @@ impl IntentRow {
     pub fn view(&self, _state: &AppState) -> Result<IntentView, ApiError> {
         Ok(IntentView {
             id: self.id,
-            status: self.status.clone(),
+            status: self.status,
             case_reference: self.case_reference.clone(),
             office_code: self.office_code.clone(),
             quote_id: self.quote_id,
@@ -505,37 +507,25 @@ pub async fn cancel(
     // Lock order as everywhere (app::settlement::record_claimed): the intent first, then its
     // attempts (the update below), the order a settling callback takes them too.
     let intent = load(&mut tx, Some(principal), id, true).await?;
-    match intent.status.as_str() {
-        "cancelled" => return intent.view_for(state, principal),
-        "awaiting_payment" => {}
-        other => {
+    match intent.status {
+        IntentStatus::Cancelled => return intent.view_for(state, principal),
+        IntentStatus::AwaitingPayment => {}
+        other @ (IntentStatus::Paid | IntentStatus::Expired) => {
             return Err(ApiError::invalid_state(format!(
                 "a {other} payment intent cannot be cancelled"
             )))
         }
     }
-    sqlx::query("update payment_intents set status = 'cancelled', cancelled_at = now(), updated_at = now() where id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("update payment_attempts set status = 'cancelled', updated_at = now() where payment_intent_id = $1 and status = 'pending'")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    outbox::enqueue(
+    close(
         &mut tx,
-        NewEvent {
-            event_type: "payment.cancelled",
-            office_code: &intent.office_code,
-            case_reference: Some(&intent.case_reference),
-            payment_intent_id: Some(id),
-            data: outbox::data(&outbox::PaymentClosed {
-                payment_intent_id: id,
-                case_reference: intent.case_reference.clone(),
-                office_code: intent.office_code.clone(),
-                total: MoneyView::from(money::from_row(intent.total_minor, &intent.currency)?),
-            })?,
-        },
+        Closing::Cancelled,
+        &[ClosingIntent {
+            id,
+            office_code: intent.office_code.clone(),
+            case_reference: intent.case_reference.clone(),
+            currency: intent.currency.clone(),
+            total_minor: intent.total_minor,
+        }],
     )
     .await?;
     let view = load(&mut tx, None, id, false)
@@ -544,4 +534,81 @@ pub async fn cancel(
     tx.commit().await?;
     tracing::info!(payment.id = %id, "payment intent cancelled");
     Ok(view)
+}
+
+/// How an intent awaiting payment ends unpaid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closing {
+    /// Someone cancelled it (`POST .../cancel`).
+    Cancelled,
+    /// Its time ran out (workers::expiry).
+    Expired,
+}
+
+/// What [`close`] needs of an intent.
+#[derive(Debug, FromRow)]
+pub struct ClosingIntent {
+    pub id: Uuid,
+    pub office_code: String,
+    pub case_reference: String,
+    pub currency: String,
+    pub total_minor: i64,
+}
+
+/// Closes intents awaiting payment: each intent and its pending attempts move to cancelled or
+/// expired, and each gets its `payment.cancelled` or `payment.expired` event, in the caller's
+/// transaction. The caller has locked the intents (lock order: intents before attempts, as in
+/// app::settlement) and checked they await payment.
+pub async fn close(
+    conn: &mut PgConnection,
+    closing: Closing,
+    intents: &[ClosingIntent],
+) -> Result<(), ApiError> {
+    if intents.is_empty() {
+        return Ok(());
+    }
+    let (status, attempt_status) = match closing {
+        Closing::Cancelled => (IntentStatus::Cancelled, AttemptStatus::Cancelled),
+        Closing::Expired => (IntentStatus::Expired, AttemptStatus::Expired),
+    };
+    let ids: Vec<Uuid> = intents.iter().map(|intent| intent.id).collect();
+    // language=PostgreSQL
+    sqlx::query(
+        "update payment_intents set status = $2, updated_at = now(),
+             cancelled_at = case when $2 = 'cancelled' then now() else cancelled_at end
+         where id = any($1)",
+    )
+    .bind(&ids)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
+    // language=PostgreSQL
+    sqlx::query(
+        "update payment_attempts set status = $2, updated_at = now()
+         where payment_intent_id = any($1) and status = 'pending'",
+    )
+    .bind(&ids)
+    .bind(attempt_status)
+    .execute(&mut *conn)
+    .await?;
+    let mut events = Vec::with_capacity(intents.len());
+    for intent in intents {
+        let data = outbox::PaymentClosed {
+            payment_intent_id: intent.id,
+            case_reference: intent.case_reference.clone(),
+            office_code: intent.office_code.clone(),
+            total: MoneyView::from(money::from_row(intent.total_minor, &intent.currency)?),
+        };
+        events.push(NewEvent {
+            event: match closing {
+                Closing::Cancelled => Event::PaymentCancelled(data),
+                Closing::Expired => Event::PaymentExpired(data),
+            },
+            office_code: &intent.office_code,
+            case_reference: Some(&intent.case_reference),
+            payment_intent_id: Some(intent.id),
+        });
+    }
+    outbox::enqueue_many(conn, events).await?;
+    Ok(())
 }

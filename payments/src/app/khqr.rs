@@ -3,14 +3,15 @@
 
 use bank_adapters::bakong::BakongTransaction;
 use bank_adapters::khqr::{self, AccountKind, KhqrRequest};
-use chrono::{DateTime, TimeZone, Utc};
-use sqlx::{FromRow, PgConnection};
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::inbox;
 use super::intents::IntentRow;
 use super::money;
-use super::settlement::{self, ReportedPayment, Settlement};
+use super::settlement::Report;
+use super::states::Channel;
 use crate::http::error::ApiError;
 
 /// A bill number the payer's bank app can show: KHQR allows 1 to 25 characters.
@@ -139,52 +140,32 @@ pub struct DueAttempt {
     pub check_count: i32,
 }
 
-/// Records a payment Bakong reports for an attempt, through the same settlement every channel
-/// uses. The receiving account is part of the integrity check: money that reached another
-/// account was not paid to this office.
-pub async fn record_found(
-    conn: &mut PgConnection,
+/// The report of a payment Bakong found for an attempt, with Bakong's answer stored raw in
+/// the inbox first (`raw`); it settles through the path every channel takes
+/// (app::settlement_batch). The receiving account is part of the integrity check: money that
+/// reached another account was not paid to this office.
+pub async fn found_report(
+    pool: &PgPool,
     attempt: &DueAttempt,
     found: &BakongTransaction,
     raw: &serde_json::Value,
-) -> Result<Settlement, ApiError> {
+) -> Result<Report, ApiError> {
     let body = serde_json::to_vec(raw).map_err(ApiError::internal)?;
-    let inbox_id = inbox::store(&mut *conn, "bakong", &serde_json::json!({}), &body).await?;
+    let inbox_id = inbox::store(pool, "bakong", &serde_json::json!({}), &body).await?;
     let expected_account: Option<String> =
         sqlx::query_scalar("select bakong_account_id from offices where code = $1")
             .bind(&attempt.office_code)
-            .fetch_one(&mut *conn)
+            .fetch_one(pool)
             .await?;
-    // Bakong reports amounts as JSON numbers; a value with more decimals than the currency
-    // allows is passed on as text and parked as unsupported rather than rounded.
-    let amount = found.amount.normalize().to_string();
-    let paid_at = found
-        .acknowledged_date_ms
-        .or(Some(found.created_date_ms))
-        .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
-    let report = ReportedPayment {
-        provider: "bakong",
-        channel: "khqr",
-        transaction_id: &found.hash,
-        provider_reference: &attempt.provider_reference,
-        receiving_account_matches: expected_account.as_deref()
-            == Some(found.to_account_id.as_str()),
-        amount: &amount,
-        currency: &found.currency,
-        paid_at,
-        inbox_message_id: Some(inbox_id),
-    };
-    let outcome = settlement::record(conn, &report).await?;
-    inbox::mark(
-        &mut *conn,
-        inbox_id,
-        outcome.inbox_status(),
-        None,
-        &outcome.verdict(),
-        Some(&found.hash),
-    )
-    .await?;
-    Ok(outcome)
+    let mut report = Report::new(
+        "bakong",
+        Channel::Khqr,
+        found.report(&attempt.provider_reference),
+        Some(inbox_id),
+    );
+    report.receiving_account_matches =
+        expected_account.as_deref() == Some(found.to_account_id.as_str());
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -24,5 +24,6 @@ pub mod secrets;
 pub mod seed;
 pub mod settlement;
 pub mod settlement_batch;
+pub mod states;
 pub mod validation;
 pub mod webhooks;

@@ -9,24 +9,117 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::money::MoneyView;
+use super::states::ExceptionKind;
 use crate::http::error::ApiError;
 
-/// The event types of API.md, "Webhooks to the workflow system".
-pub const EVENT_TYPES: [&str; 6] = [
-    "payment.paid",
-    "payment.expired",
-    "payment.cancelled",
-    "refund.succeeded",
-    "refund.failed",
-    "reconciliation.exception",
-];
+/// The name of every event type a webhook endpoint may subscribe to (API.md, "Webhooks to the
+/// workflow system"). Named here once: the `type` of each event, the endpoints' `events` check
+/// and the OpenAPI `webhooks` section read these names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    PaymentPaid,
+    PaymentExpired,
+    PaymentCancelled,
+    /// Announced by the contract so endpoints can subscribe now; emitted once refunds exist.
+    RefundSucceeded,
+    /// As `RefundSucceeded`.
+    RefundFailed,
+    ReconciliationException,
+}
+
+impl EventType {
+    /// Every type, in the contract's order.
+    pub const ALL: [EventType; 6] = [
+        EventType::PaymentPaid,
+        EventType::PaymentExpired,
+        EventType::PaymentCancelled,
+        EventType::RefundSucceeded,
+        EventType::RefundFailed,
+        EventType::ReconciliationException,
+    ];
+
+    /// The name on the wire, such as `payment.paid`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventType::PaymentPaid => "payment.paid",
+            EventType::PaymentExpired => "payment.expired",
+            EventType::PaymentCancelled => "payment.cancelled",
+            EventType::RefundSucceeded => "refund.succeeded",
+            EventType::RefundFailed => "refund.failed",
+            EventType::ReconciliationException => "reconciliation.exception",
+        }
+    }
+
+    /// The type named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// What the OpenAPI `webhooks` section says of an emitted type: the name of its `data`
+    /// schema and a summary; `None` for a type nothing emits yet.
+    pub const fn documentation(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            EventType::PaymentPaid => {
+                Some(("PaymentPaid", "The cashier step is done: the case is paid."))
+            }
+            EventType::PaymentCancelled => Some((
+                "PaymentClosed",
+                "The payment intent was cancelled before payment.",
+            )),
+            EventType::PaymentExpired => {
+                Some(("PaymentClosed", "The payment intent expired unpaid."))
+            }
+            EventType::ReconciliationException => Some((
+                "ReconciliationException",
+                "Money arrived that did not match; it is in suspense.",
+            )),
+            EventType::RefundSucceeded | EventType::RefundFailed => None,
+        }
+    }
+
+    /// Every name, comma-separated (for messages).
+    pub fn names() -> String {
+        EventType::ALL.map(EventType::name).join(", ")
+    }
+}
+
+/// An event the service emits, with its payload: each variant owns its `data` type.
+#[derive(Debug)]
+pub enum Event {
+    PaymentPaid(PaymentPaid),
+    PaymentExpired(PaymentClosed),
+    PaymentCancelled(PaymentClosed),
+    ReconciliationException(ReconciliationException),
+}
+
+impl Event {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Event::PaymentPaid(_) => EventType::PaymentPaid,
+            Event::PaymentExpired(_) => EventType::PaymentExpired,
+            Event::PaymentCancelled(_) => EventType::PaymentCancelled,
+            Event::ReconciliationException(_) => EventType::ReconciliationException,
+        }
+    }
+
+    /// The event's `data` (infallible for these types; an error is reported, not hidden).
+    fn data(&self) -> Result<Value, ApiError> {
+        match self {
+            Event::PaymentPaid(data) => serde_json::to_value(data),
+            Event::PaymentExpired(data) | Event::PaymentCancelled(data) => {
+                serde_json::to_value(data)
+            }
+            Event::ReconciliationException(data) => serde_json::to_value(data),
+        }
+        .map_err(ApiError::internal)
+    }
+}
 
 pub struct NewEvent<'a> {
-    pub event_type: &'a str,
+    pub event: Event,
     pub office_code: &'a str,
     pub case_reference: Option<&'a str>,
     pub payment_intent_id: Option<Uuid>,
-    pub data: Value,
 }
 
 /// Records an event and fans it out to the subscribed active endpoints. Runs inside the
@@ -62,14 +155,15 @@ pub async fn enqueue_many(
                 .case_reference
                 .map_or_else(|| id.to_string(), str::to_owned)
         ));
+        let event_type = event.event.event_type().name();
         payloads.push(json!({
-            "type": event.event_type,
+            "type": event_type,
             "timestamp": timestamp,
-            "data": event.data,
+            "data": event.event.data()?,
         }));
-        metrics::counter!("owso_events_total", "type" => event.event_type.to_owned()).increment(1);
+        metrics::counter!("owso_events_total", "type" => event_type).increment(1);
         ids.push(id);
-        types.push(event.event_type);
+        types.push(event_type);
         offices.push(event.office_code);
         cases.push(event.case_reference);
         intents.push(event.payment_intent_id);
@@ -147,10 +241,7 @@ pub struct PaymentClosed {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReconciliationException {
     pub exception_id: Uuid,
-    /// `amount_mismatch`, `currency_mismatch`, `account_mismatch`, `already_paid`,
-    /// `after_cancel`, `after_expiry`, `unknown_reference`, `unsupported_currency` or
-    /// `channel_mismatch` (a bank reported a payment for an attempt of another channel).
-    pub kind: String,
+    pub kind: ExceptionKind,
     pub office_code: String,
     pub payment_intent_id: Option<Uuid>,
     pub case_reference: Option<String>,
@@ -160,7 +251,15 @@ pub struct ReconciliationException {
     pub amount: MoneyView,
 }
 
-/// Serializes an event body (infallible for these types; an error is reported, not hidden).
-pub fn data<T: Serialize>(value: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(ApiError::internal)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_back_to_its_type() {
+        for kind in EventType::ALL {
+            assert_eq!(EventType::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(EventType::from_name("payment.refunded"), None);
+    }
 }

@@ -7,6 +7,7 @@ use super::attempts::{AttemptRow, AttemptView, ATTEMPT_COLUMNS};
 use super::intents::{IntentRow, INTENT_COLUMNS};
 use super::money::{self, MoneyView};
 use super::quotes::QuoteLine;
+use super::states::IntentStatus;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -15,7 +16,7 @@ pub const PUBLIC_ATTEMPTS: i64 = 10;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicPaymentView {
-    pub status: String,
+    pub status: IntentStatus,
     pub total: MoneyView,
     pub case_reference: String,
     pub office_code: String,
@@ -58,7 +59,7 @@ pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView
     .fetch_all(&mut *conn)
     .await?;
     Ok(PublicPaymentView {
-        status: intent.status.clone(),
+        status: intent.status,
         total: money::from_row(intent.total_minor, &intent.currency)?.into(),
         case_reference: intent.case_reference.clone(),
         office_code: intent.office_code.clone(),

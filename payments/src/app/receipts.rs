@@ -15,7 +15,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::money::{self, MoneyView};
-use super::outbox::{self, NewEvent};
+use super::outbox::{self, Event, NewEvent};
 use crate::http::error::ApiError;
 
 /// Most staged payments numbered in one transaction.
@@ -173,11 +173,10 @@ fn paid_event<'a>(
 ) -> Result<NewEvent<'a>, ApiError> {
     let total = money::from_row(row.total_minor, &row.currency)?;
     Ok(NewEvent {
-        event_type: "payment.paid",
         office_code: office,
         case_reference: Some(&row.case_reference),
         payment_intent_id: Some(row.payment_intent_id),
-        data: outbox::data(&outbox::PaymentPaid {
+        event: Event::PaymentPaid(outbox::PaymentPaid {
             payment_intent_id: row.payment_intent_id,
             case_reference: row.case_reference.clone(),
             office_code: office.to_owned(),
@@ -185,7 +184,7 @@ fn paid_event<'a>(
             channel: row.channel.clone(),
             receipt_number,
             paid_at: row.paid_at,
-        })?,
+        }),
     })
 }
 

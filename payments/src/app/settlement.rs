@@ -1,6 +1,7 @@
-//! What happens when a bank says money moved. Every channel (sandbox callback today, the
-//! Bakong poller and the gateways later) ends here, so the checks and the postings are the
-//! same whatever told us.
+//! What happens when a bank says money moved: the checks and the postings of one [`Report`].
+//! Every channel (sandbox callbacks, the sandbox status worker, the Bakong poller, inbox
+//! recovery; cash and the gateways later) submits its report to app::settlement_batch, which
+//! settles it with these functions, so the rules are the same whatever told us.
 //!
 //! One transaction holds: the provider-transaction claim (one effect per bank transaction id),
 //! the state change, the balanced ledger entry and the outbox event.
@@ -15,27 +16,119 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::attempts::{AttemptRow, ATTEMPT_COLUMNS};
-use super::intents::{self, IntentRow};
+use super::intents::{self, IntentRow, IntentStatus};
 use super::money::{self, MoneyView};
-use super::outbox::{self, NewEvent};
+use super::outbox::{self, Event, NewEvent};
 use super::receipts;
+use super::states::{Channel, ExceptionKind, InboxStatus};
 use crate::http::error::ApiError;
+use bank_adapters::report::{PaymentReport, ReportedAmount};
 
 /// The office whose suspense account holds money for references we cannot place.
 pub const UNALLOCATED_OFFICE: &str = "0000";
 
-/// A payment a bank reports, as reported (amount and currency are the bank's strings).
-pub struct ReportedPayment<'a> {
-    pub provider: &'a str,
-    pub channel: &'a str,
-    pub transaction_id: &'a str,
-    pub provider_reference: &'a str,
-    pub amount: &'a str,
-    pub currency: &'a str,
+/// A payment a bank reports, typed once where its message was read (the adapter's
+/// [`PaymentReport`], placed by [`Report::new`]). Every channel settles one of these, through
+/// app::settlement_batch.
+#[derive(Debug)]
+pub struct Report {
+    pub provider: &'static str,
+    pub channel: Channel,
+    pub transaction_id: String,
+    pub provider_reference: String,
+    pub received: Received,
     /// False when the bank says the money reached another account than the one we asked for.
     pub receiving_account_matches: bool,
+    /// The bank's time of the payment, when it tells one.
     pub paid_at: Option<DateTime<Utc>>,
+    /// The stored raw message, which settling marks with its verdict (every channel stores
+    /// one; `None` only where a caller settles a report it made itself).
     pub inbox_message_id: Option<i64>,
+    /// Whether the message's signature verified: `None` for a channel without signatures.
+    pub signature_valid: Option<bool>,
+}
+
+impl Report {
+    /// The report of `provider` through `channel`, with its amount placed ([`Received`]).
+    pub fn new(
+        provider: &'static str,
+        channel: Channel,
+        report: PaymentReport,
+        inbox_message_id: Option<i64>,
+    ) -> Report {
+        Report {
+            provider,
+            channel,
+            transaction_id: report.transaction_id,
+            provider_reference: report.provider_reference,
+            received: Received::from_bank(report.amount),
+            receiving_account_matches: true,
+            paid_at: report.paid_at,
+            inbox_message_id,
+            signature_valid: None,
+        }
+    }
+}
+
+/// What a bank says was paid, as our books see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// An amount the books can hold; `reported` is the bank's spelling, for the records.
+    Money { money: Money, reported: String },
+    /// A currency we do not keep, more decimals than the currency has, an amount too large or
+    /// no amount at all: never rounded or guessed, parked as `unsupported_currency` with the
+    /// text as sent.
+    Unplaceable { amount: String, currency: String },
+}
+
+impl Received {
+    /// The one place a bank's amount becomes money.
+    pub fn from_bank(amount: ReportedAmount) -> Received {
+        match amount {
+            ReportedAmount::Decimal { value, currency } => {
+                let money = currency.parse::<Currency>().ok().and_then(|code| {
+                    // More fraction digits than the currency has, even zeros (`1.0` riel), is
+                    // a bug at the bank: refused, as Money::parse refuses it, never rounded.
+                    (value.scale() <= code.scale())
+                        .then(|| Money::from_decimal(value, code).ok())
+                        .flatten()
+                });
+                match money {
+                    Some(money) => Received::Money {
+                        money,
+                        reported: value.to_string(),
+                    },
+                    None => Received::Unplaceable {
+                        amount: value.to_string(),
+                        currency,
+                    },
+                }
+            }
+            ReportedAmount::Unreadable { amount, currency } => {
+                Received::Unplaceable { amount, currency }
+            }
+        }
+    }
+
+    /// The money, when the books can hold it.
+    pub fn money(&self) -> Option<Money> {
+        match self {
+            Received::Money { money, .. } => Some(*money),
+            Received::Unplaceable { .. } => None,
+        }
+    }
+
+    /// Amount and currency as the bank reported them, cut to what the records keep.
+    fn as_reported(&self) -> MoneyView {
+        let (amount, currency) = match self {
+            Received::Money { money, reported } => (reported.as_str(), money.currency().code()),
+            Received::Unplaceable { amount, currency } => (amount.as_str(), currency.as_str()),
+        };
+        MoneyView {
+            amount: truncate(amount, 64),
+            currency: truncate(currency, 16),
+        }
+    }
 }
 
 /// What the report led to.
@@ -51,15 +144,18 @@ pub enum Settlement {
     /// This bank transaction was already recorded; nothing changed.
     Duplicate,
     /// The money was parked in suspense and raised as a reconciliation exception.
-    Suspense { kind: String, exception_id: Uuid },
+    Suspense {
+        kind: ExceptionKind,
+        exception_id: Uuid,
+    },
 }
 
 impl Settlement {
     /// The inbox status of the message that reported it.
-    pub fn inbox_status(&self) -> &'static str {
+    pub fn inbox_status(&self) -> InboxStatus {
         match self {
-            Settlement::Duplicate => "duplicate",
-            _ => "processed",
+            Settlement::Duplicate => InboxStatus::Duplicate,
+            Settlement::Paid { .. } | Settlement::Suspense { .. } => InboxStatus::Processed,
         }
     }
 
@@ -67,17 +163,14 @@ impl Settlement {
         match self {
             Settlement::Paid { .. } => "paid".to_owned(),
             Settlement::Duplicate => "duplicate".to_owned(),
-            Settlement::Suspense { kind, .. } => format!("suspense:{kind}"),
+            Settlement::Suspense { kind, .. } => format!("suspense:{}", kind.as_str()),
         }
     }
 }
 
 /// Records a reported payment. Runs inside the caller's transaction.
-pub async fn record(
-    conn: &mut PgConnection,
-    report: &ReportedPayment<'_>,
-) -> Result<Settlement, ApiError> {
-    let won = claim(conn, std::slice::from_ref(report)).await?;
+pub async fn record(conn: &mut PgConnection, report: &Report) -> Result<Settlement, ApiError> {
+    let won = claim(conn, &[report]).await?;
     if won.first() != Some(&true) {
         return Ok(Settlement::Duplicate);
     }
@@ -87,12 +180,9 @@ pub async fn record(
 /// Claims the provider transaction ids of `reports` in one statement: one effect per bank
 /// transaction id. Tells, per report, whether it won its claim; a report loses when the id was
 /// recorded before, or appears earlier in `reports`.
-pub async fn claim(
-    conn: &mut PgConnection,
-    reports: &[ReportedPayment<'_>],
-) -> Result<Vec<bool>, ApiError> {
+pub async fn claim(conn: &mut PgConnection, reports: &[&Report]) -> Result<Vec<bool>, ApiError> {
     let providers: Vec<&str> = reports.iter().map(|r| r.provider).collect();
-    let transaction_ids: Vec<&str> = reports.iter().map(|r| r.transaction_id).collect();
+    let transaction_ids: Vec<&str> = reports.iter().map(|r| r.transaction_id.as_str()).collect();
     let inbox_ids: Vec<Option<i64>> = reports.iter().map(|r| r.inbox_message_id).collect();
     // language=PostgreSQL
     let won: Vec<(String, String)> = sqlx::query_as(
@@ -114,10 +204,9 @@ pub async fn claim(
         .iter()
         .map(|report| {
             // remove(): a second report of the same id in this list is a duplicate.
-            let claimed =
-                won.remove(&(report.provider.to_owned(), report.transaction_id.to_owned()));
+            let claimed = won.remove(&(report.provider.to_owned(), report.transaction_id.clone()));
             if !claimed {
-                metrics::counter!("owso_bank_payments_total", "channel" => report.channel.to_owned(), "outcome" => "duplicate").increment(1);
+                metrics::counter!("owso_bank_payments_total", "channel" => report.channel.as_str(), "outcome" => "duplicate").increment(1);
             }
             claimed
         })
@@ -128,13 +217,13 @@ pub async fn claim(
 /// already (app::settlement_batch claims a whole group in one statement).
 ///
 /// Lock order: an intent before its attempts. Every transaction that locks both (cancel, the
-/// expiry sweep, attempt creation, both settlement paths and the KHQR poller) takes them in
+/// expiry sweep, attempt creation, a settled group and a report settled alone) takes them in
 /// this order, so that none of them can deadlock another and die as a 500: the attempt is
 /// first read without a lock (only to learn its intent, which never changes), then the intent
 /// is locked, then the attempt, read afresh.
 pub async fn record_claimed(
     conn: &mut PgConnection,
-    report: &ReportedPayment<'_>,
+    report: &Report,
 ) -> Result<Settlement, ApiError> {
     // Found by (channel, reference): a channel settles only its own attempts. A citizen can
     // read the reference of their own attempt, so a report through another channel naming
@@ -143,7 +232,7 @@ pub async fn record_claimed(
         "select id, payment_intent_id from payment_attempts where channel = $1 and provider_reference = $2",
     )
     .bind(report.channel)
-    .bind(report.provider_reference)
+    .bind(&report.provider_reference)
     .fetch_optional(&mut *conn)
     .await?;
     let Some((attempt_id, intent_id)) = own else {
@@ -177,12 +266,12 @@ pub async fn record_claimed(
 /// locked), or nothing we know (`unknown_reference`, the unallocated office).
 async fn park_misdirected(
     conn: &mut PgConnection,
-    report: &ReportedPayment<'_>,
+    report: &Report,
 ) -> Result<Settlement, ApiError> {
     let other: Option<AttemptRow> = sqlx::query_as(&format!(
         "select {ATTEMPT_COLUMNS} from payment_attempts where provider_reference = $1"
     ))
-    .bind(report.provider_reference)
+    .bind(&report.provider_reference)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(attempt) = other else {
@@ -190,7 +279,7 @@ async fn park_misdirected(
             conn,
             report,
             UNALLOCATED_OFFICE,
-            "unknown_reference",
+            ExceptionKind::UnknownReference,
             None,
             None,
         )
@@ -200,14 +289,14 @@ async fn park_misdirected(
     tracing::warn!(
         attempt.id = %attempt.id,
         attempt.channel = %attempt.channel,
-        report.channel = report.channel,
+        report.channel = report.channel.as_str(),
         "a bank reported a payment for an attempt of another channel"
     );
     park(
         conn,
         report,
         &attempt.office_code,
-        "channel_mismatch",
+        ExceptionKind::ChannelMismatch,
         Some(&intent),
         Some(&attempt),
     )
@@ -220,7 +309,7 @@ const BANK_CLOCK_AHEAD_TOLERANCE_S: i64 = 300;
 /// Checks the time a bank reports for a payment against ours: before the attempt existed, or
 /// more than five minutes ahead, the bank's clock (or its report) is wrong. Logged and
 /// counted, never used: our clock dates the payment either way.
-pub fn note_bank_clock(report: &ReportedPayment<'_>, attempt: &AttemptRow, now: DateTime<Utc>) {
+pub fn note_bank_clock(report: &Report, attempt: &AttemptRow, now: DateTime<Utc>) {
     let Some(reported) = report.paid_at else {
         return;
     };
@@ -231,10 +320,10 @@ pub fn note_bank_clock(report: &ReportedPayment<'_>, attempt: &AttemptRow, now: 
     } else {
         return;
     };
-    metrics::counter!("owso_bank_clock_skew_total", "channel" => report.channel.to_owned(), "direction" => direction).increment(1);
+    metrics::counter!("owso_bank_clock_skew_total", "channel" => report.channel.as_str(), "direction" => direction).increment(1);
     tracing::warn!(
         attempt.id = %attempt.id,
-        channel = report.channel,
+        channel = report.channel.as_str(),
         bank_paid_at = %reported,
         attempt.created_at = %attempt.created_at,
         direction,
@@ -245,28 +334,27 @@ pub fn note_bank_clock(report: &ReportedPayment<'_>, attempt: &AttemptRow, now: 
 /// Why a reported payment cannot settle its attempt (a suspense kind), or `None` when it
 /// pays the attempt exactly, to the right account, while the intent awaits payment.
 pub fn unexpected(
-    report: &ReportedPayment<'_>,
+    report: &Report,
     attempt: &AttemptRow,
     intent: &IntentRow,
-) -> Option<&'static str> {
-    let received = report
-        .currency
-        .parse::<Currency>()
-        .ok()
-        .and_then(|currency| Money::parse(report.amount, currency).ok());
-    match received {
-        None => Some("unsupported_currency"),
-        Some(_) if !report.receiving_account_matches => Some("account_mismatch"),
-        Some(money) if money.currency().code() != attempt.currency.trim() => {
-            Some("currency_mismatch")
-        }
-        Some(money) if money.amount_minor() != attempt.amount_minor => Some("amount_mismatch"),
-        Some(_) => match intent.status.as_str() {
-            "awaiting_payment" => None,
-            "paid" => Some("already_paid"),
-            "cancelled" => Some("after_cancel"),
-            _ => Some("after_expiry"),
-        },
+) -> Option<ExceptionKind> {
+    let Some(money) = report.received.money() else {
+        return Some(ExceptionKind::UnsupportedCurrency);
+    };
+    if !report.receiving_account_matches {
+        return Some(ExceptionKind::AccountMismatch);
+    }
+    if money.currency().code() != attempt.currency.trim() {
+        return Some(ExceptionKind::CurrencyMismatch);
+    }
+    if money.amount_minor() != attempt.amount_minor {
+        return Some(ExceptionKind::AmountMismatch);
+    }
+    match intent.status {
+        IntentStatus::AwaitingPayment => None,
+        IntentStatus::Paid => Some(ExceptionKind::AlreadyPaid),
+        IntentStatus::Cancelled => Some(ExceptionKind::AfterCancel),
+        IntentStatus::Expired => Some(ExceptionKind::AfterExpiry),
     }
 }
 
@@ -275,7 +363,7 @@ pub fn unexpected(
 /// payment counts from: our clock now, never the bank's (a bank's clock must not pick the
 /// fiscal year of a receipt number); the bank's time is kept beside it as `bank_paid_at`.
 pub fn payment_entry(
-    report: &ReportedPayment<'_>,
+    report: &Report,
     intent: &IntentRow,
     attempt: &AttemptRow,
 ) -> Result<(BalancedEntry, Money, DateTime<Utc>), ApiError> {
@@ -285,7 +373,7 @@ pub fn payment_entry(
     let clearing = AccountCode::new(
         &intent.office_code,
         AccountKind::Clearing {
-            channel: report.channel.to_owned(),
+            channel: report.channel.as_str().to_owned(),
         },
         total.currency(),
     )?;
@@ -317,7 +405,7 @@ pub fn payment_entry(
 
 async fn settle(
     conn: &mut PgConnection,
-    report: &ReportedPayment<'_>,
+    report: &Report,
     intent: &IntentRow,
     attempt: &AttemptRow,
 ) -> Result<Settlement, ApiError> {
@@ -350,7 +438,7 @@ async fn settle(
 
 /// What [`write_paid`] writes for one settled payment.
 pub struct PaidWrite<'a> {
-    pub report: &'a ReportedPayment<'a>,
+    pub report: &'a Report,
     pub intent: &'a IntentRow,
     pub attempt: &'a AttemptRow,
     pub entry_id: i64,
@@ -374,8 +462,11 @@ pub async fn write_paid(
     let intent_ids: Vec<Uuid> = paid.iter().map(|p| p.intent.id).collect();
     let attempt_ids: Vec<Uuid> = paid.iter().map(|p| p.attempt.id).collect();
     let paid_ats: Vec<DateTime<Utc>> = paid.iter().map(|p| p.paid_at).collect();
-    let transaction_ids: Vec<&str> = paid.iter().map(|p| p.report.transaction_id).collect();
-    let channels: Vec<&str> = paid.iter().map(|p| p.report.channel).collect();
+    let transaction_ids: Vec<&str> = paid
+        .iter()
+        .map(|p| p.report.transaction_id.as_str())
+        .collect();
+    let channels: Vec<&str> = paid.iter().map(|p| p.report.channel.as_str()).collect();
     let entry_ids: Vec<i64> = paid.iter().map(|p| p.entry_id).collect();
     let providers: Vec<&str> = paid.iter().map(|p| p.report.provider).collect();
     let offices: Vec<&str> = paid.iter().map(|p| p.intent.office_code.as_str()).collect();
@@ -461,7 +552,7 @@ pub async fn write_paid(
         )));
     }
     for p in paid {
-        metrics::counter!("owso_bank_payments_total", "channel" => p.report.channel.to_owned(), "outcome" => "paid").increment(1);
+        metrics::counter!("owso_bank_payments_total", "channel" => p.report.channel.as_str(), "outcome" => "paid").increment(1);
         tracing::info!(payment.id = %p.intent.id, attempt.id = %p.attempt.id, "payment confirmed");
     }
     Ok(())
@@ -470,23 +561,18 @@ pub async fn write_paid(
 /// Money that arrived where it was not expected: never dropped, parked in suspense and raised.
 async fn park(
     conn: &mut PgConnection,
-    report: &ReportedPayment<'_>,
+    report: &Report,
     office_code: &str,
-    kind: &str,
+    kind: ExceptionKind,
     intent: Option<&IntentRow>,
     attempt: Option<&AttemptRow>,
 ) -> Result<Settlement, ApiError> {
-    let received = report
-        .currency
-        .parse::<Currency>()
-        .ok()
-        .and_then(|currency| Money::parse(report.amount, currency).ok());
-    let (kind, entry_id) = match received {
+    let (kind, entry_id) = match report.received.money() {
         Some(money) if money.is_positive() => {
             let clearing = AccountCode::new(
                 office_code,
                 AccountKind::Clearing {
-                    channel: report.channel.to_owned(),
+                    channel: report.channel.as_str().to_owned(),
                 },
                 money.currency(),
             )?;
@@ -494,7 +580,7 @@ async fn park(
             let entry = EntryBuilder::new(
                 office_code,
                 "suspense",
-                &format!("unexpected {} payment: {kind}", report.channel),
+                &format!("unexpected {} payment: {}", report.channel, kind.as_str()),
             )
             .idempotency_key(format!("{}:{}", report.provider, report.transaction_id))
             .metadata(json!({
@@ -514,8 +600,9 @@ async fn park(
             (kind, Some(id.0))
         }
         // A currency or amount our books cannot hold is still recorded, for a person to act on.
-        _ => ("unsupported_currency", None),
+        _ => (ExceptionKind::UnsupportedCurrency, None),
     };
+    let reported = report.received.as_reported();
     let exception_id = Uuid::now_v7();
     // language=PostgreSQL
     sqlx::query(
@@ -527,24 +614,24 @@ async fn park(
     .bind(office_code)
     .bind(kind)
     .bind(report.provider)
-    .bind(report.transaction_id)
+    .bind(&report.transaction_id)
     .bind(intent.map(|intent| intent.id))
     .bind(attempt.map(|attempt| attempt.id))
-    .bind(truncate(report.amount, 64))
-    .bind(truncate(report.currency, 16))
+    .bind(&reported.amount)
+    .bind(&reported.currency)
     .bind(entry_id)
     .bind(json!({
         "provider_reference": report.provider_reference,
         "channel": report.channel,
-        "attempt_channel": attempt.map(|attempt| attempt.channel.as_str()),
+        "attempt_channel": attempt.map(|attempt| attempt.channel),
         "bank_paid_at": report.paid_at,
     }))
     .execute(&mut *conn)
     .await?;
     sqlx::query("update provider_transactions set outcome = $3, payment_attempt_id = $4, ledger_entry_id = $5 where provider = $1 and transaction_id = $2")
         .bind(report.provider)
-        .bind(report.transaction_id)
-        .bind(format!("suspense:{kind}"))
+        .bind(&report.transaction_id)
+        .bind(format!("suspense:{}", kind.as_str()))
         .bind(attempt.map(|attempt| attempt.id))
         .bind(entry_id)
         .execute(&mut *conn)
@@ -552,34 +639,90 @@ async fn park(
     outbox::enqueue(
         conn,
         NewEvent {
-            event_type: "reconciliation.exception",
             office_code,
             case_reference: intent.map(|intent| intent.case_reference.as_str()),
             payment_intent_id: intent.map(|intent| intent.id),
-            data: outbox::data(&outbox::ReconciliationException {
+            event: Event::ReconciliationException(outbox::ReconciliationException {
                 exception_id,
-                kind: kind.to_owned(),
+                kind,
                 office_code: office_code.to_owned(),
                 payment_intent_id: intent.map(|intent| intent.id),
                 case_reference: intent.map(|intent| intent.case_reference.clone()),
                 provider: report.provider.to_owned(),
-                provider_transaction_id: report.transaction_id.to_owned(),
-                amount: MoneyView {
-                    amount: truncate(report.amount, 64),
-                    currency: truncate(report.currency, 16),
-                },
-            })?,
+                provider_transaction_id: report.transaction_id.clone(),
+                amount: reported,
+            }),
         },
     )
     .await?;
-    metrics::counter!("owso_bank_payments_total", "channel" => report.channel.to_owned(), "outcome" => "suspense").increment(1);
-    tracing::warn!(exception.id = %exception_id, exception.kind = kind, office.code = office_code, "unexpected payment parked in suspense");
-    Ok(Settlement::Suspense {
-        kind: kind.to_owned(),
-        exception_id,
-    })
+    metrics::counter!("owso_bank_payments_total", "channel" => report.channel.as_str(), "outcome" => "suspense").increment(1);
+    tracing::warn!(exception.id = %exception_id, exception.kind = kind.as_str(), office.code = office_code, "unexpected payment parked in suspense");
+    Ok(Settlement::Suspense { kind, exception_id })
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    fn decimal(value: Decimal, currency: &str) -> Received {
+        Received::from_bank(ReportedAmount::Decimal {
+            value,
+            currency: currency.to_owned(),
+        })
+    }
+
+    /// Money when the books can hold it, exactly as Money::parse would read the bank's text;
+    /// otherwise the text as sent, for suspense.
+    #[test]
+    fn a_bank_amount_becomes_money_once_or_stays_text() {
+        assert_eq!(
+            decimal(Decimal::new(125, 1), "USD"),
+            Received::Money {
+                money: Money::from_minor(1250, Currency::Usd),
+                reported: "12.5".to_owned()
+            }
+        );
+        assert_eq!(
+            decimal(Decimal::new(600_000, 0), "KHR").money(),
+            Some(Money::from_minor(600_000, Currency::Khr))
+        );
+        // A decimal riel, even `.0`, is a bug at the bank: never rounded.
+        assert_eq!(
+            decimal(Decimal::new(6_000_000, 1), "KHR"),
+            Received::Unplaceable {
+                amount: "600000.0".to_owned(),
+                currency: "KHR".to_owned()
+            }
+        );
+        assert_eq!(
+            decimal(Decimal::new(100, 0), "EUR"),
+            Received::Unplaceable {
+                amount: "100".to_owned(),
+                currency: "EUR".to_owned()
+            }
+        );
+        assert_eq!(
+            Received::from_bank(ReportedAmount::Unreadable {
+                amount: "-5".to_owned(),
+                currency: "KHR".to_owned()
+            })
+            .money(),
+            None
+        );
+        assert_eq!(
+            Received::from_bank(ReportedAmount::Unreadable {
+                amount: "x".repeat(100),
+                currency: "KHR".to_owned()
+            })
+            .as_reported()
+            .amount
+            .len(),
+            64
+        );
+    }
 }

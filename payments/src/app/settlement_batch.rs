@@ -1,7 +1,10 @@
-//! Group commit for bank callbacks: the callbacks that arrive while a group is being written
-//! are settled together, in one transaction, with a fixed number of statements for the
+//! The one settlement path: every bank report (a sandbox callback, the sandbox status
+//! worker's answer, the Bakong poller's, an inbox message recovered after a crash) is settled
+//! here. Group commit: the reports that arrive while a group is being written are settled
+//! together, in one transaction, with a fixed number of statements for the
 //! usual case (each one pays its attempt exactly), instead of about ten statements and a
-//! commit each. The same idea as `ledger::GroupCommitter`, one level up: the claim, the
+//! commit each. The gathering loop is `ledger::GroupQueue`, the one under
+//! `ledger::GroupCommitter`, one level up: the claim, the
 //! ledger entry, the state change, the staged event and the inbox verdict of every callback
 //! still commit together, and each callback gets its own [`Settlement`]. The group also hands
 //! out its receipt numbers before it commits, so the office's counter moves once per group.
@@ -16,16 +19,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use chrono::{DateTime, Utc};
+use ledger::{GroupConfig, GroupQueue};
 use sqlx::{PgConnection, PgPool};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::attempts::{AttemptRow, ATTEMPT_COLUMNS};
 use super::inbox;
 use super::intents::{IntentRow, INTENT_COLUMNS};
 use super::receipts::{self, Numbering};
-use super::settlement::{self, PaidWrite, ReportedPayment, Settlement};
+use super::settlement::{self, PaidWrite, Report, Settlement};
+use super::states::InboxStatus;
 use crate::http::error::ApiError;
 
 /// Most callbacks settled in one transaction.
@@ -33,38 +37,8 @@ const MAX_GROUP: usize = 128;
 /// Groups written at once (each holds one pooled connection while it works).
 const COMMITTERS: usize = 2;
 
-/// A bank's report, owned, so it can wait in the queue.
-pub struct OwnedReport {
-    pub provider: &'static str,
-    pub channel: &'static str,
-    pub transaction_id: String,
-    pub provider_reference: String,
-    pub amount: String,
-    pub currency: String,
-    pub receiving_account_matches: bool,
-    pub paid_at: Option<DateTime<Utc>>,
-    /// The stored raw message; the group marks it with its verdict.
-    pub inbox_message_id: i64,
-}
-
-impl OwnedReport {
-    fn borrowed(&self) -> ReportedPayment<'_> {
-        ReportedPayment {
-            provider: self.provider,
-            channel: self.channel,
-            transaction_id: &self.transaction_id,
-            provider_reference: &self.provider_reference,
-            amount: &self.amount,
-            currency: &self.currency,
-            receiving_account_matches: self.receiving_account_matches,
-            paid_at: self.paid_at,
-            inbox_message_id: Some(self.inbox_message_id),
-        }
-    }
-}
-
 struct Job {
-    report: OwnedReport,
+    report: Report,
     reply: oneshot::Sender<Result<Settlement, ApiError>>,
 }
 
@@ -73,7 +47,7 @@ struct Job {
 pub struct SettlementBatcher {
     pool: PgPool,
     numbering: Arc<Numbering>,
-    jobs: OnceLock<mpsc::Sender<Job>>,
+    jobs: OnceLock<GroupQueue<Job>>,
 }
 
 impl SettlementBatcher {
@@ -85,27 +59,51 @@ impl SettlementBatcher {
         }
     }
 
-    fn sender(&self) -> &mpsc::Sender<Job> {
+    fn queue(&self) -> &GroupQueue<Job> {
         self.jobs.get_or_init(|| {
-            let (jobs, queue) = mpsc::channel(4096);
-            let queue = Arc::new(Mutex::new(queue));
-            for _ in 0..COMMITTERS {
-                tokio::spawn(run(
-                    self.pool.clone(),
-                    Arc::clone(&self.numbering),
-                    Arc::clone(&queue),
-                ));
-            }
-            jobs
+            let pool = self.pool.clone();
+            let numbering = Arc::clone(&self.numbering);
+            GroupQueue::start(
+                GroupConfig {
+                    max_batch: MAX_GROUP,
+                    committers: COMMITTERS,
+                    queue: 4096,
+                },
+                move |jobs| commit(pool.clone(), Arc::clone(&numbering), jobs),
+            )
         })
     }
 
-    /// Settles `report` in the next group, marks its inbox message, and returns once the group
-    /// committed and its payments were numbered.
-    pub async fn settle(&self, report: OwnedReport) -> Result<Settlement, ApiError> {
+    /// Settles `report` in the next group, marks its inbox message with the verdict, and
+    /// returns once the group committed and its payments were numbered. When settling fails
+    /// the message is marked `failed` (kept to be replayed) and the error returned.
+    pub async fn settle(&self, report: Report) -> Result<Settlement, ApiError> {
+        let inbox_id = report.inbox_message_id;
+        let transaction_id = report.transaction_id.clone();
+        let signature_valid = report.signature_valid;
+        let outcome = match self.queued(report).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(error) => error,
+        };
+        let Some(inbox_id) = inbox_id else {
+            return Err(outcome);
+        };
+        inbox::mark(
+            &self.pool,
+            inbox_id,
+            InboxStatus::Failed,
+            signature_valid,
+            "processing_failed",
+            Some(&transaction_id),
+        )
+        .await?;
+        Err(outcome)
+    }
+
+    async fn queued(&self, report: Report) -> Result<Settlement, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.sender()
-            .send(Job { report, reply })
+        self.queue()
+            .submit(Job { report, reply })
             .await
             .map_err(|_| ApiError::internal("the settlement committer has stopped"))?;
         answer
@@ -114,43 +112,29 @@ impl SettlementBatcher {
     }
 }
 
-async fn run(pool: PgPool, numbering: Arc<Numbering>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    loop {
-        {
-            let mut queue = queue.lock().await;
-            if queue.recv_many(&mut group, MAX_GROUP).await == 0 {
-                return;
+/// Settles one group and answers each of its callers.
+async fn commit(pool: PgPool, numbering: Arc<Numbering>, jobs: Vec<Job>) {
+    let reports: Vec<&Report> = jobs.iter().map(|job| &job.report).collect();
+    let outcomes = match settle_group(&pool, &reports).await {
+        Ok(outcomes) => {
+            // Numbered inside the group's transaction: answer at once.
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
             }
+            return;
         }
-        let jobs: Vec<Job> = std::mem::take(&mut group);
-        let reports: Vec<&OwnedReport> = jobs.iter().map(|job| &job.report).collect();
-        let outcomes = match settle_group(&pool, &reports).await {
-            Ok(outcomes) => {
-                // Numbered inside the group's transaction: answer at once.
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
-                }
-                continue;
+        Err(error) => {
+            tracing::warn!(error = %error, callbacks = jobs.len(), "settling a group failed; settling each alone");
+            let mut outcomes = Vec::with_capacity(jobs.len());
+            for report in &reports {
+                outcomes.push(settle_alone(&pool, report).await);
             }
-            Err(error) => {
-                tracing::warn!(error = %error, callbacks = jobs.len(), "settling a group failed; settling each alone");
-                let mut outcomes = Vec::with_capacity(jobs.len());
-                for report in &reports {
-                    outcomes.push(settle_alone(&pool, report).await);
-                }
-                outcomes
-            }
-        };
-        // Settled one by one: numbering follows (beside the committer, which goes on to the
-        // next group at once); callers get their answer once their payment is numbered.
-        tokio::spawn(number_and_answer(
-            pool.clone(),
-            Arc::clone(&numbering),
-            jobs,
-            outcomes,
-        ));
-    }
+            outcomes
+        }
+    };
+    // Settled one by one: numbering follows (beside the committer, which goes on to the
+    // next group at once); callers get their answer once their payment is numbered.
+    tokio::spawn(number_and_answer(pool, numbering, jobs, outcomes));
 }
 
 async fn number_and_answer(
@@ -176,22 +160,22 @@ async fn number_and_answer(
 }
 
 /// One callback in its own transaction: the path of a group that failed.
-async fn settle_alone(pool: &PgPool, report: &OwnedReport) -> Result<Settlement, ApiError> {
+async fn settle_alone(pool: &PgPool, report: &Report) -> Result<Settlement, ApiError> {
     let mut tx = pool.begin().await?;
-    let outcome = settlement::record(&mut tx, &report.borrowed()).await?;
+    let outcome = settlement::record(&mut tx, report).await?;
     mark(&mut tx, &[(report, &outcome)]).await?;
     tx.commit().await?;
     Ok(outcome)
 }
 
 /// The whole group in one transaction; outcomes in the order of `reports`.
-async fn settle_group(
-    pool: &PgPool,
-    reports: &[&OwnedReport],
-) -> Result<Vec<Settlement>, ApiError> {
+async fn settle_group(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Settlement>, ApiError> {
     let mut tx = pool.begin().await?;
     let claimed = claim(&mut tx, reports).await?;
-    let channels: Vec<&str> = claimed.iter().map(|(_, report)| report.channel).collect();
+    let channels: Vec<&str> = claimed
+        .iter()
+        .map(|(_, report)| report.channel.as_str())
+        .collect();
     let references: Vec<&str> = claimed
         .iter()
         .map(|(_, report)| report.provider_reference.as_str())
@@ -247,7 +231,7 @@ async fn settle_group(
             });
         match pair {
             Some((attempt, intent))
-                if settlement::unexpected(&report.borrowed(), attempt, intent).is_none()
+                if settlement::unexpected(report, attempt, intent).is_none()
                     && intents_paid.insert(intent.id) =>
             {
                 plain.push((*index, *report, attempt, intent));
@@ -257,12 +241,8 @@ async fn settle_group(
     }
 
     // The usual case, set-based: every entry in three statements, every state write in one.
-    let borrowed: Vec<ReportedPayment<'_>> = plain
-        .iter()
-        .map(|(_, report, _, _)| report.borrowed())
-        .collect();
     let mut built = Vec::with_capacity(plain.len());
-    for ((_, _, attempt, intent), report) in plain.iter().zip(&borrowed) {
+    for (_, report, attempt, intent) in &plain {
         built.push(settlement::payment_entry(report, intent, attempt)?);
     }
     let entries: Vec<&ledger::BalancedEntry> = built.iter().map(|(entry, _, _)| entry).collect();
@@ -273,11 +253,10 @@ async fn settle_group(
     };
     let writes: Vec<PaidWrite<'_>> = plain
         .iter()
-        .zip(&borrowed)
         .zip(&built)
         .zip(&posted)
         .map(
-            |((((_, _, attempt, intent), report), (_, total, paid_at)), posted)| PaidWrite {
+            |(((_, report, attempt, intent), (_, total, paid_at)), posted)| PaidWrite {
                 report,
                 intent,
                 attempt,
@@ -302,7 +281,7 @@ async fn settle_group(
                 case_reference: write.intent.case_reference.clone(),
                 total_minor: write.total.amount_minor(),
                 currency: write.total.currency().code().to_owned(),
-                channel: write.report.channel.to_owned(),
+                channel: write.report.channel.as_str().to_owned(),
                 paid_at: write.paid_at,
             });
     }
@@ -319,7 +298,7 @@ async fn settle_group(
     // does; its office's queue is numbered below.
     let mut staged_offices: BTreeSet<String> = BTreeSet::new();
     for (index, report) in unusual {
-        let outcome = settlement::record_claimed(&mut tx, &report.borrowed()).await?;
+        let outcome = settlement::record_claimed(&mut tx, report).await?;
         if let Settlement::Paid { office_code, .. } = &outcome {
             staged_offices.insert(office_code.clone());
         }
@@ -331,7 +310,7 @@ async fn settle_group(
         .into_iter()
         .map(|outcome| outcome.unwrap_or(Settlement::Duplicate))
         .collect();
-    let marks: Vec<(&OwnedReport, &Settlement)> = reports.iter().copied().zip(&outcomes).collect();
+    let marks: Vec<(&Report, &Settlement)> = reports.iter().copied().zip(&outcomes).collect();
     mark(&mut tx, &marks).await?;
     // Numbered last before the commit: the office's counter is held from here to the commit,
     // once for the whole group, and no numbering transaction follows. Staged rows first, so
@@ -350,10 +329,9 @@ async fn settle_group(
 /// that won their claim, with their index.
 async fn claim<'r>(
     conn: &mut PgConnection,
-    reports: &[&'r OwnedReport],
-) -> Result<Vec<(usize, &'r OwnedReport)>, ApiError> {
-    let borrowed: Vec<ReportedPayment<'_>> = reports.iter().map(|r| r.borrowed()).collect();
-    let won = settlement::claim(conn, &borrowed).await?;
+    reports: &[&'r Report],
+) -> Result<Vec<(usize, &'r Report)>, ApiError> {
+    let won = settlement::claim(conn, reports).await?;
     Ok(reports
         .iter()
         .copied()
@@ -364,19 +342,32 @@ async fn claim<'r>(
 }
 
 /// Marks every report's raw message with its verdict, in one statement.
-async fn mark(
-    conn: &mut PgConnection,
-    marks: &[(&OwnedReport, &Settlement)],
-) -> Result<(), ApiError> {
-    let ids: Vec<i64> = marks.iter().map(|(r, _)| r.inbox_message_id).collect();
-    let statuses: Vec<&str> = marks
+async fn mark(conn: &mut PgConnection, marks: &[(&Report, &Settlement)]) -> Result<(), ApiError> {
+    let marks: Vec<(i64, &Report, &Settlement)> = marks
         .iter()
-        .map(|(_, outcome)| outcome.inbox_status())
+        .filter_map(|(r, outcome)| r.inbox_message_id.map(|id| (id, *r, *outcome)))
         .collect();
-    let verdicts: Vec<String> = marks.iter().map(|(_, outcome)| outcome.verdict()).collect();
+    let ids: Vec<i64> = marks.iter().map(|(id, _, _)| *id).collect();
+    let statuses: Vec<InboxStatus> = marks
+        .iter()
+        .map(|(_, _, outcome)| outcome.inbox_status())
+        .collect();
+    let verdicts: Vec<String> = marks
+        .iter()
+        .map(|(_, _, outcome)| outcome.verdict())
+        .collect();
     let transaction_ids: Vec<&str> = marks
         .iter()
-        .map(|(r, _)| r.transaction_id.as_str())
+        .map(|(_, r, _)| r.transaction_id.as_str())
         .collect();
-    inbox::mark_many(conn, &ids, &statuses, &verdicts, &transaction_ids).await
+    let signatures: Vec<Option<bool>> = marks.iter().map(|(_, r, _)| r.signature_valid).collect();
+    inbox::mark_many(
+        conn,
+        &ids,
+        &statuses,
+        &verdicts,
+        &transaction_ids,
+        &signatures,
+    )
+    .await
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Principal, Role};
-use super::outbox::EVENT_TYPES;
+use super::outbox::EventType;
 use super::pagination::{cursor, Page};
 use super::secrets::{webhook_context, Keyring};
 use crate::http::error::ApiError;
@@ -32,7 +32,9 @@ pub struct CreateEndpointRequest {
 
 /// The OpenAPI schema of `events`: at least one event type (or `*`), no more than there are.
 fn events_schema() -> utoipa::openapi::Array {
-    let names: Vec<&str> = std::iter::once("*").chain(EVENT_TYPES).collect();
+    let names: Vec<&str> = std::iter::once("*")
+        .chain(EventType::ALL.iter().map(|event| event.name()))
+        .collect();
     utoipa::openapi::schema::ArrayBuilder::new()
         .items(super::validation::text_enum(&names))
         .min_items(Some(1))
@@ -168,19 +170,19 @@ pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, ApiEr
 }
 
 fn validate_events(events: &[String]) -> Result<(), ApiError> {
-    if events.is_empty() || events.len() > EVENT_TYPES.len() + 1 {
+    if events.is_empty() || events.len() > EventType::ALL.len() + 1 {
         return Err(ApiError::validation(
             "events",
             "events must list 1 or more event types",
         ));
     }
     for event in events {
-        if event != "*" && !EVENT_TYPES.contains(&event.as_str()) {
+        if event != "*" && EventType::from_name(event).is_none() {
             return Err(ApiError::validation(
                 "events",
                 format!(
                     "unknown event type {event:?}; known: {}",
-                    EVENT_TYPES.join(", ")
+                    EventType::names()
                 ),
             ));
         }
@@ -212,19 +214,19 @@ pub async fn create_endpoint(
 ) -> Result<CreatedEndpointView, ApiError> {
     principal.require(&[Role::Admin])?;
     let url = validate_url(&request.url, state.config.webhook_allow_link_local)?;
-    if request.events.is_empty() || request.events.len() > EVENT_TYPES.len() + 1 {
+    if request.events.is_empty() || request.events.len() > EventType::ALL.len() + 1 {
         return Err(ApiError::validation(
             "events",
             "events must list 1 or more event types",
         ));
     }
     for event in &request.events {
-        if event != "*" && !EVENT_TYPES.contains(&event.as_str()) {
+        if event != "*" && EventType::from_name(event).is_none() {
             return Err(ApiError::validation(
                 "events",
                 format!(
                     "unknown event type {event:?}; known: {}",
-                    EVENT_TYPES.join(", ")
+                    EventType::names()
                 ),
             ));
         }

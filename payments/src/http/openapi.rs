@@ -5,6 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{attempts, callbacks, catalog, intents, ledger, ops, public, webhooks};
+use crate::app::outbox::EventType;
 
 struct BearerAuth;
 
@@ -67,31 +68,6 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
-/// The events we send to the workflow system (OpenAPI 3.1 `webhooks`), each with the `data`
-/// type the outbox serializes.
-const WEBHOOK_EVENTS: [(&str, &str, &str); 4] = [
-    (
-        "payment.paid",
-        "PaymentPaid",
-        "The cashier step is done: the case is paid.",
-    ),
-    (
-        "payment.cancelled",
-        "PaymentClosed",
-        "The payment intent was cancelled before payment.",
-    ),
-    (
-        "payment.expired",
-        "PaymentClosed",
-        "The payment intent expired unpaid.",
-    ),
-    (
-        "reconciliation.exception",
-        "ReconciliationException",
-        "Money arrived that did not match; it is in suspense.",
-    ),
-];
-
 fn webhooks() -> serde_json::Value {
     let signature_headers = serde_json::json!([
         {"name": "webhook-id", "in": "header", "required": true, "schema": {"type": "string"},
@@ -102,7 +78,13 @@ fn webhooks() -> serde_json::Value {
          "description": "Space-separated `v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>`; two during a secret rotation."}
     ]);
     let mut hooks = serde_json::Map::new();
-    for (event, schema, summary) in WEBHOOK_EVENTS {
+    // The events we send to the workflow system (OpenAPI 3.1 `webhooks`), each with the `data`
+    // type the outbox serializes: named by app::outbox::EventType, nowhere else.
+    for kind in EventType::ALL {
+        let Some((schema, summary)) = kind.documentation() else {
+            continue;
+        };
+        let event = kind.name();
         hooks.insert(
             event.to_owned(),
             serde_json::json!({

@@ -2,6 +2,7 @@
 //! the web UIs; this one shows what is owed and its state, with no script.
 
 use crate::app::public::PublicPaymentView;
+use crate::app::states::IntentStatus;
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -38,15 +39,15 @@ pub fn pay_page(view: &PublicPaymentView, english: bool) -> String {
             "បង្កាន់ដៃ",
         )
     };
-    let status = match (view.status.as_str(), english) {
-        ("paid", false) => "បានបង់ប្រាក់",
-        ("awaiting_payment", false) => "រង់ចាំការបង់ប្រាក់",
-        ("cancelled", false) => "បានលុបចោល",
-        ("expired", false) => "ផុតកំណត់",
-        ("paid", true) => "Paid",
-        ("awaiting_payment", true) => "Awaiting payment",
-        ("cancelled", true) => "Cancelled",
-        _ => "Expired",
+    let status = match (view.status, english) {
+        (IntentStatus::Paid, false) => "បានបង់ប្រាក់",
+        (IntentStatus::AwaitingPayment, false) => "រង់ចាំការបង់ប្រាក់",
+        (IntentStatus::Cancelled, false) => "បានលុបចោល",
+        (IntentStatus::Expired, false) => "ផុតកំណត់",
+        (IntentStatus::Paid, true) => "Paid",
+        (IntentStatus::AwaitingPayment, true) => "Awaiting payment",
+        (IntentStatus::Cancelled, true) => "Cancelled",
+        (IntentStatus::Expired, true) => "Expired",
     };
     let office = if english {
         &view.office_name_en

@@ -1,10 +1,8 @@
 //! Expires intents whose time is up, with their `payment.expired` event in the same transaction.
 
 use tokio::sync::watch;
-use uuid::Uuid;
 
-use crate::app::money::{self, MoneyView};
-use crate::app::outbox::{self, NewEvent};
+use crate::app::intents::{self, Closing, ClosingIntent};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -37,46 +35,24 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
     let grace = i64::try_from(state.config.khqr_grace.as_millis()).unwrap_or(i64::MAX);
     let mut tx = state.pool.begin().await?;
     // language=PostgreSQL
-    let expired: Vec<(Uuid, String, String, String, i64)> = sqlx::query_as(
-        "update payment_intents set status = 'expired', updated_at = now()
-         where id in (select i.id from payment_intents i
-                      where i.status = 'awaiting_payment' and i.expires_at < now()
-                        -- Bakong is asked once more about a QR before its intent may expire,
-                        -- but no longer than the grace period after the intent's expiry: a
-                        -- poller that cannot reach Bakong (or is stuck) must not keep intents
-                        -- open for ever. A payment found later still goes to suspense.
-                        and (i.expires_at + $2::bigint * interval '1 millisecond' < now()
-                             or not exists (select 1 from payment_attempts a
-                                            where a.payment_intent_id = i.id and a.poll_state = 'active'))
-                      order by i.expires_at limit $1 for update of i skip locked)
-         returning id, office_code, case_reference, currency, total_minor",
+    let expired: Vec<ClosingIntent> = sqlx::query_as(
+        "select i.id, i.office_code, i.case_reference, i.currency, i.total_minor
+         from payment_intents i
+         where i.status = 'awaiting_payment' and i.expires_at < now()
+           -- Bakong is asked once more about a QR before its intent may expire, but no longer
+           -- than the grace period after the intent's expiry: a poller that cannot reach
+           -- Bakong (or is stuck) must not keep intents open for ever. A payment found later
+           -- still goes to suspense.
+           and (i.expires_at + $2::bigint * interval '1 millisecond' < now()
+                or not exists (select 1 from payment_attempts a
+                               where a.payment_intent_id = i.id and a.poll_state = 'active'))
+         order by i.expires_at limit $1 for update of i skip locked",
     )
     .bind(BATCH)
     .bind(grace)
     .fetch_all(&mut *tx)
     .await?;
-    for (id, office_code, case_reference, currency, total_minor) in &expired {
-        sqlx::query("update payment_attempts set status = 'expired', updated_at = now() where payment_intent_id = $1 and status = 'pending'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        outbox::enqueue(
-            &mut tx,
-            NewEvent {
-                event_type: "payment.expired",
-                office_code,
-                case_reference: Some(case_reference),
-                payment_intent_id: Some(*id),
-                data: outbox::data(&outbox::PaymentClosed {
-                    payment_intent_id: *id,
-                    case_reference: case_reference.clone(),
-                    office_code: office_code.clone(),
-                    total: MoneyView::from(money::from_row(*total_minor, currency)?),
-                })?,
-            },
-        )
-        .await?;
-    }
+    intents::close(&mut tx, Closing::Expired, &expired).await?;
     tx.commit().await?;
     Ok(expired.len())
 }

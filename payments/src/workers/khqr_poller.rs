@@ -17,7 +17,6 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::app::khqr::{self, DueAttempt};
-use crate::app::settlement::Settlement;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -235,20 +234,18 @@ async fn settle(
         "createdDateMs": transaction.created_date_ms,
         "acknowledgedDateMs": transaction.acknowledged_date_ms,
     });
-    let mut tx = state.pool.begin().await?;
-    // Locks the intent, then the attempt (app::settlement::record_claimed), then the update
-    // below touches the attempt already locked: the order of every other path.
-    let outcome = khqr::record_found(&mut tx, attempt, transaction, &raw).await?;
+    let report = khqr::found_report(&state.pool, attempt, transaction, &raw).await?;
+    // The path every channel takes (app::settlement_batch): claimed once by Bakong's hash, so
+    // should this instance stop before the update below, the next round's report of the same
+    // payment settles nothing twice.
+    let outcome = state.settlements.settle(report).await?;
+    // The attempt alone, after its settlement committed: no lock held across the two.
     sqlx::query(
         "update payment_attempts set poll_state = 'done', poll_leased_until = null where id = $1",
     )
     .bind(attempt.id)
-    .execute(&mut *tx)
+    .execute(&state.pool)
     .await?;
-    tx.commit().await?;
-    if let Settlement::Paid { office_code, .. } = &outcome {
-        state.receipts.after_payment(&state.pool, office_code).await;
-    }
     tracing::info!(attempt.id = %attempt.id, outcome = %outcome.verdict(), "Bakong reported a KHQR payment");
     Ok(())
 }

@@ -76,10 +76,7 @@ pub async fn retry_inbox_once(state: &AppState) -> Result<usize, ApiError> {
     .fetch_all(&state.pool)
     .await?;
     for (id, headers, body) in &leased {
-        let signature = headers
-            .get(SIGNATURE_HEADER)
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let signature = headers.get(SIGNATURE_HEADER).and_then(Value::as_str);
         metrics::counter!("owso_inbox_retried_total").increment(1);
         // process_sandbox marks the message whatever the outcome (a bad signature, a malformed
         // body, a failed settlement), so it is not leased again.

@@ -22,7 +22,8 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::app::inbox;
-use crate::app::settlement::{self, ReportedPayment, Settlement};
+use crate::app::settlement::{Report, Settlement};
+use crate::app::states::{AttemptStatus, Channel};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -38,7 +39,7 @@ const GIVE_UP_AFTER_FINAL: chrono::Duration = chrono::Duration::hours(24);
 pub struct DueCheck {
     pub id: Uuid,
     pub provider_reference: String,
-    pub status: String,
+    pub status: AttemptStatus,
     pub expires_at: DateTime<Utc>,
     pub status_checks: i32,
 }
@@ -101,7 +102,7 @@ pub async fn check_once(state: &AppState) -> Result<usize, ApiError> {
     let count = due.len();
     let mut asking = JoinSet::new();
     for attempt in due {
-        if attempt.status == "paid" {
+        if attempt.status == AttemptStatus::Paid {
             // Settled by its callback meanwhile: nothing to ask.
             finish(&state.pool, attempt.id, false).await?;
             continue;
@@ -138,54 +139,35 @@ pub async fn check_once(state: &AppState) -> Result<usize, ApiError> {
     Ok(count)
 }
 
-/// Records a payment the bank reports, with the raw answer kept in the inbox, in one
-/// transaction; the attempt is checked no more.
+/// Records a payment the bank reports, with the raw answer kept in the inbox, through the path
+/// every channel takes (app::settlement_batch); the attempt is checked no more.
 async fn settle(
     state: &AppState,
     attempt: &DueCheck,
     answer: &PaymentStatusResponse,
 ) -> Result<(), ApiError> {
-    let Some(transaction_id) = answer.transaction_id.as_deref() else {
+    let Some(paid) = answer.paid_report() else {
         tracing::warn!(attempt.id = %attempt.id, "the sandbox bank reports a payment without a transaction id; asking again later");
         return reschedule(state, attempt, false).await;
     };
     let body = serde_json::to_vec(answer).map_err(ApiError::internal)?;
-    let mut tx = state.pool.begin().await?;
     let inbox_id = inbox::store(
-        &mut *tx,
+        &state.pool,
         "sandbox",
         &serde_json::json!({"source": "status_query"}),
         &body,
     )
     .await?;
-    let report = ReportedPayment {
-        provider: "sandbox",
-        channel: "sandbox",
-        transaction_id,
-        provider_reference: &attempt.provider_reference,
-        amount: &answer.amount,
-        currency: &answer.currency,
-        receiving_account_matches: true,
-        // The status route tells no payment time; the service's clock counts.
-        paid_at: None,
-        inbox_message_id: Some(inbox_id),
-    };
-    let outcome = settlement::record(&mut tx, &report).await?;
-    inbox::mark(
-        &mut *tx,
-        inbox_id,
-        outcome.inbox_status(),
-        Some(true),
-        &outcome.verdict(),
-        Some(transaction_id),
-    )
-    .await?;
-    finish(&mut *tx, attempt.id, false).await?;
-    tx.commit().await?;
-    metrics::counter!("owso_sandbox_status_found_total", "outcome" => outcome.inbox_status())
+    // The bank answered our own request over TLS: as trusted as a verified signature.
+    let mut report = Report::new("sandbox", Channel::Sandbox, paid, Some(inbox_id));
+    report.signature_valid = Some(true);
+    let outcome = state.settlements.settle(report).await?;
+    // After the settlement committed; should this instance stop in between, the next check
+    // finds the payment claimed already and settles nothing twice.
+    finish(&state.pool, attempt.id, false).await?;
+    metrics::counter!("owso_sandbox_status_found_total", "outcome" => outcome.inbox_status().as_str())
         .increment(1);
-    if let Settlement::Paid { office_code, .. } = &outcome {
-        state.receipts.after_payment(&state.pool, office_code).await;
+    if let Settlement::Paid { .. } = &outcome {
         tracing::info!(attempt.id = %attempt.id, "the sandbox bank reported a payment no callback had settled");
     }
     Ok(())

@@ -34,6 +34,7 @@ mod receipts;
 mod recovery;
 mod secrets;
 mod serve;
+mod settle;
 mod webhook_isolation;
 mod webhook_targets;
 mod webhooks;

@@ -128,17 +128,17 @@ async fn a_sandbox_callback_naming_a_khqr_attempt_is_parked_not_paid(pool: PgPoo
     // The single path (a group that failed, settled alone; the KHQR poller) applies the same
     // rule.
     let mut tx = app.pool.begin().await.unwrap();
-    let report = payments::app::settlement::ReportedPayment {
-        provider: "sandbox",
-        channel: "sandbox",
-        transaction_id: "sbx_cross_2",
-        provider_reference: reference,
-        amount: "600000",
-        currency: "KHR",
-        receiving_account_matches: true,
-        paid_at: None,
-        inbox_message_id: None,
-    };
+    let report = payments::app::settlement::Report::new(
+        "sandbox",
+        payments::app::states::Channel::Sandbox,
+        bank_adapters::report::PaymentReport {
+            transaction_id: "sbx_cross_2".to_owned(),
+            provider_reference: reference.to_owned(),
+            amount: bank_adapters::report::ReportedAmount::from_text("600000", "KHR"),
+            paid_at: None,
+        },
+        None,
+    );
     let outcome = payments::app::settlement::record(&mut tx, &report)
         .await
         .unwrap();

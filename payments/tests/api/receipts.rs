@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use futures_util::StreamExt as _;
 use payments::app::receipts;
-use payments::app::settlement::{self, ReportedPayment, Settlement};
+use payments::app::settlement::{self, Settlement};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -98,17 +98,17 @@ async fn a_payment_left_unnumbered_is_numbered_by_the_worker_round(pool: PgPool)
     let id = intent["id"].as_str().unwrap().to_owned();
     let attempt = app.sandbox_attempt(&id).await;
     // The settlement commits, then the process "stops" before numbering.
-    let report = ReportedPayment {
-        provider: "sandbox",
-        channel: "sandbox",
-        transaction_id: "sbx_crash_1",
-        provider_reference: attempt["provider_reference"].as_str().unwrap(),
-        amount: "600000",
-        currency: "KHR",
-        receiving_account_matches: true,
-        paid_at: None,
-        inbox_message_id: None,
-    };
+    let report = payments::app::settlement::Report::new(
+        "sandbox",
+        payments::app::states::Channel::Sandbox,
+        bank_adapters::report::PaymentReport {
+            transaction_id: "sbx_crash_1".to_owned(),
+            provider_reference: attempt["provider_reference"].as_str().unwrap().to_owned(),
+            amount: bank_adapters::report::ReportedAmount::from_text("600000", "KHR"),
+            paid_at: None,
+        },
+        None,
+    );
     let mut tx = app.pool.begin().await.unwrap();
     let outcome = settlement::record(&mut tx, &report).await.unwrap();
     tx.commit().await.unwrap();
