@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::auth::{Principal, Role};
 use super::intents::{cursor, Page};
 use super::money::MoneyView;
+use super::states::ExceptionKind;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -136,7 +137,7 @@ pub async fn accounts(
 pub struct ExceptionView {
     pub id: Uuid,
     pub office_code: String,
-    pub kind: String,
+    pub kind: ExceptionKind,
     pub status: String,
     pub provider: String,
     pub provider_transaction_id: String,
