@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::auth::{Principal, Role};
 use super::money::MoneyView;
 use super::pagination::{cursor, Page};
+use super::states::ExceptionKind;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -137,7 +138,7 @@ pub async fn accounts(
 pub struct ExceptionView {
     pub id: Uuid,
     pub office_code: String,
-    pub kind: String,
+    pub kind: ExceptionKind,
     pub status: String,
     pub provider: String,
     pub provider_transaction_id: String,
