@@ -11,7 +11,7 @@ use sqlx::PgPool;
 
 use crate::support::{callback_body, TestApp, SECRET};
 
-async fn paid(app: &TestApp, case_reference: &str, transaction_id: &str) {
+pub(crate) async fn paid(app: &TestApp, case_reference: &str, transaction_id: &str) {
     let intent = app.intent(case_reference).await;
     let attempt = app.sandbox_attempt(intent["id"].as_str().unwrap()).await;
     let reply = app
@@ -29,7 +29,7 @@ async fn paid(app: &TestApp, case_reference: &str, transaction_id: &str) {
 
 /// Runs sealer rounds until every entry is sealed (the horizon is cluster-wide, so a
 /// transaction of a parallel test can hold it back for a moment).
-async fn seal(app: &TestApp, key: Option<&SigningKey>) {
+pub(crate) async fn seal(app: &TestApp, key: Option<&SigningKey>) {
     for _ in 0..400 {
         payments::workers::sealer::round(&app.pool, key)
             .await

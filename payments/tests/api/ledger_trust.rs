@@ -2,8 +2,6 @@
 //! keys stored beside the digests, and compares every signed payload with the recomputed chain.
 //! The service's database role cannot alter tables or disable their triggers.
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use ledger::store;
@@ -13,7 +11,8 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
-use crate::support::{callback_body, TestApp, SECRET};
+use crate::ledger_audit::{paid, seal};
+use crate::support::TestApp;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -23,41 +22,6 @@ fn current_key() -> SigningKey {
 }
 fn retired_key() -> SigningKey {
     SigningKey::from_bytes(&[9; 32])
-}
-
-async fn paid(app: &TestApp, case_reference: &str, transaction_id: &str) {
-    let intent = app.intent(case_reference).await;
-    let attempt = app.sandbox_attempt(intent["id"].as_str().unwrap()).await;
-    let reply = app
-        .callback(
-            &callback_body(
-                transaction_id,
-                attempt["provider_reference"].as_str().unwrap(),
-                "600000",
-            ),
-            SECRET,
-        )
-        .await;
-    assert!(reply.status.is_success(), "{}", reply.body);
-}
-
-async fn seal(app: &TestApp, key: Option<&SigningKey>) {
-    for _ in 0..400 {
-        payments::workers::sealer::round(&app.pool, key)
-            .await
-            .unwrap();
-        let unsealed = app
-            .scalar_i64(
-                "select count(*) from ledger_entries e
-                 where not exists (select 1 from ledger_seals s where s.entry_id = e.id)",
-            )
-            .await;
-        if unsealed == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("entries left unsealed");
 }
 
 /// An app that signs with [`current_key`] and trusts `listed` besides.
