@@ -659,15 +659,16 @@ pub async fn journal_csv(
         if sender.send(Ok(header)).await.is_err() {
             return;
         }
-        let export = write_journal(&pool, offices, (from, to), &sender);
-        let failure = match tokio::time::timeout(max_duration, export).await {
+        let deadline = tokio::time::Instant::now() + max_duration;
+        let export = write_journal(&pool, offices, (from, to), &sender, deadline);
+        let failure = match tokio::time::timeout_at(deadline, export).await {
             Ok(Ok(())) => return,
-            Ok(Err(error)) => {
+            Ok(Err(JournalError::Failed(error))) => {
                 // Logged here, where it is handled; the client sees a cut-off body.
                 tracing::error!(error.cause = %error, "journal export failed part way");
                 "journal export failed"
             }
-            Err(_) => {
+            Ok(Err(JournalError::PastDeadline)) | Err(_) => {
                 tracing::warn!(
                     export.max_duration_s = max_duration.as_secs(),
                     "journal export cut off at its maximum duration"
@@ -683,12 +684,27 @@ pub async fn journal_csv(
     Ok(Body::from_stream(stream))
 }
 
+/// Why a journal export stopped before its end.
+enum JournalError {
+    Failed(ApiError),
+    /// The timer's tick is a millisecond, so a page that answers quickly can beat it; the
+    /// deadline is also checked after every page, so an export past it never ends as if whole.
+    PastDeadline,
+}
+
+impl<E: Into<ApiError>> From<E> for JournalError {
+    fn from(error: E) -> Self {
+        JournalError::Failed(error.into())
+    }
+}
+
 async fn write_journal(
     pool: &PgPool,
     offices: Option<Vec<String>>,
     range: (DateTime<Utc>, DateTime<Utc>),
     sender: &tokio::sync::mpsc::Sender<Chunk>,
-) -> Result<(), ApiError> {
+    deadline: tokio::time::Instant,
+) -> Result<(), JournalError> {
     let mut after = None;
     loop {
         let rows = {
@@ -702,6 +718,9 @@ async fn write_journal(
             )
             .await?
         };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(JournalError::PastDeadline);
+        }
         let Some(last) = rows.last() else {
             return Ok(());
         };
