@@ -7,7 +7,7 @@ MAKEFLAGS += --no-print-directory
 
 CARGO ?= cargo
 
-.PHONY: help build run test bench bench-khqr bench-ledger bench-throughput fmt lint clean
+.PHONY: help build run test bench bench-khqr bench-ledger bench-throughput fmt lint clean sqlx-prepare
 
 help: ## list the targets
 	@echo "OWSO Pay — make targets:"
@@ -34,6 +34,9 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	# with `cargo insta review` or rerun with INSTA_UPDATE=always outside make test.
 	export INSTA_UPDATE=no INSTA_FORCE_PASS=0
 	step $(CARGO) test --workspace
+
+sqlx-prepare: ## rewrite the query cache .sqlx/ after changing a query (needs PostgreSQL; see scripts/sqlx-data.sh)
+	@scripts/sqlx-data.sh prepare
 
 bench: ## all benchmarks: KHQR vs the official JS SDK; the ledger at 1,000,000 postings; write throughput vs pgbench
 	@scripts/bench.sh

@@ -7,6 +7,10 @@ use anyhow::{bail, Context};
 use secrecy::SecretString;
 use url::Url;
 
+/// Every HTTP request is cut off after this (an unanswered idempotency claim older than it is
+/// abandoned, see app::idempotency).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Everything the service reads from its environment. Loaded once; start-up fails on bad values.
 #[derive(Clone, Debug)]
 pub struct Config {

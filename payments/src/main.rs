@@ -343,10 +343,12 @@ async fn catalog(command: CatalogCommand) -> anyhow::Result<ExitCode> {
                     println!("{}", serde_json::to_string_pretty(&report)?);
                 }
                 Err(error) => {
-                    let problem = error.to_problem();
-                    eprintln!("error: {} ({})", problem.detail, problem.code);
-                    let errors = problem
-                        .extensions
+                    let Some(refusal) = error.refusal() else {
+                        return Err(error.into());
+                    };
+                    eprintln!("error: {} ({})", refusal.detail, refusal.code);
+                    let errors = refusal
+                        .details
                         .get("errors")
                         .and_then(|value| value.as_array());
                     for found in errors.into_iter().flatten() {
@@ -366,7 +368,7 @@ async fn catalog(command: CatalogCommand) -> anyhow::Result<ExitCode> {
             let mut conn = pool.acquire().await?;
             let (version, text) = admin::export(&mut conn, version.as_deref())
                 .await
-                .map_err(|error| anyhow::anyhow!("{}", error.to_problem().detail))?;
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
             if file.as_os_str() == "-" {
                 print!("{text}");
             } else {

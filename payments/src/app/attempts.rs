@@ -16,9 +16,8 @@ use super::intents;
 use super::money::{self, MoneyView};
 use super::pagination::Created;
 use super::states::{AttemptStatus, Channel, IntentStatus};
-use crate::http::error::ApiError;
+use crate::app::error::{AppError, Refusal};
 use crate::state::AppState;
-use axum::http::StatusCode;
 use bank_adapters::sandbox::CreatePaymentRequest;
 
 /// Channels of API.md. The sandbox and KHQR are wired; the gateways are refused with a clear
@@ -94,7 +93,7 @@ pub const ATTEMPT_COLUMNS: &str =
     provider_reference, checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at, paid_at, bank_paid_at";
 
 impl AttemptRow {
-    pub fn view(&self, state: &AppState) -> Result<AttemptView, ApiError> {
+    pub fn view(&self, state: &AppState) -> Result<AttemptView, AppError> {
         let base = state.config.public_base_url.as_str().trim_end_matches('/');
         let qr_url = |ext: &str| {
             self.khqr
@@ -146,12 +145,12 @@ pub async fn create(
     idempotency_key: &str,
     request_hash: &[u8],
     request: CreateAttemptRequest,
-) -> Result<Created<AttemptView>, ApiError> {
+) -> Result<Created<AttemptView>, AppError> {
     if let AttemptCaller::Key(principal) = &caller {
         principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
     }
     if !CHANNELS.contains(&request.channel.as_str()) {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "channel",
             format!("channel must be one of {}", CHANNELS.join(", ")),
         ));
@@ -165,7 +164,7 @@ pub async fn create(
         }
     };
     if !offered {
-        return Err(ApiError::unprocessable(
+        return Err(AppError::unprocessable(
             "channel_unavailable",
             "Channel unavailable",
             format!(
@@ -186,7 +185,7 @@ pub async fn create(
     if let AttemptCaller::Citizen(token) = &caller {
         let presented = super::secrets::pay_token_hash(token);
         if !bool::from(presented.as_slice().ct_eq(intent.pay_token_hash.as_slice())) {
-            return Err(ApiError::not_found("payment intent"));
+            return Err(AppError::not_found("payment intent"));
         }
     }
     if let Claim::Replay { status, body } =
@@ -195,13 +194,13 @@ pub async fn create(
         return Ok(Created::Replayed { status, body });
     }
     if intent.status != IntentStatus::AwaitingPayment {
-        return Err(ApiError::invalid_state(format!(
+        return Err(AppError::invalid_state(format!(
             "the payment intent is {}; it takes no new attempt",
             intent.status
         )));
     }
     if intent.expires_at <= Utc::now() {
-        return Err(ApiError::invalid_state(
+        return Err(AppError::invalid_state(
             "the payment intent has expired; it takes no new attempt",
         ));
     }
@@ -214,16 +213,15 @@ pub async fn create(
             .await?;
     let max = state.config.max_attempts_per_intent;
     if made >= max {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        return Err(AppError::TooMany(Refusal::new(
             "too_many_attempts",
             "Too many attempts",
             format!("this payment intent has had {made} attempts, the most it takes ({max}); pay one of them or ask the office for a new payment link"),
-        ));
+        )));
     }
     let attempt_id = Uuid::now_v7();
     let provider_reference = format!("op{}", attempt_id.simple());
-    let ttl = chrono::Duration::from_std(state.config.attempt_ttl).map_err(ApiError::internal)?;
+    let ttl = chrono::Duration::from_std(state.config.attempt_ttl).map_err(AppError::internal)?;
     let expires_at = intent.expires_at.min(Utc::now() + ttl);
     if channel == Some(Channel::Khqr) {
         // A dynamic KHQR is made here, not by a bank: one transaction, no outside call.
@@ -298,31 +296,30 @@ pub async fn create(
             tx.commit().await?;
             // Nothing moved: free the key so the client may retry the same request.
             idempotency::release(&state.pool, &scope, idempotency_key).await?;
-            Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
+            Err(AppError::BankUnavailable(Refusal::new(
                 "bank_unavailable",
                 "Bank unavailable",
                 "the bank did not accept the payment request; retry later",
-            ))
+            )))
         }
     }
 }
 
-pub async fn load(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<AttemptRow, ApiError> {
+pub async fn load(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<AttemptRow, AppError> {
     let row: Option<AttemptRow> = sqlx::query_as(&format!(
         "select {ATTEMPT_COLUMNS} from payment_attempts where id = $1"
     ))
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.ok_or_else(|| ApiError::not_found("payment attempt"))
+    row.ok_or_else(|| AppError::not_found("payment attempt"))
 }
 
 pub async fn list_for_intent(
     state: &AppState,
     principal: &Principal,
     intent_id: Uuid,
-) -> Result<Vec<AttemptView>, ApiError> {
+) -> Result<Vec<AttemptView>, AppError> {
     let mut conn = state.pool.acquire().await?;
     intents::load(&mut conn, Some(principal), intent_id, false).await?;
     let rows: Vec<AttemptRow> = sqlx::query_as(&format!(

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// The roles of API.md. A citizen never holds a key: they use the payment link token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -61,11 +61,11 @@ pub struct Principal {
 
 impl Principal {
     /// Refuses a caller whose role is not in `roles` (403).
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!(
+            Err(AppError::forbidden(format!(
                 "the {} role may not do this",
                 self.role.as_str()
             )))

@@ -13,7 +13,7 @@ use super::auth::{Principal, Role};
 use super::money::MoneyView;
 use super::pagination::{cursor, Page};
 use super::states::ExceptionKind;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 use crate::state::AppState;
 
 const AUDIT_ROLES: [Role; 3] = [Role::Auditor, Role::Admin, Role::Supervisor];
@@ -59,7 +59,7 @@ pub async fn trial_balance(
     state: &AppState,
     principal: &Principal,
     as_of: Option<DateTime<Utc>>,
-) -> Result<TrialBalanceView, ApiError> {
+) -> Result<TrialBalanceView, AppError> {
     principal.require(&AUDIT_ROLES)?;
     let as_of = as_of.unwrap_or_else(Utc::now);
     let mut conn = state.pool.acquire().await?;
@@ -73,11 +73,11 @@ pub async fn trial_balance(
         total.1 = total
             .1
             .checked_add(line.debit_minor)
-            .ok_or_else(|| ApiError::internal("debit total overflows"))?;
+            .ok_or_else(|| AppError::internal("debit total overflows"))?;
         total.2 = total
             .2
             .checked_add(line.credit_minor)
-            .ok_or_else(|| ApiError::internal("credit total overflows"))?;
+            .ok_or_else(|| AppError::internal("credit total overflows"))?;
     }
     let accounts = lines
         .iter()
@@ -118,7 +118,7 @@ pub struct AccountView {
 pub async fn accounts(
     state: &AppState,
     principal: &Principal,
-) -> Result<Vec<AccountView>, ApiError> {
+) -> Result<Vec<AccountView>, AppError> {
     principal.require(&AUDIT_ROLES)?;
     let mut conn = state.pool.acquire().await?;
     let rows = ledger::store::list_accounts(&mut conn, principal.office_filter()).await?;
@@ -175,7 +175,7 @@ pub async fn exceptions(
     state: &AppState,
     principal: &Principal,
     query: ExceptionsQuery,
-) -> Result<Page<ExceptionView>, ApiError> {
+) -> Result<Page<ExceptionView>, AppError> {
     principal.require(&AUDIT_ROLES)?;
     let limit = cursor::limit(query.limit)?;
     if query
@@ -183,7 +183,7 @@ pub async fn exceptions(
         .as_deref()
         .is_some_and(|status| !matches!(status, "open" | "resolved"))
     {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "status",
             "status must be open or resolved",
         ));

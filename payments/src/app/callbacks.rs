@@ -1,52 +1,31 @@
 //! Inbound bank messages: stored raw first, then verified, then processed idempotently.
 
-use axum::http::{HeaderMap, StatusCode};
 use secrecy::ExposeSecret;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::inbox;
 use super::settlement::Report;
 use super::states::{Channel, InboxStatus};
-use crate::http::error::ApiError;
+use crate::app::error::{AppError, Refusal};
 use crate::state::AppState;
-use bank_adapters::sandbox::{self, SIGNATURE_HEADER};
+use bank_adapters::sandbox;
 
-/// Headers worth keeping with a raw message; the rest (cookies, proxies' additions) is noise.
-const KEPT_HEADERS: [&str; 5] = [
-    "content-type",
-    "user-agent",
-    "x-request-id",
-    "x-forwarded-for",
-    SIGNATURE_HEADER,
-];
-
-fn kept_headers(headers: &HeaderMap) -> Value {
-    let mut kept = Map::new();
-    for name in KEPT_HEADERS {
-        if let Some(value) = headers.get(name).and_then(|value| value.to_str().ok()) {
-            kept.insert(
-                name.to_owned(),
-                Value::String(value.chars().take(512).collect()),
-            );
-        }
-    }
-    Value::Object(kept)
+/// A message as a bank sent it: the headers worth keeping with it (a JSON object of name to
+/// text), its signature as sent, and its exact bytes.
+pub struct Inbound<'a> {
+    pub headers: Value,
+    pub signature: Option<&'a str>,
+    pub body: &'a [u8],
 }
 
-/// Handles `POST /v1/callbacks/sandbox`.
-pub async fn sandbox(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Value, ApiError> {
+/// Handles `POST /v1/callbacks/sandbox`: stores the message raw, then verifies and settles it.
+#[tracing::instrument(skip_all)]
+pub async fn sandbox(state: &AppState, message: Inbound<'_>) -> Result<Value, AppError> {
     if !state.config.sandbox_enabled {
-        return Err(ApiError::not_found("provider"));
+        return Err(AppError::not_found("provider"));
     }
-    let inbox_id = inbox::receive(&state.pool, "sandbox", &kept_headers(headers), body).await?;
-    let signature = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|value| value.to_str().ok());
-    process_sandbox(state, inbox_id, signature, body).await
+    let inbox_id = inbox::receive(&state.pool, "sandbox", &message.headers, message.body).await?;
+    process_sandbox(state, inbox_id, message.signature, message.body).await
 }
 
 /// Verifies, parses and settles a sandbox callback stored as inbox message `inbox_id`, and
@@ -57,7 +36,7 @@ pub async fn process_sandbox(
     inbox_id: i64,
     signature: Option<&str>,
     body: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<Value, AppError> {
     let secret = state.config.sandbox_callback_secret.expose_secret();
     if sandbox::verify_signature(secret.as_bytes(), body, signature).is_err() {
         inbox::mark(
@@ -74,12 +53,11 @@ pub async fn process_sandbox(
             inbox.id = inbox_id,
             "sandbox callback refused: signature does not verify"
         );
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
+        return Err(AppError::Unauthenticated(Refusal::new(
             "invalid_signature",
             "Invalid signature",
             "the X-Sandbox-Signature header does not match the body",
-        ));
+        )));
     }
     let report = match sandbox::parse_callback_report(body) {
         Ok(report) => report,
@@ -94,7 +72,7 @@ pub async fn process_sandbox(
             )
             .await?;
             metrics::counter!("owso_callbacks_total", "provider" => "sandbox", "verdict" => "malformed").increment(1);
-            return Err(ApiError::bad_request(format!(
+            return Err(AppError::bad_request(format!(
                 "callback body is not a sandbox callback: {error}"
             )));
         }

@@ -15,7 +15,7 @@ use super::fees::params::{self, ParameterKind};
 use super::fees::rules::FeeRule;
 use super::fees::schedule;
 use super::money::MoneyView;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 use crate::state::AppState;
 
 use super::validation::is_lookup_text;
@@ -95,13 +95,13 @@ pub struct ServiceView {
     pub schedule_version: String,
 }
 
-fn money_view(text: &str, service: &ServiceEntry) -> Result<MoneyView, ApiError> {
+fn money_view(text: &str, service: &ServiceEntry) -> Result<MoneyView, AppError> {
     Money::parse(text, service.currency)
         .map(MoneyView::from)
-        .map_err(|error| ApiError::internal(format!("service {} fee: {error}", service.code)))
+        .map_err(|error| AppError::internal(format!("service {} fee: {error}", service.code)))
 }
 
-fn price_points(service: &ServiceEntry) -> Result<Vec<PricePointView>, ApiError> {
+fn price_points(service: &ServiceEntry) -> Result<Vec<PricePointView>, AppError> {
     let mut views = Vec::new();
     for point in service.rule.price_points() {
         let conditions = point.conditions.iter().cloned().collect();
@@ -222,7 +222,7 @@ fn parameters(service: &ServiceEntry) -> Vec<ParameterView> {
 }
 
 /// The public view of a service of `version`.
-pub fn service_view(service: &ServiceEntry, version: &str) -> Result<ServiceView, ApiError> {
+pub fn service_view(service: &ServiceEntry, version: &str) -> Result<ServiceView, AppError> {
     let unit_price = match &service.rule {
         FeeRule::Fixed { amount, .. } | FeeRule::PerUnit { amount, .. } => {
             Some(money_view(amount, service)?)
@@ -257,7 +257,7 @@ pub fn service_view(service: &ServiceEntry, version: &str) -> Result<ServiceView
     })
 }
 
-pub async fn list_sectors(state: &AppState) -> Result<Vec<SectorView>, ApiError> {
+pub async fn list_sectors(state: &AppState) -> Result<Vec<SectorView>, AppError> {
     let rows: Vec<(String, i32, String, String)> =
         sqlx::query_as("select code, number, name_km, name_en from sectors order by number")
             .fetch_all(&state.pool)
@@ -279,15 +279,15 @@ pub async fn list_services(
     sector: Option<&str>,
     query: Option<&str>,
     schedule_version: Option<&str>,
-) -> Result<Vec<ServiceView>, ApiError> {
+) -> Result<Vec<ServiceView>, AppError> {
     if query.is_some_and(|q| !is_lookup_text(q, 200)) {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "q",
             "q must be at most 200 characters, without NUL",
         ));
     }
     if sector.is_some_and(|sector| !is_lookup_text(sector, 64)) {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "sector",
             "sector must be a sector code",
         ));
@@ -310,7 +310,7 @@ pub async fn list_services(
                 .fetch_one(&mut *conn)
                 .await?;
         if !known {
-            return Err(ApiError::not_found("sector").with("parameter", "sector"));
+            return Err(AppError::not_found("sector").with("parameter", "sector"));
         }
     }
     let version = schedule::resolve(&mut conn, schedule_version).await?;
@@ -321,9 +321,9 @@ pub async fn list_services(
         .collect()
 }
 
-pub async fn get_service(state: &AppState, code: &str) -> Result<ServiceView, ApiError> {
+pub async fn get_service(state: &AppState, code: &str) -> Result<ServiceView, AppError> {
     if !is_lookup_text(code, 64) {
-        return Err(ApiError::not_found("service"));
+        return Err(AppError::not_found("service"));
     }
     let mut conn = state.pool.acquire().await?;
     let version = schedule::resolve(&mut conn, None).await?;
@@ -331,7 +331,7 @@ pub async fn get_service(state: &AppState, code: &str) -> Result<ServiceView, Ap
     let services = schedule::services(&mut conn, &version, Some(&codes)).await?;
     let service = services
         .first()
-        .ok_or_else(|| ApiError::not_found("service"))?;
+        .ok_or_else(|| AppError::not_found("service"))?;
     service_view(service, &version)
 }
 
@@ -364,7 +364,7 @@ fn bundle_view(
     bundle: &BundleEntry,
     services: &[ServiceEntry],
     version: &str,
-) -> Result<BundleView, ApiError> {
+) -> Result<BundleView, AppError> {
     let mut items = Vec::new();
     let mut open = BTreeSet::new();
     let mut currency = None;
@@ -373,7 +373,7 @@ fn bundle_view(
             .iter()
             .find(|service| service.code == item.service_code)
             .ok_or_else(|| {
-                ApiError::internal(format!(
+                AppError::internal(format!(
                     "bundle {} names {}",
                     bundle.code, item.service_code
                 ))
@@ -413,15 +413,15 @@ fn bundle_view(
 pub async fn list_bundles(
     state: &AppState,
     code: Option<&str>,
-) -> Result<Vec<BundleView>, ApiError> {
+) -> Result<Vec<BundleView>, AppError> {
     if code.is_some_and(|code| !is_lookup_text(code, 64)) {
-        return Err(ApiError::not_found("bundle"));
+        return Err(AppError::not_found("bundle"));
     }
     let mut conn = state.pool.acquire().await?;
     let version = schedule::resolve(&mut conn, None).await?;
     let bundles = schedule::bundles(&mut conn, &version, code).await?;
     if code.is_some() && bundles.is_empty() {
-        return Err(ApiError::not_found("bundle"));
+        return Err(AppError::not_found("bundle"));
     }
     let codes: Vec<String> = bundles
         .iter()

@@ -3,7 +3,9 @@
 //! start is the day's first instant; as an end, the day's last (inclusive ends) or the next
 //! day's first (exclusive ends), so either way the whole day is in the range.
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, TimeDelta, TimeZone as _, Utc};
+use chrono::{
+    DateTime, Datelike as _, Days, FixedOffset, NaiveDate, TimeDelta, TimeZone as _, Utc,
+};
 use serde::{Deserialize, Deserializer};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
@@ -42,7 +44,7 @@ fn parse(raw: &str, bound: Bound) -> Option<DateTime<Utc>> {
             day_start(date.checked_add_days(Days::new(1))?)? - TimeDelta::microseconds(1)
         }
     };
-    crate::http::extract::timestamp_in_range(at).then_some(at)
+    timestamp_in_range(at).then_some(at)
 }
 
 fn optional<'de, D: Deserializer<'de>>(
@@ -89,6 +91,17 @@ pub fn schema() -> RefOr<Schema> {
         .item(format(KnownFormat::Date))
         .description(Some(FORMAT))
         .into()
+}
+
+/// Timestamps in queries and cursors must fall in years 1..=9999 (RFC 3339's range). PostgreSQL
+/// stores 4713 BC..294276 AD, but arithmetic near those ends overflows; no payment is dated
+/// outside this range.
+pub const MIN_YEAR: i32 = 1;
+pub const MAX_YEAR: i32 = 9999;
+
+/// Whether a timestamp lies in the range the API accepts ([`MIN_YEAR`]..=[`MAX_YEAR`]).
+pub fn timestamp_in_range(at: DateTime<Utc>) -> bool {
+    (MIN_YEAR..=MAX_YEAR).contains(&at.year())
 }
 
 #[cfg(test)]

@@ -14,12 +14,14 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
-use crate::http::error::ApiError;
-use axum::http::StatusCode;
+use crate::app::error::{AppError, Refusal};
 
 /// An unanswered claim older than this belongs to a request that no longer runs: every request
 /// is cut off after the HTTP request timeout.
-pub const TAKEOVER_AFTER: std::time::Duration = crate::http::REQUEST_TIMEOUT;
+pub const TAKEOVER_AFTER: std::time::Duration = crate::config::REQUEST_TIMEOUT;
+/// The stored status of a fresh request's answer (the only answer stored: a refusal leaves the
+/// key unanswered, and the transaction that made it is rolled back).
+const CREATED: u16 = 201;
 /// How long a key is remembered (API.md, "Conventions").
 pub const KEY_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 /// Most expired keys one sweep deletes (short statements; the next sweep goes on).
@@ -55,7 +57,7 @@ pub async fn claim(
     scope: &str,
     key: &str,
     hash: &[u8],
-) -> Result<Claim, ApiError> {
+) -> Result<Claim, AppError> {
     let takeover_ms = i64::try_from(TAKEOVER_AFTER.as_millis()).unwrap_or(i64::MAX);
     let lifetime_s = i64::try_from(KEY_LIFETIME.as_secs()).unwrap_or(i64::MAX);
     // language=PostgreSQL
@@ -92,12 +94,11 @@ pub async fn claim(
         return Err(in_progress());
     };
     if stored_hash != hash {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(AppError::Conflict(Refusal::new(
             "idempotency_key_reused",
             "Idempotency-Key reused",
             "this Idempotency-Key was used with a different request; use a new key for a new request",
-        ));
+        )));
     }
     match (status, body) {
         (Some(status), Some(body)) => Ok(Claim::Replay {
@@ -108,13 +109,12 @@ pub async fn claim(
     }
 }
 
-fn in_progress() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
+fn in_progress() -> AppError {
+    AppError::Conflict(Refusal::new(
         "idempotency_request_in_progress",
         "Request in progress",
         "a request with this Idempotency-Key is still being processed; retry shortly",
-    )
+    ))
 }
 
 pub async fn save(
@@ -123,7 +123,7 @@ pub async fn save(
     key: &str,
     status: u16,
     body: &Value,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     sqlx::query("update idempotency_keys set response_status = $3, response_body = $4 where principal = $1 and key = $2")
         .bind(scope)
         .bind(key)
@@ -141,13 +141,13 @@ pub async fn save_created<T: serde::Serialize>(
     scope: &str,
     key: &str,
     view: &T,
-) -> Result<(), ApiError> {
-    let body = serde_json::to_value(view).map_err(ApiError::internal)?;
-    save(conn, scope, key, StatusCode::CREATED.as_u16(), &body).await
+) -> Result<(), AppError> {
+    let body = serde_json::to_value(view).map_err(AppError::internal)?;
+    save(conn, scope, key, CREATED, &body).await
 }
 
 /// Deletes keys older than [`KEY_LIFETIME`]; returns how many. Run by a worker.
-pub async fn sweep(pool: &PgPool) -> Result<u64, ApiError> {
+pub async fn sweep(pool: &PgPool) -> Result<u64, AppError> {
     let lifetime_s = i64::try_from(KEY_LIFETIME.as_secs()).unwrap_or(i64::MAX);
     // language=PostgreSQL
     let deleted = sqlx::query(
@@ -165,7 +165,7 @@ pub async fn sweep(pool: &PgPool) -> Result<u64, ApiError> {
 }
 
 /// Forgets a key whose request failed before any effect, so the client may retry with it.
-pub async fn release(pool: &PgPool, scope: &str, key: &str) -> Result<(), ApiError> {
+pub async fn release(pool: &PgPool, scope: &str, key: &str) -> Result<(), AppError> {
     sqlx::query("delete from idempotency_keys where principal = $1 and key = $2 and response_status is null")
         .bind(scope)
         .bind(key)

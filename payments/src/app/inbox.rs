@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::{PgExecutor, PgPool};
 
 use super::states::InboxStatus;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// Stores a message as received; returns its id.
 pub async fn store<'c>(
@@ -13,7 +13,7 @@ pub async fn store<'c>(
     provider: &str,
     headers: &Value,
     body: &[u8],
-) -> Result<i64, ApiError> {
+) -> Result<i64, AppError> {
     // language=PostgreSQL
     let id: i64 = sqlx::query_scalar(
         "insert into inbox_messages (provider, headers, body) values ($1, $2, $3) returning id",
@@ -38,7 +38,7 @@ pub async fn receive(
     provider: &str,
     headers: &Value,
     body: &[u8],
-) -> Result<i64, ApiError> {
+) -> Result<i64, AppError> {
     // set_config(.., true) is SET LOCAL: it ends with this statement's implicit transaction
     // and never reaches the next user of the pooled connection.
     // language=PostgreSQL
@@ -64,7 +64,7 @@ pub async fn mark<'c>(
     signature_valid: Option<bool>,
     verdict: &str,
     transaction_id: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     sqlx::query(
         "update inbox_messages set status = $2, signature_valid = coalesce($3, signature_valid), verdict = $4,
              provider_transaction_id = coalesce($5, provider_transaction_id), processed_at = now()
@@ -89,7 +89,7 @@ pub async fn mark_many(
     verdicts: &[String],
     transaction_ids: &[&str],
     signatures_valid: &[Option<bool>],
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
     // A runtime query: the unnest of parallel arrays is the batch's shape.
     // language=PostgreSQL

@@ -16,9 +16,8 @@ use super::quotes::QuoteLine;
 use super::secrets::{pay_token_context, pay_token_hash, Keyring};
 use super::states::AttemptStatus;
 pub use super::states::IntentStatus;
-use crate::http::error::ApiError;
+use crate::app::error::{AppError, Refusal};
 use crate::state::AppState;
-use axum::http::StatusCode;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -113,7 +112,7 @@ impl IntentRow {
         &self,
         state: &AppState,
         principal: &Principal,
-    ) -> Result<IntentView, ApiError> {
+    ) -> Result<IntentView, AppError> {
         let mut view = self.view(state)?;
         if PAY_LINK_ROLES.contains(&principal.role) {
             view.pay_url = self.pay_url(state)?;
@@ -123,20 +122,20 @@ impl IntentRow {
 
     /// The payment link, opened from its sealed copy; `None` for an intent whose token was
     /// never sealed (migrated without `payments migrate`).
-    pub fn pay_url(&self, state: &AppState) -> Result<Option<String>, ApiError> {
+    pub fn pay_url(&self, state: &AppState) -> Result<Option<String>, AppError> {
         let Some(sealed) = &self.pay_token_sealed else {
             return Ok(None);
         };
-        let keyring = Keyring::from_config(&state.config).map_err(ApiError::internal)?;
+        let keyring = Keyring::from_config(&state.config).map_err(AppError::internal)?;
         let token = keyring
             .open_text(&pay_token_context(self.id), sealed)
-            .map_err(ApiError::internal)?;
+            .map_err(AppError::internal)?;
         Ok(Some(pay_url(state, &token)))
     }
 
     /// The view without the payment link (what is stored for idempotent replays, and what
     /// every reader who does not create intents sees).
-    pub fn view(&self, _state: &AppState) -> Result<IntentView, ApiError> {
+    pub fn view(&self, _state: &AppState) -> Result<IntentView, AppError> {
         Ok(IntentView {
             id: self.id,
             status: self.status,
@@ -170,7 +169,7 @@ pub async fn load(
     principal: Option<&Principal>,
     id: Uuid,
     lock: bool,
-) -> Result<IntentRow, ApiError> {
+) -> Result<IntentRow, AppError> {
     let sql = format!(
         "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id where i.id = $1{}",
         if lock { " for update of i" } else { "" }
@@ -180,10 +179,10 @@ pub async fn load(
         .fetch_optional(&mut *conn)
         .await?;
     row.filter(|row| principal.is_none_or(|principal| principal.sees_office(&row.office_code)))
-        .ok_or_else(|| ApiError::not_found("payment intent"))
+        .ok_or_else(|| AppError::not_found("payment intent"))
 }
 
-fn validate_reference(case_reference: &str) -> Result<(), ApiError> {
+fn validate_reference(case_reference: &str) -> Result<(), AppError> {
     let ok = (1..=64).contains(&case_reference.len())
         && case_reference
             .chars()
@@ -191,20 +190,20 @@ fn validate_reference(case_reference: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::validation(
+        Err(AppError::validation(
             "case_reference",
             "case_reference must be 1 to 64 characters of letters, digits, '-', '_', '/' or '.'",
         ))
     }
 }
 
-fn validate_payer(payer: Option<&PayerRequest>) -> Result<Value, ApiError> {
+fn validate_payer(payer: Option<&PayerRequest>) -> Result<Value, AppError> {
     let Some(payer) = payer else {
         return Ok(json!({}));
     };
     if let Some(name) = &payer.name {
         if name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "payer.name",
                 "payer.name must be at most 200 printable characters",
             ));
@@ -216,7 +215,7 @@ fn validate_payer(payer: Option<&PayerRequest>) -> Result<Value, ApiError> {
             || digits.len() > 20
             || !digits.chars().all(|c| c.is_ascii_digit() || c == ' ')
         {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "payer.phone",
                 "payer.phone must be digits, optionally after '+', at most 20",
             ));
@@ -225,14 +224,14 @@ fn validate_payer(payer: Option<&PayerRequest>) -> Result<Value, ApiError> {
     Ok(json!({ "name": payer.name, "phone": payer.phone }))
 }
 
-fn validate_return_url(return_url: Option<&str>) -> Result<(), ApiError> {
+fn validate_return_url(return_url: Option<&str>) -> Result<(), AppError> {
     let Some(raw) = return_url else { return Ok(()) };
     let valid = raw.len() <= 2048
         && url::Url::parse(raw).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
     if valid {
         Ok(())
     } else {
-        Err(ApiError::validation(
+        Err(AppError::validation(
             "return_url",
             "return_url must be an http(s) URL of at most 2048 characters",
         ))
@@ -245,7 +244,7 @@ pub async fn create(
     idempotency_key: &str,
     request_hash: &[u8],
     request: CreateIntentRequest,
-) -> Result<Created<IntentView>, ApiError> {
+) -> Result<Created<IntentView>, AppError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
     validate_reference(&request.case_reference)?;
     let payer = validate_payer(request.payer.as_ref())?;
@@ -254,7 +253,7 @@ pub async fn create(
         .expires_in_s
         .unwrap_or(i64::try_from(state.config.intent_ttl.as_secs()).unwrap_or(604_800));
     if !(60..=30 * 24 * 3600).contains(&ttl_s) {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "expires_in_s",
             "expires_in_s must be between 60 and 2592000 (30 days)",
         ));
@@ -278,9 +277,9 @@ pub async fn create(
     .await?;
     let (office_code, currency, total_minor, expired) = quote
         .filter(|quote| principal.sees_office(&quote.0))
-        .ok_or_else(|| ApiError::not_found("quote"))?;
+        .ok_or_else(|| AppError::not_found("quote"))?;
     if expired {
-        return Err(ApiError::unprocessable(
+        return Err(AppError::unprocessable(
             "quote_expired",
             "Quote expired",
             "the quote has expired; ask for a new quote",
@@ -297,12 +296,11 @@ pub async fn create(
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(paid) = paid {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(AppError::Conflict(Refusal::new(
                 "case_already_paid",
                 "Case already paid",
                 "this case has a paid payment intent; a later fee of the same case needs \"supplementary\": true",
-            )
+            ))
             .with("payment_intent_id", paid.to_string()));
         }
     }
@@ -312,7 +310,7 @@ pub async fn create(
     let token = random_token("pt_");
     let sealed = Keyring::from_config(&state.config)
         .and_then(|keyring| keyring.seal(&pay_token_context(id), token.as_bytes()))
-        .map_err(ApiError::internal)?;
+        .map_err(AppError::internal)?;
     // At most one intent awaits payment per case, enforced by a partial unique index
     // (migration 0009): a concurrent creation for the same case waits here for the other
     // transaction and, once that one commits, inserts nothing.
@@ -351,12 +349,11 @@ pub async fn create(
         .bind(&request.case_reference)
         .fetch_optional(&mut *tx)
         .await?;
-        let mut problem = ApiError::new(
-            StatusCode::CONFLICT,
+        let mut problem = AppError::Conflict(Refusal::new(
             "case_has_open_intent",
             "Case has an open intent",
             "this case already has a payment intent awaiting payment; use it, or cancel it first",
-        );
+        ));
         if let Some(open) = open {
             problem = problem.with("payment_intent_id", open.to_string());
         }
@@ -377,7 +374,7 @@ async fn with_pay_url(
     conn: &mut PgConnection,
     principal: &Principal,
     mut body: Value,
-) -> Result<Value, ApiError> {
+) -> Result<Value, AppError> {
     let id = body
         .get("id")
         .and_then(Value::as_str)
@@ -399,7 +396,7 @@ pub async fn get(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-) -> Result<IntentView, ApiError> {
+) -> Result<IntentView, AppError> {
     let mut conn = state.pool.acquire().await?;
     load(&mut conn, Some(principal), id, false)
         .await?
@@ -440,11 +437,11 @@ pub async fn list(
     state: &AppState,
     principal: &Principal,
     query: ListIntentsQuery,
-) -> Result<Page<IntentView>, ApiError> {
+) -> Result<Page<IntentView>, AppError> {
     let limit = cursor::limit(query.limit)?;
     if let Some(status) = &query.status {
         if !INTENT_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "status",
                 format!("status must be one of {}", INTENT_STATUSES.join(", ")),
             ));
@@ -501,7 +498,7 @@ pub async fn cancel(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-) -> Result<IntentView, ApiError> {
+) -> Result<IntentView, AppError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Supervisor, Role::Admin])?;
     let mut tx = state.pool.begin().await?;
     // Lock order as everywhere (app::settlement::record_claimed): the intent first, then its
@@ -511,7 +508,7 @@ pub async fn cancel(
         IntentStatus::Cancelled => return intent.view_for(state, principal),
         IntentStatus::AwaitingPayment => {}
         other @ (IntentStatus::Paid | IntentStatus::Expired) => {
-            return Err(ApiError::invalid_state(format!(
+            return Err(AppError::invalid_state(format!(
                 "a {other} payment intent cannot be cancelled"
             )))
         }
@@ -563,7 +560,7 @@ pub async fn close(
     conn: &mut PgConnection,
     closing: Closing,
     intents: &[ClosingIntent],
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     if intents.is_empty() {
         return Ok(());
     }

@@ -12,7 +12,7 @@ use super::intents::IntentRow;
 use super::money;
 use super::settlement::Report;
 use super::states::Channel;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// A bill number the payer's bank app can show: KHQR allows 1 to 25 characters.
 const BILL_NUMBER_MAX: usize = 25;
@@ -33,8 +33,8 @@ pub struct NewKhqrAttempt<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-fn unavailable(detail: impl Into<String>) -> ApiError {
-    ApiError::unprocessable("channel_unavailable", "Channel unavailable", detail)
+fn unavailable(detail: impl Into<String>) -> AppError {
+    AppError::unprocessable("channel_unavailable", "Channel unavailable", detail)
 }
 
 /// The case reference is what the citizen and the office know the payment by; when it does not
@@ -61,7 +61,7 @@ pub async fn insert_attempt(
     conn: &mut PgConnection,
     intent: &IntentRow,
     new: &NewKhqrAttempt<'_>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let office: OfficeBakong = sqlx::query_as(
         "select bakong_account_id, bakong_merchant_id, bakong_acquiring_bank, merchant_name, merchant_name_km, merchant_city
          from offices where code = $1",
@@ -149,8 +149,8 @@ pub async fn found_report(
     attempt: &DueAttempt,
     found: &BakongTransaction,
     raw: &serde_json::Value,
-) -> Result<Report, ApiError> {
-    let body = serde_json::to_vec(raw).map_err(ApiError::internal)?;
+) -> Result<Report, AppError> {
+    let body = serde_json::to_vec(raw).map_err(AppError::internal)?;
     let inbox_id = inbox::store(pool, "bakong", &serde_json::json!({}), &body).await?;
     let expected_account: Option<String> =
         sqlx::query_scalar("select bakong_account_id from offices where code = $1")

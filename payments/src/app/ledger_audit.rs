@@ -3,9 +3,9 @@
 
 use std::str::FromStr;
 
-use axum::body::{Body, Bytes};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use ledger::store::{self, CloseOutcome, ClosedPeriod};
@@ -17,8 +17,8 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::auth::{Principal, Role};
+use crate::app::error::AppError;
 use crate::config::Config;
-use crate::http::error::ApiError;
 use crate::state::AppState;
 
 const AUDIT_ROLES: [Role; 3] = [Role::Auditor, Role::Admin, Role::Supervisor];
@@ -32,21 +32,21 @@ const CSV_ROWS_PER_CHUNK: usize = 256;
 /// nothing, and its public key is recognisable.
 const SANDBOX_SIGNING_SEED_LABEL: &[u8] = b"owso-pay sandbox ledger signing key (not secret)";
 
-fn ledger_error(error: LedgerError) -> ApiError {
+fn ledger_error(error: LedgerError) -> AppError {
     match error {
-        LedgerError::AccountNotFound(_) => ApiError::not_found("account"),
+        LedgerError::AccountNotFound(_) => AppError::not_found("account"),
         LedgerError::PeriodNotClosable(detail) => {
-            ApiError::unprocessable("period_not_closable", "Period cannot be closed", detail)
+            AppError::unprocessable("period_not_closable", "Period cannot be closed", detail)
         }
-        LedgerError::RangeTooLarge(limit) => ApiError::unprocessable(
+        LedgerError::RangeTooLarge(limit) => AppError::unprocessable(
             "range_too_large",
             "Range too large",
             format!(
                 "more than {limit} postings in the range; narrow it or export the journal as CSV"
             ),
         ),
-        LedgerError::InvalidEntry(detail) => ApiError::validation("month", detail),
-        other => ApiError::from(other),
+        LedgerError::InvalidEntry(detail) => AppError::validation("month", detail),
+        other => AppError::from(other),
     }
 }
 
@@ -85,7 +85,7 @@ pub async fn close_period(
     state: &AppState,
     principal: &Principal,
     request: ClosePeriodRequest,
-) -> Result<(bool, ClosedPeriodView), ApiError> {
+) -> Result<(bool, ClosedPeriodView), AppError> {
     principal.require(&[Role::Admin])?;
     let month = store::parse_month(&request.month).map_err(ledger_error)?;
     let mut tx = state.pool.begin().await?;
@@ -96,7 +96,7 @@ pub async fn close_period(
             .fetch_one(&mut *tx)
             .await?;
     if !office_exists {
-        return Err(ApiError::not_found("office"));
+        return Err(AppError::not_found("office"));
     }
     let closed_by = format!("key:{}", principal.key_id);
     let outcome = store::close_period(&mut tx, &request.office_code, month, &closed_by)
@@ -112,7 +112,7 @@ pub async fn close_period(
 pub async fn list_periods(
     state: &AppState,
     principal: &Principal,
-) -> Result<Vec<ClosedPeriodView>, ApiError> {
+) -> Result<Vec<ClosedPeriodView>, AppError> {
     principal.require(&AUDIT_ROLES)?;
     let mut conn = state.pool.acquire().await?;
     let periods = store::list_closed_periods(&mut conn, principal.office_filter()).await?;
@@ -158,7 +158,7 @@ pub struct BadRollup {
 pub async fn verify_ledger(
     pool: &PgPool,
     trusted: &[VerifyingKey],
-) -> Result<VerifyView, ApiError> {
+) -> Result<VerifyView, AppError> {
     let mut tx = pool.begin().await?;
     // One snapshot for seals, entries and the sealer's horizon; read only, so it blocks no one.
     // language=PostgreSQL
@@ -263,9 +263,9 @@ pub fn trusted_keys(config: &Config) -> anyhow::Result<Vec<VerifyingKey>> {
     Ok(keys)
 }
 
-pub async fn verify(state: &AppState, principal: &Principal) -> Result<VerifyView, ApiError> {
+pub async fn verify(state: &AppState, principal: &Principal) -> Result<VerifyView, AppError> {
     principal.require(&CHAIN_ROLES)?;
-    let trusted = trusted_keys(&state.config).map_err(ApiError::internal)?;
+    let trusted = trusted_keys(&state.config).map_err(AppError::internal)?;
     verify_ledger(&state.pool, &trusted).await
 }
 
@@ -300,7 +300,7 @@ pub async fn make_digest(
     pool: &PgPool,
     key: &SigningKey,
     day: NaiveDate,
-) -> Result<bool, ApiError> {
+) -> Result<bool, AppError> {
     let mut tx = pool.begin().await?;
     if store::has_digest(&mut tx, day).await? {
         return Ok(false);
@@ -311,7 +311,7 @@ pub async fn make_digest(
         .succ_opt()
         .and_then(|next| next.and_hms_opt(0, 0, 0))
         .map(|local| local.and_utc() - Duration::hours(7))
-        .ok_or_else(|| ApiError::internal("digest day out of range"))?;
+        .ok_or_else(|| AppError::internal("digest day out of range"))?;
     if !store::sealed_before(&mut tx, day_end).await? {
         return Ok(false);
     }
@@ -364,19 +364,19 @@ pub async fn digests(
     state: &AppState,
     principal: &Principal,
     limit: Option<i64>,
-) -> Result<DigestsView, ApiError> {
+) -> Result<DigestsView, AppError> {
     principal.require(&CHAIN_ROLES)?;
     if principal.office_filter().is_some() {
-        return Err(ApiError::forbidden(
+        return Err(AppError::forbidden(
             "digests state every office's balances; an office-scoped key may not read them",
         ));
     }
     let limit = limit.unwrap_or(31);
     if !(1..=366).contains(&limit) {
-        return Err(ApiError::validation("limit", "limit must be 1 to 366"));
+        return Err(AppError::validation("limit", "limit must be 1 to 366"));
     }
     let public_key = signing_key(&state.config)
-        .map_err(ApiError::internal)?
+        .map_err(AppError::internal)?
         .map(|key| STANDARD.encode(key.verifying_key().to_bytes()));
     let mut conn = state.pool.acquire().await?;
     let rows = store::list_digests(&mut conn, limit).await?;
@@ -404,14 +404,14 @@ async fn visible_account(
     state: &AppState,
     principal: &Principal,
     code: &str,
-) -> Result<store::AccountRef, ApiError> {
+) -> Result<store::AccountRef, AppError> {
     principal.require(&AUDIT_ROLES)?;
     let mut conn = state.pool.acquire().await?;
     let account = store::find_account(&mut conn, code)
         .await
         .map_err(ledger_error)?;
     if !principal.sees_office(&account.office_code) {
-        return Err(ApiError::not_found("account"));
+        return Err(AppError::not_found("account"));
     }
     Ok(account)
 }
@@ -445,7 +445,7 @@ pub async fn balance(
     principal: &Principal,
     code: &str,
     as_of: Option<DateTime<Utc>>,
-) -> Result<BalanceView, ApiError> {
+) -> Result<BalanceView, AppError> {
     let account = visible_account(state, principal, code).await?;
     let as_of = as_of.unwrap_or_else(Utc::now);
     let mut conn = state.pool.acquire().await?;
@@ -505,10 +505,10 @@ impl utoipa::IntoParams for RangeQuery {
     }
 }
 
-fn range(query: &RangeQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+fn range(query: &RangeQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
     let to = query.to.unwrap_or_else(Utc::now);
     if query.from >= to {
-        return Err(ApiError::validation("from", "from must be before to"));
+        return Err(AppError::validation("from", "from must be before to"));
     }
     Ok((query.from, to))
 }
@@ -542,7 +542,7 @@ pub async fn statement(
     principal: &Principal,
     code: &str,
     query: RangeQuery,
-) -> Result<StatementView, ApiError> {
+) -> Result<StatementView, AppError> {
     let (from, to) = range(&query)?;
     let account = visible_account(state, principal, code).await?;
     let mut conn = state.pool.acquire().await?;
@@ -590,8 +590,8 @@ pub const JOURNAL_CSV_HEADER: [&str; 13] = [
     "seal_hash",
 ];
 
-fn csv_record(row: &store::JournalRow) -> Result<[String; 13], ApiError> {
-    let currency = Currency::from_str(&row.currency).map_err(ApiError::internal)?;
+fn csv_record(row: &store::JournalRow) -> Result<[String; 13], AppError> {
+    let currency = Currency::from_str(&row.currency).map_err(AppError::internal)?;
     Ok([
         row.entry_id.to_string(),
         row.created_at
@@ -614,7 +614,7 @@ fn csv_record(row: &store::JournalRow) -> Result<[String; 13], ApiError> {
     ])
 }
 
-fn csv_chunk(records: &[[String; 13]]) -> Result<Bytes, ApiError> {
+fn csv_chunk(records: &[[String; 13]]) -> Result<Bytes, AppError> {
     let mut writer =
         csv::Writer::from_writer(Vec::with_capacity(records.len().saturating_mul(160)));
     for record in records {
@@ -625,13 +625,14 @@ fn csv_chunk(records: &[[String; 13]]) -> Result<Bytes, ApiError> {
                     .into_owned()
                     .into_bytes()
             }))
-            .map_err(ApiError::internal)?;
+            .map_err(AppError::internal)?;
     }
-    let bytes = writer.into_inner().map_err(ApiError::internal)?;
+    let bytes = writer.into_inner().map_err(AppError::internal)?;
     Ok(Bytes::from(bytes))
 }
 
-type Chunk = Result<Bytes, std::io::Error>;
+/// A piece of a streamed export, or the error that cut it off.
+pub type Chunk = Result<Bytes, std::io::Error>;
 
 /// Rows read per page of the journal export: one short statement each, the connection given
 /// back between pages.
@@ -647,7 +648,7 @@ pub async fn journal_csv(
     state: &AppState,
     principal: &Principal,
     query: RangeQuery,
-) -> Result<Body, ApiError> {
+) -> Result<impl futures_util::Stream<Item = Chunk> + Send + 'static, AppError> {
     principal.require(&AUDIT_ROLES)?;
     let (from, to) = range(&query)?;
     let offices = principal.office_filter().map(<[String]>::to_vec);
@@ -681,18 +682,18 @@ pub async fn journal_csv(
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|chunk| (chunk, receiver))
     });
-    Ok(Body::from_stream(stream))
+    Ok(stream)
 }
 
 /// Why a journal export stopped before its end.
 enum JournalError {
-    Failed(ApiError),
+    Failed(AppError),
     /// The timer's tick is a millisecond, so a page that answers quickly can beat it; the
     /// deadline is also checked after every page, so an export past it never ends as if whole.
     PastDeadline,
 }
 
-impl<E: Into<ApiError>> From<E> for JournalError {
+impl<E: Into<AppError>> From<E> for JournalError {
     fn from(error: E) -> Self {
         JournalError::Failed(error.into())
     }

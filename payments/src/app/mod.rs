@@ -7,6 +7,7 @@ pub mod callbacks;
 pub mod catalog;
 pub mod csv_cells;
 pub mod dates;
+pub mod error;
 pub mod fees;
 pub mod idempotency;
 pub mod inbox;

@@ -4,7 +4,7 @@ use ledger::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// An amount as a decimal string with exactly the currency's scale (KHR 0, USD 2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -26,20 +26,20 @@ impl From<Money> for MoneyView {
 
 impl MoneyView {
     /// Parses a client-supplied amount strictly (422 naming `field` on failure).
-    pub fn parse(&self, field: &str) -> Result<Money, ApiError> {
+    pub fn parse(&self, field: &str) -> Result<Money, AppError> {
         let currency: Currency = self.currency.parse().map_err(|_| {
-            ApiError::validation(field, format!("{field}.currency must be KHR or USD"))
+            AppError::validation(field, format!("{field}.currency must be KHR or USD"))
         })?;
         Money::parse(&self.amount, currency)
-            .map_err(|error| ApiError::validation(field, format!("{field}.amount: {error}")))
+            .map_err(|error| AppError::validation(field, format!("{field}.amount: {error}")))
     }
 }
 
 /// Reads a stored `(amount_minor, currency)` pair.
-pub fn from_row(amount_minor: i64, currency: &str) -> Result<Money, ApiError> {
+pub fn from_row(amount_minor: i64, currency: &str) -> Result<Money, AppError> {
     let currency: Currency = currency
         .trim()
         .parse()
-        .map_err(|_| ApiError::internal(format!("stored currency {currency:?} is unknown")))?;
+        .map_err(|_| AppError::internal(format!("stored currency {currency:?} is unknown")))?;
     Ok(Money::from_minor(amount_minor, currency))
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::money::MoneyView;
 use super::states::ExceptionKind;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// The name of every event type a webhook endpoint may subscribe to (API.md, "Webhooks to the
 /// workflow system"). Named here once: the `type` of each event, the endpoints' `events` check
@@ -103,7 +103,7 @@ impl Event {
     }
 
     /// The event's `data` (infallible for these types; an error is reported, not hidden).
-    fn data(&self) -> Result<Value, ApiError> {
+    fn data(&self) -> Result<Value, AppError> {
         match self {
             Event::PaymentPaid(data) => serde_json::to_value(data),
             Event::PaymentExpired(data) | Event::PaymentCancelled(data) => {
@@ -111,7 +111,7 @@ impl Event {
             }
             Event::ReconciliationException(data) => serde_json::to_value(data),
         }
-        .map_err(ApiError::internal)
+        .map_err(AppError::internal)
     }
 }
 
@@ -124,18 +124,18 @@ pub struct NewEvent<'a> {
 
 /// Records an event and fans it out to the subscribed active endpoints. Runs inside the
 /// caller's transaction; nothing is sent from here.
-pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uuid, ApiError> {
+pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uuid, AppError> {
     let ids = enqueue_many(conn, vec![event]).await?;
     ids.into_iter()
         .next()
-        .ok_or_else(|| ApiError::internal("the outbox recorded no event"))
+        .ok_or_else(|| AppError::internal("the outbox recorded no event"))
 }
 
 /// Records events, in order, and fans them out, in one statement whatever their number.
 pub async fn enqueue_many(
     conn: &mut PgConnection,
     events: Vec<NewEvent<'_>>,
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<Vec<Uuid>, AppError> {
     let now: DateTime<Utc> = Utc::now();
     let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
     let mut ids = Vec::with_capacity(events.len());

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// The result of an idempotent create: the new object, or the stored response to replay.
 pub enum Created<T> {
@@ -43,7 +43,7 @@ impl<T> Page<T> {
         limit: Option<i64>,
         after: Option<&str>,
         key: impl Fn(&T) -> String,
-    ) -> Result<Page<T>, ApiError> {
+    ) -> Result<Page<T>, AppError> {
         let limit = usize::try_from(cursor::limit(limit)?).unwrap_or(usize::MAX);
         let start = match after {
             None => 0,
@@ -74,26 +74,26 @@ pub mod cursor {
     use chrono::{DateTime, Utc};
     use uuid::Uuid;
 
-    use crate::http::error::ApiError;
+    use crate::app::error::AppError;
 
     /// Marks a key cursor, so neither kind of cursor decodes as the other.
     const KEY_PREFIX: &str = "k|";
 
-    pub(super) fn invalid() -> ApiError {
-        ApiError::validation("cursor", "cursor is not one this API returned")
+    pub(super) fn invalid() -> AppError {
+        AppError::validation("cursor", "cursor is not one this API returned")
     }
 
     pub fn encode(created_at: DateTime<Utc>, id: Uuid) -> String {
         URL_SAFE_NO_PAD.encode(format!("{}|{id}", created_at.timestamp_micros()))
     }
 
-    pub fn decode(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+    pub fn decode(raw: &str) -> Result<(DateTime<Utc>, Uuid), AppError> {
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
         let micros: i64 = micros.parse().map_err(|_| invalid())?;
         let created_at = DateTime::<Utc>::from_timestamp_micros(micros)
-            .filter(|at| crate::http::extract::timestamp_in_range(*at))
+            .filter(|at| crate::app::dates::timestamp_in_range(*at))
             .ok_or_else(invalid)?;
         Ok((created_at, id.parse().map_err(|_| invalid())?))
     }
@@ -102,7 +102,7 @@ pub mod cursor {
         URL_SAFE_NO_PAD.encode(format!("{KEY_PREFIX}{key}"))
     }
 
-    pub fn decode_key(raw: &str) -> Result<String, ApiError> {
+    pub fn decode_key(raw: &str) -> Result<String, AppError> {
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         text.strip_prefix(KEY_PREFIX)
@@ -135,11 +135,11 @@ pub mod cursor {
     }
 
     /// `limit` defaults to 50 and may not exceed 500 (API.md, "Lists").
-    pub fn limit(raw: Option<i64>) -> Result<i64, ApiError> {
+    pub fn limit(raw: Option<i64>) -> Result<i64, AppError> {
         match raw {
             None => Ok(50),
             Some(limit) if (1..=500).contains(&limit) => Ok(limit),
-            Some(_) => Err(ApiError::validation(
+            Some(_) => Err(AppError::validation(
                 "limit",
                 "limit must be between 1 and 500",
             )),

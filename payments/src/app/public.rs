@@ -8,7 +8,7 @@ use super::intents::{IntentRow, INTENT_COLUMNS};
 use super::money::{self, MoneyView};
 use super::quotes::QuoteLine;
 use super::states::IntentStatus;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 use crate::state::AppState;
 
 /// Attempts the citizen's view lists: the latest ones.
@@ -29,9 +29,9 @@ pub struct PublicPaymentView {
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView, ApiError> {
+pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView, AppError> {
     if token.len() > 128 || !token.starts_with("pt_") {
-        return Err(ApiError::not_found("payment"));
+        return Err(AppError::not_found("payment"));
     }
     let mut conn = state.pool.acquire().await?;
     // Looked up by the token's SHA-256 (the database holds no token); it is 256 random bits,
@@ -42,7 +42,7 @@ pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView
     .bind(super::secrets::pay_token_hash(token))
     .fetch_optional(&mut *conn)
     .await?;
-    let intent = intent.ok_or_else(|| ApiError::not_found("payment"))?;
+    let intent = intent.ok_or_else(|| AppError::not_found("payment"))?;
     let (office_name_km, office_name_en): (String, String) =
         sqlx::query_as("select name_km, name_en from offices where code = $1")
             .bind(&intent.office_code)
@@ -78,11 +78,11 @@ pub async fn by_token(state: &AppState, token: &str) -> Result<PublicPaymentView
 
 /// The KHQR string of an attempt, for its QR image. Attempt ids carry 74 random bits, and the
 /// QR is what the payer is meant to see anyway.
-pub async fn attempt_khqr(state: &AppState, attempt_id: uuid::Uuid) -> Result<String, ApiError> {
+pub async fn attempt_khqr(state: &AppState, attempt_id: uuid::Uuid) -> Result<String, AppError> {
     let khqr: Option<Option<String>> =
         sqlx::query_scalar("select khqr from payment_attempts where id = $1")
             .bind(attempt_id)
             .fetch_optional(&state.pool)
             .await?;
-    khqr.flatten().ok_or_else(|| ApiError::not_found("QR code"))
+    khqr.flatten().ok_or_else(|| AppError::not_found("QR code"))
 }

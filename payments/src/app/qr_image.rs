@@ -6,20 +6,20 @@
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// Modules of white border around the code.
 pub const QUIET_ZONE_MODULES: usize = 4;
 /// Pixels per module in the PNG.
 pub const PNG_SCALE: usize = 8;
 
-fn code(text: &str) -> Result<QrCode, ApiError> {
+fn code(text: &str) -> Result<QrCode, AppError> {
     // Level M: KHQR strings are short enough, and M survives a scuffed print.
-    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(ApiError::internal)
+    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(AppError::internal)
 }
 
 /// An SVG of `text`, at least 256 px wide, quiet zone included.
-pub fn svg(text: &str) -> Result<String, ApiError> {
+pub fn svg(text: &str) -> Result<String, AppError> {
     Ok(code(text)?
         .render::<svg::Color<'_>>()
         .quiet_zone(true)
@@ -30,7 +30,7 @@ pub fn svg(text: &str) -> Result<String, ApiError> {
 }
 
 /// The module matrix with its quiet zone, as rows of booleans (true = dark).
-pub fn matrix(text: &str) -> Result<Vec<Vec<bool>>, ApiError> {
+pub fn matrix(text: &str) -> Result<Vec<Vec<bool>>, AppError> {
     let code = code(text)?;
     let width = code.width();
     let colors = code.to_colors();
@@ -49,7 +49,7 @@ pub fn matrix(text: &str) -> Result<Vec<Vec<bool>>, ApiError> {
 }
 
 /// A grayscale PNG of `text`, `PNG_SCALE` pixels per module, quiet zone included.
-pub fn png(text: &str) -> Result<Vec<u8>, ApiError> {
+pub fn png(text: &str) -> Result<Vec<u8>, AppError> {
     let rows = matrix(text)?;
     let side = rows.len() * PNG_SCALE;
     let mut pixels = Vec::with_capacity(side * side);
@@ -65,16 +65,16 @@ pub fn png(text: &str) -> Result<Vec<u8>, ApiError> {
             pixels.extend_from_slice(&line);
         }
     }
-    let side = u32::try_from(side).map_err(ApiError::internal)?;
+    let side = u32::try_from(side).map_err(AppError::internal)?;
     let mut out = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut out, side, side);
         encoder.set_color(png::ColorType::Grayscale);
         encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().map_err(ApiError::internal)?;
+        let mut writer = encoder.write_header().map_err(AppError::internal)?;
         writer
             .write_image_data(&pixels)
-            .map_err(ApiError::internal)?;
+            .map_err(AppError::internal)?;
     }
     Ok(out)
 }

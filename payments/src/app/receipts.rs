@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::money::{self, MoneyView};
 use super::outbox::{self, Event, NewEvent};
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// Most staged payments numbered in one transaction.
 const BATCH: i64 = 1000;
@@ -56,7 +56,7 @@ struct QueuedRow {
 /// office, this one waits for it on the staged rows' locks and then numbers what that one did
 /// not take, so once it returns, every payment staged before the call is numbered. Numbers
 /// follow staging order within a transaction.
-pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiError> {
+pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, AppError> {
     let mut tx = pool.begin().await?;
     let numbered = number_office_in(&mut tx, office).await?;
     if numbered > 0 {
@@ -67,7 +67,7 @@ pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, ApiErro
 
 /// [`number_office`] inside the caller's transaction: what the office has staged, its rows
 /// locked before the counter, which is then held to the caller's commit.
-pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<usize, ApiError> {
+pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<usize, AppError> {
     // `for update` (not `skip locked`): waiting here is what makes concurrent payments of one
     // office share a numbering transaction; rows another numbering took are gone when the
     // wait ends and are skipped.
@@ -102,7 +102,7 @@ pub async fn number_paid_in(
     conn: &mut PgConnection,
     office: &str,
     payments: &[Unnumbered],
-) -> Result<usize, ApiError> {
+) -> Result<usize, AppError> {
     let payments: Vec<&Unnumbered> = payments.iter().collect();
     number(conn, office, &payments).await
 }
@@ -112,7 +112,7 @@ async fn number(
     conn: &mut PgConnection,
     office: &str,
     payments: &[&Unnumbered],
-) -> Result<usize, ApiError> {
+) -> Result<usize, AppError> {
     if payments.is_empty() {
         return Ok(0);
     }
@@ -125,7 +125,7 @@ async fn number(
     }
     // Counters in year order, after the staged rows: every numbering locks in the same order.
     for (year, staged) in by_year {
-        let count = i64::try_from(staged.len()).map_err(ApiError::internal)?;
+        let count = i64::try_from(staged.len()).map_err(AppError::internal)?;
         // language=PostgreSQL
         let last: i64 = sqlx::query_scalar(
             "insert into receipt_counters (office_code, fiscal_year, last_number) values ($1, $2, $3)
@@ -170,7 +170,7 @@ fn paid_event<'a>(
     office: &'a str,
     row: &'a Unnumbered,
     receipt_number: String,
-) -> Result<NewEvent<'a>, ApiError> {
+) -> Result<NewEvent<'a>, AppError> {
     let total = money::from_row(row.total_minor, &row.currency)?;
     Ok(NewEvent {
         office_code: office,
@@ -193,7 +193,7 @@ fn paid_event<'a>(
 pub async fn number_stragglers(
     pool: &PgPool,
     older_than: chrono::Duration,
-) -> Result<usize, ApiError> {
+) -> Result<usize, AppError> {
     // language=PostgreSQL
     let offices: Vec<String> = sqlx::query_scalar(
         "select distinct office_code from receipt_queue where queued_at < now() - $1::interval",

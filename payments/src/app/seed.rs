@@ -52,7 +52,7 @@ pub async fn catalog(conn: &mut PgConnection) -> anyhow::Result<SeedReport> {
         .map_err(|error| {
             anyhow::anyhow!(
                 "bundled catalog: {error} {:?}",
-                error.to_problem().extensions
+                error.refusal().map(|refusal| &refusal.details)
             )
         })?;
     Ok(SeedReport {

@@ -21,7 +21,7 @@ use super::money::{self, MoneyView};
 use super::outbox::{self, Event, NewEvent};
 use super::receipts;
 use super::states::{Channel, ExceptionKind, InboxStatus};
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 use bank_adapters::report::{PaymentReport, ReportedAmount};
 
 /// The office whose suspense account holds money for references we cannot place.
@@ -169,7 +169,7 @@ impl Settlement {
 }
 
 /// Records a reported payment. Runs inside the caller's transaction.
-pub async fn record(conn: &mut PgConnection, report: &Report) -> Result<Settlement, ApiError> {
+pub async fn record(conn: &mut PgConnection, report: &Report) -> Result<Settlement, AppError> {
     let won = claim(conn, &[report]).await?;
     if won.first() != Some(&true) {
         return Ok(Settlement::Duplicate);
@@ -180,7 +180,7 @@ pub async fn record(conn: &mut PgConnection, report: &Report) -> Result<Settleme
 /// Claims the provider transaction ids of `reports` in one statement: one effect per bank
 /// transaction id. Tells, per report, whether it won its claim; a report loses when the id was
 /// recorded before, or appears earlier in `reports`.
-pub async fn claim(conn: &mut PgConnection, reports: &[&Report]) -> Result<Vec<bool>, ApiError> {
+pub async fn claim(conn: &mut PgConnection, reports: &[&Report]) -> Result<Vec<bool>, AppError> {
     let providers: Vec<&str> = reports.iter().map(|r| r.provider).collect();
     let transaction_ids: Vec<&str> = reports.iter().map(|r| r.transaction_id.as_str()).collect();
     let inbox_ids: Vec<Option<i64>> = reports.iter().map(|r| r.inbox_message_id).collect();
@@ -224,7 +224,7 @@ pub async fn claim(conn: &mut PgConnection, reports: &[&Report]) -> Result<Vec<b
 pub async fn record_claimed(
     conn: &mut PgConnection,
     report: &Report,
-) -> Result<Settlement, ApiError> {
+) -> Result<Settlement, AppError> {
     // Found by (channel, reference): a channel settles only its own attempts. A citizen can
     // read the reference of their own attempt, so a report through another channel naming
     // it must not pay it.
@@ -267,7 +267,7 @@ pub async fn record_claimed(
 async fn park_misdirected(
     conn: &mut PgConnection,
     report: &Report,
-) -> Result<Settlement, ApiError> {
+) -> Result<Settlement, AppError> {
     let other: Option<AttemptRow> = sqlx::query_as(&format!(
         "select {ATTEMPT_COLUMNS} from payment_attempts where provider_reference = $1"
     ))
@@ -366,7 +366,7 @@ pub fn payment_entry(
     report: &Report,
     intent: &IntentRow,
     attempt: &AttemptRow,
-) -> Result<(BalancedEntry, Money, DateTime<Utc>), ApiError> {
+) -> Result<(BalancedEntry, Money, DateTime<Utc>), AppError> {
     let total = money::from_row(intent.total_minor, &intent.currency)?;
     let paid_at = Utc::now();
     note_bank_clock(report, attempt, paid_at);
@@ -408,7 +408,7 @@ async fn settle(
     report: &Report,
     intent: &IntentRow,
     attempt: &AttemptRow,
-) -> Result<Settlement, ApiError> {
+) -> Result<Settlement, AppError> {
     let (entry, total, paid_at) = payment_entry(report, intent, attempt)?;
     let posted = ledger::store::post(conn, &entry).await?;
     let entry_id = match posted {
@@ -458,7 +458,7 @@ pub async fn write_paid(
     conn: &mut PgConnection,
     paid: &[PaidWrite<'_>],
     stage: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let intent_ids: Vec<Uuid> = paid.iter().map(|p| p.intent.id).collect();
     let attempt_ids: Vec<Uuid> = paid.iter().map(|p| p.attempt.id).collect();
     let paid_ats: Vec<DateTime<Utc>> = paid.iter().map(|p| p.paid_at).collect();
@@ -546,7 +546,7 @@ pub async fn write_paid(
     .await?;
     if usize::try_from(written).ok() != Some(paid.len()) {
         // Every intent was locked and awaiting payment a moment ago in this transaction.
-        return Err(ApiError::internal(format!(
+        return Err(AppError::internal(format!(
             "{written} of {} intents moved to paid",
             paid.len()
         )));
@@ -566,7 +566,7 @@ async fn park(
     kind: ExceptionKind,
     intent: Option<&IntentRow>,
     attempt: Option<&AttemptRow>,
-) -> Result<Settlement, ApiError> {
+) -> Result<Settlement, AppError> {
     let (kind, entry_id) = match report.received.money() {
         Some(money) if money.is_positive() => {
             let clearing = AccountCode::new(

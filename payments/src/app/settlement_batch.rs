@@ -30,7 +30,7 @@ use super::intents::{IntentRow, INTENT_COLUMNS};
 use super::receipts::{self, Numbering};
 use super::settlement::{self, PaidWrite, Report, Settlement};
 use super::states::InboxStatus;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// Most callbacks settled in one transaction.
 const MAX_GROUP: usize = 128;
@@ -39,7 +39,7 @@ const COMMITTERS: usize = 2;
 
 struct Job {
     report: Report,
-    reply: oneshot::Sender<Result<Settlement, ApiError>>,
+    reply: oneshot::Sender<Result<Settlement, AppError>>,
 }
 
 /// Settles callbacks in groups; see the module documentation. The committer tasks start on
@@ -77,7 +77,7 @@ impl SettlementBatcher {
     /// Settles `report` in the next group, marks its inbox message with the verdict, and
     /// returns once the group committed and its payments were numbered. When settling fails
     /// the message is marked `failed` (kept to be replayed) and the error returned.
-    pub async fn settle(&self, report: Report) -> Result<Settlement, ApiError> {
+    pub async fn settle(&self, report: Report) -> Result<Settlement, AppError> {
         let inbox_id = report.inbox_message_id;
         let transaction_id = report.transaction_id.clone();
         let signature_valid = report.signature_valid;
@@ -100,15 +100,15 @@ impl SettlementBatcher {
         Err(outcome)
     }
 
-    async fn queued(&self, report: Report) -> Result<Settlement, ApiError> {
+    async fn queued(&self, report: Report) -> Result<Settlement, AppError> {
         let (reply, answer) = oneshot::channel();
         self.queue()
             .submit(Job { report, reply })
             .await
-            .map_err(|_| ApiError::internal("the settlement committer has stopped"))?;
+            .map_err(|_| AppError::internal("the settlement committer has stopped"))?;
         answer
             .await
-            .map_err(|_| ApiError::internal("the settlement committer has stopped"))?
+            .map_err(|_| AppError::internal("the settlement committer has stopped"))?
     }
 }
 
@@ -141,7 +141,7 @@ async fn number_and_answer(
     pool: PgPool,
     numbering: Arc<Numbering>,
     jobs: Vec<Job>,
-    outcomes: Vec<Result<Settlement, ApiError>>,
+    outcomes: Vec<Result<Settlement, AppError>>,
 ) {
     let offices: BTreeSet<&str> = outcomes
         .iter()
@@ -160,7 +160,7 @@ async fn number_and_answer(
 }
 
 /// One callback in its own transaction: the path of a group that failed.
-async fn settle_alone(pool: &PgPool, report: &Report) -> Result<Settlement, ApiError> {
+async fn settle_alone(pool: &PgPool, report: &Report) -> Result<Settlement, AppError> {
     let mut tx = pool.begin().await?;
     let outcome = settlement::record(&mut tx, report).await?;
     mark(&mut tx, &[(report, &outcome)]).await?;
@@ -169,7 +169,7 @@ async fn settle_alone(pool: &PgPool, report: &Report) -> Result<Settlement, ApiE
 }
 
 /// The whole group in one transaction; outcomes in the order of `reports`.
-async fn settle_group(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Settlement>, ApiError> {
+async fn settle_group(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Settlement>, AppError> {
     let mut tx = pool.begin().await?;
     let claimed = claim(&mut tx, reports).await?;
     let channels: Vec<&str> = claimed
@@ -330,7 +330,7 @@ async fn settle_group(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Settleme
 async fn claim<'r>(
     conn: &mut PgConnection,
     reports: &[&'r Report],
-) -> Result<Vec<(usize, &'r Report)>, ApiError> {
+) -> Result<Vec<(usize, &'r Report)>, AppError> {
     let won = settlement::claim(conn, reports).await?;
     Ok(reports
         .iter()
@@ -342,7 +342,7 @@ async fn claim<'r>(
 }
 
 /// Marks every report's raw message with its verdict, in one statement.
-async fn mark(conn: &mut PgConnection, marks: &[(&Report, &Settlement)]) -> Result<(), ApiError> {
+async fn mark(conn: &mut PgConnection, marks: &[(&Report, &Settlement)]) -> Result<(), AppError> {
     let marks: Vec<(i64, &Report, &Settlement)> = marks
         .iter()
         .filter_map(|(r, outcome)| r.inbox_message_id.map(|id| (id, *r, *outcome)))

@@ -12,7 +12,7 @@ use super::auth::{Principal, Role};
 use super::outbox::EventType;
 use super::pagination::{cursor, Page};
 use super::secrets::{webhook_context, Keyring};
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 use crate::state::AppState;
 use bank_adapters::signing::WebhookSecret;
 
@@ -137,8 +137,8 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
 
 /// Checks a webhook URL: http(s), a host, and no link-local or metadata target unless the
 /// configuration allows it. Loopback and private addresses are accepted (API.md).
-pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, ApiError> {
-    let invalid = |detail: &str| ApiError::validation("url", detail.to_owned());
+pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, AppError> {
+    let invalid = |detail: &str| AppError::validation("url", detail.to_owned());
     if raw.len() > 2048 {
         return Err(invalid("url must be at most 2048 characters"));
     }
@@ -159,7 +159,7 @@ pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, ApiEr
         url::Host::Domain(name) => refused_name(name),
     };
     if refused {
-        return Err(ApiError::unprocessable(
+        return Err(AppError::unprocessable(
             "webhook_url_refused",
             "Webhook URL refused",
             "link-local and cloud-metadata addresses are refused (set WEBHOOK_ALLOW_LINK_LOCAL=true to allow)",
@@ -169,16 +169,16 @@ pub fn validate_url(raw: &str, allow_link_local: bool) -> Result<url::Url, ApiEr
     Ok(url)
 }
 
-fn validate_events(events: &[String]) -> Result<(), ApiError> {
+fn validate_events(events: &[String]) -> Result<(), AppError> {
     if events.is_empty() || events.len() > EventType::ALL.len() + 1 {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "events",
             "events must list 1 or more event types",
         ));
     }
     for event in events {
         if event != "*" && EventType::from_name(event).is_none() {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "events",
                 format!(
                     "unknown event type {event:?}; known: {}",
@@ -190,9 +190,9 @@ fn validate_events(events: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn validate_description(description: Option<&str>) -> Result<(), ApiError> {
+fn validate_description(description: Option<&str>) -> Result<(), AppError> {
     if description.is_some_and(|text| text.chars().count() > 200) {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "description",
             "description must be at most 200 characters",
         ));
@@ -201,28 +201,28 @@ fn validate_description(description: Option<&str>) -> Result<(), ApiError> {
 }
 
 /// The secret as stored: sealed with `SECRETS_KEY` for this endpoint (app::secrets).
-fn seal_secret(state: &AppState, id: Uuid, secret: &WebhookSecret) -> Result<String, ApiError> {
+fn seal_secret(state: &AppState, id: Uuid, secret: &WebhookSecret) -> Result<String, AppError> {
     Keyring::from_config(&state.config)
         .and_then(|keyring| keyring.seal(&webhook_context(id), secret.as_whsec().as_bytes()))
-        .map_err(ApiError::internal)
+        .map_err(AppError::internal)
 }
 
 pub async fn create_endpoint(
     state: &AppState,
     principal: &Principal,
     request: CreateEndpointRequest,
-) -> Result<CreatedEndpointView, ApiError> {
+) -> Result<CreatedEndpointView, AppError> {
     principal.require(&[Role::Admin])?;
     let url = validate_url(&request.url, state.config.webhook_allow_link_local)?;
     if request.events.is_empty() || request.events.len() > EventType::ALL.len() + 1 {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "events",
             "events must list 1 or more event types",
         ));
     }
     for event in &request.events {
         if event != "*" && EventType::from_name(event).is_none() {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "events",
                 format!(
                     "unknown event type {event:?}; known: {}",
@@ -236,7 +236,7 @@ pub async fn create_endpoint(
         .as_ref()
         .is_some_and(|text| text.chars().count() > 200)
     {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "description",
             "description must be at most 200 characters",
         ));
@@ -266,7 +266,7 @@ pub async fn create_endpoint(
 pub async fn list_endpoints(
     state: &AppState,
     principal: &Principal,
-) -> Result<Vec<EndpointView>, ApiError> {
+) -> Result<Vec<EndpointView>, AppError> {
     principal.require(&[Role::Admin])?;
     let rows: Vec<EndpointView> = sqlx::query_as(&format!(
         "select {ENDPOINT_COLUMNS} from webhook_endpoints order by created_at, id"
@@ -316,7 +316,7 @@ pub async fn list_deliveries(
     state: &AppState,
     principal: &Principal,
     query: DeliveriesQuery,
-) -> Result<Page<DeliveryView>, ApiError> {
+) -> Result<Page<DeliveryView>, AppError> {
     principal.require(&[Role::Admin])?;
     let limit = cursor::limit(query.limit)?;
     if query
@@ -324,7 +324,7 @@ pub async fn list_deliveries(
         .as_deref()
         .is_some_and(|status| !matches!(status, "pending" | "succeeded" | "dead"))
     {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "status",
             "status must be pending, succeeded or dead",
         ));
@@ -353,7 +353,7 @@ pub async fn retry_delivery(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-) -> Result<DeliveryView, ApiError> {
+) -> Result<DeliveryView, AppError> {
     principal.require(&[Role::Admin])?;
     let updated = sqlx::query(
         "update webhook_deliveries set status = 'pending', next_attempt_at = now(), leased_until = null
@@ -369,9 +369,9 @@ pub async fn retry_delivery(
     .bind(id)
     .fetch_optional(&state.pool)
     .await?;
-    let row = row.ok_or_else(|| ApiError::not_found("webhook delivery"))?;
+    let row = row.ok_or_else(|| AppError::not_found("webhook delivery"))?;
     if updated == 0 {
-        return Err(ApiError::invalid_state(
+        return Err(AppError::invalid_state(
             "this delivery has already succeeded",
         ));
     }
@@ -385,7 +385,7 @@ pub async fn get_endpoint(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-) -> Result<EndpointView, ApiError> {
+) -> Result<EndpointView, AppError> {
     principal.require(&[Role::Admin])?;
     let row: Option<EndpointView> = sqlx::query_as(&format!(
         "select {ENDPOINT_COLUMNS} from webhook_endpoints where id = $1"
@@ -393,7 +393,7 @@ pub async fn get_endpoint(
     .bind(id)
     .fetch_optional(&state.pool)
     .await?;
-    row.ok_or_else(|| ApiError::not_found("webhook endpoint"))
+    row.ok_or_else(|| AppError::not_found("webhook endpoint"))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -437,7 +437,7 @@ pub async fn update_endpoint(
     principal: &Principal,
     id: Uuid,
     request: UpdateEndpointRequest,
-) -> Result<EndpointView, ApiError> {
+) -> Result<EndpointView, AppError> {
     principal.require(&[Role::Admin])?;
     let url = request
         .url
@@ -452,7 +452,7 @@ pub async fn update_endpoint(
         .as_deref()
         .is_some_and(|status| !matches!(status, "active" | "disabled"))
     {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "status",
             "status must be active or disabled",
         ));
@@ -473,7 +473,7 @@ pub async fn update_endpoint(
     .await?
     .rows_affected();
     if updated == 0 {
-        return Err(ApiError::not_found("webhook endpoint"));
+        return Err(AppError::not_found("webhook endpoint"));
     }
     if request.status.as_deref() == Some("active") {
         // Pending deliveries held while it was disabled may go now.
@@ -500,11 +500,11 @@ pub async fn rotate_secret(
     principal: &Principal,
     id: Uuid,
     request: RotateSecretRequest,
-) -> Result<CreatedEndpointView, ApiError> {
+) -> Result<CreatedEndpointView, AppError> {
     principal.require(&[Role::Admin])?;
     let keep_s = request.keep_previous_for_s.unwrap_or(86_400);
     if !(0..=7 * 86_400).contains(&keep_s) {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "keep_previous_for_s",
             "keep_previous_for_s must be between 0 and 604800",
         ));
@@ -526,7 +526,7 @@ pub async fn rotate_secret(
     .await?
     .rows_affected();
     if updated == 0 {
-        return Err(ApiError::not_found("webhook endpoint"));
+        return Err(AppError::not_found("webhook endpoint"));
     }
     tracing::info!(endpoint.id = %id, "webhook secret rotated");
     let endpoint = get_endpoint(state, principal, id).await?;
@@ -546,7 +546,7 @@ pub async fn retry_dead(
     state: &AppState,
     principal: &Principal,
     endpoint_id: Uuid,
-) -> Result<RetriedView, ApiError> {
+) -> Result<RetriedView, AppError> {
     principal.require(&[Role::Admin])?;
     get_endpoint(state, principal, endpoint_id).await?;
     let retried = sqlx::query(
@@ -575,7 +575,7 @@ pub async fn delivery_attempts(
     state: &AppState,
     principal: &Principal,
     delivery_id: Uuid,
-) -> Result<Vec<DeliveryAttemptView>, ApiError> {
+) -> Result<Vec<DeliveryAttemptView>, AppError> {
     principal.require(&[Role::Admin])?;
     let exists: bool =
         sqlx::query_scalar("select exists(select 1 from webhook_deliveries where id = $1)")
@@ -583,7 +583,7 @@ pub async fn delivery_attempts(
             .fetch_one(&state.pool)
             .await?;
     if !exists {
-        return Err(ApiError::not_found("webhook delivery"));
+        return Err(AppError::not_found("webhook delivery"));
     }
     let rows: Vec<DeliveryAttemptView> = sqlx::query_as(
         "select attempted_at, status_code, latency_ms, error from webhook_attempts where delivery_id = $1 order by attempted_at, id limit 500",

@@ -7,6 +7,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::app::error::AppError;
+
 /// An RFC 9457 problem document. `code` is a stable, machine-readable identifier and part of the
 /// public API; `type` is `/problems/{code}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -214,68 +216,52 @@ impl ApiError {
     }
 }
 
-/// Whether the error says the database is gone or overloaded rather than that the request was
-/// wrong: no pool connection in time, a closed pool, a broken socket, a server shutting down or
-/// refusing connections, a statement cancelled by `statement_timeout`.
-pub fn is_database_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now;
-            // 57014: query cancelled (statement_timeout); 53300: too many connections.
-            code.starts_with("08")
-                || matches!(
-                    code.as_ref(),
-                    "57P01" | "57P02" | "57P03" | "57014" | "53300"
-                )
-        }),
-        _ => false,
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> ApiError {
+        let status = match &error {
+            AppError::Malformed(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::BankUnavailable(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable => return ApiError::database_unavailable(),
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        match error {
+            AppError::Malformed(refusal)
+            | AppError::Unauthenticated(refusal)
+            | AppError::Forbidden(refusal)
+            | AppError::NotFound(refusal)
+            | AppError::Conflict(refusal)
+            | AppError::UnsupportedMedia(refusal)
+            | AppError::Invalid(refusal)
+            | AppError::TooMany(refusal)
+            | AppError::BankUnavailable(refusal) => ApiError::Client {
+                status,
+                code: refusal.code,
+                title: refusal.title,
+                detail: refusal.detail,
+                extensions: refusal.details,
+            },
+            AppError::Unavailable => ApiError::database_unavailable(),
+            AppError::Internal(cause) => ApiError::Internal(cause),
+        }
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> ApiError {
-        if is_database_unavailable(&error) {
-            tracing::warn!(error.cause = %error, "database unavailable");
-            return ApiError::database_unavailable();
-        }
-        // Class 22 (data exception: a value PostgreSQL cannot store or convert) means input the
-        // edge checks let through; it is still the client's value, never a server fault.
-        let data_exception = error
-            .as_database_error()
-            .and_then(|db| db.code())
-            .is_some_and(|code| code.starts_with("22"));
-        if data_exception {
-            tracing::warn!(error.cause = %error, "input refused by the database");
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_input",
-                "Invalid input",
-                "a value of the request is out of range or malformed",
-            );
-        }
-        ApiError::Internal(format!("database: {error}"))
+        ApiError::from(AppError::from(error))
     }
 }
 
 impl From<ledger::LedgerError> for ApiError {
     fn from(error: ledger::LedgerError) -> ApiError {
-        match error {
-            ledger::LedgerError::Database(inner) => return ApiError::from(inner),
-            // The connection broke at commit, or the process is stopping: the same request
-            // (same idempotency key) may be retried.
-            ledger::LedgerError::CommitOutcomeUnknown(_)
-            | ledger::LedgerError::GroupCommitterStopped => {
-                tracing::warn!(error.cause = %error, "ledger commit unavailable");
-                return ApiError::database_unavailable();
-            }
-            _ => {}
-        }
-        ApiError::Internal(format!("ledger: {error}"))
+        ApiError::from(AppError::from(error))
     }
 }
 
@@ -323,6 +309,6 @@ impl From<QueryRejection> for ApiError {
 
 impl From<ledger::MoneyError> for ApiError {
     fn from(error: ledger::MoneyError) -> ApiError {
-        ApiError::validation("amount", error.to_string())
+        ApiError::from(AppError::from(error))
     }
 }

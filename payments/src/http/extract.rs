@@ -62,16 +62,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBytes {
 pub const MAX_PATH_VALUE_CHARS: usize = 200;
 /// Longest query value (cursors, search text, timestamps are far shorter).
 pub const MAX_QUERY_VALUE_CHARS: usize = 1_000;
-/// Timestamps in queries and cursors must fall in years 1..=9999 (RFC 3339's range). PostgreSQL
-/// stores 4713 BC..294276 AD, but arithmetic near those ends overflows; no payment is dated
-/// outside this range.
-pub const MIN_YEAR: i32 = 1;
-pub const MAX_YEAR: i32 = 9999;
-
-/// Whether a timestamp lies in the range the API accepts ([`MIN_YEAR`]..=[`MAX_YEAR`]).
-pub fn timestamp_in_range(at: DateTime<Utc>) -> bool {
-    (MIN_YEAR..=MAX_YEAR).contains(&at.year())
-}
+pub use crate::app::dates::{timestamp_in_range, MAX_YEAR, MIN_YEAR};
 
 /// Why one value is refused, or `None` when it may go on.
 fn refusal(value: &str, max_chars: usize) -> Option<String> {

@@ -1,6 +1,7 @@
 //! The auditor's reads of the books (trial balance, accounts, balances, statements, the
 //! journal export, periods, verification, digests) and the reconciliation exceptions.
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -123,7 +124,7 @@ pub async fn export_entries(
             "the journal is exported as text/csv only",
         ));
     }
-    let body = ledger_audit::journal_csv(&state, &principal, query).await?;
+    let body = Body::from_stream(ledger_audit::journal_csv(&state, &principal, query).await?);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

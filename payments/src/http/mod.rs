@@ -17,7 +17,7 @@ pub mod rate_limit;
 pub mod serve;
 pub mod webhooks;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -36,9 +36,7 @@ use error::{problem_response, ApiError};
 
 /// API.md: request bodies are at most 64 kB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Every request is cut off after this (an unanswered idempotency claim older than it is
-/// abandoned, see app::idempotency).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::config::REQUEST_TIMEOUT;
 
 /// The whole HTTP surface; tests call it without a socket.
 pub fn router(state: AppState) -> Router {

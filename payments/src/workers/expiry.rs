@@ -2,8 +2,8 @@
 
 use tokio::sync::watch;
 
+use crate::app::error::AppError;
 use crate::app::intents::{self, Closing, ClosingIntent};
-use crate::http::error::ApiError;
 use crate::state::AppState;
 
 const BATCH: i64 = 100;
@@ -31,7 +31,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 ///
 /// Lock order as everywhere (app::settlement::record_claimed): each intent is locked first
 /// (`for update ... skip locked`), then its pending attempts by the update below.
-pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
+pub async fn sweep(state: &AppState) -> Result<usize, AppError> {
     let grace = i64::try_from(state.config.khqr_grace.as_millis()).unwrap_or(i64::MAX);
     let mut tx = state.pool.begin().await?;
     // language=PostgreSQL

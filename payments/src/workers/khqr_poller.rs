@@ -16,8 +16,8 @@ use chrono::Utc;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::app::error::AppError;
 use crate::app::khqr::{self, DueAttempt};
-use crate::http::error::ApiError;
 use crate::state::AppState;
 
 /// At most this many attempts per round: one bulk call to Bakong (its list limit is 50).
@@ -35,7 +35,7 @@ pub enum PollError {
     #[error("Bakong: {0}")]
     Bank(#[from] AdapterError),
     #[error("{0}")]
-    Service(#[from] ApiError),
+    Service(#[from] AppError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }

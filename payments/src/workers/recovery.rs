@@ -11,8 +11,8 @@
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::app::error::AppError;
 use crate::app::{callbacks, idempotency};
-use crate::http::error::ApiError;
 use crate::state::AppState;
 use bank_adapters::sandbox::SIGNATURE_HEADER;
 
@@ -55,7 +55,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 
 /// One round: leases the sandbox callbacks left `received` for longer than
 /// `inbox_retry_after` and processes each. Returns how many were leased.
-pub async fn retry_inbox_once(state: &AppState) -> Result<usize, ApiError> {
+pub async fn retry_inbox_once(state: &AppState) -> Result<usize, AppError> {
     let after_ms = i64::try_from(state.config.inbox_retry_after.as_millis()).unwrap_or(i64::MAX);
     // language=PostgreSQL
     let leased: Vec<(i64, Value, Vec<u8>)> = sqlx::query_as(

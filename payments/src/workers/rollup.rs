@@ -6,7 +6,7 @@
 
 use tokio::sync::watch;
 
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 use crate::state::AppState;
 
 /// Days aggregated per round; catching up a long history takes a few rounds, never one
@@ -33,7 +33,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// One roll-up round; returns the number of days aggregated.
-pub async fn round(pool: &sqlx::PgPool) -> Result<i64, ApiError> {
+pub async fn round(pool: &sqlx::PgPool) -> Result<i64, AppError> {
     let mut tx = pool.begin().await?;
     let outcome = ledger::store::rollup_once(&mut tx, MAX_DAYS_PER_ROUND).await?;
     tx.commit().await?;

@@ -21,10 +21,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use crate::app::error::AppError;
 use crate::app::inbox;
 use crate::app::settlement::{Report, Settlement};
 use crate::app::states::{AttemptStatus, Channel};
-use crate::http::error::ApiError;
 use crate::state::AppState;
 
 /// Attempts leased per round; their checks go to the bank at once.
@@ -67,7 +67,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 
 /// One round: lease due attempts, ask the bank about each, record what it says. Returns how
 /// many attempts were leased.
-pub async fn check_once(state: &AppState) -> Result<usize, ApiError> {
+pub async fn check_once(state: &AppState) -> Result<usize, AppError> {
     // The lease outlasts a bank call that times out and the recording after it.
     let lease_ms = i64::try_from(
         state
@@ -145,12 +145,12 @@ async fn settle(
     state: &AppState,
     attempt: &DueCheck,
     answer: &PaymentStatusResponse,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let Some(paid) = answer.paid_report() else {
         tracing::warn!(attempt.id = %attempt.id, "the sandbox bank reports a payment without a transaction id; asking again later");
         return reschedule(state, attempt, false).await;
     };
-    let body = serde_json::to_vec(answer).map_err(ApiError::internal)?;
+    let body = serde_json::to_vec(answer).map_err(AppError::internal)?;
     let inbox_id = inbox::store(
         &state.pool,
         "sandbox",
@@ -176,7 +176,7 @@ async fn settle(
 /// Schedules the next check, doubling the pause each time, never past the final check at
 /// expiry plus grace. After a definite "not paid" at or past that final check, the attempt is
 /// expired and checked no more.
-async fn reschedule(state: &AppState, attempt: &DueCheck, answered: bool) -> Result<(), ApiError> {
+async fn reschedule(state: &AppState, attempt: &DueCheck, answered: bool) -> Result<(), AppError> {
     let grace = chrono::Duration::from_std(state.config.sandbox_status_grace)
         .unwrap_or_else(|_| chrono::Duration::minutes(5));
     let final_check = attempt.expires_at + grace;
@@ -219,7 +219,7 @@ async fn finish<'c>(
     executor: impl sqlx::PgExecutor<'c>,
     attempt_id: Uuid,
     expire: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     // language=PostgreSQL
     sqlx::query(
         "update payment_attempts

@@ -9,8 +9,8 @@ use ed25519_dalek::SigningKey;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
+use crate::app::error::AppError;
 use crate::app::ledger_audit;
-use crate::http::error::ApiError;
 use crate::state::AppState;
 
 /// Entries sealed per transaction: short transactions, and a round still catches up fast.
@@ -39,7 +39,7 @@ pub async fn run(state: AppState, key: Option<SigningKey>, mut shutdown: watch::
 
 /// Seals what is finished, then makes yesterday's digest once the chain has caught up;
 /// returns how many entries it sealed. Returns 0 at once when another instance is sealing.
-pub async fn round(pool: &PgPool, key: Option<&SigningKey>) -> Result<usize, ApiError> {
+pub async fn round(pool: &PgPool, key: Option<&SigningKey>) -> Result<usize, AppError> {
     let mut sealed = 0;
     for _ in 0..MAX_BATCHES_PER_ROUND {
         let mut tx = pool.begin().await?;

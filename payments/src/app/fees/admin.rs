@@ -12,10 +12,9 @@ use super::model::CatalogCounts;
 use super::publish::{self, Outcome};
 use super::schedule;
 use crate::app::auth::{Principal, Role};
+use crate::app::error::{AppError, Refusal};
 use crate::app::pagination::Page;
-use crate::http::error::ApiError;
 use crate::state::AppState;
-use axum::http::StatusCode;
 
 /// Largest catalog file the API accepts (the whole bundled catalog is about 30 kB).
 pub const MAX_IMPORT_BYTES: usize = 1024 * 1024;
@@ -33,13 +32,13 @@ pub struct ImportReport {
 }
 
 /// The problem of a file with errors: 422 `catalog_invalid` listing every one in `errors`.
-pub fn invalid(errors: &[ImportError]) -> ApiError {
+pub fn invalid(errors: &[ImportError]) -> AppError {
     let detail = format!(
         "the catalog file has {} problem(s); nothing was changed",
         errors.len()
     );
     let errors = serde_json::to_value(errors).unwrap_or_default();
-    ApiError::unprocessable("catalog_invalid", "Catalog file invalid", detail)
+    AppError::unprocessable("catalog_invalid", "Catalog file invalid", detail)
         .with("errors", errors)
 }
 
@@ -49,7 +48,7 @@ pub async fn import(
     conn: &mut PgConnection,
     bytes: &[u8],
     actor: &str,
-) -> Result<(Outcome, ImportReport), ApiError> {
+) -> Result<(Outcome, ImportReport), AppError> {
     let sectors = schedule::sector_codes(conn).await?;
     let catalog = csv_format::parse(bytes, &sectors).map_err(|errors| invalid(&errors))?;
     let (outcome, audit_records) =
@@ -70,12 +69,12 @@ pub async fn import(
 pub async fn export(
     conn: &mut PgConnection,
     version: Option<&str>,
-) -> Result<(String, String), ApiError> {
+) -> Result<(String, String), AppError> {
     let version = schedule::resolve(conn, version).await?;
     let catalog = schedule::load(conn, &version)
         .await?
-        .ok_or_else(|| ApiError::not_found("fee schedule"))?;
-    let text = csv_format::export(&catalog).map_err(ApiError::internal)?;
+        .ok_or_else(|| AppError::not_found("fee schedule"))?;
+    let text = csv_format::export(&catalog).map_err(AppError::internal)?;
     Ok((version, text))
 }
 
@@ -85,7 +84,7 @@ pub async fn import_catalog(
     principal: &Principal,
     content_type: Option<&str>,
     body: &[u8],
-) -> Result<(Outcome, ImportReport), ApiError> {
+) -> Result<(Outcome, ImportReport), AppError> {
     principal.require(&[Role::Admin])?;
     let is_csv = content_type.is_some_and(|value| {
         value
@@ -94,12 +93,11 @@ pub async fn import_catalog(
             .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/csv"))
     });
     if !is_csv {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        return Err(AppError::UnsupportedMedia(Refusal::new(
             "unsupported_media_type",
             "Unsupported media type",
             "send the catalog file as Content-Type: text/csv",
-        ));
+        )));
     }
     let mut tx = state.pool.begin().await?;
     let result = import(&mut tx, body, &principal.key_id.to_string()).await?;
@@ -116,7 +114,7 @@ pub async fn export_catalog(
     state: &AppState,
     principal: &Principal,
     version: Option<&str>,
-) -> Result<(String, String), ApiError> {
+) -> Result<(String, String), AppError> {
     principal.require(&[Role::Admin, Role::Auditor])?;
     let mut conn = state.pool.acquire().await?;
     export(&mut conn, version).await
@@ -126,7 +124,7 @@ pub async fn audit_log(
     state: &AppState,
     principal: &Principal,
     query: AuditQuery,
-) -> Result<Page<AuditView>, ApiError> {
+) -> Result<Page<AuditView>, AppError> {
     principal.require(&[Role::Admin, Role::Auditor])?;
     let mut conn = state.pool.acquire().await?;
     let (data, next_cursor) = audit::list(&mut conn, &query).await?;
@@ -147,7 +145,7 @@ pub struct ScheduleView {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn list_schedules(state: &AppState) -> Result<Vec<ScheduleView>, ApiError> {
+pub async fn list_schedules(state: &AppState) -> Result<Vec<ScheduleView>, AppError> {
     let mut conn = state.pool.acquire().await?;
     let versions = schedule::versions(&mut conn).await?;
     let today = schedule::today();

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::model::Catalog;
 use super::publish::Outcome;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// The actor of command-line and seed changes.
 pub const CLI_ACTOR: &str = "cli";
@@ -60,8 +60,8 @@ async fn insert(
     Ok(())
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(ApiError::internal)
+fn to_json<T: Serialize>(value: &T) -> Result<Value, AppError> {
+    serde_json::to_value(value).map_err(AppError::internal)
 }
 
 /// The JSON of one service or bundle before and after a change.
@@ -71,7 +71,7 @@ type BeforeAfter = (Option<Value>, Option<Value>);
 fn changes(
     baseline: Option<&Catalog>,
     catalog: &Catalog,
-) -> Result<BTreeMap<(&'static str, String), BeforeAfter>, ApiError> {
+) -> Result<BTreeMap<(&'static str, String), BeforeAfter>, AppError> {
     let mut changes: BTreeMap<(&'static str, String), BeforeAfter> = BTreeMap::new();
     for service in baseline.map_or(&[][..], |old| old.services.as_slice()) {
         changes
@@ -109,13 +109,13 @@ pub async fn record_publication(
     outcome: Outcome,
     baseline: Option<&Catalog>,
     catalog: &Catalog,
-) -> Result<usize, ApiError> {
+) -> Result<usize, AppError> {
     let version = &catalog.header.version;
     let action = match outcome {
         Outcome::Replaced => "schedule.replaced",
         _ => "schedule.created",
     };
-    let header = |catalog: &Catalog| -> Result<Value, ApiError> {
+    let header = |catalog: &Catalog| -> Result<Value, AppError> {
         let mut value = to_json(&catalog.header)?;
         if let Value::Object(map) = &mut value {
             map.insert("counts".to_owned(), to_json(&catalog.counts())?);
@@ -171,11 +171,11 @@ pub struct AuditQuery {
 pub async fn list(
     conn: &mut PgConnection,
     query: &AuditQuery,
-) -> Result<(Vec<AuditView>, Option<String>), ApiError> {
+) -> Result<(Vec<AuditView>, Option<String>), AppError> {
     let limit = crate::app::pagination::cursor::limit(query.limit)?;
     if let Some(version) = &query.schedule_version {
         if !crate::app::validation::is_lookup_text(version, 64) {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "schedule_version",
                 "schedule_version must be a version name",
             ));
@@ -209,11 +209,11 @@ pub async fn list(
     Ok((rows, next))
 }
 
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+fn decode_cursor(cursor: &str) -> Result<i64, AppError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.parse().ok())
-        .ok_or_else(|| ApiError::validation("cursor", "cursor is not one this API returned"))
+        .ok_or_else(|| AppError::validation("cursor", "cursor is not one this API returned"))
 }

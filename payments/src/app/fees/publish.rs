@@ -1,14 +1,13 @@
 //! Publishing a schedule version: a new version from a future date, or a correction of one
 //! not yet in force, with its audit records. A version in force never changes.
 
-use axum::http::StatusCode;
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 
 use super::audit;
 use super::model::{Catalog, ScheduleHeader, ServiceEntry};
 use super::schedule::load;
-use crate::http::error::ApiError;
+use crate::app::error::{AppError, Refusal};
 
 /// What publishing a catalog did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +40,7 @@ pub async fn publish(
     catalog: &Catalog,
     actor: &str,
     day: NaiveDate,
-) -> Result<(Outcome, usize), ApiError> {
+) -> Result<(Outcome, usize), AppError> {
     // One catalog change at a time, across instances; released at commit.
     sqlx::query("select pg_advisory_xact_lock(hashtext('owso_pay.catalog'))")
         .execute(&mut *conn)
@@ -53,15 +52,14 @@ pub async fn publish(
             return Ok((Outcome::Unchanged, 0));
         }
         if existing.header.effective_from <= day {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
+            return Err(AppError::Conflict(Refusal::new(
                 "schedule_version_in_force",
                 "Schedule version in force",
                 format!(
                     "version {} is in force since {}; publish a new version instead",
                     header.version, existing.header.effective_from
                 ),
-            ));
+            )));
         }
     }
     check_new_date(conn, header, day).await?;
@@ -86,12 +84,12 @@ async fn check_new_date(
     conn: &mut PgConnection,
     header: &ScheduleHeader,
     day: NaiveDate,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let first: bool = sqlx::query_scalar("select not exists(select 1 from fee_schedules)")
         .fetch_one(&mut *conn)
         .await?;
     if !first && header.effective_from <= day {
-        return Err(ApiError::unprocessable(
+        return Err(AppError::unprocessable(
             "effective_from_not_in_future",
             "Effective date not in the future",
             format!(
@@ -108,15 +106,14 @@ async fn check_new_date(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(other) = taken {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(AppError::Conflict(Refusal::new(
             "effective_from_taken",
             "Effective date taken",
             format!(
                 "version {other} already takes effect on {}",
                 header.effective_from
             ),
-        ));
+        )));
     }
     Ok(())
 }
@@ -125,7 +122,7 @@ async fn check_new_date(
 async fn previous(
     conn: &mut PgConnection,
     effective_from: NaiveDate,
-) -> Result<Option<Catalog>, ApiError> {
+) -> Result<Option<Catalog>, AppError> {
     let version: Option<String> = sqlx::query_scalar(
         "select version from fee_schedules where effective_from < $1 order by effective_from desc limit 1",
     )
@@ -143,7 +140,7 @@ async fn write(
     catalog: &Catalog,
     actor: &str,
     replace: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let header = &catalog.header;
     if replace {
         for table in ["fee_schedule_services", "fee_schedule_bundles"] {
@@ -199,14 +196,14 @@ async fn insert_service(
     conn: &mut PgConnection,
     version: &str,
     service: &ServiceEntry,
-) -> Result<(), ApiError> {
-    let max_quantity = i32::try_from(service.max_quantity).map_err(ApiError::internal)?;
+) -> Result<(), AppError> {
+    let max_quantity = i32::try_from(service.max_quantity).map_err(AppError::internal)?;
     let source_rows = service
         .source_rows
         .iter()
         .map(|row| i32::try_from(*row))
         .collect::<Result<Vec<i32>, _>>()
-        .map_err(ApiError::internal)?;
+        .map_err(AppError::internal)?;
     // language=PostgreSQL
     sqlx::query(
         "insert into fee_schedule_services (schedule_version, code, sector_code, name_km, name_en, currency,

@@ -10,7 +10,7 @@ use sqlx::{FromRow, PgConnection};
 
 use super::model::{BundleEntry, BundleItem, Catalog, ScheduleHeader, ServiceEntry};
 use super::rules::FeeRule;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 
 /// Today's date in Cambodia (ICT, UTC+7 all year: no daylight saving), the calendar that
 /// effective dates are written in.
@@ -32,10 +32,10 @@ pub async fn in_force(
 }
 
 /// The version to read: the one asked for (404 if unknown) or the one in force today.
-pub async fn resolve(conn: &mut PgConnection, asked: Option<&str>) -> Result<String, ApiError> {
+pub async fn resolve(conn: &mut PgConnection, asked: Option<&str>) -> Result<String, AppError> {
     match asked {
         Some(version) if !crate::app::validation::is_lookup_text(version, 64) => {
-            Err(ApiError::not_found("fee schedule"))
+            Err(AppError::not_found("fee schedule"))
         }
         Some(version) => {
             let exists: bool =
@@ -46,12 +46,12 @@ pub async fn resolve(conn: &mut PgConnection, asked: Option<&str>) -> Result<Str
             if exists {
                 Ok(version.to_owned())
             } else {
-                Err(ApiError::not_found("fee schedule"))
+                Err(AppError::not_found("fee schedule"))
             }
         }
         None => in_force(conn, today())
             .await?
-            .ok_or_else(|| ApiError::not_found("fee schedule in force")),
+            .ok_or_else(|| AppError::not_found("fee schedule in force")),
     }
 }
 
@@ -89,11 +89,11 @@ const SERVICE_COLUMNS: &str = "s.code, s.sector_code, s.name_km, s.name_en, s.cu
     s.legal_basis_number, s.legal_basis_date, s.source, s.source_rows, s.notes, s.fee_rule";
 
 impl TryFrom<ServiceRow> for ServiceEntry {
-    type Error = ApiError;
+    type Error = AppError;
 
-    fn try_from(row: ServiceRow) -> Result<ServiceEntry, ApiError> {
+    fn try_from(row: ServiceRow) -> Result<ServiceEntry, AppError> {
         let currency: Currency = row.currency.trim().parse().map_err(|_| {
-            ApiError::internal(format!(
+            AppError::internal(format!(
                 "service {} has currency {:?}",
                 row.code, row.currency
             ))
@@ -103,7 +103,7 @@ impl TryFrom<ServiceRow> for ServiceEntry {
             .iter()
             .map(|number| u32::try_from(*number))
             .collect::<Result<Vec<u32>, _>>()
-            .map_err(ApiError::internal)?;
+            .map_err(AppError::internal)?;
         Ok(ServiceEntry {
             code: row.code,
             sector: row.sector_code,
@@ -133,7 +133,7 @@ pub async fn services(
     conn: &mut PgConnection,
     version: &str,
     codes: Option<&[String]>,
-) -> Result<Vec<ServiceEntry>, ApiError> {
+) -> Result<Vec<ServiceEntry>, AppError> {
     search(conn, version, codes, None, None).await
 }
 
@@ -144,7 +144,7 @@ pub async fn search(
     codes: Option<&[String]>,
     sector: Option<&str>,
     pattern: Option<&str>,
-) -> Result<Vec<ServiceEntry>, ApiError> {
+) -> Result<Vec<ServiceEntry>, AppError> {
     // language=PostgreSQL
     let rows: Vec<ServiceRow> = sqlx::query_as(&format!(
         "select {SERVICE_COLUMNS} from fee_schedule_services s join sectors t on t.code = s.sector_code
@@ -177,7 +177,7 @@ pub async fn bundles(
     conn: &mut PgConnection,
     version: &str,
     code: Option<&str>,
-) -> Result<Vec<BundleEntry>, ApiError> {
+) -> Result<Vec<BundleEntry>, AppError> {
     let rows: Vec<BundleRow> = sqlx::query_as(
         "select code, name_km, name_en, notes, items from fee_schedule_bundles
              where schedule_version = $1 and ($2::text is null or code = $2) order by code",
@@ -232,7 +232,7 @@ pub async fn versions(conn: &mut PgConnection) -> Result<Vec<VersionRow>, sqlx::
 }
 
 /// A whole version, as [`super::csv_format::export`] writes it.
-pub async fn load(conn: &mut PgConnection, version: &str) -> Result<Option<Catalog>, ApiError> {
+pub async fn load(conn: &mut PgConnection, version: &str) -> Result<Option<Catalog>, AppError> {
     let header: Option<(String, NaiveDate, String, String)> = sqlx::query_as(
         "select version, effective_from, legal_basis, notes from fee_schedules where version = $1",
     )

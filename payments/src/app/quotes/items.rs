@@ -4,9 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::{QuoteItemRequest, MAX_QUOTE_LINES};
+use crate::app::error::AppError;
 use crate::app::fees::model::{BundleEntry, ServiceEntry};
 use crate::app::validation::is_lookup_text;
-use crate::http::error::ApiError;
 
 /// A line to price: where it came from in the request, and what to price.
 pub(super) struct Planned {
@@ -17,8 +17,8 @@ pub(super) struct Planned {
     pub bundle_code: Option<String>,
 }
 
-pub(super) fn unknown_service(index: usize, code: &str) -> ApiError {
-    ApiError::unprocessable(
+pub(super) fn unknown_service(index: usize, code: &str) -> AppError {
+    AppError::unprocessable(
         "unknown_service",
         "Unknown service",
         format!("no service has the code {code:?}"),
@@ -27,7 +27,7 @@ pub(super) fn unknown_service(index: usize, code: &str) -> ApiError {
 }
 
 /// Codes that cannot name anything (too long, or a NUL PostgreSQL cannot hold) are unknown.
-pub(super) fn check_codes(items: &[QuoteItemRequest]) -> Result<(), ApiError> {
+pub(super) fn check_codes(items: &[QuoteItemRequest]) -> Result<(), AppError> {
     for (index, item) in items.iter().enumerate() {
         if let Some(code) = item.service_code.as_deref() {
             if !is_lookup_text(code, 64) {
@@ -43,8 +43,8 @@ pub(super) fn check_codes(items: &[QuoteItemRequest]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn unknown_bundle(index: usize, code: &str) -> ApiError {
-    ApiError::unprocessable(
+fn unknown_bundle(index: usize, code: &str) -> AppError {
+    AppError::unprocessable(
         "unknown_bundle",
         "Unknown bundle",
         format!("no bundle has the code {code:?}"),
@@ -57,14 +57,14 @@ pub(super) fn plan(
     items: &[QuoteItemRequest],
     bundles: &[BundleEntry],
     services: &[ServiceEntry],
-) -> Result<Vec<Planned>, ApiError> {
+) -> Result<Vec<Planned>, AppError> {
     let mut planned = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let params = item.params.clone().unwrap_or_default();
         match (&item.service_code, &item.bundle_code) {
             (Some(code), None) => {
                 if item.quantities.is_some() {
-                    return Err(ApiError::validation(
+                    return Err(AppError::validation(
                         &format!("items[{index}].quantities"),
                         "quantities is for bundle items; a service item has quantity",
                     ));
@@ -85,14 +85,14 @@ pub(super) fn plan(
                 planned.extend(plan_bundle(index, item, bundle, &params, services)?);
             }
             _ => {
-                return Err(ApiError::validation(
+                return Err(AppError::validation(
                     &format!("items[{index}]"),
                     "each item has exactly one of service_code and bundle_code",
                 ))
             }
         }
         if planned.len() > MAX_QUOTE_LINES {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 "items",
                 format!("a quote has at most {MAX_QUOTE_LINES} lines"),
             ));
@@ -109,9 +109,9 @@ fn check_bundle_item(
     bundle: &BundleEntry,
     params: &Map<String, Value>,
     services: &[ServiceEntry],
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     if item.quantity.is_some() {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             &format!("items[{index}].quantity"),
             "a bundle takes quantities per service code, not quantity",
         ));
@@ -119,7 +119,7 @@ fn check_bundle_item(
     let quantities = item.quantities.iter().flat_map(|map| map.keys());
     for code in quantities {
         if !bundle.items.iter().any(|part| &part.service_code == code) {
-            return Err(ApiError::validation(
+            return Err(AppError::validation(
                 &format!("items[{index}].quantities.{code}"),
                 format!("{code} is not a service of bundle {}", bundle.code),
             ));
@@ -135,7 +135,7 @@ fn check_bundle_item(
         })
     };
     match params.keys().find(|name| !read_by_some(name)) {
-        Some(name) => Err(ApiError::validation(
+        Some(name) => Err(AppError::validation(
             &format!("items[{index}].params.{name}"),
             format!(
                 "no service of bundle {} takes the parameter {name:?}",
@@ -154,7 +154,7 @@ fn plan_bundle(
     bundle: &BundleEntry,
     params: &Map<String, Value>,
     services: &[ServiceEntry],
-) -> Result<Vec<Planned>, ApiError> {
+) -> Result<Vec<Planned>, AppError> {
     check_bundle_item(index, item, bundle, params, services)?;
     let mut lines = Vec::new();
     for part in &bundle.items {
@@ -170,7 +170,7 @@ fn plan_bundle(
             .collect();
         for (name, value) in params.iter().filter(|(name, _)| reads.contains(*name)) {
             if part.params.contains_key(name) {
-                return Err(ApiError::validation(
+                return Err(AppError::validation(
                     &format!("items[{index}].params.{name}"),
                     format!(
                         "{name} is fixed by bundle {} for {}",

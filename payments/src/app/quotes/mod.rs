@@ -20,7 +20,7 @@ use super::fees::model::ServiceEntry;
 use super::fees::schedule;
 use super::money::MoneyView;
 use super::validation::is_lookup_text;
-use crate::http::error::ApiError;
+use crate::app::error::AppError;
 use crate::state::AppState;
 use items::{plan, unknown_service, Planned};
 
@@ -115,7 +115,7 @@ pub async fn visible_office(
     conn: &mut PgConnection,
     principal: &Principal,
     code: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     office_province_group(conn, principal, code)
         .await
         .map(|_| ())
@@ -126,19 +126,19 @@ async fn office_province_group(
     conn: &mut PgConnection,
     principal: &Principal,
     code: &str,
-) -> Result<String, ApiError> {
+) -> Result<String, AppError> {
     if code.is_empty() || !is_lookup_text(code, 64) || !principal.sees_office(code) {
-        return Err(ApiError::not_found("office"));
+        return Err(AppError::not_found("office"));
     }
     let group: Option<String> =
         sqlx::query_scalar("select province_group from offices where code = $1")
             .bind(code)
             .fetch_optional(&mut *conn)
             .await?;
-    group.ok_or_else(|| ApiError::not_found("office"))
+    group.ok_or_else(|| AppError::not_found("office"))
 }
 
-fn line_error(planned: &Planned, error: LineError) -> ApiError {
+fn line_error(planned: &Planned, error: LineError) -> AppError {
     let index = planned.item;
     match error {
         LineError::Parameter {
@@ -153,7 +153,7 @@ fn line_error(planned: &Planned, error: LineError) -> ApiError {
                 }
                 (name, _) => format!("items[{index}].params.{name}"),
             };
-            let mut problem = ApiError::validation(&parameter, reason);
+            let mut problem = AppError::validation(&parameter, reason);
             if !allowed.is_null() {
                 problem = problem.with("allowed", allowed);
             }
@@ -168,7 +168,7 @@ fn line_error(planned: &Planned, error: LineError) -> ApiError {
             } else {
                 format!(" for {}", path.join(", "))
             };
-            ApiError::unprocessable(
+            AppError::unprocessable(
                 "fee_not_published",
                 "Fee not published",
                 format!(
@@ -181,7 +181,7 @@ fn line_error(planned: &Planned, error: LineError) -> ApiError {
             .with("note", note.map_or(Value::Null, Value::String))
         }
         LineError::Broken(cause) => {
-            ApiError::internal(format!("service {} rule: {cause}", planned.service_code))
+            AppError::internal(format!("service {} rule: {cause}", planned.service_code))
         }
     }
 }
@@ -192,7 +192,7 @@ fn quote_line(
     service: &ServiceEntry,
     planned: &Planned,
     priced: PricedLine,
-) -> Result<QuoteLine, ApiError> {
+) -> Result<QuoteLine, AppError> {
     let revenue_account = AccountCode::new(
         office_code,
         AccountKind::Revenue {
@@ -200,7 +200,7 @@ fn quote_line(
         },
         priced.amount.currency(),
     )
-    .map_err(ApiError::internal)?;
+    .map_err(AppError::internal)?;
     let evaluation = priced.evaluation;
     Ok(QuoteLine {
         service_code: service.code.clone(),
@@ -230,7 +230,7 @@ async fn price_items(
     request: &CreateQuoteRequest,
     version: &str,
     province_group: &str,
-) -> Result<(Vec<QuoteLine>, Money), ApiError> {
+) -> Result<(Vec<QuoteLine>, Money), AppError> {
     items::check_codes(&request.items)?;
     let bundle_codes: Vec<&String> = request
         .items
@@ -274,12 +274,12 @@ async fn price_items(
     let total = engine::total(&amounts)
         .map_err(|position| {
             let index = planned.get(position).map_or(0, |line| line.item);
-            ApiError::validation(
+            AppError::validation(
                 &format!("items[{index}]"),
                 "all services of one quote must be priced in the same currency",
             )
         })?
-        .ok_or_else(|| ApiError::validation("items", "items must not be empty"))?;
+        .ok_or_else(|| AppError::validation("items", "items must not be empty"))?;
     Ok((lines, total))
 }
 
@@ -288,10 +288,10 @@ pub async fn create_quote(
     state: &AppState,
     principal: &Principal,
     request: CreateQuoteRequest,
-) -> Result<QuoteView, ApiError> {
+) -> Result<QuoteView, AppError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
     if request.items.is_empty() || request.items.len() > MAX_QUOTE_ITEMS {
-        return Err(ApiError::validation(
+        return Err(AppError::validation(
             "items",
             format!("items must hold 1 to {MAX_QUOTE_ITEMS} services or bundles"),
         ));
@@ -313,14 +313,14 @@ pub async fn create_quote(
     if !total.is_positive() {
         // quotes.total_minor > 0: a case whose services are all free has nothing to pay, so
         // there is no cashier step to run; say so rather than store a quote no intent can use.
-        return Err(ApiError::unprocessable(
+        return Err(AppError::unprocessable(
             "no_fee_due",
             "No fee due",
             "every service asked for is free of charge; there is nothing to pay",
         ));
     }
     let id = Uuid::now_v7();
-    let ttl = chrono::Duration::from_std(state.config.quote_ttl).map_err(ApiError::internal)?;
+    let ttl = chrono::Duration::from_std(state.config.quote_ttl).map_err(AppError::internal)?;
     // language=PostgreSQL
     let (created_at, expires_at): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
         "insert into quotes (id, office_code, currency, total_minor, lines, schedule_version, created_by, expires_at)
@@ -364,7 +364,7 @@ pub async fn get_quote(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-) -> Result<QuoteView, ApiError> {
+) -> Result<QuoteView, AppError> {
     let row: Option<QuoteRow> = sqlx::query_as(
         "select office_code, currency, total_minor, lines, schedule_version, created_at, expires_at from quotes where id = $1",
     )
@@ -373,7 +373,7 @@ pub async fn get_quote(
     .await?;
     let row = row
         .filter(|row| principal.sees_office(&row.office_code))
-        .ok_or_else(|| ApiError::not_found("quote"))?;
+        .ok_or_else(|| AppError::not_found("quote"))?;
     Ok(QuoteView {
         id,
         total: super::money::from_row(row.total_minor, &row.currency)?.into(),
