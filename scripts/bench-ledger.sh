@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ledger bench (issue 5): trial balance over 1,000,000 postings with and without the daily
+# Ledger bench: trial balance over 1,000,000 postings with and without the daily
 # aggregates, posting throughput for 1 office vs 204 offices, sealing and chain verification.
 # Uses the PostgreSQL of DATABASE_URL (default: the local one, started if needed) and leaves
 # the database owso_bench_ledger behind for inspection. Knobs: BENCH_POSTINGS, BENCH_DAYS,

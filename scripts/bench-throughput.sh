@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`, throughput part (issue 5): four write workloads against the same PostgreSQL,
+# `make bench`, throughput part: four write workloads against the same PostgreSQL,
 # in one run, each with the same number of concurrent clients, and their ratios to (a):
 #
 #   (a) pgbench's built-in tpcb-like workload (scale = clients, so branches are not one row)

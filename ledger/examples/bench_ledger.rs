@@ -1,4 +1,4 @@
-//! Ledger bench (issue 5): trial balance over a large ledger with and without the daily
+//! Ledger bench: trial balance over a large ledger with and without the daily
 //! aggregates, posting throughput (1 office vs 204 offices), sealing and verification.
 //!
 //! Run with `scripts/bench-ledger.sh` (or `cargo run --release -p ledger --example

@@ -1,4 +1,4 @@
-//! Issue 5 against a real PostgreSQL: period close, the hash chain and its sealer, and
+//! The ledger's integrity against a real PostgreSQL: period close, the hash chain and its sealer, and
 //! balances from daily aggregates. Tampering goes around the triggers as a superuser would.
 
 #![allow(

@@ -261,7 +261,7 @@ fn db_worker_connections(total: u32) -> anyhow::Result<u32> {
     Ok(workers.min(total.saturating_sub(1)).max(1))
 }
 
-/// About 5 s, 30 s, 2 min, 10 min, 1 h, 6 h, then every 12 h (issue 6).
+/// About 5 s, 30 s, 2 min, 10 min, 1 h, 6 h, then every 12 h.
 pub const DEFAULT_RETRY_SCHEDULE_MS: &[u64] = &[
     5_000, 30_000, 120_000, 600_000, 3_600_000, 21_600_000, 43_200_000,
 ];
