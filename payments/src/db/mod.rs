@@ -1,5 +1,8 @@
 //! Connecting, migrating, readiness.
 
+pub mod books;
+pub mod offices;
+
 use std::time::Duration;
 
 use secrecy::ExposeSecret;

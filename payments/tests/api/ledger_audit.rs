@@ -121,7 +121,7 @@ async fn digests_are_signed_and_checkable_outside(pool: PgPool) {
     paid(&app, "0320001003", "sbx_d1").await;
     seal(&app, Some(&key)).await;
     // The sealer signed yesterday's digest; sign one more now that the entry is sealed.
-    let yesterday = payments::app::ledger_audit::digest_day(chrono::Utc::now()).unwrap();
+    let yesterday = payments::app::books::digests::digest_day(chrono::Utc::now()).unwrap();
     assert!(app
         .scalar_i64("select count(*) from ledger_digests")
         .await
@@ -129,7 +129,7 @@ async fn digests_are_signed_and_checkable_outside(pool: PgPool) {
     let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     assert!(yesterday > day);
     assert!(
-        payments::app::ledger_audit::make_digest(&app.pool, &key, day)
+        payments::app::books::digests::make_digest(&app.pool, &key, day)
             .await
             .unwrap()
     );
