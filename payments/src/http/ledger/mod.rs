@@ -1,13 +1,15 @@
 //! The auditor's reads of the books (trial balance, accounts, balances, statements, the
 //! journal export, periods, verification, digests) and the reconciliation exceptions.
 
+pub mod queries;
+pub mod views;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-
 use ledger::store::{format_month, CloseOutcome};
 
 use super::error::{ApiError, Problem};
@@ -18,10 +20,6 @@ use crate::app::books::{
 };
 use crate::app::pagination::{ListQuery, Page};
 use crate::state::AppState;
-
-pub mod queries;
-pub mod views;
-
 use queries::{
     AsOfQuery, BalanceQuery, ClosePeriodRequest, DigestsQuery, ExceptionsQuery, RangeQuery,
 };
