@@ -336,3 +336,39 @@ async fn statements_balances_and_csv_are_office_scoped(pool: PgPool) {
         StatusCode::NOT_ACCEPTABLE
     );
 }
+
+/// The exceptions list filters on the exception's status, a state: `open` and `resolved` are
+/// the only values, and another is a problem naming `status` (after the role is checked).
+#[sqlx::test(migrations = "../migrations")]
+async fn exceptions_filter_by_status(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let intent = app.intent("0320001101").await;
+    let attempt = app.sandbox_attempt(intent["id"].as_str().unwrap()).await;
+    let reference = attempt["provider_reference"].as_str().unwrap();
+    // Short by 100,000 riel: the money goes to suspense as an exception.
+    app.callback(&callback_body("sbx_x1", reference, "500000"), SECRET)
+        .await;
+    let auditor = Some(app.key("auditor"));
+    let open = app
+        .get("/v1/reconciliation/exceptions?status=open", auditor)
+        .await;
+    assert_eq!(open.status, StatusCode::OK, "{}", open.body);
+    assert_eq!(open.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(open.body["data"][0]["status"], "open");
+    let resolved = app
+        .get("/v1/reconciliation/exceptions?status=resolved", auditor)
+        .await;
+    assert_eq!(resolved.body, json!({"data": [], "next_cursor": null}));
+    let bad = app
+        .get("/v1/reconciliation/exceptions?status=closed", auditor)
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(bad.body["parameter"], "status");
+    let cashier = app
+        .get(
+            "/v1/reconciliation/exceptions?status=closed",
+            Some(app.key("cashier_0320")),
+        )
+        .await;
+    assert_eq!(cashier.status, StatusCode::FORBIDDEN);
+}
