@@ -488,7 +488,8 @@ impl Config {
             }
         }
         if self.ledger_signing_key.as_ref().is_some_and(|key| {
-            key.expose_secret().trim() == crate::app::ledger_audit::development_signing_key_base64()
+            key.expose_secret().trim()
+                == crate::app::books::digests::development_signing_key_base64()
         }) {
             return refuse("LEDGER_SIGNING_KEY is the public development signing key".to_owned());
         }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use payments::app::auth::{self, Role};
+use payments::app::books::verify;
 use payments::app::secrets::Keyring;
+use payments::http::ledger::views::VerifyView;
 use payments::{config::Config, db, telemetry};
 use secrecy::SecretString;
 
@@ -261,13 +263,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: LedgerCommand::Verify,
         } => {
             let config = Config::from_env()?;
-            let trusted = payments::app::ledger_audit::trusted_keys(&config)?;
+            let trusted = verify::trusted_keys(&config)?;
             let pool = pool().await?;
-            let report = payments::app::ledger_audit::verify_ledger(&pool, &trusted)
+            let report = verify::verify_ledger(&pool, &trusted)
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}"))?;
-            println!("{}", serde_json::to_string(&report)?);
-            if !report.ok {
+            let ok = report.ok;
+            // The same JSON as `GET /v1/ledger/verify`.
+            println!("{}", serde_json::to_string(&VerifyView::from(report))?);
+            if !ok {
                 return Ok(ExitCode::from(1));
             }
         }

@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::app::error::AppError;
+use crate::db;
 
 /// The roles of API.md. A citizen never holds a key: they use the payment link token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -129,6 +130,7 @@ pub enum KeyError {
 
 /// Creates a key. `secret` is given for the deterministic demo keys; otherwise a random one is
 /// made. Inserting an existing secret again changes nothing (the demo seed relies on it).
+#[tracing::instrument(skip_all, fields(api_key.role = role.as_str(), api_key.name = %name))]
 pub async fn create_key(
     conn: &mut PgConnection,
     role: Role,
@@ -143,36 +145,20 @@ pub async fn create_key(
         return Err(KeyError::NotScopable(role.as_str()));
     }
     for code in office_codes {
-        let exists: bool =
-            sqlx::query_scalar("select exists(select 1 from offices where code = $1)")
-                .bind(code)
-                .fetch_one(&mut *conn)
-                .await?;
-        if !exists {
+        if !db::offices::exists(&mut *conn, code).await? {
             return Err(KeyError::UnknownOffice(code.clone()));
         }
     }
     let key = secret.map_or_else(|| random_token(KEY_PREFIX), str::to_owned);
     let hash = hash_key(&key);
-    // language=PostgreSQL
-    let id: Uuid = sqlx::query_scalar(
-        "with inserted as (
-             insert into api_keys (id, name, role, office_codes, key_hash) values ($1, $2, $3, $4, $5)
-             on conflict (key_hash) do nothing
-             returning id)
-         -- An existing key (the demo seed run again) is read, not rewritten.
-         select id from inserted
-         union all
-         select id from api_keys where key_hash = $5
-         limit 1",
-    )
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(role.as_str())
-    .bind(office_codes)
-    .bind(&hash)
-    .fetch_one(&mut *conn)
-    .await?;
+    let new_key = db::keys::NewKey {
+        id: Uuid::now_v7(),
+        name,
+        role: role.as_str(),
+        office_codes,
+        key_hash: &hash,
+    };
+    let id = db::keys::insert_or_find(conn, new_key).await?;
     Ok(CreatedKey {
         key,
         id,
@@ -183,28 +169,21 @@ pub async fn create_key(
 }
 
 /// Resolves a bearer secret to its principal; `None` for an unknown or revoked key.
-pub async fn lookup(
-    conn: &mut PgConnection,
-    secret: &str,
-) -> Result<Option<Principal>, sqlx::Error> {
+#[tracing::instrument(skip_all)]
+pub async fn lookup(conn: &mut PgConnection, secret: &str) -> Result<Option<Principal>, AppError> {
     // The lookup is by hash, so the secret's bytes never reach a comparison in the database.
-    let row: Option<(Uuid, String, Vec<String>)> = sqlx::query_as(
-        "select id, role, office_codes from api_keys where key_hash = $1 and revoked_at is null",
-    )
-    .bind(hash_key(secret))
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.and_then(|(key_id, role, office_codes)| {
-        Role::parse(&role).map(|role| Principal {
-            key_id,
+    let row = db::keys::find_active(conn, &hash_key(secret)).await?;
+    Ok(row.and_then(|row| {
+        Role::parse(&row.role).map(|role| Principal {
+            key_id: row.id,
             role,
-            office_codes,
+            office_codes: row.office_codes,
         })
     }))
 }
 
 /// One key as `payments keys list` prints it: never the secret or its hash.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct KeyListing {
     pub id: Uuid,
     pub role: String,
@@ -216,27 +195,18 @@ pub struct KeyListing {
 }
 
 /// Every key, oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn list_keys(conn: &mut PgConnection) -> Result<Vec<KeyListing>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, role, office_codes as offices, name, created_at as created, revoked_at as revoked
-         from api_keys order by created_at, id",
-    )
-    .fetch_all(&mut *conn)
-    .await
+    db::keys::list(conn).await
 }
 
 /// Revokes a key; `None` when no key has this id. Revoking a revoked key keeps its first
 /// revocation time. Takes effect on the next request to any instance: keys are looked up in
 /// the database on every request, never cached.
+#[tracing::instrument(skip_all, fields(api_key.id = %id))]
 pub async fn revoke_key(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<KeyListing>, sqlx::Error> {
-    sqlx::query_as(
-        "update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1
-         returning id, role, office_codes as offices, name, created_at as created, revoked_at as revoked",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
+    db::keys::revoke(conn, id).await
 }

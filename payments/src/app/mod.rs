@@ -13,7 +13,6 @@ pub mod idempotency;
 pub mod inbox;
 pub mod intents;
 pub mod khqr;
-pub mod ledger_audit;
 pub mod money;
 pub mod outbox;
 pub mod pagination;

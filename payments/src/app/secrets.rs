@@ -18,6 +18,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::config::{Config, Profile};
+use crate::db;
 
 /// The development key: SHA-256 of "owso-pay development secrets key (not secret)". Public on
 /// purpose; production refuses it.
@@ -214,68 +215,79 @@ pub struct ResealReport {
 /// Seals every plaintext webhook secret and every stored secret sealed with a retired key:
 /// `payments secrets reseal`, after a rotation. Each row is rewritten under its own lock or
 /// compare-and-set, so instances may run it together.
+#[tracing::instrument(skip_all, fields(secrets.key_id = keyring.current_id()))]
 pub async fn reseal_all(pool: &PgPool, keyring: &Keyring) -> anyhow::Result<ResealReport> {
     let mut report = reseal_webhook_secrets(pool, keyring).await?;
     reseal_pay_tokens(pool, keyring, &mut report).await?;
     Ok(report)
 }
 
+/// The `like` pattern of values sealed with the current key.
+fn current_key_pattern(keyring: &Keyring) -> String {
+    format!("{PREFIX}:{}:%", keyring.current_id())
+}
+
 /// The webhook half of [`reseal_all`]; small, so every start runs it: rows written before
 /// sealing (plaintext `whsec_`) are sealed the first time this release starts.
+#[tracing::instrument(skip_all, fields(secrets.key_id = keyring.current_id()))]
 pub async fn reseal_webhook_secrets(
     pool: &PgPool,
     keyring: &Keyring,
 ) -> anyhow::Result<ResealReport> {
     let mut report = ResealReport::default();
-    let current = keyring.current_id();
     // Plaintext secrets start with whsec_; sealed ones name their key.
-    let pattern = format!("{PREFIX}:{current}:%");
-    let endpoints: Vec<(Uuid,)> = sqlx::query_as(
-        "select id from webhook_endpoints
-         where secret not like $1 or (previous_secret is not null and previous_secret not like $1)",
-    )
-    .bind(&pattern)
-    .fetch_all(pool)
-    .await?;
-    for (id,) in endpoints {
-        let mut tx = pool.begin().await?;
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "select secret, previous_secret from webhook_endpoints where id = $1 for update",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((secret, previous)) = row else {
-            continue;
-        };
-        let context = webhook_context(id);
-        let reseal = |stored: &str| -> anyhow::Result<String> {
-            if is_sealed(stored) && !keyring.needs_reseal(stored) {
-                return Ok(stored.to_owned());
-            }
-            let plain = open_webhook_secret(keyring, id, stored)?;
-            Ok(keyring.seal(&context, plain.as_bytes())?)
-        };
-        let resealed = reseal(&secret)
-            .and_then(|secret| Ok((secret, previous.as_deref().map(reseal).transpose()?)));
-        let (secret, previous) = match resealed {
-            Ok(values) => values,
-            Err(error) => {
-                tracing::warn!(endpoint.id = %id, error.cause = %error, "a webhook secret cannot be resealed");
-                report.unreadable = report.unreadable.saturating_add(1);
-                continue;
-            }
-        };
-        sqlx::query("update webhook_endpoints set secret = $2, previous_secret = $3 where id = $1")
-            .bind(id)
-            .bind(secret)
-            .bind(previous)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        report.webhook_secrets = report.webhook_secrets.saturating_add(1);
+    let endpoints = db::secrets::endpoints_to_reseal(pool, &current_key_pattern(keyring)).await?;
+    for id in endpoints {
+        match reseal_endpoint(pool, keyring, id).await? {
+            Resealed::Yes => report.webhook_secrets = report.webhook_secrets.saturating_add(1),
+            Resealed::Unreadable => report.unreadable = report.unreadable.saturating_add(1),
+            Resealed::Gone => {}
+        }
     }
     Ok(report)
+}
+
+/// What became of one row in a reseal.
+enum Resealed {
+    Yes,
+    /// No known key opens it (logged); left as it is.
+    Unreadable,
+    /// Deleted meanwhile.
+    Gone,
+}
+
+/// Seals one endpoint's secrets again under the current key, in a transaction of its own that
+/// holds the row's lock.
+async fn reseal_endpoint(pool: &PgPool, keyring: &Keyring, id: Uuid) -> anyhow::Result<Resealed> {
+    let mut tx = pool.begin().await?;
+    let Some(stored) = db::secrets::lock_endpoint_secrets(&mut tx, id).await? else {
+        return Ok(Resealed::Gone);
+    };
+    let context = webhook_context(id);
+    let reseal = |stored: &str| -> anyhow::Result<String> {
+        if is_sealed(stored) && !keyring.needs_reseal(stored) {
+            return Ok(stored.to_owned());
+        }
+        let plain = open_webhook_secret(keyring, id, stored)?;
+        Ok(keyring.seal(&context, plain.as_bytes())?)
+    };
+    let resealed = reseal(&stored.secret).and_then(|secret| {
+        let previous_secret = stored.previous_secret.as_deref().map(reseal).transpose()?;
+        Ok(db::secrets::EndpointSecrets {
+            secret,
+            previous_secret,
+        })
+    });
+    let secrets = match resealed {
+        Ok(secrets) => secrets,
+        Err(error) => {
+            tracing::warn!(endpoint.id = %id, error.cause = %error, "a webhook secret cannot be resealed");
+            return Ok(Resealed::Unreadable);
+        }
+    };
+    db::secrets::update_endpoint_secrets(&mut tx, id, secrets).await?;
+    tx.commit().await?;
+    Ok(Resealed::Yes)
 }
 
 async fn reseal_pay_tokens(
@@ -283,15 +295,9 @@ async fn reseal_pay_tokens(
     keyring: &Keyring,
     report: &mut ResealReport,
 ) -> anyhow::Result<()> {
-    let pattern = format!("{PREFIX}:{}:%", keyring.current_id());
-    let intents: Vec<(Uuid, String)> = sqlx::query_as(
-        "select id, pay_token_sealed from payment_intents
-         where pay_token_sealed is not null and pay_token_sealed not like $1",
-    )
-    .bind(&pattern)
-    .fetch_all(pool)
-    .await?;
-    for (id, sealed) in intents {
+    let intents = db::secrets::pay_tokens_to_reseal(pool, &current_key_pattern(keyring)).await?;
+    for intent in intents {
+        let (id, sealed) = (intent.id, intent.pay_token_sealed);
         let context = pay_token_context(id);
         let resealed = keyring
             .open(&context, &sealed)
@@ -305,15 +311,7 @@ async fn reseal_pay_tokens(
             }
         };
         // Compare-and-set: a concurrent reseal of the same row wins harmlessly.
-        let updated = sqlx::query(
-            "update payment_intents set pay_token_sealed = $3 where id = $1 and pay_token_sealed = $2",
-        )
-        .bind(id)
-        .bind(&sealed)
-        .bind(resealed)
-        .execute(pool)
-        .await?
-        .rows_affected();
+        let updated = db::secrets::replace_pay_token(pool, id, &sealed, &resealed).await?;
         report.pay_tokens = report.pay_tokens.saturating_add(updated);
     }
     Ok(())

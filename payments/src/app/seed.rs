@@ -8,6 +8,8 @@ use sqlx::{PgConnection, PgPool};
 use super::auth::{self, Role};
 use super::fees::{self, audit::CLI_ACTOR, model::CatalogCounts};
 use crate::config::{Config, Profile};
+use crate::db;
+use crate::db::seed::DemoOffice;
 
 const SECTORS_CSV: &str = include_str!("../../data/sectors.csv");
 
@@ -31,20 +33,18 @@ pub struct SeedReport {
 
 /// Loads the bundled sectors (upsert by code) and publishes the bundled fee schedule
 /// (`payments/data/catalog.csv`) through the same path as `payments catalog import`.
+#[tracing::instrument(skip_all)]
 pub async fn catalog(conn: &mut PgConnection) -> anyhow::Result<SeedReport> {
     let mut sectors = 0;
     for record in csv::Reader::from_reader(SECTORS_CSV.as_bytes()).deserialize::<SectorRecord>() {
         let record = record?;
-        sqlx::query(
-            "insert into sectors (code, number, name_km, name_en) values ($1, $2, $3, $4)
-             on conflict (code) do update set number = excluded.number, name_km = excluded.name_km, name_en = excluded.name_en",
-        )
-        .bind(&record.code)
-        .bind(record.number)
-        .bind(&record.name_km)
-        .bind(&record.name_en)
-        .execute(&mut *conn)
-        .await?;
+        let sector = db::seed::Sector {
+            code: &record.code,
+            number: record.number,
+            name_km: &record.name_km,
+            name_en: &record.name_en,
+        };
+        db::seed::upsert_sector(conn, sector).await?;
         sectors += 1;
     }
     let (_, report) = fees::admin::import(conn, fees::BUNDLED_CATALOG_CSV.as_bytes(), CLI_ACTOR)
@@ -62,17 +62,6 @@ pub async fn catalog(conn: &mut PgConnection) -> anyhow::Result<SeedReport> {
         outcome: report.outcome,
         counts: report.counts,
     })
-}
-
-struct DemoOffice {
-    code: &'static str,
-    name_km: &'static str,
-    name_en: &'static str,
-    province_group: &'static str,
-    bakong_account_id: &'static str,
-    merchant_name: &'static str,
-    merchant_name_km: &'static str,
-    merchant_city: &'static str,
 }
 
 const DEMO_OFFICES: [DemoOffice; 2] = [
@@ -111,37 +100,10 @@ const DEMO_KEYS: [(Role, &[&str], &str); 7] = [
 ];
 
 /// Adds the demo offices (with sandbox Bakong accounts) and the demo keys; returns what to print.
+#[tracing::instrument(skip_all)]
 pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> {
     for office in &DEMO_OFFICES {
-        // language=PostgreSQL
-        sqlx::query(
-            "insert into offices (code, name_km, name_en, province_group, bakong_account_id, bakong_merchant_id,
-                 bakong_acquiring_bank, merchant_name, merchant_name_km, merchant_city)
-             values ($1, $2, $3, $4, $5, 'OWSO' || $1, 'Bakong sandbox', $6, $7, $8)
-             -- A database seeded by an older release converges to today's demo set-up;
-             -- a second run changes nothing (the where clause skips identical rows).
-             on conflict (code) do update set name_km = excluded.name_km, name_en = excluded.name_en,
-                 province_group = excluded.province_group, bakong_account_id = excluded.bakong_account_id,
-                 bakong_merchant_id = excluded.bakong_merchant_id,
-                 bakong_acquiring_bank = excluded.bakong_acquiring_bank, merchant_name = excluded.merchant_name,
-                 merchant_name_km = excluded.merchant_name_km, merchant_city = excluded.merchant_city
-             where (offices.name_km, offices.name_en, offices.province_group, offices.bakong_account_id,
-                    offices.bakong_merchant_id, offices.bakong_acquiring_bank, offices.merchant_name,
-                    offices.merchant_name_km, offices.merchant_city)
-                 is distinct from (excluded.name_km, excluded.name_en, excluded.province_group,
-                    excluded.bakong_account_id, excluded.bakong_merchant_id, excluded.bakong_acquiring_bank,
-                    excluded.merchant_name, excluded.merchant_name_km, excluded.merchant_city)",
-        )
-        .bind(office.code)
-        .bind(office.name_km)
-        .bind(office.name_en)
-        .bind(office.province_group)
-        .bind(office.bakong_account_id)
-        .bind(office.merchant_name)
-        .bind(office.merchant_name_km)
-        .bind(office.merchant_city)
-        .execute(&mut *conn)
-        .await?;
+        db::seed::upsert_demo_office(conn, office).await?;
     }
     let mut keys = Vec::new();
     for (role, offices, secret) in DEMO_KEYS {
@@ -167,6 +129,7 @@ pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> 
 /// The database half of the production profile: a demo key (`opk_demo_*`, public in this
 /// repository) that is still active means anyone can act with its role. Checked after
 /// connecting; one line naming the problem, or `None` (always in development).
+#[tracing::instrument(skip_all)]
 pub async fn production_refusal_in_database(
     config: &Config,
     pool: &PgPool,
@@ -178,12 +141,7 @@ pub async fn production_refusal_in_database(
         .iter()
         .map(|(_, _, secret)| auth::hash_key(secret))
         .collect();
-    let demo: Option<String> = sqlx::query_scalar(
-        "select name from api_keys where key_hash = any($1) and revoked_at is null order by name limit 1",
-    )
-    .bind(&hashes)
-    .fetch_optional(pool)
-    .await?;
+    let demo = db::keys::first_active_name(pool, &hashes).await?;
     Ok(demo.map(|name| {
         format!(
             "refusing to start with OWSO_ENV=production: the database holds an active demo API key (opk_demo_*, {name:?}); revoke it with `payments keys revoke ID` (see `payments keys list`)"

@@ -148,6 +148,20 @@ texts!(ExceptionKind {
     ChannelMismatch => "channel_mismatch",
 });
 
+/// `reconciliation_exceptions.status`: whether someone still has to look at the exception.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ExceptionStatus {
+    Open,
+    Resolved,
+}
+
+texts!(ExceptionStatus {
+    Open => "open",
+    Resolved => "resolved",
+});
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -198,5 +212,7 @@ mod tests {
             E::UnsupportedCurrency,
             E::ChannelMismatch,
         ]);
+        use ExceptionStatus as X;
+        check(&[X::Open, X::Resolved]);
     }
 }

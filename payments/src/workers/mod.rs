@@ -28,7 +28,7 @@ pub fn spawn_all(
         tokio::spawn(receipts::run(state.clone(), shutdown.clone())),
     ];
     // Checked before anything starts: a bad LEDGER_SIGNING_KEY fails start-up, not a round.
-    let ledger_key = crate::app::ledger_audit::signing_key(&state.config)?;
+    let ledger_key = crate::app::books::digests::signing_key(&state.config)?;
     handles.push(tokio::spawn(sealer::run(
         state.clone(),
         ledger_key,

@@ -9,8 +9,8 @@ use ed25519_dalek::SigningKey;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
+use crate::app::books::digests;
 use crate::app::error::AppError;
-use crate::app::ledger_audit;
 use crate::state::AppState;
 
 /// Entries sealed per transaction: short transactions, and a round still catches up fast.
@@ -53,8 +53,8 @@ pub async fn round(pool: &PgPool, key: Option<&SigningKey>) -> Result<usize, App
             break;
         }
     }
-    if let (Some(key), Some(day)) = (key, ledger_audit::digest_day(chrono::Utc::now())) {
-        if ledger_audit::make_digest(pool, key, day).await? {
+    if let (Some(key), Some(day)) = (key, digests::digest_day(chrono::Utc::now())) {
+        if digests::make_digest(pool, key, day).await? {
             tracing::info!(digest.day = %day, "signed the ledger digest of the day");
         }
     }

@@ -121,7 +121,7 @@ async fn digests_are_signed_and_checkable_outside(pool: PgPool) {
     paid(&app, "0320001003", "sbx_d1").await;
     seal(&app, Some(&key)).await;
     // The sealer signed yesterday's digest; sign one more now that the entry is sealed.
-    let yesterday = payments::app::ledger_audit::digest_day(chrono::Utc::now()).unwrap();
+    let yesterday = payments::app::books::digests::digest_day(chrono::Utc::now()).unwrap();
     assert!(app
         .scalar_i64("select count(*) from ledger_digests")
         .await
@@ -129,7 +129,7 @@ async fn digests_are_signed_and_checkable_outside(pool: PgPool) {
     let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     assert!(yesterday > day);
     assert!(
-        payments::app::ledger_audit::make_digest(&app.pool, &key, day)
+        payments::app::books::digests::make_digest(&app.pool, &key, day)
             .await
             .unwrap()
     );
@@ -335,4 +335,40 @@ async fn statements_balances_and_csv_are_office_scoped(pool: PgPool) {
         csv("auditor", "application/json").await.status(),
         StatusCode::NOT_ACCEPTABLE
     );
+}
+
+/// The exceptions list filters on the exception's status, a state: `open` and `resolved` are
+/// the only values, and another is a problem naming `status` (after the role is checked).
+#[sqlx::test(migrations = "../migrations")]
+async fn exceptions_filter_by_status(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let intent = app.intent("0320001101").await;
+    let attempt = app.sandbox_attempt(intent["id"].as_str().unwrap()).await;
+    let reference = attempt["provider_reference"].as_str().unwrap();
+    // Short by 100,000 riel: the money goes to suspense as an exception.
+    app.callback(&callback_body("sbx_x1", reference, "500000"), SECRET)
+        .await;
+    let auditor = Some(app.key("auditor"));
+    let open = app
+        .get("/v1/reconciliation/exceptions?status=open", auditor)
+        .await;
+    assert_eq!(open.status, StatusCode::OK, "{}", open.body);
+    assert_eq!(open.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(open.body["data"][0]["status"], "open");
+    let resolved = app
+        .get("/v1/reconciliation/exceptions?status=resolved", auditor)
+        .await;
+    assert_eq!(resolved.body, json!({"data": [], "next_cursor": null}));
+    let bad = app
+        .get("/v1/reconciliation/exceptions?status=closed", auditor)
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(bad.body["parameter"], "status");
+    let cashier = app
+        .get(
+            "/v1/reconciliation/exceptions?status=closed",
+            Some(app.key("cashier_0320")),
+        )
+        .await;
+    assert_eq!(cashier.status, StatusCode::FORBIDDEN);
 }

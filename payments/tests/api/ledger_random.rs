@@ -499,7 +499,7 @@ async fn two_instances_random_payments_duplicates_and_reversals(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(sealed_by_rounds as i64, total_entries);
-    let report = payments::app::ledger_audit::verify_ledger(&pool, &[])
+    let report = payments::app::books::verify::verify_ledger(&pool, &[])
         .await
         .unwrap();
     assert!(

@@ -76,7 +76,7 @@ async fn a_digest_signed_by_an_untrusted_key_fails_and_a_listed_retired_key_pass
     // key beside it, as a forger would.
     let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     assert!(
-        payments::app::ledger_audit::make_digest(&app.pool, &retired_key(), day)
+        payments::app::books::digests::make_digest(&app.pool, &retired_key(), day)
             .await
             .unwrap()
     );

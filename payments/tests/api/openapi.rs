@@ -13,15 +13,11 @@ use crate::support::TestApp;
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// The routes the router serves, walked from the `.route("path", get(..).post(..))` calls of
-/// `payments/src/http/`: each resource module owns its `routes()`, so this is the route table.
+/// `payments/src/http/` and its subdirectories: each resource module owns its `routes()`, so
+/// this is the route table.
 fn router_routes() -> BTreeSet<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http");
     let mut routes = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|ext| ext.to_str()) != Some("rs") {
-            continue;
-        }
+    for path in rust_files(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http").as_ref()) {
         let text = std::fs::read_to_string(&path).unwrap();
         for call in text.split(".route(").skip(1) {
             let Some(rest) = call.trim_start().strip_prefix('"') else {
@@ -59,6 +55,20 @@ fn router_routes() -> BTreeSet<(String, String)> {
         }
     }
     routes
+}
+
+/// The `.rs` files under `dir`, its subdirectories included (a resource may be a directory).
+fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().and_then(|ext| ext.to_str()) == Some("rs") {
+            files.push(path);
+        }
+    }
+    files
 }
 
 fn template_parameters(path: &str) -> BTreeSet<String> {

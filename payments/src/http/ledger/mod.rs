@@ -1,25 +1,40 @@
 //! The auditor's reads of the books (trial balance, accounts, balances, statements, the
 //! journal export, periods, verification, digests) and the reconciliation exceptions.
 
+pub mod queries;
+pub mod views;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ledger::store::{format_month, CloseOutcome};
 
 use super::error::{ApiError, Problem};
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::app::auth::Principal;
 use crate::app::books::{
-    self, AccountView, AsOfQuery, ExceptionView, ExceptionsQuery, TrialBalanceView,
-};
-use crate::app::ledger_audit::{
-    self, BalanceQuery, BalanceView, ClosePeriodRequest, ClosedPeriodView, DigestsQuery,
-    DigestsView, RangeQuery, StatementView, VerifyView,
+    accounts, digests, exceptions, journal, periods, statements, trial_balance, verify as chain,
 };
 use crate::app::pagination::{ListQuery, Page};
 use crate::state::AppState;
+use queries::{
+    AsOfQuery, BalanceQuery, ClosePeriodRequest, DigestsQuery, ExceptionsQuery, RangeQuery,
+};
+use views::{
+    AccountView, BalanceView, ClosedPeriodView, DigestsView, ExceptionView, StatementView,
+    TrialBalanceView, VerifyView,
+};
+
+/// A page of domain rows rendered as a page of views.
+fn render_page<T, V: From<T>>(page: Page<T>) -> Page<V> {
+    Page {
+        data: page.data.into_iter().map(V::from).collect(),
+        next_cursor: page.next_cursor,
+    }
+}
 
 /// The routes of this module (merged into the main router).
 pub fn routes() -> Router<AppState> {
@@ -48,9 +63,8 @@ pub async fn get_trial_balance(
     principal: Principal,
     AppQuery(query): AppQuery<AsOfQuery>,
 ) -> Result<Json<TrialBalanceView>, ApiError> {
-    Ok(Json(
-        books::trial_balance(&state, &principal, query.as_of).await?,
-    ))
+    let trial_balance = trial_balance::trial_balance(&state, &principal, query.as_of).await?;
+    Ok(Json(trial_balance.into()))
 }
 
 #[utoipa::path(get, path = "/v1/ledger/accounts", tag = "ledger", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Page<AccountView>)))]
@@ -59,13 +73,11 @@ pub async fn list_accounts(
     principal: Principal,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<Json<Page<AccountView>>, ApiError> {
-    let accounts = books::accounts(&state, &principal).await?;
-    Ok(Json(Page::cut(
-        accounts,
-        query.limit,
-        query.cursor.as_deref(),
-        |account| account.code.clone(),
-    )?))
+    let accounts = accounts::list(&state, &principal).await?;
+    let page = Page::cut(accounts, query.limit, query.cursor.as_deref(), |account| {
+        account.code.clone()
+    })?;
+    Ok(Json(render_page(page)))
 }
 
 #[utoipa::path(get, path = "/v1/ledger/accounts/{code}/balance", tag = "ledger", params(BalanceQuery), security(("bearer" = [])),
@@ -76,9 +88,8 @@ pub async fn get_account_balance(
     AppPath(code): AppPath<String>,
     AppQuery(query): AppQuery<BalanceQuery>,
 ) -> Result<Json<BalanceView>, ApiError> {
-    Ok(Json(
-        ledger_audit::balance(&state, &principal, &code, query.as_of).await?,
-    ))
+    let balance = accounts::balance(&state, &principal, &code, query.as_of).await?;
+    Ok(Json(balance.into()))
 }
 
 #[utoipa::path(get, path = "/v1/ledger/accounts/{code}/statement", tag = "ledger", params(RangeQuery), security(("bearer" = [])),
@@ -89,9 +100,8 @@ pub async fn get_account_statement(
     AppPath(code): AppPath<String>,
     AppQuery(query): AppQuery<RangeQuery>,
 ) -> Result<Json<StatementView>, ApiError> {
-    Ok(Json(
-        ledger_audit::statement(&state, &principal, &code, query).await?,
-    ))
+    let statement = statements::statement(&state, &principal, &code, query.from, query.to).await?;
+    Ok(Json(statement.into()))
 }
 
 /// Whether the client takes CSV: no Accept header, or one naming `text/csv`, `text/*` or `*/*`.
@@ -124,7 +134,8 @@ pub async fn export_entries(
             "the journal is exported as text/csv only",
         ));
     }
-    let body = Body::from_stream(ledger_audit::journal_csv(&state, &principal, query).await?);
+    let body =
+        Body::from_stream(journal::journal_csv(&state, &principal, query.from, query.to).await?);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -144,13 +155,11 @@ pub async fn list_periods(
     principal: Principal,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<Json<Page<ClosedPeriodView>>, ApiError> {
-    let periods = ledger_audit::list_periods(&state, &principal).await?;
-    Ok(Json(Page::cut(
-        periods,
-        query.limit,
-        query.cursor.as_deref(),
-        |period| format!("{}|{}", period.office_code, period.month),
-    )?))
+    let periods = periods::list_periods(&state, &principal).await?;
+    let page = Page::cut(periods, query.limit, query.cursor.as_deref(), |period| {
+        format!("{}|{}", period.office_code, format_month(period.month))
+    })?;
+    Ok(Json(render_page(page)))
 }
 
 #[utoipa::path(post, path = "/v1/ledger/periods/close", tag = "ledger", request_body = ClosePeriodRequest, security(("bearer" = [])),
@@ -161,13 +170,12 @@ pub async fn close_period(
     principal: Principal,
     AppJson(request): AppJson<ClosePeriodRequest>,
 ) -> Result<(StatusCode, Json<ClosedPeriodView>), ApiError> {
-    let (closed_now, view) = ledger_audit::close_period(&state, &principal, request).await?;
-    let status = if closed_now {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(view)))
+    let outcome =
+        periods::close_period(&state, &principal, &request.office_code, &request.month).await?;
+    Ok(match outcome {
+        CloseOutcome::Closed(period) => (StatusCode::CREATED, Json(period.into())),
+        CloseOutcome::AlreadyClosed(period) => (StatusCode::OK, Json(period.into())),
+    })
 }
 
 #[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", security(("bearer" = [])), responses((status = 200, body = VerifyView)))]
@@ -175,7 +183,7 @@ pub async fn verify(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<VerifyView>, ApiError> {
-    Ok(Json(ledger_audit::verify(&state, &principal).await?))
+    Ok(Json(chain::verify(&state, &principal).await?.into()))
 }
 
 #[utoipa::path(get, path = "/v1/ledger/digests", tag = "ledger", params(DigestsQuery), security(("bearer" = [])), responses((status = 200, body = DigestsView)))]
@@ -184,9 +192,8 @@ pub async fn list_digests(
     principal: Principal,
     AppQuery(query): AppQuery<DigestsQuery>,
 ) -> Result<Json<DigestsView>, ApiError> {
-    Ok(Json(
-        ledger_audit::digests(&state, &principal, query.limit).await?,
-    ))
+    let digests = digests::digests(&state, &principal, query.limit).await?;
+    Ok(Json(digests.into()))
 }
 
 #[utoipa::path(get, path = "/v1/reconciliation/exceptions", tag = "reconciliation", params(ExceptionsQuery), security(("bearer" = [])), responses((status = 200, body = Page<ExceptionView>)))]
@@ -195,5 +202,6 @@ pub async fn list_exceptions(
     principal: Principal,
     AppQuery(query): AppQuery<ExceptionsQuery>,
 ) -> Result<Json<Page<ExceptionView>>, ApiError> {
-    Ok(Json(books::exceptions(&state, &principal, query).await?))
+    let page = exceptions::list(&state, &principal, query.into()).await?;
+    Ok(Json(render_page(page)))
 }
