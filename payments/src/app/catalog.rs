@@ -1,46 +1,52 @@
-//! The public catalog: sectors, the services and bundles of the schedule in force, and the
-//! schedule versions. Quotes live in
-//! [`super::quotes`].
+//! The public catalog: sectors, and the services and bundles of the schedule in force, each
+//! described with what a client needs to quote it (its parameters and published prices).
+//! Quotes live in [`super::quotes`]; the JSON views in `http::catalog::views`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
-use ledger::Money;
-use serde::Serialize;
+use ledger::{Currency, Money};
+use rust_decimal::Decimal;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::fees::model::{BundleEntry, ServiceEntry};
 use super::fees::params::{self, ParameterKind};
 use super::fees::rules::FeeRule;
 use super::fees::schedule;
-use super::money::MoneyView;
+use super::validation::is_lookup_text;
 use crate::app::error::AppError;
+use crate::db::catalog::{self as store, Sector};
+use crate::db::fee_schedules;
 use crate::state::AppState;
 
-use super::validation::is_lookup_text;
+/// The type of a parameter's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    Decimal,
+    Integer,
+    Text,
+}
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SectorView {
-    pub code: String,
-    pub number: i32,
-    pub name_km: String,
-    pub name_en: String,
+impl ValueType {
+    /// The JSON type name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueType::Decimal => "decimal",
+            ValueType::Integer => "integer",
+            ValueType::Text => "string",
+        }
+    }
 }
 
 /// A parameter a service's fee reads (or `quantity`, the counted units of a line).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ParameterView {
+#[derive(Clone, Debug)]
+pub struct ServiceParameter {
     pub name: String,
-    /// `decimal`, `integer` or `string`.
-    #[serde(rename = "type")]
-    pub type_name: String,
+    pub value_type: ValueType,
     pub unit: Option<String>,
-    /// Smallest value, as exact decimal text.
-    pub minimum: Option<String>,
+    pub minimum: Option<Decimal>,
     /// Whether `minimum` itself is excluded (areas are greater than 0).
     pub exclusive_minimum: bool,
-    pub maximum: Option<String>,
+    pub maximum: Option<Decimal>,
     /// The values this service prices, for choices.
     pub values: Option<Vec<String>>,
     /// Required where the rule reaches it; `province_group` defaults to the office's group and
@@ -50,108 +56,116 @@ pub struct ParameterView {
 }
 
 /// One published price (or unpublished tier) and the conditions that select it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PricePointView {
+#[derive(Clone, Debug)]
+pub struct ServicePrice {
     /// Parameter → band (interval notation) or value.
     pub conditions: BTreeMap<String, String>,
-    /// `fixed`, `per_unit`, `maximum`, `free` or `unpublished`.
-    pub rule: String,
-    pub amount: Option<MoneyView>,
+    /// The kind of the leaf: `fixed`, `per_unit`, `maximum`, `free` or `unpublished`.
+    pub rule: &'static str,
+    pub amount: Option<Money>,
     /// The preferential price of a `maximum`, charged with a `preferential_reason`.
-    pub preferential: Option<MoneyView>,
+    pub preferential: Option<Money>,
     pub source_rows: Vec<u32>,
     pub note: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServiceView {
-    pub code: String,
-    pub sector: String,
-    pub name_km: String,
-    pub name_en: String,
-    pub currency: String,
-    pub unit: String,
-    pub max_quantity: i64,
-    /// The price of one unit when the fee is one fixed price; null otherwise (see `price_points`).
-    pub unit_price: Option<MoneyView>,
-    /// Whether any price of the service is published (false: quoting it is `fee_not_published`).
+/// A service of a schedule version, with its parameters and prices.
+#[derive(Clone, Debug)]
+pub struct ServiceDescription {
+    pub service: ServiceEntry,
+    /// The price of one unit when the fee is one fixed price.
+    pub unit_price: Option<Money>,
+    /// Whether any price of the service is published (otherwise quoting it is refused).
     pub fee_published: bool,
-    pub parameters: Vec<ParameterView>,
-    pub price_points: Vec<PricePointView>,
-    /// The fee rule document itself.
-    #[schema(value_type = Object)]
-    pub fee_rule: FeeRule,
-    pub time_limit_days: Option<i32>,
-    pub time_limit_text: String,
-    pub validity: String,
-    /// `district`, `provincial`, `national` or `unstated`.
-    pub level: String,
-    pub legal_basis: String,
-    pub legal_basis_number: String,
-    pub legal_basis_date: Option<NaiveDate>,
-    pub source: String,
-    pub source_rows: Vec<u32>,
-    pub notes: String,
+    pub parameters: Vec<ServiceParameter>,
+    pub prices: Vec<ServicePrice>,
     pub schedule_version: String,
 }
 
-fn money_view(text: &str, service: &ServiceEntry) -> Result<MoneyView, AppError> {
+/// One service of a bundle, as the bundle fixes it.
+#[derive(Clone, Debug)]
+pub struct BundleLine {
+    pub service_code: String,
+    pub sector: String,
+    pub name_km: String,
+    pub name_en: String,
+    pub quantity: i64,
+    pub params: BTreeMap<String, Value>,
+}
+
+/// A bundle of a schedule version, with the services it names.
+#[derive(Clone, Debug)]
+pub struct BundleDescription {
+    pub bundle: BundleEntry,
+    /// The currency of its services (riel for an empty bundle).
+    pub currency: Currency,
+    pub lines: Vec<BundleLine>,
+    /// Parameters a quote request may give, shared by the services that read them.
+    pub open_parameters: Vec<String>,
+    pub schedule_version: String,
+}
+
+fn amount(text: &str, service: &ServiceEntry) -> Result<Money, AppError> {
     Money::parse(text, service.currency)
-        .map(MoneyView::from)
         .map_err(|error| AppError::internal(format!("service {} fee: {error}", service.code)))
 }
 
-fn price_points(service: &ServiceEntry) -> Result<Vec<PricePointView>, AppError> {
-    let mut views = Vec::new();
+/// The amount, preferential amount, source rows and note of a priced leaf; `None` for the
+/// inner nodes (bands, choices), which price nothing themselves.
+type LeafPrice = (Option<Money>, Option<Money>, Vec<u32>, Option<String>);
+
+fn leaf_price(leaf: &FeeRule, service: &ServiceEntry) -> Result<Option<LeafPrice>, AppError> {
+    Ok(Some(match leaf {
+        FeeRule::Fixed {
+            amount: text,
+            source_rows,
+        }
+        | FeeRule::PerUnit {
+            amount: text,
+            source_rows,
+        } => (Some(amount(text, service)?), None, source_rows.clone(), None),
+        FeeRule::Maximum {
+            amount: text,
+            preferential,
+            source_rows,
+            ..
+        } => (
+            Some(amount(text, service)?),
+            preferential
+                .as_deref()
+                .map(|text| amount(text, service))
+                .transpose()?,
+            source_rows.clone(),
+            None,
+        ),
+        FeeRule::Free { source_rows } => (
+            Some(Money::zero(service.currency)),
+            None,
+            source_rows.clone(),
+            None,
+        ),
+        FeeRule::Unpublished { note } => (None, None, Vec::new(), note.clone()),
+        FeeRule::Bands { .. } | FeeRule::Choice { .. } => return Ok(None),
+    }))
+}
+
+fn prices(service: &ServiceEntry) -> Result<Vec<ServicePrice>, AppError> {
+    let mut prices = Vec::new();
     for point in service.rule.price_points() {
-        let conditions = point.conditions.iter().cloned().collect();
-        let (amount, preferential, source_rows, note) = match point.leaf {
-            FeeRule::Fixed {
-                amount,
-                source_rows,
-            }
-            | FeeRule::PerUnit {
-                amount,
-                source_rows,
-            } => (
-                Some(money_view(amount, service)?),
-                None,
-                source_rows.clone(),
-                None,
-            ),
-            FeeRule::Maximum {
-                amount,
-                preferential,
-                source_rows,
-                ..
-            } => (
-                Some(money_view(amount, service)?),
-                preferential
-                    .as_deref()
-                    .map(|text| money_view(text, service))
-                    .transpose()?,
-                source_rows.clone(),
-                None,
-            ),
-            FeeRule::Free { source_rows } => (
-                Some(Money::zero(service.currency).into()),
-                None,
-                source_rows.clone(),
-                None,
-            ),
-            FeeRule::Unpublished { note } => (None, None, Vec::new(), note.clone()),
-            FeeRule::Bands { .. } | FeeRule::Choice { .. } => continue,
+        let Some((amount, preferential, source_rows, note)) = leaf_price(point.leaf, service)?
+        else {
+            continue;
         };
-        views.push(PricePointView {
-            conditions,
-            rule: point.leaf.kind_name().to_owned(),
+        prices.push(ServicePrice {
+            conditions: point.conditions.iter().cloned().collect(),
+            rule: point.leaf.kind_name(),
             amount,
             preferential,
             source_rows,
             note,
         });
     }
-    Ok(views)
+    Ok(prices)
 }
 
 /// The values a rule lists for a choice parameter.
@@ -174,112 +188,100 @@ fn option_values(rule: &FeeRule, name: &str, values: &mut BTreeSet<String>) {
     }
 }
 
-fn parameters(service: &ServiceEntry) -> Vec<ParameterView> {
-    let mut views = vec![ParameterView {
+/// `quantity`, which every service reads.
+fn quantity_parameter(service: &ServiceEntry) -> ServiceParameter {
+    ServiceParameter {
         name: "quantity".to_owned(),
-        type_name: "integer".to_owned(),
+        value_type: ValueType::Integer,
         unit: Some(service.unit.clone()),
-        minimum: Some("1".to_owned()),
+        minimum: Some(Decimal::ONE),
         exclusive_minimum: false,
-        maximum: Some(service.max_quantity.to_string()),
+        maximum: Some(Decimal::from(service.max_quantity)),
         values: None,
         required: false,
         description: format!("Units of the line ({}); default 1", service.unit),
-    }];
+    }
+}
+
+fn parameters(service: &ServiceEntry) -> Vec<ServiceParameter> {
+    let mut parameters = vec![quantity_parameter(service)];
     for name in service.rule.parameters() {
         let Some(definition) = params::lookup(&name) else {
             continue;
         };
-        let (type_name, values) = match definition.kind {
-            ParameterKind::Measure { .. } => ("decimal", None),
-            ParameterKind::Count { .. } => ("integer", None),
+        let (value_type, values) = match definition.kind {
+            ParameterKind::Measure { .. } => (ValueType::Decimal, None),
+            ParameterKind::Count { .. } => (ValueType::Integer, None),
             ParameterKind::Choice { .. } | ParameterKind::Category => {
                 let mut values = BTreeSet::new();
                 option_values(&service.rule, &name, &mut values);
-                ("string", Some(values.into_iter().collect()))
+                (ValueType::Text, Some(values.into_iter().collect()))
             }
-            ParameterKind::ReasonCode => ("string", None),
+            ParameterKind::ReasonCode => (ValueType::Text, None),
         };
-        views.push(ParameterView {
-            type_name: type_name.to_owned(),
+        let minimum = definition.domain_minimum();
+        parameters.push(ServiceParameter {
+            value_type,
             unit: definition.unit.map(str::to_owned),
-            minimum: definition
-                .domain_minimum()
-                .map(|(minimum, _)| minimum.to_string()),
-            exclusive_minimum: definition
-                .domain_minimum()
-                .is_some_and(|(_, inclusive)| !inclusive),
-            maximum: definition
-                .domain_maximum()
-                .map(|maximum| maximum.to_string()),
+            minimum: minimum.map(|(minimum, _)| minimum),
+            exclusive_minimum: minimum.is_some_and(|(_, inclusive)| !inclusive),
+            maximum: definition.domain_maximum(),
             values,
             required: !matches!(name.as_str(), "province_group" | "preferential_reason"),
             description: definition.description.to_owned(),
             name,
         });
     }
-    views
+    parameters
 }
 
-/// The public view of a service of `version`.
-pub fn service_view(service: &ServiceEntry, version: &str) -> Result<ServiceView, AppError> {
+/// Describes a service of `version`.
+pub fn describe_service(
+    service: ServiceEntry,
+    version: &str,
+) -> Result<ServiceDescription, AppError> {
     let unit_price = match &service.rule {
-        FeeRule::Fixed { amount, .. } | FeeRule::PerUnit { amount, .. } => {
-            Some(money_view(amount, service)?)
+        FeeRule::Fixed { amount: text, .. } | FeeRule::PerUnit { amount: text, .. } => {
+            Some(amount(text, &service)?)
         }
         _ => None,
     };
-    let points = price_points(service)?;
-    Ok(ServiceView {
-        code: service.code.clone(),
-        sector: service.sector.clone(),
-        name_km: service.name_km.clone(),
-        name_en: service.name_en.clone(),
-        currency: service.currency.code().to_owned(),
-        unit: service.unit.clone(),
-        max_quantity: service.max_quantity,
+    let prices = prices(&service)?;
+    Ok(ServiceDescription {
         unit_price,
-        fee_published: points.iter().any(|point| point.amount.is_some()),
-        parameters: parameters(service),
-        price_points: points,
-        fee_rule: service.rule.clone(),
-        time_limit_days: service.time_limit_days,
-        time_limit_text: service.time_limit_text.clone(),
-        validity: service.validity.clone(),
-        level: service.level.clone(),
-        legal_basis: service.legal_basis.clone(),
-        legal_basis_number: service.legal_basis_number.clone(),
-        legal_basis_date: service.legal_basis_date,
-        source: service.source.clone(),
-        source_rows: service.source_rows.clone(),
-        notes: service.notes.clone(),
+        fee_published: prices.iter().any(|price| price.amount.is_some()),
+        parameters: parameters(&service),
+        prices,
+        service,
         schedule_version: version.to_owned(),
     })
 }
 
-pub async fn list_sectors(state: &AppState) -> Result<Vec<SectorView>, AppError> {
-    let rows: Vec<(String, i32, String, String)> =
-        sqlx::query_as("select code, number, name_km, name_en from sectors order by number")
-            .fetch_all(&state.pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(code, number, name_km, name_en)| SectorView {
-            code,
-            number,
-            name_km,
-            name_en,
-        })
-        .collect())
+/// Every sector, in the order of their numbers.
+#[tracing::instrument(skip_all)]
+pub async fn list_sectors(state: &AppState) -> Result<Vec<Sector>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(store::sectors(&mut conn).await?)
+}
+
+/// The ILIKE pattern of a search text. Khmer has no case; ILIKE handles the Latin names.
+/// Wildcards in the text are escaped so that a search for "100%" means the literal text.
+fn search_pattern(query: &str) -> String {
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// Services of the schedule in force (or of `schedule_version`), by sector and text.
+#[tracing::instrument(skip_all, fields(sector.code = sector, schedule.version = schedule_version))]
 pub async fn list_services(
     state: &AppState,
     sector: Option<&str>,
     query: Option<&str>,
     schedule_version: Option<&str>,
-) -> Result<Vec<ServiceView>, AppError> {
+) -> Result<Vec<ServiceDescription>, AppError> {
     if query.is_some_and(|q| !is_lookup_text(q, 200)) {
         return Err(AppError::validation(
             "q",
@@ -292,80 +294,48 @@ pub async fn list_services(
             "sector must be a sector code",
         ));
     }
-    // Khmer has no case; ILIKE handles the Latin names. ILIKE wildcards in user text are
-    // escaped so a search for "100%" means the literal text.
-    let pattern = query.map(|q| {
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = query.map(search_pattern);
     let mut conn = state.pool.acquire().await?;
     if let Some(sector) = sector {
         // An unknown sector is a mistake, not a sector without services.
-        let known: bool =
-            sqlx::query_scalar("select exists(select 1 from sectors where code = $1)")
-                .bind(sector)
-                .fetch_one(&mut *conn)
-                .await?;
-        if !known {
+        if !store::sector_exists(&mut conn, sector).await? {
             return Err(AppError::not_found("sector").with("parameter", "sector"));
         }
     }
     let version = schedule::resolve(&mut conn, schedule_version).await?;
-    let services = schedule::search(&mut conn, &version, None, sector, pattern.as_deref()).await?;
+    let services =
+        fee_schedules::search_services(&mut conn, &version, None, sector, pattern.as_deref())
+            .await?;
     services
-        .iter()
-        .map(|service| service_view(service, &version))
+        .into_iter()
+        .map(|service| describe_service(service, &version))
         .collect()
 }
 
-pub async fn get_service(state: &AppState, code: &str) -> Result<ServiceView, AppError> {
+/// A service of the schedule in force.
+#[tracing::instrument(skip_all, fields(service.code = code))]
+pub async fn get_service(state: &AppState, code: &str) -> Result<ServiceDescription, AppError> {
     if !is_lookup_text(code, 64) {
         return Err(AppError::not_found("service"));
     }
     let mut conn = state.pool.acquire().await?;
     let version = schedule::resolve(&mut conn, None).await?;
     let codes = [code.to_owned()];
-    let services = schedule::services(&mut conn, &version, Some(&codes)).await?;
+    let services =
+        fee_schedules::search_services(&mut conn, &version, Some(&codes), None, None).await?;
     let service = services
-        .first()
+        .into_iter()
+        .next()
         .ok_or_else(|| AppError::not_found("service"))?;
-    service_view(service, &version)
+    describe_service(service, &version)
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BundleItemView {
-    pub service_code: String,
-    pub sector: String,
-    pub name_km: String,
-    pub name_en: String,
-    pub quantity: i64,
-    /// Parameters the bundle fixes for this service.
-    #[schema(value_type = Object)]
-    pub params: BTreeMap<String, Value>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BundleView {
-    pub code: String,
-    pub name_km: String,
-    pub name_en: String,
-    pub notes: String,
-    pub currency: String,
-    pub items: Vec<BundleItemView>,
-    /// Parameters a quote request may give (`params`), shared by the services that read them.
-    pub parameters: Vec<String>,
-    pub schedule_version: String,
-}
-
-fn bundle_view(
-    bundle: &BundleEntry,
+fn describe_bundle(
+    bundle: BundleEntry,
     services: &[ServiceEntry],
     version: &str,
-) -> Result<BundleView, AppError> {
-    let mut items = Vec::new();
+) -> Result<BundleDescription, AppError> {
+    let mut lines = Vec::new();
     let mut open = BTreeSet::new();
     let mut currency = None;
     for item in &bundle.items {
@@ -386,7 +356,7 @@ fn bundle_view(
                 .into_iter()
                 .filter(|name| !item.params.contains_key(name)),
         );
-        items.push(BundleItemView {
+        lines.push(BundleLine {
             service_code: service.code.clone(),
             sector: service.sector.clone(),
             name_km: service.name_km.clone(),
@@ -395,31 +365,27 @@ fn bundle_view(
             params: item.params.clone(),
         });
     }
-    Ok(BundleView {
-        code: bundle.code.clone(),
-        name_km: bundle.name_km.clone(),
-        name_en: bundle.name_en.clone(),
-        notes: bundle.notes.clone(),
-        currency: currency
-            .map_or("KHR", |currency| currency.code())
-            .to_owned(),
-        items,
-        parameters: open.into_iter().collect(),
+    Ok(BundleDescription {
+        bundle,
+        currency: currency.unwrap_or(Currency::Khr),
+        lines,
+        open_parameters: open.into_iter().collect(),
         schedule_version: version.to_owned(),
     })
 }
 
 /// Bundles of the schedule in force: all, or the one named `code` (404 if none).
+#[tracing::instrument(skip_all, fields(bundle.code = code))]
 pub async fn list_bundles(
     state: &AppState,
     code: Option<&str>,
-) -> Result<Vec<BundleView>, AppError> {
+) -> Result<Vec<BundleDescription>, AppError> {
     if code.is_some_and(|code| !is_lookup_text(code, 64)) {
         return Err(AppError::not_found("bundle"));
     }
     let mut conn = state.pool.acquire().await?;
     let version = schedule::resolve(&mut conn, None).await?;
-    let bundles = schedule::bundles(&mut conn, &version, code).await?;
+    let bundles = fee_schedules::bundles(&mut conn, &version, code).await?;
     if code.is_some() && bundles.is_empty() {
         return Err(AppError::not_found("bundle"));
     }
@@ -427,9 +393,10 @@ pub async fn list_bundles(
         .iter()
         .flat_map(|bundle| bundle.items.iter().map(|item| item.service_code.clone()))
         .collect();
-    let services = schedule::services(&mut conn, &version, Some(&codes)).await?;
+    let services =
+        fee_schedules::search_services(&mut conn, &version, Some(&codes), None, None).await?;
     bundles
-        .iter()
-        .map(|bundle| bundle_view(bundle, &services, &version))
+        .into_iter()
+        .map(|bundle| describe_bundle(bundle, &services, &version))
         .collect()
 }

@@ -1,5 +1,10 @@
 //! Connecting, migrating, readiness.
 
+pub mod catalog;
+pub mod catalog_audit;
+pub mod fee_schedules;
+pub mod quotes;
+
 use std::time::Duration;
 
 use secrecy::ExposeSecret;

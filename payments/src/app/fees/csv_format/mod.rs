@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use csv::StringRecord;
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::model::{BundleEntry, Catalog, ScheduleHeader, ServiceEntry};
 use super::params;
@@ -61,7 +60,7 @@ const MAX_TEXT_CHARS: usize = 4_000;
 const MAX_QUANTITY: i64 = 10_000;
 
 /// One problem of an imported file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ImportError {
     /// 1-based line of the file (the header is line 1).
     pub line: u64,
