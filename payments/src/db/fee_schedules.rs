@@ -212,7 +212,7 @@ pub async fn insert_service(
         service.sector,
         service.name_km,
         service.name_en,
-        service.currency.code() as &str,
+        service.currency.code(),
         service.unit,
         max_quantity,
         service.level,
@@ -338,7 +338,7 @@ pub async fn search_services(
              and ($4::text is null or s.name_en ilike $4 or s.name_km like $4 or s.code ilike $4)
            order by t.number, s.code"#,
         version,
-        codes as Option<&[String]>,
+        codes,
         sector,
         pattern,
     )

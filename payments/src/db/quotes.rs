@@ -61,7 +61,7 @@ pub async fn insert(
          returning created_at, expires_at",
         quote.id,
         quote.office_code,
-        quote.total.currency().code() as &str,
+        quote.total.currency().code(),
         quote.total.amount_minor(),
         Json(quote.lines) as _,
         quote.schedule_version,

@@ -243,8 +243,7 @@ async fn load_items(
             .iter()
             .flat_map(|bundle| bundle.items.iter().map(|item| item.service_code.clone())),
     );
-    let services =
-        fee_schedules::search_services(conn, version, Some(&codes), None, None).await?;
+    let services = fee_schedules::search_services(conn, version, Some(&codes), None, None).await?;
     Ok((bundles, services))
 }
 

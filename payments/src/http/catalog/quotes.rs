@@ -57,5 +57,7 @@ pub async fn get_quote(
     principal: Principal,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Json<QuoteView>, ApiError> {
-    Ok(Json(quotes::get_quote(&state, &principal, id).await?.into()))
+    Ok(Json(
+        quotes::get_quote(&state, &principal, id).await?.into(),
+    ))
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::app::catalog::{
+use crate::app::catalog::describe::{
     BundleDescription, BundleLine, ServiceDescription, ServiceParameter, ServicePrice,
 };
 use crate::app::fees::admin::Schedule;
