@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::audit::{self, AuditQuery};
+use super::audit::{self, AuditFilter};
 use super::csv_format::{self, ImportError};
 use super::model::{CatalogCounts, ScheduleHeader};
 use super::publish::{self, Outcome};
@@ -129,11 +129,11 @@ pub async fn export_catalog(
 pub async fn audit_log(
     state: &AppState,
     principal: &Principal,
-    query: AuditQuery,
+    filter: AuditFilter,
 ) -> Result<Page<AuditRecord>, AppError> {
     principal.require(&[Role::Admin, Role::Auditor])?;
     let mut conn = state.pool.acquire().await?;
-    let (data, next_cursor) = audit::list(&mut conn, &query).await?;
+    let (data, next_cursor) = audit::list(&mut conn, &filter).await?;
     Ok(Page { data, next_cursor })
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
@@ -118,25 +118,23 @@ pub async fn record_publication(
     Ok(records)
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
+/// Which page of the log to read: of one version or all, `limit` records (1 to 500, default
+/// 50) after `cursor`.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
     pub schedule_version: Option<String>,
-    /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
 
 /// One page of the log, newest first, and the cursor of the next page.
-#[tracing::instrument(skip_all, fields(schedule.version = query.schedule_version.as_deref()))]
+#[tracing::instrument(skip_all, fields(schedule.version = filter.schedule_version.as_deref()))]
 pub async fn list(
     conn: &mut PgConnection,
-    query: &AuditQuery,
+    filter: &AuditFilter,
 ) -> Result<(Vec<AuditRecord>, Option<String>), AppError> {
-    let limit = crate::app::pagination::cursor::limit(query.limit)?;
-    if let Some(version) = &query.schedule_version {
+    let limit = crate::app::pagination::cursor::limit(filter.limit)?;
+    if let Some(version) = &filter.schedule_version {
         if !crate::app::validation::is_lookup_text(version, 64) {
             return Err(AppError::validation(
                 "schedule_version",
@@ -144,13 +142,13 @@ pub async fn list(
             ));
         }
     }
-    let before_id = match &query.cursor {
+    let before_id = match &filter.cursor {
         None => None,
         Some(cursor) => Some(decode_cursor(cursor)?),
     };
     let mut rows = catalog_audit::list(
         conn,
-        query.schedule_version.as_deref(),
+        filter.schedule_version.as_deref(),
         before_id,
         limit.saturating_add(1),
     )

@@ -26,36 +26,25 @@ use crate::state::AppState;
 use items::{plan, unknown_service, Planned};
 
 /// One item of a quote request: a service, or a bundle of services.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QuoteItemRequest {
-    /// A service code (or give `bundle_code`).
-    #[serde(default)]
+#[derive(Clone, Debug)]
+pub struct QuoteItem {
+    /// A service code (or a `bundle_code`).
     pub service_code: Option<String>,
     /// A bundle code: one line per service of the bundle.
-    #[serde(default)]
     pub bundle_code: Option<String>,
     /// Units of a service line (default 1); not for bundles (see `quantities`).
-    #[serde(default, deserialize_with = "crate::app::validation::whole_number")]
     pub quantity: Option<i64>,
-    /// Fee parameters (`floor_area_m2`, `location`, ...). For a bundle, each goes to the
-    /// services that read it.
-    #[serde(default)]
-    #[schema(value_type = Object)]
+    /// Fee parameters. For a bundle, each goes to the services that read it.
     pub params: Option<Map<String, Value>>,
     /// Bundles only: units per service code, replacing the bundle's default quantity.
-    #[serde(default)]
-    #[schema(value_type = Object)]
     pub quantities: Option<BTreeMap<String, i64>>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateQuoteRequest {
+/// A request to price a case for an office: 1 to 50 items.
+#[derive(Clone, Debug)]
+pub struct QuoteRequest {
     pub office_code: String,
-    /// 1 to 50 items.
-    #[schema(min_items = 1, max_items = 50)]
-    pub items: Vec<QuoteItemRequest>,
+    pub items: Vec<QuoteItem>,
 }
 
 /// One priced line of a quote; it names the rule and band that produced it and the revenue
@@ -227,7 +216,7 @@ fn quote_line(
 /// The bundles the items name, and the services they name directly or through a bundle.
 async fn load_items(
     conn: &mut PgConnection,
-    items: &[QuoteItemRequest],
+    items: &[QuoteItem],
     version: &str,
 ) -> Result<(Vec<BundleEntry>, Vec<ServiceEntry>), AppError> {
     let mut bundles = Vec::new();
@@ -250,7 +239,7 @@ async fn load_items(
 /// Prices the request against `version`: the lines and their total.
 async fn price_items(
     conn: &mut PgConnection,
-    request: &CreateQuoteRequest,
+    request: &QuoteRequest,
     version: &str,
     province_group: &str,
 ) -> Result<(Vec<QuoteLine>, Money), AppError> {
@@ -291,7 +280,7 @@ async fn price_items(
 /// service is unknown, as every service is.
 async fn version_in_force(
     conn: &mut PgConnection,
-    request: &CreateQuoteRequest,
+    request: &QuoteRequest,
 ) -> Result<String, AppError> {
     match fee_schedules::in_force(conn, schedule::today()).await? {
         Some(version) => Ok(version),
@@ -311,7 +300,7 @@ async fn version_in_force(
 pub async fn create_quote(
     state: &AppState,
     principal: &Principal,
-    request: CreateQuoteRequest,
+    request: QuoteRequest,
 ) -> Result<Quote, AppError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
     if request.items.is_empty() || request.items.len() > MAX_QUOTE_ITEMS {

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::app::auth::Principal;
 use crate::app::fees::admin;
-use crate::app::fees::audit::AuditQuery;
+use crate::app::fees::audit::AuditFilter;
 use crate::app::fees::model;
 use crate::app::fees::publish::Outcome;
 use crate::app::pagination::Page;
@@ -157,6 +157,17 @@ pub async fn export_catalog(
         .into_response())
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub schedule_version: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
 #[utoipa::path(get, path = "/v1/admin/catalog/audit", tag = "catalog", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = Page<AuditView>, description = "Catalog changes, newest first")))]
 pub async fn list_catalog_audit(
@@ -164,7 +175,12 @@ pub async fn list_catalog_audit(
     principal: Principal,
     AppQuery(query): AppQuery<AuditQuery>,
 ) -> Result<Json<Page<AuditView>>, ApiError> {
-    let page = admin::audit_log(&state, &principal, query).await?;
+    let filter = AuditFilter {
+        schedule_version: query.schedule_version,
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let page = admin::audit_log(&state, &principal, filter).await?;
     Ok(Json(Page {
         data: page.data.into_iter().map(AuditView::from).collect(),
         next_cursor: page.next_cursor,

@@ -1,19 +1,76 @@
 //! The quote routes: pricing a case against the schedule in force, and reading a quote back.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::app::auth::Principal;
 use crate::app::money::MoneyView;
-use crate::app::quotes::{self, CreateQuoteRequest, Quote, QuoteLine};
+use crate::app::quotes::{self, Quote, QuoteItem, QuoteLine, QuoteRequest};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{AppJson, AppPath};
 use crate::state::AppState;
+
+/// One item of a quote request: a service, or a bundle of services.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteItemRequest {
+    /// A service code (or give `bundle_code`).
+    #[serde(default)]
+    pub service_code: Option<String>,
+    /// A bundle code: one line per service of the bundle.
+    #[serde(default)]
+    pub bundle_code: Option<String>,
+    /// Units of a service line (default 1); not for bundles (see `quantities`).
+    #[serde(default, deserialize_with = "crate::app::validation::whole_number")]
+    pub quantity: Option<i64>,
+    /// Fee parameters (`floor_area_m2`, `location`, ...). For a bundle, each goes to the
+    /// services that read it.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: Option<Map<String, Value>>,
+    /// Bundles only: units per service code, replacing the bundle's default quantity.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub quantities: Option<BTreeMap<String, i64>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQuoteRequest {
+    pub office_code: String,
+    /// 1 to 50 items.
+    #[schema(min_items = 1, max_items = 50)]
+    pub items: Vec<QuoteItemRequest>,
+}
+
+impl From<QuoteItemRequest> for QuoteItem {
+    fn from(item: QuoteItemRequest) -> QuoteItem {
+        QuoteItem {
+            service_code: item.service_code,
+            bundle_code: item.bundle_code,
+            quantity: item.quantity,
+            params: item.params,
+            quantities: item.quantities,
+        }
+    }
+}
+
+impl From<CreateQuoteRequest> for QuoteRequest {
+    fn from(request: CreateQuoteRequest) -> QuoteRequest {
+        QuoteRequest {
+            office_code: request.office_code,
+            items: request.items.into_iter().map(QuoteItem::from).collect(),
+        }
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuoteView {
@@ -47,7 +104,7 @@ pub async fn create_quote(
     principal: Principal,
     AppJson(request): AppJson<CreateQuoteRequest>,
 ) -> Result<(StatusCode, Json<QuoteView>), ApiError> {
-    let quote = quotes::create_quote(&state, &principal, request).await?;
+    let quote = quotes::create_quote(&state, &principal, request.into()).await?;
     Ok((StatusCode::CREATED, Json(quote.into())))
 }
 
