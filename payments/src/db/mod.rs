@@ -10,6 +10,11 @@ pub mod seed;
 
 pub use roles::{grant_service_role, service_role_grants, APPEND_ONLY_TABLES};
 
+pub mod catalog;
+pub mod catalog_audit;
+pub mod fee_schedules;
+pub mod quotes;
+
 use std::time::Duration;
 
 use secrecy::ExposeSecret;

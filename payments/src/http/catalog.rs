@@ -1,24 +1,23 @@
-//! The catalog: sectors, services, quotes, fee schedule versions, bundles, and the admin
-//! catalog routes (CSV import and export, audit log).
+//! The catalog: sectors, services, fee schedule versions and bundles; quotes
+//! ([`quotes`]) and the admin catalog routes ([`admin`]: CSV import and export, audit log).
 
-use axum::body::Bytes;
+pub mod admin;
+pub mod quotes;
+pub mod views;
+
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, Problem};
-use super::extract::{AppJson, AppPath, AppQuery};
-use crate::app::auth::Principal;
-use crate::app::catalog::{self, BundleView, SectorView, ServiceView};
-use crate::app::fees::admin::{self, ImportReport, ScheduleView, MAX_IMPORT_BYTES};
-use crate::app::fees::audit::{AuditQuery, AuditView};
-use crate::app::fees::publish::Outcome;
+use super::extract::{AppPath, AppQuery};
+use crate::app::catalog;
+use crate::app::fees::admin::{list_schedules, MAX_IMPORT_BYTES};
 use crate::app::pagination::{ListQuery, Page};
-use crate::app::quotes::{self, CreateQuoteRequest, QuoteView};
 use crate::state::AppState;
-use uuid::Uuid;
+use admin::{export_catalog, import_catalog, list_catalog_audit};
+use quotes::{create_quote, get_quote};
+use views::{BundleView, ScheduleView, SectorView, ServiceView};
 
 /// The routes of this module (merged into the main router).
 pub fn routes() -> Router<AppState> {
@@ -47,7 +46,7 @@ pub async fn list_sectors(
 ) -> Result<Json<Page<SectorView>>, ApiError> {
     let sectors = catalog::list_sectors(&state).await?;
     Ok(Json(Page::cut(
-        sectors,
+        sectors.into_iter().map(SectorView::from).collect(),
         query.limit,
         query.cursor.as_deref(),
         |sector| sector.code.clone(),
@@ -85,7 +84,7 @@ pub async fn list_services(
     )
     .await?;
     Ok(Json(Page::cut(
-        services,
+        services.into_iter().map(ServiceView::from).collect(),
         query.limit,
         query.cursor.as_deref(),
         |service| service.code.clone(),
@@ -97,29 +96,7 @@ pub async fn get_service(
     State(state): State<AppState>,
     AppPath(code): AppPath<String>,
 ) -> Result<Json<ServiceView>, ApiError> {
-    Ok(Json(catalog::get_service(&state, &code).await?))
-}
-
-#[utoipa::path(post, path = "/v1/quotes", tag = "catalog", request_body = CreateQuoteRequest, security(("bearer" = [])),
-    responses((status = 201, body = QuoteView), (status = 404, body = Problem, description = "No such office (or not visible to this key)"), (status = 422, body = Problem)))]
-pub async fn create_quote(
-    State(state): State<AppState>,
-    principal: Principal,
-    AppJson(request): AppJson<CreateQuoteRequest>,
-) -> Result<(StatusCode, Json<QuoteView>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(quotes::create_quote(&state, &principal, request).await?),
-    ))
-}
-
-#[utoipa::path(get, path = "/v1/quotes/{id}", tag = "catalog", security(("bearer" = [])), responses((status = 200, body = QuoteView), (status = 404, body = Problem)))]
-pub async fn get_quote(
-    State(state): State<AppState>,
-    principal: Principal,
-    AppPath(id): AppPath<Uuid>,
-) -> Result<Json<QuoteView>, ApiError> {
-    Ok(Json(quotes::get_quote(&state, &principal, id).await?))
+    Ok(Json(catalog::get_service(&state, &code).await?.into()))
 }
 
 #[utoipa::path(get, path = "/v1/fee-schedules", tag = "catalog", params(ListQuery),
@@ -128,9 +105,9 @@ pub async fn list_fee_schedules(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<Json<Page<ScheduleView>>, ApiError> {
-    let schedules = admin::list_schedules(&state).await?;
+    let schedules = list_schedules(&state).await?;
     Ok(Json(Page::cut(
-        schedules,
+        schedules.into_iter().map(ScheduleView::from).collect(),
         query.limit,
         query.cursor.as_deref(),
         |schedule| schedule.version.clone(),
@@ -144,7 +121,7 @@ pub async fn list_bundles(
 ) -> Result<Json<Page<BundleView>>, ApiError> {
     let bundles = catalog::list_bundles(&state, None).await?;
     Ok(Json(Page::cut(
-        bundles,
+        bundles.into_iter().map(BundleView::from).collect(),
         query.limit,
         query.cursor.as_deref(),
         |bundle| bundle.code.clone(),
@@ -160,69 +137,6 @@ pub async fn get_bundle(
     bundles
         .into_iter()
         .next()
-        .map(Json)
+        .map(|bundle| Json(bundle.into()))
         .ok_or_else(|| ApiError::not_found("bundle"))
-}
-
-#[utoipa::path(post, path = "/v1/admin/catalog/import", tag = "catalog", security(("bearer" = [])),
-    request_body(content = String, content_type = "text/csv", description = "A catalog file (UTF-8 CSV, at most 1 MiB): one schedule row, service rows, bundle rows"),
-    responses(
-        (status = 201, body = ImportReport, description = "A new schedule version was published"),
-        (status = 200, body = ImportReport, description = "A scheduled version was replaced, or the file matches the version exactly (unchanged)"),
-        (status = 409, body = Problem, description = "schedule_version_in_force or effective_from_taken"),
-        (status = 415, body = Problem),
-        (status = 422, body = Problem, description = "catalog_invalid (with `errors`: line, column, code, message) or effective_from_not_in_future")))]
-pub async fn import_catalog(
-    State(state): State<AppState>,
-    principal: Principal,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok());
-    let (outcome, report) = admin::import_catalog(&state, &principal, content_type, &body).await?;
-    let status = match outcome {
-        Outcome::Created => StatusCode::CREATED,
-        Outcome::Replaced | Outcome::Unchanged => StatusCode::OK,
-    };
-    Ok((status, Json(report)))
-}
-
-#[derive(serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ExportQuery {
-    /// The version to export (default: the one in force).
-    pub schedule_version: Option<String>,
-}
-
-#[utoipa::path(get, path = "/v1/admin/catalog/export", tag = "catalog", params(ExportQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The version as a catalog file", content_type = "text/csv"), (status = 404, body = Problem)))]
-pub async fn export_catalog(
-    State(state): State<AppState>,
-    principal: Principal,
-    AppQuery(query): AppQuery<ExportQuery>,
-) -> Result<Response, ApiError> {
-    let (version, text) =
-        admin::export_catalog(&state, &principal, query.schedule_version.as_deref()).await?;
-    let disposition = format!("attachment; filename=\"owso-catalog-{version}.csv\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        text,
-    )
-        .into_response())
-}
-
-#[utoipa::path(get, path = "/v1/admin/catalog/audit", tag = "catalog", params(AuditQuery), security(("bearer" = [])),
-    responses((status = 200, body = Page<AuditView>, description = "Catalog changes, newest first")))]
-pub async fn list_catalog_audit(
-    State(state): State<AppState>,
-    principal: Principal,
-    AppQuery(query): AppQuery<AuditQuery>,
-) -> Result<Json<Page<AuditView>>, ApiError> {
-    Ok(Json(admin::audit_log(&state, &principal, query).await?))
 }

@@ -38,9 +38,9 @@ impl Modify for BearerAuth {
     paths(
         ops::get_healthz, ops::get_readyz,
         catalog::list_sectors, catalog::list_services, catalog::get_service,
-        catalog::create_quote, catalog::get_quote,
+        catalog::quotes::create_quote, catalog::quotes::get_quote,
         catalog::list_fee_schedules, catalog::list_bundles, catalog::get_bundle,
-        catalog::import_catalog, catalog::export_catalog, catalog::list_catalog_audit,
+        catalog::admin::import_catalog, catalog::admin::export_catalog, catalog::admin::list_catalog_audit,
         intents::create_intent, intents::list_intents, intents::get_intent, intents::cancel_intent,
         attempts::create_attempt, attempts::list_attempts,
         callbacks::receive_callback,

@@ -4,22 +4,24 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
-use utoipa::ToSchema;
 
-use super::audit::{self, AuditQuery, AuditView};
+use super::audit::{self, AuditFilter};
 use super::csv_format::{self, ImportError};
-use super::model::CatalogCounts;
+use super::model::{CatalogCounts, ScheduleHeader};
 use super::publish::{self, Outcome};
 use super::schedule;
 use crate::app::auth::{Principal, Role};
 use crate::app::error::{AppError, Refusal};
 use crate::app::pagination::Page;
+use crate::db::catalog_audit::AuditRecord;
+use crate::db::{catalog, fee_schedules};
 use crate::state::AppState;
 
 /// Largest catalog file the API accepts (the whole bundled catalog is about 30 kB).
 pub const MAX_IMPORT_BYTES: usize = 1024 * 1024;
 
-#[derive(Debug, Serialize, ToSchema)]
+/// What an import did; `payments catalog import` prints it as JSON.
+#[derive(Debug, Serialize)]
 pub struct ImportReport {
     pub schedule_version: String,
     pub effective_from: NaiveDate,
@@ -44,12 +46,13 @@ pub fn invalid(errors: &[ImportError]) -> AppError {
 
 /// Parses and publishes a catalog file. The caller owns the transaction: on any error it
 /// rolls back and nothing changes.
+#[tracing::instrument(skip_all, fields(catalog.actor = actor))]
 pub async fn import(
     conn: &mut PgConnection,
     bytes: &[u8],
     actor: &str,
 ) -> Result<(Outcome, ImportReport), AppError> {
-    let sectors = schedule::sector_codes(conn).await?;
+    let sectors = catalog::sector_codes(conn).await?;
     let catalog = csv_format::parse(bytes, &sectors).map_err(|errors| invalid(&errors))?;
     let (outcome, audit_records) =
         publish::publish(conn, &catalog, actor, schedule::today()).await?;
@@ -66,6 +69,7 @@ pub async fn import(
 }
 
 /// A version (default: the one in force) as a catalog file: `(version, csv)`.
+#[tracing::instrument(skip_all, fields(schedule.version = version))]
 pub async fn export(
     conn: &mut PgConnection,
     version: Option<&str>,
@@ -110,6 +114,7 @@ pub async fn import_catalog(
     Ok(result)
 }
 
+#[tracing::instrument(skip_all, fields(api_key.id = %principal.key_id, schedule.version = version))]
 pub async fn export_catalog(
     state: &AppState,
     principal: &Principal,
@@ -120,60 +125,76 @@ pub async fn export_catalog(
     export(&mut conn, version).await
 }
 
+#[tracing::instrument(skip_all, fields(api_key.id = %principal.key_id))]
 pub async fn audit_log(
     state: &AppState,
     principal: &Principal,
-    query: AuditQuery,
-) -> Result<Page<AuditView>, AppError> {
+    filter: AuditFilter,
+) -> Result<Page<AuditRecord>, AppError> {
     principal.require(&[Role::Admin, Role::Auditor])?;
     let mut conn = state.pool.acquire().await?;
-    let (data, next_cursor) = audit::list(&mut conn, &query).await?;
+    let (data, next_cursor) = audit::list(&mut conn, &filter).await?;
     Ok(Page { data, next_cursor })
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScheduleView {
-    pub version: String,
-    /// First day in force (Cambodian date).
-    pub effective_from: NaiveDate,
+/// Where a version stands today.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleStatus {
+    InForce,
+    Scheduled,
+    Superseded,
+}
+
+impl ScheduleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduleStatus::InForce => "in_force",
+            ScheduleStatus::Scheduled => "scheduled",
+            ScheduleStatus::Superseded => "superseded",
+        }
+    }
+}
+
+/// A published version with its effective range.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub header: ScheduleHeader,
     /// First day of the next version (exclusive end), if one is published.
     pub effective_to: Option<NaiveDate>,
-    /// `in_force`, `scheduled` or `superseded`.
-    pub status: String,
-    pub legal_basis: String,
-    pub notes: String,
+    pub status: ScheduleStatus,
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn list_schedules(state: &AppState) -> Result<Vec<ScheduleView>, AppError> {
+/// Every version, oldest first, with its effective range and where it stands today.
+#[tracing::instrument(skip_all)]
+pub async fn list_schedules(state: &AppState) -> Result<Vec<Schedule>, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let versions = schedule::versions(&mut conn).await?;
+    let versions = fee_schedules::versions(&mut conn).await?;
     let today = schedule::today();
-    let in_force = schedule::in_force(&mut conn, today).await?;
-    let mut views = Vec::with_capacity(versions.len());
-    let mut next_starts = versions
+    let in_force = fee_schedules::in_force(&mut conn, today).await?;
+    // Each version ends where the next one starts.
+    let next_starts: Vec<NaiveDate> = versions
         .iter()
         .skip(1)
-        .map(|row| Some(row.header.effective_from))
-        .chain(std::iter::once(None));
-    for row in versions.iter() {
-        let effective_to = next_starts.next().flatten();
-        let status = if in_force.as_deref() == Some(row.header.version.as_str()) {
-            "in_force"
-        } else if row.header.effective_from > today {
-            "scheduled"
-        } else {
-            "superseded"
-        };
-        views.push(ScheduleView {
-            version: row.header.version.clone(),
-            effective_from: row.header.effective_from,
-            effective_to,
-            status: status.to_owned(),
-            legal_basis: row.header.legal_basis.clone(),
-            notes: row.header.notes.clone(),
-            created_at: row.created_at,
-        });
-    }
-    Ok(views)
+        .map(|row| row.header.effective_from)
+        .collect();
+    Ok(versions
+        .into_iter()
+        .enumerate()
+        .map(|(index, row)| {
+            let status = if in_force.as_deref() == Some(row.header.version.as_str()) {
+                ScheduleStatus::InForce
+            } else if row.header.effective_from > today {
+                ScheduleStatus::Scheduled
+            } else {
+                ScheduleStatus::Superseded
+            };
+            Schedule {
+                effective_to: next_starts.get(index).copied(),
+                status,
+                header: row.header,
+                created_at: row.created_at,
+            }
+        })
+        .collect())
 }

@@ -5,60 +5,17 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
-use sqlx::{FromRow, PgConnection};
-use utoipa::ToSchema;
+use sqlx::PgConnection;
 
 use super::model::Catalog;
 use super::publish::Outcome;
 use crate::app::error::AppError;
+use crate::db::catalog_audit::{self, AuditRecord, NewAuditRecord};
 
 /// The actor of command-line and seed changes.
 pub const CLI_ACTOR: &str = "cli";
-
-#[derive(Debug, Serialize, FromRow, ToSchema)]
-pub struct AuditView {
-    pub id: i64,
-    pub occurred_at: DateTime<Utc>,
-    /// The API key id, or `cli`.
-    pub actor: String,
-    /// `schedule.created`, `schedule.replaced`, `service.added`, `service.changed`,
-    /// `service.removed`, `bundle.added`, `bundle.changed` or `bundle.removed`.
-    pub action: String,
-    pub schedule_version: String,
-    /// The version, service code or bundle code changed.
-    pub subject: String,
-    #[schema(value_type = Option<Object>)]
-    pub before: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub after: Option<Value>,
-}
-
-async fn insert(
-    conn: &mut PgConnection,
-    actor: &str,
-    action: &str,
-    version: &str,
-    subject: &str,
-    before: Option<Value>,
-    after: Option<Value>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into catalog_audit (actor, action, schedule_version, subject, before, after)
-         values ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(actor)
-    .bind(action)
-    .bind(version)
-    .bind(subject)
-    .bind(before)
-    .bind(after)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value, AppError> {
     serde_json::to_value(value).map_err(AppError::internal)
@@ -103,6 +60,7 @@ fn changes(
 /// Records a publication: the schedule row, then each service and bundle that differs from
 /// `baseline` (the replaced content, or the version in force before this one). Returns how
 /// many records were written.
+#[tracing::instrument(skip_all, fields(schedule.version = %catalog.header.version))]
 pub async fn record_publication(
     conn: &mut PgConnection,
     actor: &str,
@@ -123,14 +81,16 @@ pub async fn record_publication(
         Ok(value)
     };
     let before = baseline.map(header).transpose()?;
-    insert(
+    catalog_audit::insert(
         conn,
-        actor,
-        action,
-        version,
-        version,
-        before,
-        Some(header(catalog)?),
+        NewAuditRecord {
+            actor,
+            action,
+            schedule_version: version,
+            subject: version,
+            before,
+            after: Some(header(catalog)?),
+        },
     )
     .await?;
     let mut records = 1;
@@ -141,14 +101,16 @@ pub async fn record_publication(
             (None, _) => "added",
             (_, None) => "removed",
         };
-        insert(
+        catalog_audit::insert(
             conn,
-            actor,
-            &format!("{kind}.{verb}"),
-            version,
-            &code,
-            before,
-            after,
+            NewAuditRecord {
+                actor,
+                action: &format!("{kind}.{verb}"),
+                schedule_version: version,
+                subject: &code,
+                before,
+                after,
+            },
         )
         .await?;
         records += 1;
@@ -156,24 +118,23 @@ pub async fn record_publication(
     Ok(records)
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
+/// Which page of the log to read: of one version or all, `limit` records (1 to 500, default
+/// 50) after `cursor`.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
     pub schedule_version: Option<String>,
-    /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
 
-/// Newest first.
+/// One page of the log, newest first, and the cursor of the next page.
+#[tracing::instrument(skip_all, fields(schedule.version = filter.schedule_version.as_deref()))]
 pub async fn list(
     conn: &mut PgConnection,
-    query: &AuditQuery,
-) -> Result<(Vec<AuditView>, Option<String>), AppError> {
-    let limit = crate::app::pagination::cursor::limit(query.limit)?;
-    if let Some(version) = &query.schedule_version {
+    filter: &AuditFilter,
+) -> Result<(Vec<AuditRecord>, Option<String>), AppError> {
+    let limit = crate::app::pagination::cursor::limit(filter.limit)?;
+    if let Some(version) = &filter.schedule_version {
         if !crate::app::validation::is_lookup_text(version, 64) {
             return Err(AppError::validation(
                 "schedule_version",
@@ -181,20 +142,16 @@ pub async fn list(
             ));
         }
     }
-    let before_id = match &query.cursor {
+    let before_id = match &filter.cursor {
         None => None,
         Some(cursor) => Some(decode_cursor(cursor)?),
     };
-    let mut rows: Vec<AuditView> = sqlx::query_as(
-        "select id, occurred_at, actor, action, schedule_version, subject, before, after
-         from catalog_audit
-         where ($1::text is null or schedule_version = $1) and ($2::bigint is null or id < $2)
-         order by id desc limit $3",
+    let mut rows = catalog_audit::list(
+        conn,
+        filter.schedule_version.as_deref(),
+        before_id,
+        limit.saturating_add(1),
     )
-    .bind(query.schedule_version.as_deref())
-    .bind(before_id)
-    .bind(limit.saturating_add(1))
-    .fetch_all(&mut *conn)
     .await?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
     if more {

@@ -66,6 +66,7 @@ fn refused(name: &str, reason: String, allowed: Value) -> LineError {
 
 /// Prices `quantity` units of `service`. `province_group` of the office fills the parameter of
 /// the same name when the rule reads it and the request does not say.
+#[tracing::instrument(level = "debug", skip_all, fields(service.code = %service.code, quantity))]
 pub fn price(
     service: &ServiceEntry,
     quantity: i64,

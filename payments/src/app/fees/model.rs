@@ -87,7 +87,7 @@ pub struct Catalog {
 }
 
 /// How much a catalog prices.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CatalogCounts {
     pub services: usize,
     pub bundles: usize,

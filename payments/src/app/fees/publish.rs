@@ -5,9 +5,10 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 
 use super::audit;
-use super::model::{Catalog, ScheduleHeader, ServiceEntry};
+use super::model::{Catalog, ScheduleHeader};
 use super::schedule::load;
 use crate::app::error::{AppError, Refusal};
+use crate::db::fee_schedules;
 
 /// What publishing a catalog did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,16 +36,14 @@ impl Outcome {
 /// A new version must start after today (Cambodian date) unless it is the first one (the
 /// bootstrap seed). A version that exists is left alone if identical, replaced if not yet in
 /// force, and refused (409) once in force: a version that has priced quotes never changes.
+#[tracing::instrument(skip_all, fields(schedule.version = %catalog.header.version))]
 pub async fn publish(
     conn: &mut PgConnection,
     catalog: &Catalog,
     actor: &str,
     day: NaiveDate,
 ) -> Result<(Outcome, usize), AppError> {
-    // One catalog change at a time, across instances; released at commit.
-    sqlx::query("select pg_advisory_xact_lock(hashtext('owso_pay.catalog'))")
-        .execute(&mut *conn)
-        .await?;
+    fee_schedules::lock_for_change(conn).await?;
     let header = &catalog.header;
     let existing = load(conn, &header.version).await?;
     if let Some(existing) = &existing {
@@ -85,9 +84,7 @@ async fn check_new_date(
     header: &ScheduleHeader,
     day: NaiveDate,
 ) -> Result<(), AppError> {
-    let first: bool = sqlx::query_scalar("select not exists(select 1 from fee_schedules)")
-        .fetch_one(&mut *conn)
-        .await?;
+    let first = fee_schedules::is_empty(conn).await?;
     if !first && header.effective_from <= day {
         return Err(AppError::unprocessable(
             "effective_from_not_in_future",
@@ -98,13 +95,8 @@ async fn check_new_date(
             ),
         ));
     }
-    let taken: Option<String> = sqlx::query_scalar(
-        "select version from fee_schedules where effective_from = $1 and version <> $2",
-    )
-    .bind(header.effective_from)
-    .bind(&header.version)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let taken =
+        fee_schedules::version_starting_on(conn, header.effective_from, &header.version).await?;
     if let Some(other) = taken {
         return Err(AppError::Conflict(Refusal::new(
             "effective_from_taken",
@@ -123,18 +115,14 @@ async fn previous(
     conn: &mut PgConnection,
     effective_from: NaiveDate,
 ) -> Result<Option<Catalog>, AppError> {
-    let version: Option<String> = sqlx::query_scalar(
-        "select version from fee_schedules where effective_from < $1 order by effective_from desc limit 1",
-    )
-    .bind(effective_from)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match version {
+    match fee_schedules::version_before(conn, effective_from).await? {
         Some(version) => load(conn, &version).await,
         None => Ok(None),
     }
 }
 
+/// Writes the version: its header (new, or replacing a version not yet in force together
+/// with its old services and bundles), then its services and bundles.
 async fn write(
     conn: &mut PgConnection,
     catalog: &Catalog,
@@ -143,94 +131,15 @@ async fn write(
 ) -> Result<(), AppError> {
     let header = &catalog.header;
     if replace {
-        for table in ["fee_schedule_services", "fee_schedule_bundles"] {
-            sqlx::query(&format!("delete from {table} where schedule_version = $1"))
-                .bind(&header.version)
-                .execute(&mut *conn)
-                .await?;
-        }
-        sqlx::query(
-            "update fee_schedules set effective_from = $2, legal_basis = $3, notes = $4, updated_at = now()
-             where version = $1",
-        )
-        .bind(&header.version)
-        .bind(header.effective_from)
-        .bind(&header.legal_basis)
-        .bind(&header.notes)
-        .execute(&mut *conn)
-        .await?;
+        fee_schedules::clear_for_replacement(conn, header).await?;
     } else {
-        sqlx::query(
-            "insert into fee_schedules (version, effective_from, legal_basis, notes, created_by)
-             values ($1, $2, $3, $4, $5)",
-        )
-        .bind(&header.version)
-        .bind(header.effective_from)
-        .bind(&header.legal_basis)
-        .bind(&header.notes)
-        .bind(actor)
-        .execute(&mut *conn)
-        .await?;
+        fee_schedules::insert_header(conn, header, actor).await?;
     }
     for service in &catalog.services {
-        insert_service(conn, &header.version, service).await?;
+        fee_schedules::insert_service(conn, &header.version, service).await?;
     }
     for bundle in &catalog.bundles {
-        sqlx::query(
-            "insert into fee_schedule_bundles (schedule_version, code, name_km, name_en, notes, items)
-             values ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&header.version)
-        .bind(&bundle.code)
-        .bind(&bundle.name_km)
-        .bind(&bundle.name_en)
-        .bind(&bundle.notes)
-        .bind(sqlx::types::Json(&bundle.items))
-        .execute(&mut *conn)
-        .await?;
+        fee_schedules::insert_bundle(conn, &header.version, bundle).await?;
     }
-    Ok(())
-}
-
-async fn insert_service(
-    conn: &mut PgConnection,
-    version: &str,
-    service: &ServiceEntry,
-) -> Result<(), AppError> {
-    let max_quantity = i32::try_from(service.max_quantity).map_err(AppError::internal)?;
-    let source_rows = service
-        .source_rows
-        .iter()
-        .map(|row| i32::try_from(*row))
-        .collect::<Result<Vec<i32>, _>>()
-        .map_err(AppError::internal)?;
-    // language=PostgreSQL
-    sqlx::query(
-        "insert into fee_schedule_services (schedule_version, code, sector_code, name_km, name_en, currency,
-             unit, max_quantity, level, time_limit_days, time_limit_text, validity, legal_basis,
-             legal_basis_number, legal_basis_date, source, source_rows, notes, fee_rule)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-    )
-    .bind(version)
-    .bind(&service.code)
-    .bind(&service.sector)
-    .bind(&service.name_km)
-    .bind(&service.name_en)
-    .bind(service.currency.code())
-    .bind(&service.unit)
-    .bind(max_quantity)
-    .bind(&service.level)
-    .bind(service.time_limit_days)
-    .bind(&service.time_limit_text)
-    .bind(&service.validity)
-    .bind(&service.legal_basis)
-    .bind(&service.legal_basis_number)
-    .bind(service.legal_basis_date)
-    .bind(&service.source)
-    .bind(source_rows)
-    .bind(&service.notes)
-    .bind(sqlx::types::Json(&service.rule))
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{QuoteItemRequest, MAX_QUOTE_LINES};
+use super::{QuoteItem, MAX_QUOTE_LINES};
 use crate::app::error::AppError;
 use crate::app::fees::model::{BundleEntry, ServiceEntry};
 use crate::app::validation::is_lookup_text;
@@ -27,7 +27,7 @@ pub(super) fn unknown_service(index: usize, code: &str) -> AppError {
 }
 
 /// Codes that cannot name anything (too long, or a NUL PostgreSQL cannot hold) are unknown.
-pub(super) fn check_codes(items: &[QuoteItemRequest]) -> Result<(), AppError> {
+pub(super) fn check_codes(items: &[QuoteItem]) -> Result<(), AppError> {
     for (index, item) in items.iter().enumerate() {
         if let Some(code) = item.service_code.as_deref() {
             if !is_lookup_text(code, 64) {
@@ -54,7 +54,7 @@ fn unknown_bundle(index: usize, code: &str) -> AppError {
 
 /// Turns request items into lines to price, expanding bundles.
 pub(super) fn plan(
-    items: &[QuoteItemRequest],
+    items: &[QuoteItem],
     bundles: &[BundleEntry],
     services: &[ServiceEntry],
 ) -> Result<Vec<Planned>, AppError> {
@@ -105,7 +105,7 @@ pub(super) fn plan(
 /// its services reads.
 fn check_bundle_item(
     index: usize,
-    item: &QuoteItemRequest,
+    item: &QuoteItem,
     bundle: &BundleEntry,
     params: &Map<String, Value>,
     services: &[ServiceEntry],
@@ -150,7 +150,7 @@ fn check_bundle_item(
 /// may not override what the bundle fixes), the bundle's quantity unless `quantities` says.
 fn plan_bundle(
     index: usize,
-    item: &QuoteItemRequest,
+    item: &QuoteItem,
     bundle: &BundleEntry,
     params: &Map<String, Value>,
     services: &[ServiceEntry],

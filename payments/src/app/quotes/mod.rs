@@ -10,51 +10,41 @@ use chrono::{DateTime, Utc};
 use ledger::{AccountCode, AccountKind, Money};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Principal, Role};
 use super::fees::engine::{self, LineError, PricedLine};
-use super::fees::model::ServiceEntry;
+use super::fees::model::{BundleEntry, ServiceEntry};
 use super::fees::schedule;
 use super::money::MoneyView;
 use super::validation::is_lookup_text;
 use crate::app::error::AppError;
+use crate::db::{fee_schedules, quotes as store};
 use crate::state::AppState;
 use items::{plan, unknown_service, Planned};
 
 /// One item of a quote request: a service, or a bundle of services.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QuoteItemRequest {
-    /// A service code (or give `bundle_code`).
-    #[serde(default)]
+#[derive(Clone, Debug)]
+pub struct QuoteItem {
+    /// A service code (or a `bundle_code`).
     pub service_code: Option<String>,
     /// A bundle code: one line per service of the bundle.
-    #[serde(default)]
     pub bundle_code: Option<String>,
     /// Units of a service line (default 1); not for bundles (see `quantities`).
-    #[serde(default, deserialize_with = "crate::app::validation::whole_number")]
     pub quantity: Option<i64>,
-    /// Fee parameters (`floor_area_m2`, `location`, ...). For a bundle, each goes to the
-    /// services that read it.
-    #[serde(default)]
-    #[schema(value_type = Object)]
+    /// Fee parameters. For a bundle, each goes to the services that read it.
     pub params: Option<Map<String, Value>>,
     /// Bundles only: units per service code, replacing the bundle's default quantity.
-    #[serde(default)]
-    #[schema(value_type = Object)]
     pub quantities: Option<BTreeMap<String, i64>>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateQuoteRequest {
+/// A request to price a case for an office: 1 to 50 items.
+#[derive(Clone, Debug)]
+pub struct QuoteRequest {
     pub office_code: String,
-    /// 1 to 50 items.
-    #[schema(min_items = 1, max_items = 50)]
-    pub items: Vec<QuoteItemRequest>,
+    pub items: Vec<QuoteItem>,
 }
 
 /// One priced line of a quote; it names the rule and band that produced it and the revenue
@@ -94,12 +84,13 @@ pub struct QuoteLine {
     pub source_rows: Vec<u32>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QuoteView {
+/// A quote: priced lines, locked until `expires_at`.
+#[derive(Clone, Debug)]
+pub struct Quote {
     pub id: Uuid,
     pub office_code: String,
     pub lines: Vec<QuoteLine>,
-    pub total: MoneyView,
+    pub total: Money,
     pub schedule_version: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -111,6 +102,7 @@ pub(super) const MAX_QUOTE_LINES: usize = 100;
 
 /// Checks that an office exists and that the caller may act for it (404 otherwise, so that an
 /// office-scoped key learns nothing about other offices).
+#[tracing::instrument(skip_all, fields(office.code = code))]
 pub async fn visible_office(
     conn: &mut PgConnection,
     principal: &Principal,
@@ -130,12 +122,9 @@ async fn office_province_group(
     if code.is_empty() || !is_lookup_text(code, 64) || !principal.sees_office(code) {
         return Err(AppError::not_found("office"));
     }
-    let group: Option<String> =
-        sqlx::query_scalar("select province_group from offices where code = $1")
-            .bind(code)
-            .fetch_optional(&mut *conn)
-            .await?;
-    group.ok_or_else(|| AppError::not_found("office"))
+    store::office_province_group(conn, code)
+        .await?
+        .ok_or_else(|| AppError::not_found("office"))
 }
 
 fn line_error(planned: &Planned, error: LineError) -> AppError {
@@ -224,25 +213,17 @@ fn quote_line(
     })
 }
 
-/// Prices the request against `version`: the lines and their total.
-async fn price_items(
+/// The bundles the items name, and the services they name directly or through a bundle.
+async fn load_items(
     conn: &mut PgConnection,
-    request: &CreateQuoteRequest,
+    items: &[QuoteItem],
     version: &str,
-    province_group: &str,
-) -> Result<(Vec<QuoteLine>, Money), AppError> {
-    items::check_codes(&request.items)?;
-    let bundle_codes: Vec<&String> = request
-        .items
-        .iter()
-        .filter_map(|item| item.bundle_code.as_ref())
-        .collect();
+) -> Result<(Vec<BundleEntry>, Vec<ServiceEntry>), AppError> {
     let mut bundles = Vec::new();
-    for code in bundle_codes {
-        bundles.extend(schedule::bundles(conn, version, Some(code)).await?);
+    for code in items.iter().filter_map(|item| item.bundle_code.as_deref()) {
+        bundles.extend(fee_schedules::bundles(conn, version, Some(code)).await?);
     }
-    let mut codes: Vec<String> = request
-        .items
+    let mut codes: Vec<String> = items
         .iter()
         .filter_map(|item| item.service_code.clone())
         .collect();
@@ -251,7 +232,19 @@ async fn price_items(
             .iter()
             .flat_map(|bundle| bundle.items.iter().map(|item| item.service_code.clone())),
     );
-    let services = schedule::services(conn, version, Some(&codes)).await?;
+    let services = fee_schedules::search_services(conn, version, Some(&codes), None, None).await?;
+    Ok((bundles, services))
+}
+
+/// Prices the request against `version`: the lines and their total.
+async fn price_items(
+    conn: &mut PgConnection,
+    request: &QuoteRequest,
+    version: &str,
+    province_group: &str,
+) -> Result<(Vec<QuoteLine>, Money), AppError> {
+    items::check_codes(&request.items)?;
+    let (bundles, services) = load_items(conn, &request.items, version).await?;
     let planned = plan(&request.items, &bundles, &services)?;
     let mut lines = Vec::with_capacity(planned.len());
     let mut amounts = Vec::with_capacity(planned.len());
@@ -283,12 +276,32 @@ async fn price_items(
     Ok((lines, total))
 }
 
-#[tracing::instrument(skip_all, fields(office.code = %request.office_code))]
+/// The schedule version in force, or the refusal of a request when none is: its first
+/// service is unknown, as every service is.
+async fn version_in_force(
+    conn: &mut PgConnection,
+    request: &QuoteRequest,
+) -> Result<String, AppError> {
+    match fee_schedules::in_force(conn, schedule::today()).await? {
+        Some(version) => Ok(version),
+        None => {
+            let code = request
+                .items
+                .first()
+                .and_then(|item| item.service_code.clone())
+                .unwrap_or_default();
+            Err(unknown_service(0, &code))
+        }
+    }
+}
+
+/// Prices the request against the schedule in force and stores the quote.
+#[tracing::instrument(skip_all, fields(office.code = %request.office_code, api_key.id = %principal.key_id))]
 pub async fn create_quote(
     state: &AppState,
     principal: &Principal,
-    request: CreateQuoteRequest,
-) -> Result<QuoteView, AppError> {
+    request: QuoteRequest,
+) -> Result<Quote, AppError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
     if request.items.is_empty() || request.items.len() > MAX_QUOTE_ITEMS {
         return Err(AppError::validation(
@@ -298,17 +311,7 @@ pub async fn create_quote(
     }
     let mut tx = state.pool.begin().await?;
     let province_group = office_province_group(&mut tx, principal, &request.office_code).await?;
-    let version = match schedule::in_force(&mut tx, schedule::today()).await? {
-        Some(version) => version,
-        None => {
-            let code = request
-                .items
-                .first()
-                .and_then(|item| item.service_code.clone())
-                .unwrap_or_default();
-            return Err(unknown_service(0, &code));
-        }
-    };
+    let version = version_in_force(&mut tx, &request).await?;
     let (lines, total) = price_items(&mut tx, &request, &version, &province_group).await?;
     if !total.is_positive() {
         // quotes.total_minor > 0: a case whose services are all free has nothing to pay, so
@@ -320,63 +323,47 @@ pub async fn create_quote(
         ));
     }
     let id = Uuid::now_v7();
-    let ttl = chrono::Duration::from_std(state.config.quote_ttl).map_err(AppError::internal)?;
-    // language=PostgreSQL
-    let (created_at, expires_at): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
-        "insert into quotes (id, office_code, currency, total_minor, lines, schedule_version, created_by, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7, now() + $8)
-         returning created_at, expires_at",
+    let (created_at, expires_at) = store::insert(
+        &mut tx,
+        store::NewQuote {
+            id,
+            office_code: &request.office_code,
+            total,
+            lines: &lines,
+            schedule_version: &version,
+            created_by: principal.key_id,
+            ttl: state.config.quote_ttl,
+        },
     )
-    .bind(id)
-    .bind(&request.office_code)
-    .bind(total.currency().code())
-    .bind(total.amount_minor())
-    .bind(sqlx::types::Json(&lines))
-    .bind(&version)
-    .bind(principal.key_id)
-    .bind(ttl)
-    .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(QuoteView {
+    tracing::info!(quote.id = %id, "quote created");
+    Ok(Quote {
         id,
         office_code: request.office_code,
         lines,
-        total: total.into(),
+        total,
         schedule_version: version,
         created_at,
         expires_at,
     })
 }
 
-#[derive(FromRow)]
-struct QuoteRow {
-    office_code: String,
-    currency: String,
-    total_minor: i64,
-    lines: sqlx::types::Json<Vec<QuoteLine>>,
-    schedule_version: String,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-}
-
+/// A quote the caller's key may see.
+#[tracing::instrument(skip_all, fields(quote.id = %id, api_key.id = %principal.key_id))]
 pub async fn get_quote(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-) -> Result<QuoteView, AppError> {
-    let row: Option<QuoteRow> = sqlx::query_as(
-        "select office_code, currency, total_minor, lines, schedule_version, created_at, expires_at from quotes where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    let row = row
+) -> Result<Quote, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let row = store::find(&mut conn, id)
+        .await?
         .filter(|row| principal.sees_office(&row.office_code))
         .ok_or_else(|| AppError::not_found("quote"))?;
-    Ok(QuoteView {
+    Ok(Quote {
         id,
-        total: super::money::from_row(row.total_minor, &row.currency)?.into(),
+        total: super::money::from_row(row.total_minor, &row.currency)?,
         office_code: row.office_code,
         lines: row.lines.0,
         schedule_version: row.schedule_version,

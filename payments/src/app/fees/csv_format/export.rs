@@ -10,6 +10,7 @@ use crate::app::fees::model::{Catalog, ServiceEntry};
 /// # Errors
 ///
 /// Only if serialization fails, which checked values never do.
+#[tracing::instrument(skip_all, fields(schedule.version = %catalog.header.version))]
 pub fn export(catalog: &Catalog) -> Result<String, String> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))

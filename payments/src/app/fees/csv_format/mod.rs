@@ -13,13 +13,13 @@
 //! and exported again is byte-identical.
 
 mod export;
+mod row;
 mod rows;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use csv::StringRecord;
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::model::{BundleEntry, Catalog, ScheduleHeader, ServiceEntry};
 use super::params;
@@ -61,7 +61,7 @@ const MAX_TEXT_CHARS: usize = 4_000;
 const MAX_QUANTITY: i64 = 10_000;
 
 /// One problem of an imported file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ImportError {
     /// 1-based line of the file (the header is line 1).
     pub line: u64,
@@ -85,28 +85,61 @@ fn error(line: u64, column: Option<&str>, code: &str, message: String) -> Import
 /// # Errors
 ///
 /// Every problem found, each with its line: nothing of a file with errors is kept.
+#[tracing::instrument(skip_all, fields(catalog.bytes = bytes.len()))]
 pub fn parse(bytes: &[u8], sectors: &BTreeSet<String>) -> Result<Catalog, Vec<ImportError>> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Err(bad) = std::str::from_utf8(bytes) {
-        let before = bytes.get(..bad.valid_up_to()).unwrap_or_default();
-        let line = before.iter().filter(|byte| **byte == b'\n').count();
+    check_text(bytes)?;
+    let records = read_records(bytes)?;
+    let Some((header, rows)) = records.split_first() else {
         return Err(vec![error(
-            u64::try_from(line).unwrap_or(u64::MAX).saturating_add(1),
+            1,
+            None,
+            "missing_header",
+            "the file is empty".to_owned(),
+        )]);
+    };
+    let index = read_header(header)?;
+    if rows.len() > MAX_ROWS {
+        return Err(vec![error(
+            1,
+            None,
+            "too_many_rows",
+            format!("a catalog file has at most {MAX_ROWS} rows"),
+        )]);
+    }
+    read_rows(rows, &index, sectors)
+}
+
+/// The 1-based line of the byte at `position`.
+fn line_of(bytes: &[u8], position: usize) -> u64 {
+    let before = bytes.get(..position).unwrap_or_default();
+    let line = before.iter().filter(|byte| **byte == b'\n').count();
+    u64::try_from(line).unwrap_or(u64::MAX).saturating_add(1)
+}
+
+/// The file must be UTF-8 without NUL (which PostgreSQL text cannot hold).
+fn check_text(bytes: &[u8]) -> Result<(), Vec<ImportError>> {
+    if let Err(bad) = std::str::from_utf8(bytes) {
+        return Err(vec![error(
+            line_of(bytes, bad.valid_up_to()),
             None,
             "not_utf8",
             "the file is not UTF-8".to_owned(),
         )]);
     }
     if let Some(position) = bytes.iter().position(|byte| *byte == 0) {
-        let before = bytes.get(..position).unwrap_or_default();
-        let line = before.iter().filter(|byte| **byte == b'\n').count();
         return Err(vec![error(
-            u64::try_from(line).unwrap_or(u64::MAX).saturating_add(1),
+            line_of(bytes, position),
             None,
             "nul_character",
             "the file contains a NUL character".to_owned(),
         )]);
     }
+    Ok(())
+}
+
+/// Every record of the file, header included, with formula-like cells restored.
+fn read_records(bytes: &[u8]) -> Result<Vec<StringRecord>, Vec<ImportError>> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -137,24 +170,7 @@ pub fn parse(bytes: &[u8], sectors: &BTreeSet<String>) -> Result<Catalog, Vec<Im
             }
         }
     }
-    let Some((header, rows)) = records.split_first() else {
-        return Err(vec![error(
-            1,
-            None,
-            "missing_header",
-            "the file is empty".to_owned(),
-        )]);
-    };
-    let index = read_header(header)?;
-    if rows.len() > MAX_ROWS {
-        return Err(vec![error(
-            1,
-            None,
-            "too_many_rows",
-            format!("a catalog file has at most {MAX_ROWS} rows"),
-        )]);
-    }
-    read_rows(rows, &index, sectors)
+    Ok(records)
 }
 
 fn read_header(header: &StringRecord) -> Result<BTreeMap<String, usize>, Vec<ImportError>> {

@@ -2,11 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
 use csv::StringRecord;
 use ledger::Currency;
 
-use super::{error, ImportError, MAX_NAME_CHARS, MAX_QUANTITY, MAX_TEXT_CHARS};
+use super::row::Row;
+use super::{ImportError, MAX_NAME_CHARS, MAX_QUANTITY, MAX_TEXT_CHARS};
 use crate::app::fees::model::{BundleEntry, BundleItem, ScheduleHeader, ServiceEntry, LEVELS};
 use crate::app::fees::rules::FeeRule;
 
@@ -56,76 +56,6 @@ pub(super) fn read_record(
         Record::Invalid
     };
     (read, row.errors)
-}
-
-/// A data row being read: cell access by column name, errors collected.
-struct Row<'a> {
-    record: &'a StringRecord,
-    index: &'a BTreeMap<String, usize>,
-    line: u64,
-    errors: Vec<ImportError>,
-}
-
-impl Row<'_> {
-    fn get(&self, column: &str) -> &str {
-        self.index
-            .get(column)
-            .and_then(|position| self.record.get(*position))
-            .unwrap_or("")
-    }
-
-    fn fail(&mut self, column: &str, code: &str, message: String) {
-        self.errors
-            .push(error(self.line, Some(column), code, message));
-    }
-
-    /// A text cell: required or not, at most `max` characters.
-    fn text(&mut self, column: &str, required: Option<&str>, max: usize) -> String {
-        let value = self.get(column).to_owned();
-        if value.trim().is_empty() {
-            if let Some(code) = required {
-                self.fail(column, code, format!("{column} is required"));
-            }
-        } else if value.chars().count() > max {
-            self.fail(
-                column,
-                "too_long",
-                format!("{column} is longer than {max} characters"),
-            );
-        }
-        value
-    }
-
-    /// Columns that must stay empty on this kind of row.
-    fn empty(&mut self, columns: &[&str], record: &str) {
-        for column in columns {
-            if !self.get(column).is_empty() {
-                self.fail(
-                    column,
-                    "unexpected_value",
-                    format!("{column} must be empty on a {record} row"),
-                );
-            }
-        }
-    }
-
-    fn date(&mut self, column: &str) -> Option<NaiveDate> {
-        let value = self.get(column).to_owned();
-        if value.is_empty() {
-            return None;
-        }
-        let parsed = NaiveDate::parse_from_str(&value, "%Y-%m-%d")
-            .ok()
-            .filter(|date| date.format("%Y-%m-%d").to_string() == value);
-        if parsed.is_none() {
-            self.fail(
-                column,
-                "invalid_date",
-                format!("{column} {value:?} is not a date YYYY-MM-DD"),
-            );
-        }
-        parsed
-    }
 }
 
 fn is_version(text: &str) -> bool {
