@@ -1,4 +1,10 @@
-//! Connecting, migrating, readiness.
+//! Connecting, migrating, readiness; the store modules, one per noun.
+
+pub mod attempts;
+pub mod idempotency;
+pub mod inbox;
+pub mod intents;
+pub mod khqr;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The citizen's payment page: Khmer first, English with `?lang=en`. A fuller page comes with
 //! the web UIs; this one shows what is owed and its state, with no script.
 
-use crate::app::public::PublicPaymentView;
+use super::public::PublicPaymentView;
 use crate::app::states::IntentStatus;
 
 fn escape(text: &str) -> String {
