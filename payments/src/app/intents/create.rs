@@ -1,27 +1,20 @@
-//! Payment intents: one per case payment, amount locked from a quote.
+//! Creating a payment intent, idempotently, from a quote.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::{random_token, Principal, Role};
-use super::idempotency::{self, Claim};
-use super::money::{self, MoneyView};
-use super::outbox::{self, Event, NewEvent};
-use super::pagination::{cursor, Created, Page};
-use super::secrets::{pay_token_context, pay_token_hash, Keyring};
-use super::states::AttemptStatus;
-pub use super::states::IntentStatus;
+use super::{load, pay_url, sealed_pay_url, IntentRecord, PAY_LINK_ROLES};
+use crate::app::auth::{random_token, Principal, Role};
 use crate::app::error::{AppError, Refusal};
+use crate::app::idempotency::{self, Claim};
+use crate::app::pagination::Created;
+use crate::app::secrets::{pay_token_context, pay_token_hash, Keyring};
 use crate::db;
-use crate::db::intents::{IntentFilter, NewIntent, QuoteTerms};
+use crate::db::intents::{NewIntent, QuoteTerms};
 use crate::state::AppState;
-
-/// Re-exported for the settlement, which reads intents with runtime queries of its own.
-pub use crate::db::intents::{ClosingIntent, IntentRow, INTENT_COLUMNS};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,75 +38,12 @@ pub struct CreateIntentRequest {
     pub return_url: Option<String>,
     /// 60 to 2,592,000 seconds (30 days).
     #[schema(minimum = 60, maximum = 2_592_000)]
-    #[serde(default, deserialize_with = "super::validation::whole_number")]
+    #[serde(default, deserialize_with = "crate::app::validation::whole_number")]
     pub expires_in_s: Option<i64>,
     /// A later fee of a case that has a paid intent already; without it such a case is
     /// refused with 409 `case_already_paid`.
     #[serde(default)]
     pub supplementary: bool,
-}
-
-/// An intent as its reader may see it: the payment link only for the roles that create
-/// intents (and in a creation's answer).
-#[derive(Debug)]
-pub struct IntentRecord {
-    pub intent: IntentRow,
-    /// The citizen's payment link (a bearer credential).
-    pub pay_url: Option<String>,
-}
-
-/// The roles that create intents, and so may be shown the payment link.
-pub const PAY_LINK_ROLES: [Role; 3] = [Role::Workflow, Role::Cashier, Role::Admin];
-
-impl IntentRecord {
-    /// The record for `principal`: with the payment link when its role creates intents.
-    fn for_principal(
-        state: &AppState,
-        principal: &Principal,
-        intent: IntentRow,
-    ) -> Result<IntentRecord, AppError> {
-        let pay_url = if PAY_LINK_ROLES.contains(&principal.role) {
-            sealed_pay_url(state, &intent)?
-        } else {
-            None
-        };
-        Ok(IntentRecord { intent, pay_url })
-    }
-}
-
-/// The payment link, opened from its sealed copy; `None` for an intent whose token was never
-/// sealed (migrated without `payments migrate`).
-fn sealed_pay_url(state: &AppState, intent: &IntentRow) -> Result<Option<String>, AppError> {
-    let Some(sealed) = &intent.pay_token_sealed else {
-        return Ok(None);
-    };
-    let keyring = Keyring::from_config(&state.config).map_err(AppError::internal)?;
-    let token = keyring
-        .open_text(&pay_token_context(intent.id), sealed)
-        .map_err(AppError::internal)?;
-    Ok(Some(pay_url(state, &token)))
-}
-
-fn pay_url(state: &AppState, token: &str) -> String {
-    let base = state.config.public_base_url.as_str().trim_end_matches('/');
-    format!("{base}/pay/{token}")
-}
-
-/// Loads an intent the caller may see, optionally locking it for the rest of the transaction.
-#[tracing::instrument(skip_all, fields(payment_intent.id = %id, lock))]
-pub async fn load(
-    conn: &mut PgConnection,
-    principal: Option<&Principal>,
-    id: Uuid,
-    lock: bool,
-) -> Result<IntentRow, AppError> {
-    let row = if lock {
-        db::intents::find_for_update(conn, id).await?
-    } else {
-        db::intents::find(conn, id).await?
-    };
-    row.filter(|row| principal.is_none_or(|principal| principal.sees_office(&row.office_code)))
-        .ok_or_else(|| AppError::not_found("payment intent"))
 }
 
 fn validate_reference(case_reference: &str) -> Result<(), AppError> {
@@ -342,173 +272,4 @@ async fn with_pay_url(
         }
     }
     Ok(body)
-}
-
-#[tracing::instrument(skip_all, fields(payment_intent.id = %id))]
-pub async fn get(
-    state: &AppState,
-    principal: &Principal,
-    id: Uuid,
-) -> Result<IntentRecord, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let intent = load(&mut conn, Some(principal), id, false).await?;
-    IntentRecord::for_principal(state, principal, intent)
-}
-
-/// The filters and page of the intents list.
-#[derive(Debug, Default)]
-pub struct ListIntents {
-    pub office_code: Option<String>,
-    pub status: Option<IntentStatus>,
-    pub case_reference: Option<String>,
-    /// Created at or after.
-    pub from: Option<DateTime<Utc>>,
-    /// Created before.
-    pub to: Option<DateTime<Utc>>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
-#[tracing::instrument(skip_all, fields(office.code = query.office_code.as_deref(), payment_intent.status = query.status.map(IntentStatus::as_str)))]
-pub async fn list(
-    state: &AppState,
-    principal: &Principal,
-    query: ListIntents,
-) -> Result<Page<IntentRecord>, AppError> {
-    let limit = cursor::limit(query.limit)?;
-    if let Some(code) = &query.office_code {
-        if !principal.sees_office(code) {
-            return Ok(Page {
-                data: Vec::new(),
-                next_cursor: None,
-            });
-        }
-    }
-    let filter = IntentFilter {
-        offices: principal.office_filter(),
-        office_code: query.office_code.as_deref(),
-        status: query.status,
-        case_reference: query.case_reference.as_deref(),
-        from: query.from,
-        to: query.to,
-        after: query.cursor.as_deref().map(cursor::decode).transpose()?,
-        rows: limit + 1,
-    };
-    let rows = db::intents::list(&state.pool, &filter).await?;
-    let page = cursor::paginate(rows, limit, |row| (row.created_at, row.id));
-    let data = page
-        .data
-        .into_iter()
-        .map(|row| IntentRecord::for_principal(state, principal, row))
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        data,
-        next_cursor: page.next_cursor,
-    })
-}
-
-/// Cancels an intent that is still awaiting payment. Cancelling a cancelled intent answers with
-/// it unchanged, so a retried request is harmless; paid or expired intents are a 409.
-#[tracing::instrument(skip_all, fields(payment_intent.id = %id))]
-pub async fn cancel(
-    state: &AppState,
-    principal: &Principal,
-    id: Uuid,
-) -> Result<IntentRecord, AppError> {
-    principal.require(&[Role::Workflow, Role::Cashier, Role::Supervisor, Role::Admin])?;
-    let mut tx = state.pool.begin().await?;
-    // Lock order as everywhere (app::settlement::record_claimed): the intent first, then its
-    // attempts (the update below), the order a settling callback takes them too.
-    let intent = load(&mut tx, Some(principal), id, true).await?;
-    match intent.status {
-        IntentStatus::Cancelled => return IntentRecord::for_principal(state, principal, intent),
-        IntentStatus::AwaitingPayment => {}
-        other @ (IntentStatus::Paid | IntentStatus::Expired) => {
-            return Err(AppError::invalid_state(format!(
-                "a {other} payment intent cannot be cancelled"
-            )))
-        }
-    }
-    close(
-        &mut tx,
-        Closing::Cancelled,
-        &[ClosingIntent {
-            id,
-            office_code: intent.office_code.clone(),
-            case_reference: intent.case_reference.clone(),
-            currency: intent.currency.clone(),
-            total_minor: intent.total_minor,
-        }],
-    )
-    .await?;
-    let intent = load(&mut tx, None, id, false).await?;
-    let record = IntentRecord::for_principal(state, principal, intent)?;
-    tx.commit().await?;
-    tracing::info!(payment_intent.id = %id, "payment intent cancelled");
-    Ok(record)
-}
-
-/// How an intent awaiting payment ends unpaid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Closing {
-    /// Someone cancelled it (`POST .../cancel`).
-    Cancelled,
-    /// Its time ran out (workers::expiry).
-    Expired,
-}
-
-/// Closes intents awaiting payment: each intent and its pending attempts move to cancelled or
-/// expired, and each gets its `payment.cancelled` or `payment.expired` event, in the caller's
-/// transaction. The caller has locked the intents (lock order: intents before attempts, as in
-/// app::settlement) and checked they await payment.
-#[tracing::instrument(skip_all, fields(payment_intent.count = intents.len(), closing = ?closing))]
-pub async fn close(
-    conn: &mut PgConnection,
-    closing: Closing,
-    intents: &[ClosingIntent],
-) -> Result<(), AppError> {
-    if intents.is_empty() {
-        return Ok(());
-    }
-    let (status, attempt_status) = match closing {
-        Closing::Cancelled => (IntentStatus::Cancelled, AttemptStatus::Cancelled),
-        Closing::Expired => (IntentStatus::Expired, AttemptStatus::Expired),
-    };
-    let ids: Vec<Uuid> = intents.iter().map(|intent| intent.id).collect();
-    db::intents::set_closed(&mut *conn, &ids, status).await?;
-    db::attempts::close_pending(&mut *conn, &ids, attempt_status).await?;
-    let mut events = Vec::with_capacity(intents.len());
-    for intent in intents {
-        let data = outbox::PaymentClosed {
-            payment_intent_id: intent.id,
-            case_reference: intent.case_reference.clone(),
-            office_code: intent.office_code.clone(),
-            total: MoneyView::from(money::from_row(intent.total_minor, &intent.currency)?),
-        };
-        events.push(NewEvent {
-            event: match closing {
-                Closing::Cancelled => Event::PaymentCancelled(data),
-                Closing::Expired => Event::PaymentExpired(data),
-            },
-            office_code: &intent.office_code,
-            case_reference: Some(&intent.case_reference),
-            payment_intent_id: Some(intent.id),
-        });
-    }
-    outbox::enqueue_many(conn, events).await?;
-    Ok(())
-}
-
-/// Expires up to `batch` intents whose time is up (workers::expiry); returns how many.
-///
-/// Lock order as everywhere (app::settlement::record_claimed): each intent is locked first
-/// (`for update ... skip locked`), then its pending attempts by [`close`].
-#[tracing::instrument(skip_all)]
-pub async fn expire_due(state: &AppState, batch: i64) -> Result<usize, AppError> {
-    let grace_ms = i64::try_from(state.config.khqr_grace.as_millis()).unwrap_or(i64::MAX);
-    let mut tx = state.pool.begin().await?;
-    let expired = db::intents::lock_expired(&mut tx, batch, grace_ms).await?;
-    close(&mut tx, Closing::Expired, &expired).await?;
-    tx.commit().await?;
-    Ok(expired.len())
 }
