@@ -38,8 +38,6 @@ pub enum PollError {
     Bank(#[from] AdapterError),
     #[error("{0}")]
     Service(#[from] AppError),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
 }
 
 pub async fn run(state: AppState, client: Arc<BakongClient>, mut shutdown: watch::Receiver<bool>) {
@@ -119,7 +117,7 @@ pub async fn poll_once(state: &AppState, client: &BakongClient) -> Result<usize,
         };
         if let Err(error) = outcome {
             metrics::counter!("owso_khqr_attempt_failures_total").increment(1);
-            tracing::warn!(attempt.id = %attempt.id, error = %error, "recording a KHQR check failed; the attempt is checked again next round");
+            tracing::warn!(payment_attempt.id = %attempt.id, error = %error, "recording a KHQR check failed; the attempt is checked again next round");
             failed.push(attempt.id);
         }
     }
@@ -222,7 +220,7 @@ async fn settle(
     let outcome = state.settlements.settle(report).await?;
     // The attempt alone, after its settlement committed: no lock held across the two.
     db::khqr::finish_polling(&state.pool, attempt.id, false).await?;
-    tracing::info!(attempt.id = %attempt.id, outcome = %outcome.verdict(), "Bakong reported a KHQR payment");
+    tracing::info!(payment_attempt.id = %attempt.id, outcome = %outcome.verdict(), "Bakong reported a KHQR payment");
     Ok(())
 }
 

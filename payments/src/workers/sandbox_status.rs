@@ -103,13 +103,13 @@ pub async fn check_once(state: &AppState) -> Result<usize, AppError> {
                 reschedule(state, &attempt, true).await
             }
             Err(error) => {
-                tracing::warn!(attempt.id = %attempt.id, error = %error, "could not ask the sandbox bank about an attempt");
+                tracing::warn!(payment_attempt.id = %attempt.id, error = %error, "could not ask the sandbox bank about an attempt");
                 reschedule(state, &attempt, false).await
             }
         };
         if let Err(error) = result {
             // The lease runs out and a later round asks again.
-            tracing::warn!(attempt.id = %attempt.id, error = %error, "could not record the sandbox bank's answer");
+            tracing::warn!(payment_attempt.id = %attempt.id, error = %error, "could not record the sandbox bank's answer");
         }
     }
     Ok(count)
@@ -123,7 +123,7 @@ async fn settle(
     answer: &PaymentStatusResponse,
 ) -> Result<(), AppError> {
     let Some(paid) = answer.paid_report() else {
-        tracing::warn!(attempt.id = %attempt.id, "the sandbox bank reports a payment without a transaction id; asking again later");
+        tracing::warn!(payment_attempt.id = %attempt.id, "the sandbox bank reports a payment without a transaction id; asking again later");
         return reschedule(state, attempt, false).await;
     };
     let body = serde_json::to_vec(answer).map_err(AppError::internal)?;
@@ -144,7 +144,7 @@ async fn settle(
     metrics::counter!("owso_sandbox_status_found_total", "outcome" => outcome.inbox_status().as_str())
         .increment(1);
     if let Settlement::Paid { .. } = &outcome {
-        tracing::info!(attempt.id = %attempt.id, "the sandbox bank reported a payment no callback had settled");
+        tracing::info!(payment_attempt.id = %attempt.id, "the sandbox bank reported a payment no callback had settled");
     }
     Ok(())
 }
@@ -159,7 +159,7 @@ async fn reschedule(state: &AppState, attempt: &DueCheck, answered: bool) -> Res
     let now = Utc::now();
     if (answered && now >= final_check) || now > final_check + GIVE_UP_AFTER_FINAL {
         if !answered {
-            tracing::warn!(attempt.id = %attempt.id, "the sandbox bank could not be asked about an attempt; giving up");
+            tracing::warn!(payment_attempt.id = %attempt.id, "the sandbox bank could not be asked about an attempt; giving up");
         }
         return finish(&state.pool, attempt.id, true).await;
     }
