@@ -83,7 +83,7 @@ struct Planned {
 
 /// Creates an attempt, idempotently. `render` gives the JSON answer of the attempt, stored
 /// with the key in the transaction that records it.
-#[tracing::instrument(skip_all, fields(payment_intent.id = %intent_id, payment_attempt.id, channel = %request.channel))]
+#[tracing::instrument(skip_all, fields(payment_intent.id = %intent_id, payment_attempt.id, channel))]
 pub async fn create(
     state: &AppState,
     caller: AttemptCaller<'_>,
@@ -97,6 +97,7 @@ pub async fn create(
         principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
     }
     let channel = offered_channel(state, &request.channel)?;
+    tracing::Span::current().record("channel", channel.as_str());
     let answer = Answer {
         scope: caller.idempotency_scope(intent_id),
         key: idempotency_key,
