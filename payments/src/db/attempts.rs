@@ -9,7 +9,7 @@ use crate::app::error::AppError;
 use crate::app::states::{AttemptStatus, Channel};
 
 /// An attempt as stored.
-#[derive(Clone, Debug, FromRow)]
+#[derive(FromRow)]
 pub struct AttemptRow {
     pub id: Uuid,
     pub payment_intent_id: Uuid,

@@ -10,7 +10,7 @@ use crate::app::quotes::QuoteLine;
 use crate::app::states::IntentStatus;
 
 /// An intent as stored, with its quote's lines.
-#[derive(Clone, Debug, FromRow)]
+#[derive(FromRow)]
 pub struct IntentRow {
     pub id: Uuid,
     pub status: IntentStatus,

@@ -24,7 +24,6 @@ pub use create::{create, CreateIntentRequest, PayerRequest};
 
 /// An intent as its reader may see it: the payment link only for the roles that create
 /// intents (and in a creation's answer).
-#[derive(Debug)]
 pub struct IntentRecord {
     pub intent: IntentRow,
     /// The citizen's payment link (a bearer credential).
