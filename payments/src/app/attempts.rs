@@ -4,21 +4,27 @@
 //! commit, call the bank with no transaction open, then record the outcome.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sqlx::FromRow;
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::{PgConnection, Postgres, Transaction};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{Principal, Role};
 use super::idempotency::{self, Claim};
-use super::intents;
-use super::money::{self, MoneyView};
-use super::pagination::Created;
-use super::states::{AttemptStatus, Channel, IntentStatus};
+use super::intents::{self, IntentRow};
+use super::money;
+use super::pagination::{cursor, Created, Page};
+use super::states::{Channel, IntentStatus};
 use crate::app::error::{AppError, Refusal};
+use crate::db;
+use crate::db::attempts::NewBankAttempt;
 use crate::state::AppState;
 use bank_adapters::sandbox::CreatePaymentRequest;
+
+/// Re-exported for the settlement, which reads attempts with runtime queries of its own.
+pub use crate::db::attempts::{AttemptRow, ATTEMPT_COLUMNS};
 
 /// Channels of API.md. The sandbox and KHQR are wired; the gateways are refused with a clear
 /// problem until their adapters land.
@@ -37,91 +43,6 @@ fn channel_schema() -> utoipa::openapi::Object {
     super::validation::text_enum(&CHANNELS)
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AttemptView {
-    pub id: Uuid,
-    pub payment_intent_id: Uuid,
-    pub channel: Channel,
-    pub status: AttemptStatus,
-    pub amount: MoneyView,
-    pub provider_reference: String,
-    pub checkout_url: Option<String>,
-    pub failure_reason: Option<String>,
-    /// The KHQR string to show or encode as a QR (khqr channel).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub khqr: Option<String>,
-    /// How Bakong finds this payment (khqr channel).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub khqr_md5: Option<String>,
-    /// The reference the payer's bank app shows (khqr channel).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bill_number: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub qr_svg_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub qr_png_url: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub paid_at: Option<DateTime<Utc>>,
-    /// When the bank says the money moved, as it reported it; `paid_at` is our clock.
-    pub bank_paid_at: Option<DateTime<Utc>>,
-}
-
-#[derive(FromRow)]
-pub struct AttemptRow {
-    pub id: Uuid,
-    pub payment_intent_id: Uuid,
-    pub office_code: String,
-    pub channel: Channel,
-    pub status: AttemptStatus,
-    pub currency: String,
-    pub amount_minor: i64,
-    pub provider_reference: String,
-    pub checkout_url: Option<String>,
-    pub failure_reason: Option<String>,
-    pub khqr: Option<String>,
-    pub khqr_md5: Option<String>,
-    pub bill_number: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub paid_at: Option<DateTime<Utc>>,
-    pub bank_paid_at: Option<DateTime<Utc>>,
-}
-
-pub const ATTEMPT_COLUMNS: &str =
-    "id, payment_intent_id, office_code, channel, status, currency, amount_minor, \
-    provider_reference, checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at, paid_at, bank_paid_at";
-
-impl AttemptRow {
-    pub fn view(&self, state: &AppState) -> Result<AttemptView, AppError> {
-        let base = state.config.public_base_url.as_str().trim_end_matches('/');
-        let qr_url = |ext: &str| {
-            self.khqr
-                .as_ref()
-                .map(|_| format!("{base}/v1/public/attempts/{}/qr.{ext}", self.id))
-        };
-        Ok(AttemptView {
-            khqr: self.khqr.clone(),
-            khqr_md5: self.khqr_md5.clone(),
-            bill_number: self.bill_number.clone(),
-            qr_svg_url: qr_url("svg"),
-            qr_png_url: qr_url("png"),
-            id: self.id,
-            payment_intent_id: self.payment_intent_id,
-            channel: self.channel,
-            status: self.status,
-            amount: money::from_row(self.amount_minor, &self.currency)?.into(),
-            provider_reference: self.provider_reference.clone(),
-            checkout_url: self.checkout_url.clone(),
-            failure_reason: self.failure_reason.clone(),
-            created_at: self.created_at,
-            expires_at: self.expires_at,
-            paid_at: self.paid_at,
-            bank_paid_at: self.bank_paid_at,
-        })
-    }
-}
-
 /// Who asks for an attempt: staff or the workflow system with a key, or the citizen with the
 /// payment link token.
 pub enum AttemptCaller<'a> {
@@ -136,8 +57,33 @@ impl AttemptCaller<'_> {
             AttemptCaller::Citizen(_) => format!("citizen:{intent_id}"),
         }
     }
+
+    fn principal(&self) -> Option<&Principal> {
+        match self {
+            AttemptCaller::Key(principal) => Some(principal),
+            AttemptCaller::Citizen(_) => None,
+        }
+    }
 }
 
+/// The idempotency key of a creation, and how its answer is rendered (the body stored with
+/// the key is the one answered, byte for byte).
+struct Answer<'a, R> {
+    scope: String,
+    key: &'a str,
+    render: R,
+}
+
+/// An attempt about to be recorded.
+struct Planned {
+    id: Uuid,
+    provider_reference: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// Creates an attempt, idempotently. `render` gives the JSON answer of the attempt, stored
+/// with the key in the transaction that records it.
+#[tracing::instrument(skip_all, fields(payment_intent.id = %intent_id, payment_attempt.id, channel))]
 pub async fn create(
     state: &AppState,
     caller: AttemptCaller<'_>,
@@ -145,43 +91,21 @@ pub async fn create(
     idempotency_key: &str,
     request_hash: &[u8],
     request: CreateAttemptRequest,
-) -> Result<Created<AttemptView>, AppError> {
+    render: impl Fn(&AttemptRow) -> Result<Value, AppError>,
+) -> Result<Created<AttemptRow>, AppError> {
     if let AttemptCaller::Key(principal) = &caller {
         principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
     }
-    if !CHANNELS.contains(&request.channel.as_str()) {
-        return Err(AppError::validation(
-            "channel",
-            format!("channel must be one of {}", CHANNELS.join(", ")),
-        ));
-    }
-    let channel = Channel::from_text(&request.channel);
-    let offered = match channel {
-        Some(Channel::Sandbox) => state.config.sandbox_enabled,
-        Some(Channel::Khqr) => state.bakong.is_some(),
-        Some(Channel::AbaPayway | Channel::AcledaXpay | Channel::Wing | Channel::Cash) | None => {
-            false
-        }
+    let channel = offered_channel(state, &request.channel)?;
+    tracing::Span::current().record("channel", channel.as_str());
+    let answer = Answer {
+        scope: caller.idempotency_scope(intent_id),
+        key: idempotency_key,
+        render,
     };
-    if !offered {
-        return Err(AppError::unprocessable(
-            "channel_unavailable",
-            "Channel unavailable",
-            format!(
-                "the {} channel is not available on this service",
-                request.channel
-            ),
-        ));
-    }
-    let scope = caller.idempotency_scope(intent_id);
-
     // Transaction 1: claim the key, check the intent, record the attempt.
     let mut tx = state.pool.begin().await?;
-    let principal = match &caller {
-        AttemptCaller::Key(principal) => Some(*principal),
-        AttemptCaller::Citizen(_) => None,
-    };
-    let intent = intents::load(&mut tx, principal, intent_id, true).await?;
+    let intent = intents::load(&mut tx, caller.principal(), intent_id, true).await?;
     if let AttemptCaller::Citizen(token) = &caller {
         let presented = super::secrets::pay_token_hash(token);
         if !bool::from(presented.as_slice().ct_eq(intent.pay_token_hash.as_slice())) {
@@ -189,10 +113,54 @@ pub async fn create(
         }
     }
     if let Claim::Replay { status, body } =
-        idempotency::claim(&mut tx, &scope, idempotency_key, request_hash).await?
+        idempotency::claim(&mut tx, &answer.scope, answer.key, request_hash).await?
     {
         return Ok(Created::Replayed { status, body });
     }
+    check_takes_attempt(state, &mut tx, &intent).await?;
+    let planned = plan(state, &intent)?;
+    tracing::Span::current().record("payment_attempt.id", tracing::field::display(planned.id));
+    let attempt = match channel {
+        Channel::Khqr => create_khqr(tx, &intent, &planned, &answer).await?,
+        _ => create_at_bank(state, tx, &intent, channel, &planned, &answer).await?,
+    };
+    tracing::info!(payment_intent.id = %intent_id, payment_attempt.id = %attempt.id, channel = %channel, "payment attempt created");
+    Ok(Created::New(attempt))
+}
+
+/// The channel asked for, if this service offers it.
+fn offered_channel(state: &AppState, requested: &str) -> Result<Channel, AppError> {
+    if !CHANNELS.contains(&requested) {
+        return Err(AppError::validation(
+            "channel",
+            format!("channel must be one of {}", CHANNELS.join(", ")),
+        ));
+    }
+    let channel = Channel::from_text(requested);
+    let offered = match channel {
+        Some(Channel::Sandbox) => state.config.sandbox_enabled,
+        Some(Channel::Khqr) => state.bakong.is_some(),
+        Some(Channel::AbaPayway | Channel::AcledaXpay | Channel::Wing | Channel::Cash) | None => {
+            false
+        }
+    };
+    match channel {
+        Some(channel) if offered => Ok(channel),
+        _ => Err(AppError::unprocessable(
+            "channel_unavailable",
+            "Channel unavailable",
+            format!("the {requested} channel is not available on this service"),
+        )),
+    }
+}
+
+/// An intent takes a new attempt while it awaits payment, has not expired, and has had fewer
+/// than `MAX_ATTEMPTS_PER_INTENT`. The caller holds the intent's row lock.
+async fn check_takes_attempt(
+    state: &AppState,
+    conn: &mut PgConnection,
+    intent: &IntentRow,
+) -> Result<(), AppError> {
     if intent.status != IntentStatus::AwaitingPayment {
         return Err(AppError::invalid_state(format!(
             "the payment intent is {}; it takes no new attempt",
@@ -204,13 +172,9 @@ pub async fn create(
             "the payment intent has expired; it takes no new attempt",
         ));
     }
-    // Counted under the intent's row lock (taken by the load above), so concurrent requests,
-    // from any number of instances, cannot together pass the bound.
-    let made: i64 =
-        sqlx::query_scalar("select count(*) from payment_attempts where payment_intent_id = $1")
-            .bind(intent_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    // Counted under the intent's row lock, so concurrent requests, from any number of
+    // instances, cannot together pass the bound.
+    let made = db::attempts::count_for_intent(conn, intent.id).await?;
     let max = state.config.max_attempts_per_intent;
     if made >= max {
         return Err(AppError::TooMany(Refusal::new(
@@ -219,114 +183,162 @@ pub async fn create(
             format!("this payment intent has had {made} attempts, the most it takes ({max}); pay one of them or ask the office for a new payment link"),
         )));
     }
-    let attempt_id = Uuid::now_v7();
-    let provider_reference = format!("op{}", attempt_id.simple());
+    Ok(())
+}
+
+/// The new attempt's id, bank reference and expiry (its own lifetime, never past the
+/// intent's).
+fn plan(state: &AppState, intent: &IntentRow) -> Result<Planned, AppError> {
+    let id = Uuid::now_v7();
     let ttl = chrono::Duration::from_std(state.config.attempt_ttl).map_err(AppError::internal)?;
-    let expires_at = intent.expires_at.min(Utc::now() + ttl);
-    if channel == Some(Channel::Khqr) {
-        // A dynamic KHQR is made here, not by a bank: one transaction, no outside call.
-        let new = super::khqr::NewKhqrAttempt {
-            attempt_id,
-            provider_reference: &provider_reference,
-            expires_at,
-        };
-        super::khqr::insert_attempt(&mut tx, &intent, &new).await?;
-        let view = load(&mut tx, attempt_id).await?.view(state)?;
-        idempotency::save_created(&mut tx, &scope, idempotency_key, &view).await?;
-        tx.commit().await?;
-        tracing::info!(payment.id = %intent_id, attempt.id = %attempt_id, channel = "khqr", "payment attempt created");
-        return Ok(Created::New(view));
-    }
-    // language=PostgreSQL
-    sqlx::query(
-        "insert into payment_attempts (id, payment_intent_id, office_code, channel, status, currency, amount_minor,
-             provider_reference, expires_at, status_check_at)
-         values ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, now() + $9::bigint * interval '1 millisecond')",
+    Ok(Planned {
+        id,
+        provider_reference: format!("op{}", id.simple()),
+        expires_at: intent.expires_at.min(Utc::now() + ttl),
+    })
+}
+
+/// A dynamic KHQR is made here, not by a bank: one transaction, no outside call.
+async fn create_khqr<R>(
+    mut tx: Transaction<'static, Postgres>,
+    intent: &IntentRow,
+    planned: &Planned,
+    answer: &Answer<'_, R>,
+) -> Result<AttemptRow, AppError>
+where
+    R: Fn(&AttemptRow) -> Result<Value, AppError>,
+{
+    let new = super::khqr::NewKhqrAttempt {
+        attempt_id: planned.id,
+        provider_reference: &planned.provider_reference,
+        expires_at: planned.expires_at,
+    };
+    super::khqr::insert_attempt(&mut tx, intent, &new).await?;
+    let attempt = load(&mut tx, planned.id).await?;
+    idempotency::save_created(
+        &mut tx,
+        &answer.scope,
+        answer.key,
+        &(answer.render)(&attempt)?,
     )
-    .bind(attempt_id)
-    .bind(intent_id)
-    .bind(&intent.office_code)
-    .bind(&request.channel)
-    .bind(&intent.currency)
-    .bind(intent.total_minor)
-    .bind(&provider_reference)
-    .bind(expires_at)
-    // The bank is asked about the attempt later, should no callback settle it
-    // (workers::sandbox_status).
-    .bind(i64::try_from(state.config.sandbox_status_after.as_millis()).unwrap_or(i64::MAX))
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(attempt)
+}
 
-    // The bank call, with no transaction open.
+/// Records the attempt and commits, asks the bank with no transaction open, then records
+/// what the bank said in a second transaction.
+async fn create_at_bank<R>(
+    state: &AppState,
+    mut tx: Transaction<'static, Postgres>,
+    intent: &IntentRow,
+    channel: Channel,
+    planned: &Planned,
+    answer: &Answer<'_, R>,
+) -> Result<AttemptRow, AppError>
+where
+    R: Fn(&AttemptRow) -> Result<Value, AppError>,
+{
+    let new = NewBankAttempt {
+        id: planned.id,
+        payment_intent_id: intent.id,
+        office_code: &intent.office_code,
+        channel,
+        currency: &intent.currency,
+        amount_minor: intent.total_minor,
+        provider_reference: &planned.provider_reference,
+        expires_at: planned.expires_at,
+        // The bank is asked about the attempt later, should no callback settle it
+        // (workers::sandbox_status).
+        status_check_after_ms: i64::try_from(state.config.sandbox_status_after.as_millis())
+            .unwrap_or(i64::MAX),
+    };
+    db::attempts::insert_pending(&mut tx, &new).await?;
+    tx.commit().await?;
+
     let total = money::from_row(intent.total_minor, &intent.currency)?;
     let bank_request = CreatePaymentRequest {
-        provider_reference: provider_reference.clone(),
+        provider_reference: planned.provider_reference.clone(),
         amount: total.format_amount(),
         currency: total.currency().code().to_owned(),
         description: format!("OWSO case {}", intent.case_reference),
-        expires_at,
+        expires_at: planned.expires_at,
     };
     let outcome = state.sandbox.create_payment(&bank_request).await;
-
-    // Transaction 2: record what the bank said.
-    let mut tx = state.pool.begin().await?;
     match outcome {
-        Ok(created) => {
-            sqlx::query(
-                "update payment_attempts set checkout_url = $2, updated_at = now() where id = $1",
-            )
-            .bind(attempt_id)
-            .bind(&created.checkout_url)
-            .execute(&mut *tx)
-            .await?;
-            let view = load(&mut tx, attempt_id).await?.view(state)?;
-            idempotency::save_created(&mut tx, &scope, idempotency_key, &view).await?;
-            tx.commit().await?;
-            tracing::info!(payment.id = %intent_id, attempt.id = %attempt_id, channel = %request.channel, "payment attempt created");
-            Ok(Created::New(view))
-        }
+        Ok(created) => record_checkout(state, planned.id, &created.checkout_url, answer).await,
         Err(error) => {
-            tracing::warn!(payment.id = %intent_id, attempt.id = %attempt_id, error = %error, "bank refused or did not answer the payment request");
-            sqlx::query("update payment_attempts set status = 'failed', failure_reason = $2, updated_at = now() where id = $1 and status = 'pending'")
-                .bind(attempt_id)
-                .bind(format!("bank: {error}"))
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            // Nothing moved: free the key so the client may retry the same request.
-            idempotency::release(&state.pool, &scope, idempotency_key).await?;
-            Err(AppError::BankUnavailable(Refusal::new(
-                "bank_unavailable",
-                "Bank unavailable",
-                "the bank did not accept the payment request; retry later",
-            )))
+            tracing::warn!(payment_intent.id = %intent.id, payment_attempt.id = %planned.id, error = %error, "bank refused or did not answer the payment request");
+            record_bank_refusal(state, planned.id, &error.to_string(), answer).await
         }
     }
 }
 
-pub async fn load(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<AttemptRow, AppError> {
-    let row: Option<AttemptRow> = sqlx::query_as(&format!(
-        "select {ATTEMPT_COLUMNS} from payment_attempts where id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
+/// Transaction 2 when the bank took the request: its checkout URL, and the stored answer.
+async fn record_checkout<R>(
+    state: &AppState,
+    attempt_id: Uuid,
+    checkout_url: &str,
+    answer: &Answer<'_, R>,
+) -> Result<AttemptRow, AppError>
+where
+    R: Fn(&AttemptRow) -> Result<Value, AppError>,
+{
+    let mut tx = state.pool.begin().await?;
+    db::attempts::set_checkout_url(&mut tx, attempt_id, checkout_url).await?;
+    let attempt = load(&mut tx, attempt_id).await?;
+    idempotency::save_created(
+        &mut tx,
+        &answer.scope,
+        answer.key,
+        &(answer.render)(&attempt)?,
+    )
     .await?;
-    row.ok_or_else(|| AppError::not_found("payment attempt"))
+    tx.commit().await?;
+    Ok(attempt)
 }
 
+/// Transaction 2 when the bank refused or did not answer: the attempt fails, and the key is
+/// freed (nothing moved) so the client may retry the same request.
+async fn record_bank_refusal<R>(
+    state: &AppState,
+    attempt_id: Uuid,
+    error: &str,
+    answer: &Answer<'_, R>,
+) -> Result<AttemptRow, AppError> {
+    let mut tx = state.pool.begin().await?;
+    db::attempts::mark_failed(&mut tx, attempt_id, &format!("bank: {error}")).await?;
+    tx.commit().await?;
+    idempotency::release(&state.pool, &answer.scope, answer.key).await?;
+    Err(AppError::BankUnavailable(Refusal::new(
+        "bank_unavailable",
+        "Bank unavailable",
+        "the bank did not accept the payment request; retry later",
+    )))
+}
+
+#[tracing::instrument(skip_all, fields(payment_attempt.id = %id))]
+pub async fn load(conn: &mut PgConnection, id: Uuid) -> Result<AttemptRow, AppError> {
+    db::attempts::find(conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("payment attempt"))
+}
+
+/// One page of an intent's attempts, oldest first (API.md, "Lists").
+#[tracing::instrument(skip_all, fields(payment_intent.id = %intent_id))]
 pub async fn list_for_intent(
     state: &AppState,
     principal: &Principal,
     intent_id: Uuid,
-) -> Result<Vec<AttemptView>, AppError> {
+    limit: Option<i64>,
+    after: Option<&str>,
+) -> Result<Page<AttemptRow>, AppError> {
+    let limit = cursor::limit(limit)?;
+    let after = after.map(cursor::decode).transpose()?;
     let mut conn = state.pool.acquire().await?;
     intents::load(&mut conn, Some(principal), intent_id, false).await?;
-    let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
-        "select {ATTEMPT_COLUMNS} from payment_attempts where payment_intent_id = $1 order by created_at, id"
-    ))
-    .bind(intent_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|row| row.view(state)).collect()
+    let rows = db::attempts::list_for_intent(&mut conn, intent_id, after, limit + 1).await?;
+    Ok(cursor::paginate(rows, limit, |row| {
+        (row.created_at, row.id)
+    }))
 }

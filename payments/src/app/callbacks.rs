@@ -19,7 +19,7 @@ pub struct Inbound<'a> {
 }
 
 /// Handles `POST /v1/callbacks/sandbox`: stores the message raw, then verifies and settles it.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(bank.provider = "sandbox"))]
 pub async fn sandbox(state: &AppState, message: Inbound<'_>) -> Result<Value, AppError> {
     if !state.config.sandbox_enabled {
         return Err(AppError::not_found("provider"));
@@ -31,6 +31,7 @@ pub async fn sandbox(state: &AppState, message: Inbound<'_>) -> Result<Value, Ap
 /// Verifies, parses and settles a sandbox callback stored as inbox message `inbox_id`, and
 /// marks the message with what came of it. Also the path of a message a crash left
 /// unprocessed (workers::recovery): settling is idempotent by provider transaction id.
+#[tracing::instrument(skip_all, fields(inbox.id = inbox_id, bank.provider = "sandbox"))]
 pub async fn process_sandbox(
     state: &AppState,
     inbox_id: i64,

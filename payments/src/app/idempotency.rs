@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
 use crate::app::error::{AppError, Refusal};
+use crate::db::idempotency as store_db;
 
 /// An unanswered claim older than this belongs to a request that no longer runs: every request
 /// is cut off after the HTTP request timeout.
@@ -52,6 +53,7 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> Vec<u8> {
 /// request was never answered and is older than [`TAKEOVER_AFTER`] (taken over: the claim's
 /// time restarts, so a second retry racing this one waits on the row and then sees it in
 /// progress).
+#[tracing::instrument(skip_all)]
 pub async fn claim(
     conn: &mut PgConnection,
     scope: &str,
@@ -60,47 +62,21 @@ pub async fn claim(
 ) -> Result<Claim, AppError> {
     let takeover_ms = i64::try_from(TAKEOVER_AFTER.as_millis()).unwrap_or(i64::MAX);
     let lifetime_s = i64::try_from(KEY_LIFETIME.as_secs()).unwrap_or(i64::MAX);
-    // language=PostgreSQL
-    let inserted = sqlx::query(
-        "insert into idempotency_keys (principal, key, request_hash) values ($1, $2, $3)
-         on conflict (principal, key) do update
-             set request_hash = excluded.request_hash, response_status = null, response_body = null,
-                 created_at = now()
-             where idempotency_keys.created_at < now() - $5::bigint * interval '1 second'
-                or (idempotency_keys.response_status is null
-                    and idempotency_keys.request_hash = excluded.request_hash
-                    and idempotency_keys.created_at < now() - $4::bigint * interval '1 millisecond')",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(hash)
-    .bind(takeover_ms)
-    .bind(lifetime_s)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
+    if store_db::claim(&mut *conn, scope, key, hash, takeover_ms, lifetime_s).await? {
         return Ok(Claim::Fresh);
     }
-    let row: Option<(Vec<u8>, Option<i32>, Option<Value>)> = sqlx::query_as(
-        "select request_hash, response_status, response_body from idempotency_keys where principal = $1 and key = $2",
-    )
-    .bind(scope)
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((stored_hash, status, body)) = row else {
+    let Some(stored) = store_db::find(conn, scope, key).await? else {
         // Released between our insert and select (a failed bank call): ask the client to retry.
         return Err(in_progress());
     };
-    if stored_hash != hash {
+    if stored.request_hash != hash {
         return Err(AppError::Conflict(Refusal::new(
             "idempotency_key_reused",
             "Idempotency-Key reused",
             "this Idempotency-Key was used with a different request; use a new key for a new request",
         )));
     }
-    match (status, body) {
+    match (stored.response_status, stored.response_body) {
         (Some(status), Some(body)) => Ok(Claim::Replay {
             status: u16::try_from(status).unwrap_or(500),
             body,
@@ -117,6 +93,8 @@ fn in_progress() -> AppError {
     ))
 }
 
+/// Stores the response to a claimed key, in the transaction of the work it answers.
+#[tracing::instrument(skip_all, fields(http.status = status))]
 pub async fn save(
     conn: &mut PgConnection,
     scope: &str,
@@ -124,52 +102,30 @@ pub async fn save(
     status: u16,
     body: &Value,
 ) -> Result<(), AppError> {
-    sqlx::query("update idempotency_keys set response_status = $3, response_body = $4 where principal = $1 and key = $2")
-        .bind(scope)
-        .bind(key)
-        .bind(i32::from(status))
-        .bind(body)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    store_db::save_response(conn, scope, key, i32::from(status), body).await
 }
 
-/// Stores `view` as the 201 response of a fresh request, in its transaction, so that a replay
+/// Stores `body` as the 201 response of a fresh request, in its transaction, so that a replay
 /// answers with exactly what the first request did.
-pub async fn save_created<T: serde::Serialize>(
+#[tracing::instrument(skip_all)]
+pub async fn save_created(
     conn: &mut PgConnection,
     scope: &str,
     key: &str,
-    view: &T,
+    body: &Value,
 ) -> Result<(), AppError> {
-    let body = serde_json::to_value(view).map_err(AppError::internal)?;
-    save(conn, scope, key, CREATED, &body).await
+    save(conn, scope, key, CREATED, body).await
 }
 
 /// Deletes keys older than [`KEY_LIFETIME`]; returns how many. Run by a worker.
+#[tracing::instrument(skip_all)]
 pub async fn sweep(pool: &PgPool) -> Result<u64, AppError> {
     let lifetime_s = i64::try_from(KEY_LIFETIME.as_secs()).unwrap_or(i64::MAX);
-    // language=PostgreSQL
-    let deleted = sqlx::query(
-        "delete from idempotency_keys where ctid = any(array(
-             select ctid from idempotency_keys
-             where created_at < now() - $1::bigint * interval '1 second'
-             limit $2))",
-    )
-    .bind(lifetime_s)
-    .bind(SWEEP_BATCH)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(deleted)
+    store_db::delete_expired(pool, lifetime_s, SWEEP_BATCH).await
 }
 
 /// Forgets a key whose request failed before any effect, so the client may retry with it.
+#[tracing::instrument(skip_all)]
 pub async fn release(pool: &PgPool, scope: &str, key: &str) -> Result<(), AppError> {
-    sqlx::query("delete from idempotency_keys where principal = $1 and key = $2 and response_status is null")
-        .bind(scope)
-        .bind(key)
-        .execute(pool)
-        .await?;
-    Ok(())
+    store_db::delete_unanswered(pool, scope, key).await
 }

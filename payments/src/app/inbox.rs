@@ -6,24 +6,19 @@ use sqlx::{PgExecutor, PgPool};
 
 use super::states::InboxStatus;
 use crate::app::error::AppError;
+use crate::db::inbox as store_db;
+
+pub use crate::db::inbox::LeasedMessage;
 
 /// Stores a message as received; returns its id.
+#[tracing::instrument(skip_all, fields(inbox.provider = provider))]
 pub async fn store<'c>(
     executor: impl PgExecutor<'c>,
     provider: &str,
     headers: &Value,
     body: &[u8],
 ) -> Result<i64, AppError> {
-    // language=PostgreSQL
-    let id: i64 = sqlx::query_scalar(
-        "insert into inbox_messages (provider, headers, body) values ($1, $2, $3) returning id",
-    )
-    .bind(provider)
-    .bind(headers)
-    .bind(body)
-    .fetch_one(executor)
-    .await?;
-    Ok(id)
+    store_db::insert(executor, provider, headers, body).await
 }
 
 /// Stores a bank's callback as received, in a transaction of its own whose commit does not
@@ -33,30 +28,19 @@ pub async fn store<'c>(
 /// of its own (the settled group, or the verdict), which flushes the WAL up to a point after
 /// this commit. A crash before that answer loses at most a message the bank was never
 /// acknowledged and sends again.
+#[tracing::instrument(skip_all, fields(inbox.provider = provider))]
 pub async fn receive(
     pool: &PgPool,
     provider: &str,
     headers: &Value,
     body: &[u8],
 ) -> Result<i64, AppError> {
-    // set_config(.., true) is SET LOCAL: it ends with this statement's implicit transaction
-    // and never reaches the next user of the pooled connection.
-    // language=PostgreSQL
-    let id: i64 = sqlx::query_scalar(
-        "insert into inbox_messages (provider, headers, body)
-         select $1, $2, $3 from (select set_config('synchronous_commit', 'off', true)) as lazily
-         returning id",
-    )
-    .bind(provider)
-    .bind(headers)
-    .bind(body)
-    .fetch_one(pool)
-    .await?;
-    Ok(id)
+    store_db::insert_lazily(pool, provider, headers, body).await
 }
 
 /// Records the verdict on a stored message. `None` leaves the signature verdict and the
 /// transaction id as they were.
+#[tracing::instrument(skip_all, fields(inbox.id = id, inbox.status = %status))]
 pub async fn mark<'c>(
     executor: impl PgExecutor<'c>,
     id: i64,
@@ -65,23 +49,20 @@ pub async fn mark<'c>(
     verdict: &str,
     transaction_id: Option<&str>,
 ) -> Result<(), AppError> {
-    sqlx::query(
-        "update inbox_messages set status = $2, signature_valid = coalesce($3, signature_valid), verdict = $4,
-             provider_transaction_id = coalesce($5, provider_transaction_id), processed_at = now()
-         where id = $1",
+    store_db::mark(
+        executor,
+        id,
+        status,
+        signature_valid,
+        verdict,
+        transaction_id,
     )
-    .bind(id)
-    .bind(status)
-    .bind(signature_valid)
-    .bind(verdict)
-    .bind(transaction_id)
-    .execute(executor)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Records the verdicts of many messages in one statement (a settled group); a `None`
 /// signature verdict leaves the stored one.
+#[tracing::instrument(skip_all, fields(inbox.count = ids.len()))]
 pub async fn mark_many(
     conn: &mut sqlx::PgConnection,
     ids: &[i64],
@@ -91,22 +72,25 @@ pub async fn mark_many(
     signatures_valid: &[Option<bool>],
 ) -> Result<(), AppError> {
     let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
-    // A runtime query: the unnest of parallel arrays is the batch's shape.
-    // language=PostgreSQL
-    sqlx::query(
-        "update inbox_messages m set status = v.status,
-             signature_valid = coalesce(v.signature_valid, m.signature_valid), verdict = v.verdict,
-             provider_transaction_id = v.transaction_id, processed_at = now()
-         from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[])
-             as v (id, status, verdict, transaction_id, signature_valid)
-         where m.id = v.id",
+    store_db::mark_many(
+        conn,
+        ids,
+        &statuses,
+        verdicts,
+        transaction_ids,
+        signatures_valid,
     )
-    .bind(ids)
-    .bind(&statuses)
-    .bind(verdicts)
-    .bind(transaction_ids)
-    .bind(signatures_valid)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .await
+}
+
+/// Leases up to `batch` sandbox messages left `received` for longer than `after_ms`, for
+/// `lease_s`: the ones a crash left unprocessed (workers::recovery).
+#[tracing::instrument(skip_all)]
+pub async fn lease_unprocessed(
+    pool: &PgPool,
+    after_ms: i64,
+    batch: i64,
+    lease_s: i64,
+) -> Result<Vec<LeasedMessage>, AppError> {
+    store_db::lease_unprocessed(pool, after_ms, batch, lease_s).await
 }

@@ -4,7 +4,7 @@
 use bank_adapters::bakong::BakongTransaction;
 use bank_adapters::khqr::{self, AccountKind, KhqrRequest};
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::inbox;
@@ -13,19 +13,11 @@ use super::money;
 use super::settlement::Report;
 use super::states::Channel;
 use crate::app::error::AppError;
+use crate::db;
+use crate::db::khqr::{DueAttempt, NewKhqrRow};
 
 /// A bill number the payer's bank app can show: KHQR allows 1 to 25 characters.
 const BILL_NUMBER_MAX: usize = 25;
-
-#[derive(FromRow)]
-struct OfficeBakong {
-    bakong_account_id: Option<String>,
-    bakong_merchant_id: Option<String>,
-    bakong_acquiring_bank: Option<String>,
-    merchant_name: Option<String>,
-    merchant_name_km: Option<String>,
-    merchant_city: Option<String>,
-}
 
 pub struct NewKhqrAttempt<'a> {
     pub attempt_id: Uuid,
@@ -57,18 +49,13 @@ fn bill_number(case_reference: &str, attempt_id: Uuid) -> String {
 }
 
 /// Makes the attempt's KHQR and records it, polling included. Runs in the caller's transaction.
+#[tracing::instrument(skip_all, fields(payment_intent.id = %intent.id, payment_attempt.id = %new.attempt_id, office.code = %intent.office_code))]
 pub async fn insert_attempt(
     conn: &mut PgConnection,
     intent: &IntentRow,
     new: &NewKhqrAttempt<'_>,
 ) -> Result<(), AppError> {
-    let office: OfficeBakong = sqlx::query_as(
-        "select bakong_account_id, bakong_merchant_id, bakong_acquiring_bank, merchant_name, merchant_name_km, merchant_city
-         from offices where code = $1",
-    )
-    .bind(&intent.office_code)
-    .fetch_one(&mut *conn)
-    .await?;
+    let office = db::khqr::office_bakong(&mut *conn, &intent.office_code).await?;
     let (Some(account), Some(name)) = (office.bakong_account_id, office.merchant_name) else {
         return Err(unavailable(format!(
             "office {} has no Bakong account set up for KHQR",
@@ -108,42 +95,26 @@ pub async fn insert_attempt(
         tracing::error!(office.code = %intent.office_code, error = %error, "office KHQR configuration is invalid");
         unavailable(format!("office {} has an invalid KHQR configuration ({error})", intent.office_code))
     })?;
-    // language=PostgreSQL
-    sqlx::query(
-        "insert into payment_attempts (id, payment_intent_id, office_code, channel, status, currency, amount_minor,
-             provider_reference, expires_at, khqr, khqr_md5, bill_number, poll_state, next_check_at)
-         values ($1, $2, $3, 'khqr', 'pending', $4, $5, $6, $7, $8, $9, $10, 'active', now() + interval '2 seconds')",
-    )
-    .bind(new.attempt_id)
-    .bind(intent.id)
-    .bind(&intent.office_code)
-    .bind(&intent.currency)
-    .bind(intent.total_minor)
-    .bind(new.provider_reference)
-    .bind(new.expires_at)
-    .bind(&encoded.qr)
-    .bind(&encoded.md5)
-    .bind(&bill)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// An attempt the poller has leased.
-#[derive(Clone, Debug, FromRow)]
-pub struct DueAttempt {
-    pub id: Uuid,
-    pub office_code: String,
-    pub provider_reference: String,
-    pub khqr_md5: String,
-    pub expires_at: DateTime<Utc>,
-    pub check_count: i32,
+    let row = NewKhqrRow {
+        id: new.attempt_id,
+        payment_intent_id: intent.id,
+        office_code: &intent.office_code,
+        currency: &intent.currency,
+        amount_minor: intent.total_minor,
+        provider_reference: new.provider_reference,
+        expires_at: new.expires_at,
+        khqr: &encoded.qr,
+        khqr_md5: &encoded.md5,
+        bill_number: &bill,
+    };
+    db::khqr::insert_attempt(conn, &row).await
 }
 
 /// The report of a payment Bakong found for an attempt, with Bakong's answer stored raw in
 /// the inbox first (`raw`); it settles through the path every channel takes
 /// (app::settlement_batch). The receiving account is part of the integrity check: money that
 /// reached another account was not paid to this office.
+#[tracing::instrument(skip_all, fields(payment_attempt.id = %attempt.id, office.code = %attempt.office_code))]
 pub async fn found_report(
     pool: &PgPool,
     attempt: &DueAttempt,
@@ -152,11 +123,7 @@ pub async fn found_report(
 ) -> Result<Report, AppError> {
     let body = serde_json::to_vec(raw).map_err(AppError::internal)?;
     let inbox_id = inbox::store(pool, "bakong", &serde_json::json!({}), &body).await?;
-    let expected_account: Option<String> =
-        sqlx::query_scalar("select bakong_account_id from offices where code = $1")
-            .bind(&attempt.office_code)
-            .fetch_one(pool)
-            .await?;
+    let expected_account = db::khqr::office_account_id(pool, &attempt.office_code).await?;
     let mut report = Report::new(
         "bakong",
         Channel::Khqr,

@@ -19,6 +19,7 @@ fn code(text: &str) -> Result<QrCode, AppError> {
 }
 
 /// An SVG of `text`, at least 256 px wide, quiet zone included.
+#[tracing::instrument(skip_all)]
 pub fn svg(text: &str) -> Result<String, AppError> {
     Ok(code(text)?
         .render::<svg::Color<'_>>()
@@ -30,6 +31,7 @@ pub fn svg(text: &str) -> Result<String, AppError> {
 }
 
 /// The module matrix with its quiet zone, as rows of booleans (true = dark).
+#[tracing::instrument(skip_all)]
 pub fn matrix(text: &str) -> Result<Vec<Vec<bool>>, AppError> {
     let code = code(text)?;
     let width = code.width();
@@ -49,6 +51,7 @@ pub fn matrix(text: &str) -> Result<Vec<Vec<bool>>, AppError> {
 }
 
 /// A grayscale PNG of `text`, `PNG_SCALE` pixels per module, quiet zone included.
+#[tracing::instrument(skip_all)]
 pub fn png(text: &str) -> Result<Vec<u8>, AppError> {
     let rows = matrix(text)?;
     let side = rows.len() * PNG_SCALE;

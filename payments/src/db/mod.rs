@@ -1,19 +1,23 @@
 //! Connecting, migrating, readiness; the store functions live in one module per noun.
 
+pub mod attempts;
 pub mod books;
+pub mod catalog;
+pub mod catalog_audit;
+pub mod fee_schedules;
+pub mod idempotency;
+pub mod inbox;
+pub mod intents;
 pub mod keys;
+pub mod khqr;
 pub mod offices;
+pub mod quotes;
 pub mod roles;
 pub mod schema;
 pub mod secrets;
 pub mod seed;
 
 pub use roles::{grant_service_role, service_role_grants, APPEND_ONLY_TABLES};
-
-pub mod catalog;
-pub mod catalog_audit;
-pub mod fee_schedules;
-pub mod quotes;
 
 use std::time::Duration;
 

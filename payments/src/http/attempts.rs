@@ -4,15 +4,22 @@ use axum::extract::{OriginalUri, State};
 use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::Caller;
-use super::body::{created, parse_json};
+use super::body::{created_as, json_value, parse_json};
 use super::error::{ApiError, Problem};
-use super::extract::{AppPath, IdempotencyKey, JsonBytes};
-use crate::app::attempts::{self, AttemptCaller, AttemptView, CreateAttemptRequest};
+use super::extract::{AppPath, AppQuery, IdempotencyKey, JsonBytes};
+use super::money::MoneyView;
+use crate::app::attempts::{self, AttemptCaller, AttemptRow, CreateAttemptRequest};
 use crate::app::auth::Principal;
+use crate::app::error::AppError;
 use crate::app::idempotency::request_hash;
+use crate::app::pagination::{ListQuery, Page};
+use crate::app::states::{AttemptStatus, Channel};
 use crate::state::AppState;
 
 /// The routes of this module (merged into the main router).
@@ -21,6 +28,68 @@ pub fn routes() -> Router<AppState> {
         "/v1/payment-intents/{id}/attempts",
         post(create_attempt).get(list_attempts),
     )
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub id: Uuid,
+    pub payment_intent_id: Uuid,
+    pub channel: Channel,
+    pub status: AttemptStatus,
+    pub amount: MoneyView,
+    pub provider_reference: String,
+    pub checkout_url: Option<String>,
+    pub failure_reason: Option<String>,
+    /// The KHQR string to show or encode as a QR (khqr channel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub khqr: Option<String>,
+    /// How Bakong finds this payment (khqr channel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub khqr_md5: Option<String>,
+    /// The reference the payer's bank app shows (khqr channel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bill_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_svg_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_png_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// When the bank says the money moved, as it reported it; `paid_at` is our clock.
+    pub bank_paid_at: Option<DateTime<Utc>>,
+}
+
+impl AttemptView {
+    /// The view of an attempt; its QR image links start with the service's public URL.
+    pub fn render(state: &AppState, attempt: &AttemptRow) -> Result<AttemptView, AppError> {
+        let base = state.config.public_base_url.as_str().trim_end_matches('/');
+        let qr_url = |ext: &str| {
+            attempt
+                .khqr
+                .as_ref()
+                .map(|_| format!("{base}/v1/public/attempts/{}/qr.{ext}", attempt.id))
+        };
+        Ok(AttemptView {
+            khqr: attempt.khqr.clone(),
+            khqr_md5: attempt.khqr_md5.clone(),
+            bill_number: attempt.bill_number.clone(),
+            qr_svg_url: qr_url("svg"),
+            qr_png_url: qr_url("png"),
+            id: attempt.id,
+            payment_intent_id: attempt.payment_intent_id,
+            channel: attempt.channel,
+            status: attempt.status,
+            amount: MoneyView::from_row(attempt.amount_minor, &attempt.currency)?,
+            provider_reference: attempt.provider_reference.clone(),
+            checkout_url: attempt.checkout_url.clone(),
+            failure_reason: attempt.failure_reason.clone(),
+            created_at: attempt.created_at,
+            expires_at: attempt.expires_at,
+            paid_at: attempt.paid_at,
+            bank_paid_at: attempt.bank_paid_at,
+        })
+    }
 }
 
 #[utoipa::path(post, path = "/v1/payment-intents/{id}/attempts", tag = "payments", request_body(content = CreateAttemptRequest, content_type = "application/json"), security(("bearer" = [])),
@@ -40,18 +109,28 @@ pub async fn create_attempt(
         Caller::Key(principal) => AttemptCaller::Key(principal),
         Caller::Citizen { pay_token } => AttemptCaller::Citizen(pay_token),
     };
-    Ok(created(
-        attempts::create(&state, caller, id, &key, &hash, request).await?,
-    ))
+    let render = |attempt: &AttemptRow| json_value(&AttemptView::render(&state, attempt)?);
+    let result = attempts::create(&state, caller, id, &key, &hash, request, render).await?;
+    created_as(result, |attempt| AttemptView::render(&state, attempt))
 }
 
-#[utoipa::path(get, path = "/v1/payment-intents/{id}/attempts", tag = "payments", security(("bearer" = [])), responses((status = 200, body = Vec<AttemptView>)))]
+#[utoipa::path(get, path = "/v1/payment-intents/{id}/attempts", tag = "payments", params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<AttemptView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_attempts(
     State(state): State<AppState>,
     principal: Principal,
     AppPath(id): AppPath<Uuid>,
-) -> Result<Json<Vec<AttemptView>>, ApiError> {
-    Ok(Json(
-        attempts::list_for_intent(&state, &principal, id).await?,
-    ))
+    AppQuery(query): AppQuery<ListQuery>,
+) -> Result<Json<Page<AttemptView>>, ApiError> {
+    let page =
+        attempts::list_for_intent(&state, &principal, id, query.limit, query.cursor.as_deref())
+            .await?;
+    Ok(Json(Page {
+        data: page
+            .data
+            .iter()
+            .map(|attempt| AttemptView::render(&state, attempt))
+            .collect::<Result<_, _>>()?,
+        next_cursor: page.next_cursor,
+    }))
 }

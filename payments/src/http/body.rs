@@ -171,3 +171,22 @@ pub fn created<T: Serialize>(result: Created<T>) -> Response {
         }
     }
 }
+
+/// Renders a created record as its view (201), or replays the stored response: [`created`]
+/// for the use cases that return records rather than views.
+pub fn created_as<T, V: Serialize>(
+    result: Created<T>,
+    render: impl FnOnce(&T) -> Result<V, crate::app::error::AppError>,
+) -> Result<Response, ApiError> {
+    Ok(created(match result {
+        Created::New(record) => Created::New(render(&record)?),
+        Created::Replayed { status, body } => Created::Replayed { status, body },
+    }))
+}
+
+/// The JSON value of a view, as an idempotency key stores it.
+pub fn json_value<V: Serialize>(
+    view: &V,
+) -> Result<serde_json::Value, crate::app::error::AppError> {
+    serde_json::to_value(view).map_err(crate::app::error::AppError::internal)
+}

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod intents;
 pub mod ledger;
+pub mod money;
 pub mod openapi;
 pub mod ops;
 pub mod pages;

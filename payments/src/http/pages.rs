@@ -1,7 +1,7 @@
 //! The citizen's payment page: Khmer first, English with `?lang=en`. A fuller page comes with
 //! the web UIs; this one shows what is owed and its state, with no script.
 
-use crate::app::public::PublicPaymentView;
+use super::public::PublicPaymentView;
 use crate::app::states::IntentStatus;
 
 fn escape(text: &str) -> String {
@@ -19,27 +19,31 @@ fn escape(text: &str) -> String {
     out
 }
 
-pub fn pay_page(view: &PublicPaymentView, english: bool) -> String {
-    let (lang, title, case_label, total_label, status_label, receipt_label) = if english {
-        (
+/// The page's words in its language: (lang, title, case, total, status, receipt).
+fn labels(english: bool) -> [&'static str; 6] {
+    if english {
+        [
             "en",
             "Service fee payment",
             "Service registration code",
             "Total",
             "Status",
             "Receipt",
-        )
+        ]
     } else {
-        (
+        [
             "km",
             "ការបង់កម្រៃសេវា",
             "លេខកូដចុះបញ្ជីសេវា",
             "តម្លៃសរុប",
             "ស្ថានភាព",
             "បង្កាន់ដៃ",
-        )
-    };
-    let status = match (view.status, english) {
+        ]
+    }
+}
+
+fn status_text(status: IntentStatus, english: bool) -> &'static str {
+    match (status, english) {
         (IntentStatus::Paid, false) => "បានបង់ប្រាក់",
         (IntentStatus::AwaitingPayment, false) => "រង់ចាំការបង់ប្រាក់",
         (IntentStatus::Cancelled, false) => "បានលុបចោល",
@@ -48,7 +52,12 @@ pub fn pay_page(view: &PublicPaymentView, english: bool) -> String {
         (IntentStatus::AwaitingPayment, true) => "Awaiting payment",
         (IntentStatus::Cancelled, true) => "Cancelled",
         (IntentStatus::Expired, true) => "Expired",
-    };
+    }
+}
+
+pub fn pay_page(view: &PublicPaymentView, english: bool) -> String {
+    let [lang, title, case_label, total_label, status_label, receipt_label] = labels(english);
+    let status = status_text(view.status, english);
     let office = if english {
         &view.office_name_en
     } else {

@@ -5,11 +5,18 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::attempts::AttemptView;
 use super::error::{ApiError, Problem};
 use super::extract::{AppPath, AppQuery};
-use crate::app::public::{self, PublicPaymentView};
+use super::money::MoneyView;
+use crate::app::error::AppError;
+use crate::app::public::{self, PublicPayment};
+use crate::app::quotes::QuoteLine;
+use crate::app::states::IntentStatus;
 use crate::state::AppState;
 
 /// The routes of this module (merged into the main router).
@@ -21,12 +28,52 @@ pub fn routes() -> Router<AppState> {
         .route("/pay/{token}", get(get_pay_page))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicPaymentView {
+    pub status: IntentStatus,
+    pub total: MoneyView,
+    pub case_reference: String,
+    pub office_code: String,
+    pub office_name_km: String,
+    pub office_name_en: String,
+    pub lines: Vec<QuoteLine>,
+    pub attempts: Vec<AttemptView>,
+    pub receipt_number: Option<String>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl PublicPaymentView {
+    /// What the citizen sees of their payment.
+    pub fn render(state: &AppState, payment: PublicPayment) -> Result<PublicPaymentView, AppError> {
+        let intent = payment.intent;
+        Ok(PublicPaymentView {
+            status: intent.status,
+            total: MoneyView::from_row(intent.total_minor, &intent.currency)?,
+            case_reference: intent.case_reference,
+            office_code: intent.office_code,
+            office_name_km: payment.office_name_km,
+            office_name_en: payment.office_name_en,
+            lines: intent.lines.0,
+            attempts: payment
+                .attempts
+                .iter()
+                .map(|attempt| AttemptView::render(state, attempt))
+                .collect::<Result<_, _>>()?,
+            receipt_number: intent.receipt_number,
+            expires_at: intent.expires_at,
+            paid_at: intent.paid_at,
+        })
+    }
+}
+
 #[utoipa::path(get, path = "/v1/public/payments/{token}", tag = "citizens", responses((status = 200, body = PublicPaymentView), (status = 404, body = Problem)))]
 pub async fn get_public_payment(
     State(state): State<AppState>,
     AppPath(token): AppPath<String>,
 ) -> Result<Json<PublicPaymentView>, ApiError> {
-    Ok(Json(public::by_token(&state, &token).await?))
+    let payment = public::by_token(&state, &token).await?;
+    Ok(Json(PublicPaymentView::render(&state, payment)?))
 }
 
 #[utoipa::path(get, path = "/v1/public/attempts/{id}/qr.svg", tag = "citizens",
@@ -78,7 +125,7 @@ pub async fn get_pay_page(
     AppPath(token): AppPath<String>,
     AppQuery(query): AppQuery<LangQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let view = public::by_token(&state, &token).await?;
+    let view = PublicPaymentView::render(&state, public::by_token(&state, &token).await?)?;
     Ok(Html(super::pages::pay_page(
         &view,
         query.lang.as_deref() == Some("en"),

@@ -17,7 +17,9 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::app::error::AppError;
-use crate::app::khqr::{self, DueAttempt};
+use crate::app::khqr;
+use crate::db;
+use crate::db::khqr::DueAttempt;
 use crate::state::AppState;
 
 /// At most this many attempts per round: one bulk call to Bakong (its list limit is 50).
@@ -36,8 +38,6 @@ pub enum PollError {
     Bank(#[from] AdapterError),
     #[error("{0}")]
     Service(#[from] AppError),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
 }
 
 pub async fn run(state: AppState, client: Arc<BakongClient>, mut shutdown: watch::Receiver<bool>) {
@@ -84,24 +84,9 @@ pub async fn run(state: AppState, client: Arc<BakongClient>, mut shutdown: watch
 
 /// One round: lease due attempts, ask Bakong, record what it says. Returns how many attempts
 /// were checked.
+#[tracing::instrument(skip_all)]
 pub async fn poll_once(state: &AppState, client: &BakongClient) -> Result<usize, PollError> {
-    // language=PostgreSQL
-    let due: Vec<DueAttempt> = sqlx::query_as(
-        "update payment_attempts a
-         set poll_leased_until = now() + $2::int * interval '1 second', check_count = a.check_count + 1, last_checked_at = now()
-         where a.id in (
-             select id from payment_attempts
-             where poll_state = 'active' and next_check_at <= now()
-               and (poll_leased_until is null or poll_leased_until < now())
-             order by next_check_at
-             limit $1
-             for update skip locked)
-         returning a.id, a.office_code, a.provider_reference, a.khqr_md5, a.expires_at, a.check_count",
-    )
-    .bind(BATCH)
-    .bind(LEASE_SECONDS)
-    .fetch_all(&state.pool)
-    .await?;
+    let due = db::khqr::lease_due(&state.pool, BATCH, LEASE_SECONDS).await?;
     if due.is_empty() {
         return Ok(0);
     }
@@ -132,7 +117,7 @@ pub async fn poll_once(state: &AppState, client: &BakongClient) -> Result<usize,
         };
         if let Err(error) = outcome {
             metrics::counter!("owso_khqr_attempt_failures_total").increment(1);
-            tracing::warn!(attempt.id = %attempt.id, error = %error, "recording a KHQR check failed; the attempt is checked again next round");
+            tracing::warn!(payment_attempt.id = %attempt.id, error = %error, "recording a KHQR check failed; the attempt is checked again next round");
             failed.push(attempt.id);
         }
     }
@@ -145,13 +130,7 @@ pub async fn poll_once(state: &AppState, client: &BakongClient) -> Result<usize,
 /// Hands leases back. Attempts are locked in id order and alone (never with their intent), so
 /// this cannot deadlock with a settlement, which locks an intent before its attempts.
 async fn release(state: &AppState, ids: &[uuid::Uuid]) -> Result<(), PollError> {
-    sqlx::query(
-        "update payment_attempts set poll_leased_until = null
-         where id in (select id from payment_attempts where id = any($1) order by id for update)",
-    )
-    .bind(ids)
-    .execute(&state.pool)
-    .await?;
+    db::khqr::release(&state.pool, ids).await?;
     Ok(())
 }
 
@@ -240,13 +219,8 @@ async fn settle(
     // payment settles nothing twice.
     let outcome = state.settlements.settle(report).await?;
     // The attempt alone, after its settlement committed: no lock held across the two.
-    sqlx::query(
-        "update payment_attempts set poll_state = 'done', poll_leased_until = null where id = $1",
-    )
-    .bind(attempt.id)
-    .execute(&state.pool)
-    .await?;
-    tracing::info!(attempt.id = %attempt.id, outcome = %outcome.verdict(), "Bakong reported a KHQR payment");
+    db::khqr::finish_polling(&state.pool, attempt.id, false).await?;
+    tracing::info!(payment_attempt.id = %attempt.id, outcome = %outcome.verdict(), "Bakong reported a KHQR payment");
     Ok(())
 }
 
@@ -255,14 +229,7 @@ async fn reschedule(state: &AppState, attempt: &DueAttempt) -> Result<(), PollEr
         .unwrap_or_else(|_| chrono::Duration::minutes(5));
     if Utc::now() > attempt.expires_at + grace {
         // This was the final check, made after the QR expired: nothing came, so it is expired.
-        sqlx::query(
-            "update payment_attempts set poll_state = 'done', poll_leased_until = null,
-                 status = case when status = 'pending' then 'expired' else status end, updated_at = now()
-             where id = $1",
-        )
-        .bind(attempt.id)
-        .execute(&state.pool)
-        .await?;
+        db::khqr::finish_polling(&state.pool, attempt.id, true).await?;
         return Ok(());
     }
     let step = usize::try_from(attempt.check_count.saturating_sub(1)).unwrap_or(0);
@@ -270,17 +237,7 @@ async fn reschedule(state: &AppState, attempt: &DueAttempt) -> Result<(), PollEr
     let delay = state.config.khqr_poll_interval.saturating_mul(multiple);
     let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
     // Never schedule past the final check: expiry plus grace.
-    sqlx::query(
-        "update payment_attempts
-         set next_check_at = least(now() + $2::bigint * interval '1 millisecond', expires_at + $3::bigint * interval '1 second'),
-             poll_leased_until = null
-         where id = $1",
-    )
-    .bind(attempt.id)
-    .bind(delay_ms)
-    .bind(grace.num_seconds())
-    .execute(&state.pool)
-    .await?;
+    db::khqr::schedule_poll(&state.pool, attempt.id, delay_ms, grace.num_seconds()).await?;
     Ok(())
 }
 
@@ -291,14 +248,6 @@ async fn ask_again(state: &AppState, attempt: &DueAttempt) -> Result<(), PollErr
     let multiple = BACKOFF_STEPS.last().copied().unwrap_or(30);
     let delay = state.config.khqr_poll_interval.saturating_mul(multiple);
     let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-    sqlx::query(
-        "update payment_attempts
-         set next_check_at = now() + $2::bigint * interval '1 millisecond', poll_leased_until = null
-         where id = $1",
-    )
-    .bind(attempt.id)
-    .bind(delay_ms)
-    .execute(&state.pool)
-    .await?;
+    db::khqr::schedule_poll_unbounded(&state.pool, attempt.id, delay_ms).await?;
     Ok(())
 }

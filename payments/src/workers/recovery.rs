@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::app::error::AppError;
-use crate::app::{callbacks, idempotency};
+use crate::app::{callbacks, idempotency, inbox};
 use crate::state::AppState;
 use bank_adapters::sandbox::SIGNATURE_HEADER;
 
@@ -55,33 +55,22 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 
 /// One round: leases the sandbox callbacks left `received` for longer than
 /// `inbox_retry_after` and processes each. Returns how many were leased.
+#[tracing::instrument(skip_all)]
 pub async fn retry_inbox_once(state: &AppState) -> Result<usize, AppError> {
     let after_ms = i64::try_from(state.config.inbox_retry_after.as_millis()).unwrap_or(i64::MAX);
-    // language=PostgreSQL
-    let leased: Vec<(i64, Value, Vec<u8>)> = sqlx::query_as(
-        "update inbox_messages m set retry_leased_until = now() + $3::bigint * interval '1 second'
-         where m.id in (
-             select id from inbox_messages
-             where status = 'received' and provider = 'sandbox'
-               and received_at < now() - $1::bigint * interval '1 millisecond'
-               and (retry_leased_until is null or retry_leased_until < now())
-             order by received_at
-             limit $2
-             for update skip locked)
-         returning m.id, m.headers, m.body",
-    )
-    .bind(after_ms)
-    .bind(BATCH)
-    .bind(LEASE_SECONDS)
-    .fetch_all(&state.pool)
-    .await?;
-    for (id, headers, body) in &leased {
-        let signature = headers.get(SIGNATURE_HEADER).and_then(Value::as_str);
+    let leased = inbox::lease_unprocessed(&state.pool, after_ms, BATCH, LEASE_SECONDS).await?;
+    for message in &leased {
+        let signature = message
+            .headers
+            .get(SIGNATURE_HEADER)
+            .and_then(Value::as_str);
         metrics::counter!("owso_inbox_retried_total").increment(1);
         // process_sandbox marks the message whatever the outcome (a bad signature, a malformed
         // body, a failed settlement), so it is not leased again.
-        if let Err(error) = callbacks::process_sandbox(state, *id, signature, body).await {
-            tracing::warn!(inbox.id = id, error = %error, "an unprocessed inbox message did not settle");
+        if let Err(error) =
+            callbacks::process_sandbox(state, message.id, signature, &message.body).await
+        {
+            tracing::warn!(inbox.id = message.id, error = %error, "an unprocessed inbox message did not settle");
         }
     }
     Ok(leased.len())

@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use bank_adapters::error::AdapterError;
 use bank_adapters::sandbox::{PaymentStatusResponse, SandboxClient, SandboxPaymentStatus};
-use chrono::{DateTime, Utc};
-use sqlx::FromRow;
+use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -25,6 +24,8 @@ use crate::app::error::AppError;
 use crate::app::inbox;
 use crate::app::settlement::{Report, Settlement};
 use crate::app::states::{AttemptStatus, Channel};
+use crate::db;
+use crate::db::attempts::DueCheck;
 use crate::state::AppState;
 
 /// Attempts leased per round; their checks go to the bank at once.
@@ -34,15 +35,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// An attempt the bank could not be asked about is given up this long after its final check
 /// was due (logged): by then an operator has the bank's own statement to reconcile.
 const GIVE_UP_AFTER_FINAL: chrono::Duration = chrono::Duration::hours(24);
-
-#[derive(Debug, FromRow)]
-pub struct DueCheck {
-    pub id: Uuid,
-    pub provider_reference: String,
-    pub status: AttemptStatus,
-    pub expires_at: DateTime<Utc>,
-    pub status_checks: i32,
-}
 
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     loop {
@@ -67,6 +59,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 
 /// One round: lease due attempts, ask the bank about each, record what it says. Returns how
 /// many attempts were leased.
+#[tracing::instrument(skip_all)]
 pub async fn check_once(state: &AppState) -> Result<usize, AppError> {
     // The lease outlasts a bank call that times out and the recording after it.
     let lease_ms = i64::try_from(
@@ -78,24 +71,7 @@ pub async fn check_once(state: &AppState) -> Result<usize, AppError> {
             .as_millis(),
     )
     .unwrap_or(i64::MAX);
-    // language=PostgreSQL
-    let due: Vec<DueCheck> = sqlx::query_as(
-        "update payment_attempts a
-         set status_leased_until = now() + $2::bigint * interval '1 millisecond',
-             status_checks = a.status_checks + 1
-         where a.id in (
-             select id from payment_attempts
-             where status_check_at <= now()
-               and (status_leased_until is null or status_leased_until < now())
-             order by status_check_at
-             limit $1
-             for update skip locked)
-         returning a.id, a.provider_reference, a.status, a.expires_at, a.status_checks",
-    )
-    .bind(BATCH)
-    .bind(lease_ms)
-    .fetch_all(&state.pool)
-    .await?;
+    let due = db::attempts::lease_status_checks(&state.pool, BATCH, lease_ms).await?;
     if due.is_empty() {
         return Ok(0);
     }
@@ -127,13 +103,13 @@ pub async fn check_once(state: &AppState) -> Result<usize, AppError> {
                 reschedule(state, &attempt, true).await
             }
             Err(error) => {
-                tracing::warn!(attempt.id = %attempt.id, error = %error, "could not ask the sandbox bank about an attempt");
+                tracing::warn!(payment_attempt.id = %attempt.id, error = %error, "could not ask the sandbox bank about an attempt");
                 reschedule(state, &attempt, false).await
             }
         };
         if let Err(error) = result {
             // The lease runs out and a later round asks again.
-            tracing::warn!(attempt.id = %attempt.id, error = %error, "could not record the sandbox bank's answer");
+            tracing::warn!(payment_attempt.id = %attempt.id, error = %error, "could not record the sandbox bank's answer");
         }
     }
     Ok(count)
@@ -147,7 +123,7 @@ async fn settle(
     answer: &PaymentStatusResponse,
 ) -> Result<(), AppError> {
     let Some(paid) = answer.paid_report() else {
-        tracing::warn!(attempt.id = %attempt.id, "the sandbox bank reports a payment without a transaction id; asking again later");
+        tracing::warn!(payment_attempt.id = %attempt.id, "the sandbox bank reports a payment without a transaction id; asking again later");
         return reschedule(state, attempt, false).await;
     };
     let body = serde_json::to_vec(answer).map_err(AppError::internal)?;
@@ -168,7 +144,7 @@ async fn settle(
     metrics::counter!("owso_sandbox_status_found_total", "outcome" => outcome.inbox_status().as_str())
         .increment(1);
     if let Settlement::Paid { .. } = &outcome {
-        tracing::info!(attempt.id = %attempt.id, "the sandbox bank reported a payment no callback had settled");
+        tracing::info!(payment_attempt.id = %attempt.id, "the sandbox bank reported a payment no callback had settled");
     }
     Ok(())
 }
@@ -183,7 +159,7 @@ async fn reschedule(state: &AppState, attempt: &DueCheck, answered: bool) -> Res
     let now = Utc::now();
     if (answered && now >= final_check) || now > final_check + GIVE_UP_AFTER_FINAL {
         if !answered {
-            tracing::warn!(attempt.id = %attempt.id, "the sandbox bank could not be asked about an attempt; giving up");
+            tracing::warn!(payment_attempt.id = %attempt.id, "the sandbox bank could not be asked about an attempt; giving up");
         }
         return finish(&state.pool, attempt.id, true).await;
     }
@@ -196,22 +172,14 @@ async fn reschedule(state: &AppState, attempt: &DueCheck, answered: bool) -> Res
         .saturating_mul(1 << doublings)
         .min(MAX_BACKOFF);
     let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-    // language=PostgreSQL
-    sqlx::query(
-        "update payment_attempts
-         set status_check_at = case when $4 then now() + $2::bigint * interval '1 millisecond'
-                                    else least(now() + $2::bigint * interval '1 millisecond',
-                                               greatest(now(), $3)) end,
-             status_leased_until = null
-         where id = $1",
+    db::attempts::schedule_status_check(
+        &state.pool,
+        attempt.id,
+        delay_ms,
+        final_check,
+        now >= final_check,
     )
-    .bind(attempt.id)
-    .bind(delay_ms)
-    .bind(final_check)
-    .bind(now >= final_check)
-    .execute(&state.pool)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// No more checks; `expire` also expires an attempt the bank never saw paid.
@@ -220,17 +188,5 @@ async fn finish<'c>(
     attempt_id: Uuid,
     expire: bool,
 ) -> Result<(), AppError> {
-    // language=PostgreSQL
-    sqlx::query(
-        "update payment_attempts
-         set status_check_at = null, status_leased_until = null,
-             status = case when $2 and status = 'pending' then 'expired' else status end,
-             updated_at = case when $2 and status = 'pending' then now() else updated_at end
-         where id = $1",
-    )
-    .bind(attempt_id)
-    .bind(expire)
-    .execute(executor)
-    .await?;
-    Ok(())
+    db::attempts::finish_status_checks(executor, attempt_id, expire).await
 }

@@ -409,3 +409,66 @@ async fn lists_page_with_an_opaque_cursor(pool: PgPool) {
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn attempts_of_an_intent_page_with_limit_and_cursor(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let intent = app.intent("0320000555").await;
+    let id = intent["id"].as_str().unwrap();
+    let mut made = Vec::new();
+    for n in 0..3 {
+        let attempt = app
+            .post(
+                &format!("/v1/payment-intents/{id}/attempts"),
+                Some(app.key("workflow")),
+                Some(&format!("page-{n}")),
+                &json!({"channel": "sandbox"}),
+            )
+            .await;
+        assert_eq!(attempt.status, StatusCode::CREATED, "{}", attempt.body);
+        made.push(attempt.body["id"].as_str().unwrap().to_owned());
+    }
+    let whole = app
+        .get(
+            &format!("/v1/payment-intents/{id}/attempts"),
+            Some(app.key("auditor")),
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::OK, "{}", whole.body);
+    assert_eq!(whole.body["data"].as_array().unwrap().len(), 3);
+    assert!(whole.body["next_cursor"].is_null());
+    // Two at a time, oldest first, each once.
+    let mut seen = Vec::new();
+    let mut path = format!("/v1/payment-intents/{id}/attempts?limit=2");
+    let mut pages = 0;
+    loop {
+        let page = app.get(&path, Some(app.key("workflow"))).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let data = page.body["data"].as_array().unwrap();
+        assert!(data.len() <= 2);
+        seen.extend(data.iter().map(|a| a["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => {
+                path = format!("/v1/payment-intents/{id}/attempts?limit=2&cursor={cursor}")
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(seen, made, "oldest first, each once");
+    for (bad, parameter) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("cursor=not-ours", "cursor"),
+    ] {
+        let reply = app
+            .get(
+                &format!("/v1/payment-intents/{id}/attempts?{bad}"),
+                Some(app.key("workflow")),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(reply.body["parameter"], parameter, "{bad}");
+    }
+}

@@ -196,8 +196,11 @@ async fn a_bank_clock_in_2019_does_not_number_the_receipt(pool: PgPool) {
             Some(app.key("workflow")),
         )
         .await;
-    assert_eq!(attempts.body[0]["bank_paid_at"], "2019-03-01T08:00:00Z");
-    assert_eq!(attempts.body[0]["paid_at"], intent["paid_at"]);
+    assert_eq!(
+        attempts.body["data"][0]["bank_paid_at"],
+        "2019-03-01T08:00:00Z"
+    );
+    assert_eq!(attempts.body["data"][0]["paid_at"], intent["paid_at"]);
     let event: Value =
         sqlx::query_scalar("select payload from outbox_events where event_type = 'payment.paid'")
             .fetch_one(&app.pool)
