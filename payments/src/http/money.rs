@@ -1,41 +1,4 @@
-//! Money as it crosses the API: `{"amount": "600000", "currency": "KHR"}`.
+//! Money as it crosses the API: `{"amount": "600000", "currency": "KHR"}`. The shape is defined
+//! in app::money because stored quote lines and event payloads carry it too.
 
-use ledger::{Currency, Money};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-use crate::app::error::AppError;
-
-/// An amount as a decimal string with exactly the currency's scale (KHR 0, USD 2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct MoneyView {
-    #[schema(example = "600000", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
-    pub amount: String,
-    #[schema(example = "KHR")]
-    pub currency: String,
-}
-
-impl From<Money> for MoneyView {
-    fn from(money: Money) -> MoneyView {
-        MoneyView {
-            amount: money.format_amount(),
-            currency: money.currency().code().to_owned(),
-        }
-    }
-}
-
-impl MoneyView {
-    /// Parses a client-supplied amount strictly (422 naming `field` on failure).
-    pub fn parse(&self, field: &str) -> Result<Money, AppError> {
-        let currency: Currency = self.currency.parse().map_err(|_| {
-            AppError::validation(field, format!("{field}.currency must be KHR or USD"))
-        })?;
-        Money::parse(&self.amount, currency)
-            .map_err(|error| AppError::validation(field, format!("{field}.amount: {error}")))
-    }
-
-    /// The view of a stored `(amount_minor, currency)` pair.
-    pub fn from_row(amount_minor: i64, currency: &str) -> Result<MoneyView, AppError> {
-        Ok(crate::app::money::from_row(amount_minor, currency)?.into())
-    }
-}
+pub use crate::app::money::MoneyView;
