@@ -1,4 +1,9 @@
-//! Connecting, migrating, readiness.
+//! Connecting, migrating, readiness; the store modules, one per noun.
+
+pub mod outbox;
+pub mod receipts;
+pub mod settlement;
+pub mod webhooks;
 
 use std::time::Duration;
 
