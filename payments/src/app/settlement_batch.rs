@@ -24,13 +24,14 @@ use sqlx::{PgConnection, PgPool};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::attempts::{AttemptRow, ATTEMPT_COLUMNS};
+use super::attempts::AttemptRow;
 use super::inbox;
-use super::intents::{IntentRow, INTENT_COLUMNS};
+use super::intents::IntentRow;
 use super::receipts::{self, Numbering};
 use super::settlement::{self, PaidWrite, Report, Settlement};
 use super::states::InboxStatus;
 use crate::app::error::AppError;
+use crate::db::settlement as store;
 
 /// Most callbacks settled in one transaction.
 const MAX_GROUP: usize = 128;
@@ -169,87 +170,115 @@ async fn settle_alone(pool: &PgPool, report: &Report) -> Result<Settlement, AppE
 }
 
 /// The whole group in one transaction; outcomes in the order of `reports`.
+#[tracing::instrument(skip_all, fields(callbacks = reports.len()))]
 async fn settle_group(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Settlement>, AppError> {
     let mut tx = pool.begin().await?;
     let claimed = claim(&mut tx, reports).await?;
-    let channels: Vec<&str> = claimed
-        .iter()
-        .map(|(_, report)| report.channel.as_str())
-        .collect();
-    let references: Vec<&str> = claimed
-        .iter()
-        .map(|(_, report)| report.provider_reference.as_str())
-        .collect();
-    // Lock order as everywhere (settlement::record_claimed): intents before their attempts,
-    // each set in id order, so a group cannot deadlock with a cancel, the expiry sweep or
-    // another group. The attempts are first read without a lock, only to learn their intents.
-    // Found by (channel, reference): a channel settles only its own attempts; a report naming
-    // another channel's attempt finds nothing here and is parked as unusual below.
-    let intent_ids: Vec<Uuid> = sqlx::query_scalar(
-        "select distinct a.payment_intent_id from payment_attempts a
-         join unnest($1::text[], $2::text[]) as r (channel, provider_reference)
-           on a.channel = r.channel and a.provider_reference = r.provider_reference",
-    )
-    .bind(&channels)
-    .bind(&references)
-    .fetch_all(&mut *tx)
-    .await?;
-    let intents: Vec<IntentRow> = sqlx::query_as(&format!(
-        "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id
-         where i.id = any($1) order by i.id for update of i"
-    ))
-    .bind(&intent_ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    let attempts: Vec<AttemptRow> = sqlx::query_as(&format!(
-        "select {ATTEMPT_COLUMNS} from payment_attempts a
-         where (a.channel, a.provider_reference) in (select * from unnest($1::text[], $2::text[]))
-         order by a.id for update"
-    ))
-    .bind(&channels)
-    .bind(&references)
-    .fetch_all(&mut *tx)
-    .await?;
-    let attempts: HashMap<&str, &AttemptRow> = attempts
-        .iter()
-        .map(|a| (a.provider_reference.as_str(), a))
-        .collect();
-    let intents: HashMap<Uuid, &IntentRow> = intents.iter().map(|i| (i.id, i)).collect();
-
+    let locked = Locked::take(&mut tx, &claimed).await?;
+    let (plain, unusual) = locked.sort(&claimed);
     let mut outcomes: Vec<Option<Settlement>> = vec![None; reports.len()];
-    let mut plain = Vec::new();
-    let mut unusual = Vec::new();
-    let mut intents_paid: HashSet<Uuid> = HashSet::new();
-    for (index, report) in &claimed {
-        let pair = attempts
-            .get(report.provider_reference.as_str())
-            .filter(|attempt| attempt.channel == report.channel)
-            .and_then(|attempt| {
-                intents
-                    .get(&attempt.payment_intent_id)
-                    .map(|intent| (*attempt, *intent))
-            });
-        match pair {
-            Some((attempt, intent))
-                if settlement::unexpected(report, attempt, intent).is_none()
-                    && intents_paid.insert(intent.id) =>
-            {
-                plain.push((*index, *report, attempt, intent));
-            }
-            _ => unusual.push((*index, *report)),
-        }
+    let unnumbered = settle_plain(&mut tx, &plain, &mut outcomes).await?;
+    // The rest one by one, after the usual ones, so a second payment of an intent paid in
+    // this group sees it paid.
+    let staged_offices = settle_unusual(&mut tx, unusual, &mut outcomes).await?;
+    let outcomes: Vec<Settlement> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or(Settlement::Duplicate))
+        .collect();
+    let marks: Vec<(&Report, &Settlement)> = reports.iter().copied().zip(&outcomes).collect();
+    mark(&mut tx, &marks).await?;
+    number_group(&mut tx, &staged_offices, &unnumbered).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// The intents and attempts a group's reports name, locked.
+struct Locked {
+    intents: Vec<IntentRow>,
+    attempts: Vec<AttemptRow>,
+}
+
+/// A report that pays its attempt exactly: its index in the group, with its attempt and intent.
+type Plain<'a> = (usize, &'a Report, &'a AttemptRow, &'a IntentRow);
+
+impl Locked {
+    /// Lock order as everywhere (settlement::record_claimed): intents before their attempts,
+    /// each set in id order, so a group cannot deadlock with a cancel, the expiry sweep or
+    /// another group. The attempts are first read without a lock, only to learn their intents.
+    /// Found by (channel, reference): a channel settles only its own attempts; a report naming
+    /// another channel's attempt finds nothing here and is settled as unusual.
+    async fn take(
+        conn: &mut PgConnection,
+        claimed: &[(usize, &Report)],
+    ) -> Result<Locked, AppError> {
+        let channels: Vec<&str> = claimed
+            .iter()
+            .map(|(_, report)| report.channel.as_str())
+            .collect();
+        let references: Vec<&str> = claimed
+            .iter()
+            .map(|(_, report)| report.provider_reference.as_str())
+            .collect();
+        let intent_ids = store::group_intent_ids(&mut *conn, &channels, &references).await?;
+        let intents = store::lock_intents(&mut *conn, &intent_ids).await?;
+        let attempts = store::lock_group_attempts(&mut *conn, &channels, &references).await?;
+        Ok(Locked { intents, attempts })
     }
 
-    // The usual case, set-based: every entry in three statements, every state write in one.
+    /// Splits the claimed reports into the plain ones (each pays its attempt exactly, one per
+    /// intent) and the unusual rest.
+    fn sort<'a>(
+        &'a self,
+        claimed: &[(usize, &'a Report)],
+    ) -> (Vec<Plain<'a>>, Vec<(usize, &'a Report)>) {
+        let attempts: HashMap<&str, &AttemptRow> = self
+            .attempts
+            .iter()
+            .map(|a| (a.provider_reference.as_str(), a))
+            .collect();
+        let intents: HashMap<Uuid, &IntentRow> = self.intents.iter().map(|i| (i.id, i)).collect();
+        let mut plain = Vec::new();
+        let mut unusual = Vec::new();
+        let mut intents_paid: HashSet<Uuid> = HashSet::new();
+        for &(index, report) in claimed {
+            let pair = attempts
+                .get(report.provider_reference.as_str())
+                .filter(|attempt| attempt.channel == report.channel)
+                .and_then(|attempt| {
+                    intents
+                        .get(&attempt.payment_intent_id)
+                        .map(|intent| (*attempt, *intent))
+                });
+            match pair {
+                Some((attempt, intent))
+                    if settlement::unexpected(report, attempt, intent).is_none()
+                        && intents_paid.insert(intent.id) =>
+                {
+                    plain.push((index, report, attempt, intent));
+                }
+                _ => unusual.push((index, report)),
+            }
+        }
+        (plain, unusual)
+    }
+}
+
+/// The usual case, set-based: every entry in three statements, every state write in one.
+/// Not staged: returns the payments to number, by office, in this transaction.
+async fn settle_plain<'a>(
+    conn: &mut PgConnection,
+    plain: &[Plain<'a>],
+    outcomes: &mut [Option<Settlement>],
+) -> Result<BTreeMap<&'a str, Vec<receipts::Unnumbered>>, AppError> {
     let mut built = Vec::with_capacity(plain.len());
-    for (_, report, attempt, intent) in &plain {
+    for (_, report, attempt, intent) in plain {
         built.push(settlement::payment_entry(report, intent, attempt)?);
     }
     let entries: Vec<&ledger::BalancedEntry> = built.iter().map(|(entry, _, _)| entry).collect();
     let posted = if entries.is_empty() {
         Vec::new()
     } else {
-        ledger::store::post_batch(&mut tx, &entries).await?
+        ledger::store::post_batch(&mut *conn, &entries).await?
     };
     let writes: Vec<PaidWrite<'_>> = plain
         .iter()
@@ -267,11 +296,23 @@ async fn settle_group(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Settleme
         )
         .collect();
     if !writes.is_empty() {
-        // Not staged: numbered below, in this transaction.
-        settlement::write_paid(&mut tx, &writes, false).await?;
+        settlement::write_paid(conn, &writes, false).await?;
     }
-    let mut unnumbered: BTreeMap<&str, Vec<receipts::Unnumbered>> = BTreeMap::new();
-    for write in &writes {
+    for (index, _, _, intent) in plain {
+        if let Some(slot) = outcomes.get_mut(*index) {
+            *slot = Some(Settlement::Paid {
+                payment_intent_id: intent.id,
+                office_code: intent.office_code.clone(),
+            });
+        }
+    }
+    Ok(unnumbered(&writes))
+}
+
+/// The payments a group wrote paid, by office, as they are numbered.
+fn unnumbered<'a>(writes: &[PaidWrite<'a>]) -> BTreeMap<&'a str, Vec<receipts::Unnumbered>> {
+    let mut unnumbered: BTreeMap<&'a str, Vec<receipts::Unnumbered>> = BTreeMap::new();
+    for write in writes {
         unnumbered
             .entry(write.intent.office_code.as_str())
             .or_default()
@@ -285,20 +326,20 @@ async fn settle_group(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Settleme
                 paid_at: write.paid_at,
             });
     }
-    for (index, _, _, intent) in &plain {
-        if let Some(slot) = outcomes.get_mut(*index) {
-            *slot = Some(Settlement::Paid {
-                payment_intent_id: intent.id,
-                office_code: intent.office_code.clone(),
-            });
-        }
-    }
-    // The rest one by one, after the usual ones, so a second payment of an intent paid in
-    // this group sees it paid. One of them that pays stages its event as a single payment
-    // does; its office's queue is numbered below.
+    unnumbered
+}
+
+/// Settles the unusual reports one by one, as a single report is settled. One of them that
+/// pays stages its event as a single payment does; returns the offices whose queue is to be
+/// numbered.
+async fn settle_unusual(
+    conn: &mut PgConnection,
+    unusual: Vec<(usize, &Report)>,
+    outcomes: &mut [Option<Settlement>],
+) -> Result<BTreeSet<String>, AppError> {
     let mut staged_offices: BTreeSet<String> = BTreeSet::new();
     for (index, report) in unusual {
-        let outcome = settlement::record_claimed(&mut tx, report).await?;
+        let outcome = settlement::record_claimed(&mut *conn, report).await?;
         if let Settlement::Paid { office_code, .. } = &outcome {
             staged_offices.insert(office_code.clone());
         }
@@ -306,23 +347,24 @@ async fn settle_group(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Settleme
             *slot = Some(outcome);
         }
     }
-    let outcomes: Vec<Settlement> = outcomes
-        .into_iter()
-        .map(|outcome| outcome.unwrap_or(Settlement::Duplicate))
-        .collect();
-    let marks: Vec<(&Report, &Settlement)> = reports.iter().copied().zip(&outcomes).collect();
-    mark(&mut tx, &marks).await?;
-    // Numbered last before the commit: the office's counter is held from here to the commit,
-    // once for the whole group, and no numbering transaction follows. Staged rows first, so
-    // their locks come before the counter's, in the order every numbering takes them.
-    for office in &staged_offices {
-        receipts::number_office_in(&mut tx, office).await?;
+    Ok(staged_offices)
+}
+
+/// Numbered last before the commit: the office's counter is held from here to the commit,
+/// once for the whole group, and no numbering transaction follows. Staged rows first, so
+/// their locks come before the counter's, in the order every numbering takes them.
+async fn number_group(
+    conn: &mut PgConnection,
+    staged_offices: &BTreeSet<String>,
+    unnumbered: &BTreeMap<&str, Vec<receipts::Unnumbered>>,
+) -> Result<(), AppError> {
+    for office in staged_offices {
+        receipts::number_office_in(&mut *conn, office).await?;
     }
-    for (office, payments) in &unnumbered {
-        receipts::number_paid_in(&mut tx, office, payments).await?;
+    for (office, payments) in unnumbered {
+        receipts::number_paid_in(&mut *conn, office, payments).await?;
     }
-    tx.commit().await?;
-    Ok(outcomes)
+    Ok(())
 }
 
 /// Claims the group's provider transaction ids ([`settlement::claim`]); returns the reports

@@ -427,7 +427,10 @@ async fn the_attempts_of_a_delivery_come_a_page_at_a_time(pool: PgPool) {
     let intent = app.intent("0320050009").await;
     let cancelled = app
         .post(
-            &format!("/v1/payment-intents/{}/cancel", intent["id"].as_str().unwrap()),
+            &format!(
+                "/v1/payment-intents/{}/cancel",
+                intent["id"].as_str().unwrap()
+            ),
             Some(app.key("workflow")),
             None,
             &json!({}),
@@ -477,7 +480,12 @@ async fn the_attempts_of_a_delivery_come_a_page_at_a_time(pool: PgPool) {
     let too_many = app
         .get(&format!("{path}?limit=501"), Some(app.key("admin")))
         .await;
-    assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", too_many.body);
+    assert_eq!(
+        too_many.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        too_many.body
+    );
     let missing = app
         .get(
             &format!("/v1/webhook-deliveries/{}/attempts", uuid::Uuid::nil()),
