@@ -10,6 +10,7 @@
 
 pub mod checks;
 pub mod entry;
+pub mod group;
 pub mod paid;
 pub mod record;
 pub mod report;
