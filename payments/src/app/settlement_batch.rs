@@ -8,6 +8,8 @@
 //! ledger entry, the state change, the staged event and the inbox verdict of every callback
 //! still commit together, and each callback gets its own [`Settlement`]. The group also hands
 //! out its receipt numbers before it commits, so the office's counter moves once per group.
+//! This module gathers the groups and answers the callers; [`settlement::group`] is the
+//! group's transaction.
 //!
 //! Anything unusual in a group (a payment for an unknown reference, a wrong amount, a second
 //! payment of one intent) is settled one by one inside the same transaction, through the
