@@ -26,9 +26,8 @@ pub async fn insert_events(
     events: &EventColumns<'_>,
     created_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    // Runtime query: a batch of parallel arrays through unnest, one statement for any number.
     // language=PostgreSQL
-    sqlx::query(
+    sqlx::query!(
         "with input as (
              select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::jsonb[], $8::text[])
                  with ordinality as t (id, event_type, office_code, case_reference, payment_intent_id, payload, case_key, position)
@@ -51,15 +50,15 @@ pub async fn insert_events(
              returning 1
          )
          select pg_notify('webhook_deliveries', '') from (select count(*) as n from fanned) f where n > 0",
+        &events.ids as _,
+        &events.types as _,
+        &events.offices as _,
+        &events.cases as _,
+        &events.intents as _,
+        &events.payloads as _,
+        created_at,
+        &events.case_keys as _,
     )
-    .bind(&events.ids)
-    .bind(&events.types)
-    .bind(&events.offices)
-    .bind(&events.cases)
-    .bind(&events.intents)
-    .bind(&events.payloads)
-    .bind(created_at)
-    .bind(&events.case_keys)
     .execute(conn)
     .await?;
     Ok(())

@@ -20,9 +20,8 @@ pub async fn claim(
     transaction_ids: &[&str],
     inbox_ids: &[Option<i64>],
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    // Runtime query: a batch of parallel arrays through unnest, the group's shape.
     // language=PostgreSQL
-    sqlx::query_as(
+    let won = sqlx::query!(
         "insert into provider_transactions (provider, transaction_id, inbox_message_id, outcome)
          select provider, transaction_id, inbox_message_id, 'processing'
          from unnest($1::text[], $2::text[], $3::bigint[]) with ordinality
@@ -30,12 +29,16 @@ pub async fn claim(
          order by position
          on conflict do nothing
          returning provider, transaction_id",
+        providers as _,
+        transaction_ids as _,
+        inbox_ids as _,
     )
-    .bind(providers)
-    .bind(transaction_ids)
-    .bind(inbox_ids)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(won
+        .into_iter()
+        .map(|row| (row.provider, row.transaction_id))
+        .collect())
 }
 
 /// The (attempt id, intent id) of the attempt of `channel` with this reference, unlocked.
@@ -99,15 +102,14 @@ pub async fn group_intent_ids(
     channels: &[&str],
     references: &[&str],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    // Runtime query: a batch of parallel arrays through unnest, the group's shape.
     // language=PostgreSQL
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select distinct a.payment_intent_id from payment_attempts a
          join unnest($1::text[], $2::text[]) as r (channel, provider_reference)
            on a.channel = r.channel and a.provider_reference = r.provider_reference",
+        channels as _,
+        references as _,
     )
-    .bind(channels)
-    .bind(references)
     .fetch_all(conn)
     .await
 }
@@ -182,9 +184,8 @@ pub async fn write_paid(
     paid: &PaidColumns<'_>,
     stage: bool,
 ) -> Result<i64, sqlx::Error> {
-    // Runtime query: a batch of parallel arrays through unnest, the group's shape.
     // language=PostgreSQL
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "with input as materialized (
              select * from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
                                   $6::bigint[], $7::text[], $8::text[], $9::int[], $10::text[],
@@ -228,22 +229,22 @@ pub async fn write_paid(
              returning 1
          )
          -- Every data-modifying WITH runs to completion, read or not.
-         select count(*) from intents",
+         select count(*) as \"count!\" from intents",
+        &paid.intent_ids as _,
+        &paid.attempt_ids as _,
+        &paid.paid_ats as _,
+        &paid.transaction_ids as _,
+        &paid.channels as _,
+        &paid.entry_ids as _,
+        &paid.providers as _,
+        &paid.offices as _,
+        &paid.fiscal_years as _,
+        &paid.cases as _,
+        &paid.totals as _,
+        &paid.currencies as _,
+        stage,
+        &paid.bank_paid_ats as _,
     )
-    .bind(&paid.intent_ids)
-    .bind(&paid.attempt_ids)
-    .bind(&paid.paid_ats)
-    .bind(&paid.transaction_ids)
-    .bind(&paid.channels)
-    .bind(&paid.entry_ids)
-    .bind(&paid.providers)
-    .bind(&paid.offices)
-    .bind(&paid.fiscal_years)
-    .bind(&paid.cases)
-    .bind(&paid.totals)
-    .bind(&paid.currencies)
-    .bind(stage)
-    .bind(&paid.bank_paid_ats)
     .fetch_one(conn)
     .await
 }
