@@ -1,7 +1,6 @@
 //! Webhook deliveries as an admin sees them: the list, each one's attempts, and retries.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::app::auth::{Principal, Role};
@@ -11,21 +10,13 @@ use crate::db::webhooks::deliveries::{self as store, Delivery, DeliveryAttempt, 
 use crate::db::webhooks::{endpoints, notify_dispatchers};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
+/// Which deliveries to list, and the page.
 pub struct DeliveriesQuery {
     pub endpoint_id: Option<Uuid>,
-    #[param(schema_with = delivery_status_schema)]
+    /// `pending`, `succeeded` or `dead`.
     pub status: Option<String>,
-    /// Rows per page, 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
-}
-
-fn delivery_status_schema() -> utoipa::openapi::Object {
-    crate::app::validation::text_enum(&["pending", "succeeded", "dead"])
 }
 
 #[tracing::instrument(skip_all)]

@@ -1,7 +1,5 @@
 //! Webhook endpoints: registered, read, changed and given new secrets by an admin.
 
-use serde::Deserialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::targets::validate_url;
@@ -15,30 +13,11 @@ use crate::db::webhooks::notify_dispatchers;
 use crate::state::AppState;
 use bank_adapters::signing::WebhookSecret;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateEndpointRequest {
-    #[schema(
-        example = "https://workflow.example.gov.kh/owso-pay/events",
-        format = "uri"
-    )]
+/// A new endpoint: where to, which event types (or `*`), and a note.
+pub struct CreateEndpoint {
     pub url: String,
-    /// Event types to receive; `["*"]` for all.
-    #[schema(schema_with = events_schema)]
     pub events: Vec<String>,
     pub description: Option<String>,
-}
-
-/// The OpenAPI schema of `events`: at least one event type (or `*`), no more than there are.
-fn events_schema() -> utoipa::openapi::Array {
-    let names: Vec<&str> = std::iter::once("*")
-        .chain(EventType::ALL.iter().map(|event| event.name()))
-        .collect();
-    utoipa::openapi::schema::ArrayBuilder::new()
-        .items(crate::app::validation::text_enum(&names))
-        .min_items(Some(1))
-        .max_items(Some(names.len()))
-        .build()
 }
 
 /// An endpoint with its new secret, shown once.
@@ -89,7 +68,7 @@ fn seal_secret(state: &AppState, id: Uuid, secret: &WebhookSecret) -> Result<Str
 pub async fn create_endpoint(
     state: &AppState,
     principal: &Principal,
-    request: CreateEndpointRequest,
+    request: CreateEndpoint,
 ) -> Result<CreatedEndpoint, AppError> {
     principal.require(&[Role::Admin])?;
     let url = validate_url(&request.url, state.config.webhook_allow_link_local)?;
@@ -145,40 +124,13 @@ pub async fn get_endpoint(
         .ok_or_else(|| AppError::not_found("webhook endpoint"))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateEndpointRequest {
-    #[schema(format = "uri")]
+/// What an update changes; `None` leaves a field as it is.
+pub struct UpdateEndpoint {
     pub url: Option<String>,
-    #[schema(schema_with = optional_events_schema)]
     pub events: Option<Vec<String>>,
     /// `active` or `disabled`. A disabled endpoint gets no new deliveries; pending ones wait.
-    #[schema(schema_with = endpoint_status_schema)]
     pub status: Option<String>,
     pub description: Option<String>,
-}
-
-/// `events` of an update: as on create, or null (unchanged).
-fn optional_events_schema() -> utoipa::openapi::Schema {
-    utoipa::openapi::Schema::OneOf(
-        utoipa::openapi::schema::OneOfBuilder::new()
-            .item(events_schema())
-            .item(utoipa::openapi::schema::Object::with_type(
-                utoipa::openapi::schema::Type::Null,
-            ))
-            .build(),
-    )
-}
-
-/// `status` of an update: `active`, `disabled`, or null (unchanged).
-fn endpoint_status_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-            utoipa::openapi::schema::Type::String,
-            utoipa::openapi::schema::Type::Null,
-        ]))
-        .enum_values(Some([Some("active"), Some("disabled"), None]))
-        .build()
 }
 
 #[tracing::instrument(skip_all, fields(endpoint.id = %id))]
@@ -186,7 +138,7 @@ pub async fn update_endpoint(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-    request: UpdateEndpointRequest,
+    request: UpdateEndpoint,
 ) -> Result<Endpoint, AppError> {
     principal.require(&[Role::Admin])?;
     let url = request
@@ -224,15 +176,6 @@ pub async fn update_endpoint(
     get_endpoint(state, principal, id).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RotateSecretRequest {
-    /// How long the old secret keeps being signed with, in seconds (default 86400, at most 7 days).
-    #[schema(minimum = 0, maximum = 604800)]
-    #[serde(default, deserialize_with = "crate::app::validation::whole_number")]
-    pub keep_previous_for_s: Option<i64>,
-}
-
 /// Makes a new secret; the old one is still used to sign, beside the new, for a while, so the
 /// workflow system can switch without missing a message.
 #[tracing::instrument(skip_all, fields(endpoint.id = %id))]
@@ -240,10 +183,10 @@ pub async fn rotate_secret(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-    request: RotateSecretRequest,
+    keep_previous_for_s: Option<i64>,
 ) -> Result<CreatedEndpoint, AppError> {
     principal.require(&[Role::Admin])?;
-    let keep_s = request.keep_previous_for_s.unwrap_or(86_400);
+    let keep_s = keep_previous_for_s.unwrap_or(86_400);
     if !(0..=7 * 86_400).contains(&keep_s) {
         return Err(AppError::validation(
             "keep_previous_for_s",

@@ -1,25 +1,24 @@
-//! Webhook endpoints of the workflow system and the deliveries to them: the routes and the
-//! JSON views.
+//! Webhook endpoints of the workflow system and the deliveries to them: the routes; their
+//! requests and views are in [`views`].
+
+mod views;
+
+pub use views::{
+    CreateEndpointRequest, CreatedEndpointView, DeliveriesQuery, DeliveryAttemptView, DeliveryView,
+    EndpointView, RetriedView, RotateSecretRequest, UpdateEndpointRequest,
+};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::app::auth::Principal;
 use crate::app::pagination::{ListQuery, Page};
-use crate::app::webhooks::{
-    self, CreateEndpointRequest, CreatedEndpoint, DeliveriesQuery, RotateSecretRequest,
-    UpdateEndpointRequest,
-};
-use crate::db::webhooks::deliveries::{Delivery, DeliveryAttempt};
-use crate::db::webhooks::endpoints::Endpoint;
+use crate::app::webhooks;
 use crate::state::AppState;
 
 /// The routes of this module (merged into the main router).
@@ -52,114 +51,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EndpointView {
-    pub id: Uuid,
-    pub url: String,
-    pub events: Vec<String>,
-    /// `active` or `disabled` (set by an admin).
-    pub status: String,
-    /// `healthy`, or `failing` once deliveries have failed for as long as they are retried.
-    pub health: String,
-    pub failing_since: Option<DateTime<Utc>>,
-    pub last_success_at: Option<DateTime<Utc>>,
-    /// Until when the previous secret is still signed with, after a rotation.
-    pub previous_secret_expires_at: Option<DateTime<Utc>>,
-    pub description: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<Endpoint> for EndpointView {
-    fn from(endpoint: Endpoint) -> EndpointView {
-        EndpointView {
-            id: endpoint.id,
-            url: endpoint.url,
-            events: endpoint.events,
-            status: endpoint.status,
-            health: endpoint.health,
-            failing_since: endpoint.failing_since,
-            last_success_at: endpoint.last_success_at,
-            previous_secret_expires_at: endpoint.previous_secret_expires_at,
-            description: endpoint.description,
-            created_at: endpoint.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreatedEndpointView {
-    #[serde(flatten)]
-    pub endpoint: EndpointView,
-    /// Shown once: keep it to verify signatures.
-    pub secret: String,
-}
-
-impl From<CreatedEndpoint> for CreatedEndpointView {
-    fn from(created: CreatedEndpoint) -> CreatedEndpointView {
-        CreatedEndpointView {
-            endpoint: created.endpoint.into(),
-            secret: created.secret,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryView {
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub endpoint_id: Uuid,
-    pub status: String,
-    pub attempt_count: i32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_status_code: Option<i32>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
-}
-
-impl From<Delivery> for DeliveryView {
-    fn from(delivery: Delivery) -> DeliveryView {
-        DeliveryView {
-            id: delivery.id,
-            event_id: delivery.event_id,
-            event_type: delivery.event_type,
-            endpoint_id: delivery.endpoint_id,
-            status: delivery.status,
-            attempt_count: delivery.attempt_count,
-            next_attempt_at: delivery.next_attempt_at,
-            last_status_code: delivery.last_status_code,
-            last_error: delivery.last_error,
-            created_at: delivery.created_at,
-            delivered_at: delivery.delivered_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryAttemptView {
-    pub attempted_at: DateTime<Utc>,
-    pub status_code: Option<i32>,
-    pub latency_ms: i32,
-    pub error: Option<String>,
-}
-
-impl From<DeliveryAttempt> for DeliveryAttemptView {
-    fn from(attempt: DeliveryAttempt) -> DeliveryAttemptView {
-        DeliveryAttemptView {
-            attempted_at: attempt.attempted_at,
-            status_code: attempt.status_code,
-            latency_ms: attempt.latency_ms,
-            error: attempt.error,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RetriedView {
-    pub retried: u64,
-}
-
 /// A page of rows rendered as a page of their views.
 fn page_of<T, V: From<T>>(page: Page<T>) -> Page<V> {
     Page {
@@ -175,7 +66,7 @@ pub async fn create_webhook_endpoint(
     principal: Principal,
     AppJson(request): AppJson<CreateEndpointRequest>,
 ) -> Result<(StatusCode, Json<CreatedEndpointView>), ApiError> {
-    let created = webhooks::create_endpoint(&state, &principal, request).await?;
+    let created = webhooks::create_endpoint(&state, &principal, request.into()).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -195,7 +86,7 @@ pub async fn list_webhook_deliveries(
     principal: Principal,
     AppQuery(query): AppQuery<DeliveriesQuery>,
 ) -> Result<Json<Page<DeliveryView>>, ApiError> {
-    let page = webhooks::list_deliveries(&state, &principal, query).await?;
+    let page = webhooks::list_deliveries(&state, &principal, query.into()).await?;
     Ok(Json(page_of(page)))
 }
 
@@ -227,7 +118,7 @@ pub async fn update_webhook_endpoint(
     AppPath(id): AppPath<Uuid>,
     AppJson(request): AppJson<UpdateEndpointRequest>,
 ) -> Result<Json<EndpointView>, ApiError> {
-    let endpoint = webhooks::update_endpoint(&state, &principal, id, request).await?;
+    let endpoint = webhooks::update_endpoint(&state, &principal, id, request.into()).await?;
     Ok(Json(endpoint.into()))
 }
 
@@ -239,7 +130,8 @@ pub async fn rotate_webhook_secret(
     AppPath(id): AppPath<Uuid>,
     AppJson(request): AppJson<RotateSecretRequest>,
 ) -> Result<Json<CreatedEndpointView>, ApiError> {
-    let created = webhooks::rotate_secret(&state, &principal, id, request).await?;
+    let created =
+        webhooks::rotate_secret(&state, &principal, id, request.keep_previous_for_s).await?;
     Ok(Json(created.into()))
 }
 
