@@ -13,15 +13,26 @@ use crate::support::TestApp;
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// The routes the router serves, walked from the `.route("path", get(..).post(..))` calls of
-/// `payments/src/http/`: each resource module owns its `routes()`, so this is the route table.
+/// `payments/src/http/` and its subdirectories (a resource split into a directory): each
+/// resource module owns its `routes()`, so this is the route table.
 fn router_routes() -> BTreeSet<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http");
-    let mut routes = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|ext| ext.to_str()) != Some("rs") {
-            continue;
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/http"
+    ))];
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().and_then(|ext| ext.to_str()) == Some("rs") {
+                files.push(path);
+            }
         }
+    }
+    let mut routes = BTreeSet::new();
+    for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         for call in text.split(".route(").skip(1) {
             let Some(rest) = call.trim_start().strip_prefix('"') else {
