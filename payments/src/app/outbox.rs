@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::money::MoneyView;
 use super::states::ExceptionKind;
 use crate::app::error::AppError;
+use crate::db::outbox::{self as store, EventColumns};
 
 /// The name of every event type a webhook endpoint may subscribe to (API.md, "Webhooks to the
 /// workflow system"). Named here once: the `type` of each event, the endpoints' `events` check
@@ -124,6 +125,7 @@ pub struct NewEvent<'a> {
 
 /// Records an event and fans it out to the subscribed active endpoints. Runs inside the
 /// caller's transaction; nothing is sent from here.
+#[tracing::instrument(skip_all, fields(event.type = event.event.event_type().name()))]
 pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uuid, AppError> {
     let ids = enqueue_many(conn, vec![event]).await?;
     ids.into_iter()
@@ -132,23 +134,26 @@ pub async fn enqueue(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<Uui
 }
 
 /// Records events, in order, and fans them out, in one statement whatever their number.
+#[tracing::instrument(skip_all, fields(events = events.len()))]
 pub async fn enqueue_many(
     conn: &mut PgConnection,
     events: Vec<NewEvent<'_>>,
 ) -> Result<Vec<Uuid>, AppError> {
     let now: DateTime<Utc> = Utc::now();
     let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-    let mut ids = Vec::with_capacity(events.len());
-    let mut types = Vec::with_capacity(events.len());
-    let mut offices = Vec::with_capacity(events.len());
-    let mut cases = Vec::with_capacity(events.len());
-    let mut intents = Vec::with_capacity(events.len());
-    let mut payloads = Vec::with_capacity(events.len());
-    let mut case_keys = Vec::with_capacity(events.len());
+    let mut columns = EventColumns {
+        ids: Vec::with_capacity(events.len()),
+        types: Vec::with_capacity(events.len()),
+        offices: Vec::with_capacity(events.len()),
+        cases: Vec::with_capacity(events.len()),
+        intents: Vec::with_capacity(events.len()),
+        payloads: Vec::with_capacity(events.len()),
+        case_keys: Vec::with_capacity(events.len()),
+    };
     for event in events {
         let id = Uuid::now_v7();
         // Events without a case are ordered by nothing but themselves.
-        case_keys.push(format!(
+        columns.case_keys.push(format!(
             "{}:{}",
             event.office_code,
             event
@@ -156,59 +161,20 @@ pub async fn enqueue_many(
                 .map_or_else(|| id.to_string(), str::to_owned)
         ));
         let event_type = event.event.event_type().name();
-        payloads.push(json!({
+        columns.payloads.push(json!({
             "type": event_type,
             "timestamp": timestamp,
             "data": event.event.data()?,
         }));
         metrics::counter!("owso_events_total", "type" => event_type).increment(1);
-        ids.push(id);
-        types.push(event_type);
-        offices.push(event.office_code);
-        cases.push(event.case_reference);
-        intents.push(event.payment_intent_id);
+        columns.ids.push(id);
+        columns.types.push(event_type);
+        columns.offices.push(event.office_code);
+        columns.cases.push(event.case_reference);
+        columns.intents.push(event.payment_intent_id);
     }
-    // One statement: the events, a delivery per subscribed endpoint in event order (a case's
-    // deliveries go out in `seq` order), and, when there is one, a NOTIFY that wakes the
-    // dispatchers at commit (NOTIFY is transactional) so delivery does not wait for the next
-    // poll. The deliveries' foreign key to their event is checked at the end of the statement,
-    // when the event rows exist.
-    // language=PostgreSQL
-    sqlx::query(
-        "with input as (
-             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::jsonb[], $8::text[])
-                 with ordinality as t (id, event_type, office_code, case_reference, payment_intent_id, payload, case_key, position)
-         ),
-         events as (
-             insert into outbox_events (id, event_type, office_code, case_reference, payment_intent_id, payload, created_at)
-             select id, event_type, office_code, case_reference, payment_intent_id, payload, $7 from input
-             order by position
-             returning id
-         ),
-         fanned as (
-             insert into webhook_deliveries (id, event_id, endpoint_id, office_code, case_key)
-             select gen_random_uuid(), input.id, endpoint.id, input.office_code, input.case_key
-             from input
-             join events on events.id = input.id
-             join webhook_endpoints endpoint
-               on endpoint.status = 'active'
-              and (input.event_type = any(endpoint.events) or '*' = any(endpoint.events))
-             order by input.position, endpoint.id
-             returning 1
-         )
-         select pg_notify('webhook_deliveries', '') from (select count(*) as n from fanned) f where n > 0",
-    )
-    .bind(&ids)
-    .bind(&types)
-    .bind(&offices)
-    .bind(&cases)
-    .bind(&intents)
-    .bind(&payloads)
-    .bind(now)
-    .bind(&case_keys)
-    .execute(&mut *conn)
-    .await?;
-    Ok(ids)
+    store::insert_events(conn, &columns, now).await?;
+    Ok(columns.ids)
 }
 
 /// `data` of `payment.paid`: the cashier step is done.

@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use sqlx::postgres::types::PgInterval;
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 use super::money::{self, MoneyView};
 use super::outbox::{self, Event, NewEvent};
 use crate::app::error::AppError;
+use crate::db::receipts as store;
 
 /// Most staged payments numbered in one transaction.
 const BATCH: i64 = 1000;
@@ -29,25 +30,7 @@ pub fn fiscal_year(at: DateTime<Utc>) -> i32 {
     }
 }
 
-/// A paid payment still without its receipt number: staged in receipt_queue, or in hand in a
-/// settled group's transaction.
-#[derive(sqlx::FromRow)]
-pub struct Unnumbered {
-    pub payment_intent_id: Uuid,
-    pub fiscal_year: i32,
-    pub case_reference: String,
-    pub total_minor: i64,
-    pub currency: String,
-    pub channel: String,
-    pub paid_at: DateTime<Utc>,
-}
-
-#[derive(sqlx::FromRow)]
-struct QueuedRow {
-    id: i64,
-    #[sqlx(flatten)]
-    payment: Unnumbered,
-}
+pub use crate::db::receipts::Unnumbered;
 
 /// Numbers every payment staged for `office` (up to a batch), releases their `payment.paid`
 /// events, and returns how many it numbered.
@@ -56,6 +39,7 @@ struct QueuedRow {
 /// office, this one waits for it on the staged rows' locks and then numbers what that one did
 /// not take, so once it returns, every payment staged before the call is numbered. Numbers
 /// follow staging order within a transaction.
+#[tracing::instrument(skip_all, fields(office.code = office))]
 pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, AppError> {
     let mut tx = pool.begin().await?;
     let numbered = number_office_in(&mut tx, office).await?;
@@ -67,29 +51,16 @@ pub async fn number_office(pool: &PgPool, office: &str) -> Result<usize, AppErro
 
 /// [`number_office`] inside the caller's transaction: what the office has staged, its rows
 /// locked before the counter, which is then held to the caller's commit.
+#[tracing::instrument(skip_all, fields(office.code = office))]
 pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<usize, AppError> {
-    // `for update` (not `skip locked`): waiting here is what makes concurrent payments of one
-    // office share a numbering transaction; rows another numbering took are gone when the
-    // wait ends and are skipped.
-    // language=PostgreSQL
-    let rows: Vec<QueuedRow> = sqlx::query_as(
-        "select id, payment_intent_id, fiscal_year, case_reference, total_minor, currency, channel, paid_at
-         from receipt_queue where office_code = $1 order by id limit $2 for update",
-    )
-    .bind(office)
-    .bind(BATCH)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = store::lock_queued(&mut *conn, office, BATCH).await?;
     if rows.is_empty() {
         return Ok(0);
     }
     // Taken off the queue first (they are locked by us): the counter, once moved, is held
     // until the commit, so as little as possible comes after it.
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    sqlx::query("delete from receipt_queue where id = any($1)")
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
+    store::delete_queued(&mut *conn, &ids).await?;
     let payments: Vec<&Unnumbered> = rows.iter().map(|row| &row.payment).collect();
     number(conn, office, &payments).await
 }
@@ -98,6 +69,7 @@ pub async fn number_office_in(conn: &mut PgConnection, office: &str) -> Result<u
 /// transaction, never staged) and releases their events: the counter, then one statement for
 /// the intents and one for the events. The group calls [`number_office_in`] first for any
 /// payment it did stage, so the staged rows are still locked before the counter.
+#[tracing::instrument(skip_all, fields(office.code = office, payments = payments.len()))]
 pub async fn number_paid_in(
     conn: &mut PgConnection,
     office: &str,
@@ -126,17 +98,7 @@ async fn number(
     // Counters in year order, after the staged rows: every numbering locks in the same order.
     for (year, staged) in by_year {
         let count = i64::try_from(staged.len()).map_err(AppError::internal)?;
-        // language=PostgreSQL
-        let last: i64 = sqlx::query_scalar(
-            "insert into receipt_counters (office_code, fiscal_year, last_number) values ($1, $2, $3)
-             on conflict (office_code, fiscal_year) do update set last_number = receipt_counters.last_number + $3
-             returning last_number",
-        )
-        .bind(office)
-        .bind(year)
-        .bind(count)
-        .fetch_one(&mut *conn)
-        .await?;
+        let last = store::advance_counter(&mut *conn, office, year, count).await?;
         let first = last - count + 1;
         let mut ids = Vec::with_capacity(staged.len());
         let mut numbers = Vec::with_capacity(staged.len());
@@ -144,16 +106,7 @@ async fn number(
             ids.push(row.payment_intent_id);
             numbers.push(format!("{office}-{year}-{number:06}"));
         }
-        // language=PostgreSQL
-        sqlx::query(
-            "update payment_intents i set receipt_number = n.receipt_number, updated_at = now()
-             from unnest($1::uuid[], $2::text[]) as n (id, receipt_number)
-             where i.id = n.id and i.receipt_number is null",
-        )
-        .bind(&ids)
-        .bind(&numbers)
-        .execute(&mut *conn)
-        .await?;
+        store::set_numbers(&mut *conn, &ids, &numbers).await?;
         let mut events = Vec::with_capacity(staged.len());
         for (row, receipt_number) in staged.iter().zip(numbers) {
             events.push(paid_event(office, row, receipt_number)?);
@@ -190,17 +143,13 @@ fn paid_event<'a>(
 
 /// Numbers what was staged more than `older_than` ago in every office: the safety net for a
 /// process that stopped between a payment's commit and its numbering. Returns how many.
+#[tracing::instrument(skip_all)]
 pub async fn number_stragglers(
     pool: &PgPool,
     older_than: chrono::Duration,
 ) -> Result<usize, AppError> {
-    // language=PostgreSQL
-    let offices: Vec<String> = sqlx::query_scalar(
-        "select distinct office_code from receipt_queue where queued_at < now() - $1::interval",
-    )
-    .bind(older_than)
-    .fetch_all(pool)
-    .await?;
+    let older_than = PgInterval::try_from(older_than).map_err(AppError::internal)?;
+    let offices = store::offices_with_stragglers(pool, older_than).await?;
     let mut numbered = 0;
     for office in offices {
         numbered += number_office(pool, &office).await?;
@@ -238,6 +187,7 @@ impl Numbering {
 
     /// Makes sure the payments of `office` committed before this call are numbered. A failure
     /// is logged, not returned: the payment itself is recorded, and the worker numbers it.
+    #[tracing::instrument(skip_all, fields(office.code = office))]
     pub async fn after_payment(&self, pool: &PgPool, office: &str) {
         let rounds = self.office(office);
         let seen = rounds.started.load(Ordering::SeqCst);

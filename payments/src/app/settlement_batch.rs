@@ -8,6 +8,8 @@
 //! ledger entry, the state change, the staged event and the inbox verdict of every callback
 //! still commit together, and each callback gets its own [`Settlement`]. The group also hands
 //! out its receipt numbers before it commits, so the office's counter moves once per group.
+//! This module gathers the groups and answers the callers; [`settlement::group`] is the
+//! group's transaction.
 //!
 //! Anything unusual in a group (a payment for an unknown reference, a wrong amount, a second
 //! payment of one intent) is settled one by one inside the same transaction, through the
@@ -16,19 +18,17 @@
 //! provider transaction id is claimed once, so a group that did commit after all answers
 //! `Duplicate` the second time and nothing is counted twice.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use ledger::{GroupConfig, GroupQueue};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::oneshot;
-use uuid::Uuid;
 
-use super::attempts::{AttemptRow, ATTEMPT_COLUMNS};
 use super::inbox;
-use super::intents::{IntentRow, INTENT_COLUMNS};
-use super::receipts::{self, Numbering};
-use super::settlement::{self, PaidWrite, Report, Settlement};
+use super::receipts::Numbering;
+use super::settlement::group::{mark, settle_group};
+use super::settlement::{self, Report, Settlement};
 use super::states::InboxStatus;
 use crate::app::error::AppError;
 
@@ -77,6 +77,7 @@ impl SettlementBatcher {
     /// Settles `report` in the next group, marks its inbox message with the verdict, and
     /// returns once the group committed and its payments were numbered. When settling fails
     /// the message is marked `failed` (kept to be replayed) and the error returned.
+    #[tracing::instrument(skip_all, fields(provider = report.provider, provider.transaction_id = %report.transaction_id, channel = report.channel.as_str()))]
     pub async fn settle(&self, report: Report) -> Result<Settlement, AppError> {
         let inbox_id = report.inbox_message_id;
         let transaction_id = report.transaction_id.clone();
@@ -166,208 +167,4 @@ async fn settle_alone(pool: &PgPool, report: &Report) -> Result<Settlement, AppE
     mark(&mut tx, &[(report, &outcome)]).await?;
     tx.commit().await?;
     Ok(outcome)
-}
-
-/// The whole group in one transaction; outcomes in the order of `reports`.
-async fn settle_group(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Settlement>, AppError> {
-    let mut tx = pool.begin().await?;
-    let claimed = claim(&mut tx, reports).await?;
-    let channels: Vec<&str> = claimed
-        .iter()
-        .map(|(_, report)| report.channel.as_str())
-        .collect();
-    let references: Vec<&str> = claimed
-        .iter()
-        .map(|(_, report)| report.provider_reference.as_str())
-        .collect();
-    // Lock order as everywhere (settlement::record_claimed): intents before their attempts,
-    // each set in id order, so a group cannot deadlock with a cancel, the expiry sweep or
-    // another group. The attempts are first read without a lock, only to learn their intents.
-    // Found by (channel, reference): a channel settles only its own attempts; a report naming
-    // another channel's attempt finds nothing here and is parked as unusual below.
-    let intent_ids: Vec<Uuid> = sqlx::query_scalar(
-        "select distinct a.payment_intent_id from payment_attempts a
-         join unnest($1::text[], $2::text[]) as r (channel, provider_reference)
-           on a.channel = r.channel and a.provider_reference = r.provider_reference",
-    )
-    .bind(&channels)
-    .bind(&references)
-    .fetch_all(&mut *tx)
-    .await?;
-    let intents: Vec<IntentRow> = sqlx::query_as(&format!(
-        "select {INTENT_COLUMNS} from payment_intents i join quotes q on q.id = i.quote_id
-         where i.id = any($1) order by i.id for update of i"
-    ))
-    .bind(&intent_ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    let attempts: Vec<AttemptRow> = sqlx::query_as(&format!(
-        "select {ATTEMPT_COLUMNS} from payment_attempts a
-         where (a.channel, a.provider_reference) in (select * from unnest($1::text[], $2::text[]))
-         order by a.id for update"
-    ))
-    .bind(&channels)
-    .bind(&references)
-    .fetch_all(&mut *tx)
-    .await?;
-    let attempts: HashMap<&str, &AttemptRow> = attempts
-        .iter()
-        .map(|a| (a.provider_reference.as_str(), a))
-        .collect();
-    let intents: HashMap<Uuid, &IntentRow> = intents.iter().map(|i| (i.id, i)).collect();
-
-    let mut outcomes: Vec<Option<Settlement>> = vec![None; reports.len()];
-    let mut plain = Vec::new();
-    let mut unusual = Vec::new();
-    let mut intents_paid: HashSet<Uuid> = HashSet::new();
-    for (index, report) in &claimed {
-        let pair = attempts
-            .get(report.provider_reference.as_str())
-            .filter(|attempt| attempt.channel == report.channel)
-            .and_then(|attempt| {
-                intents
-                    .get(&attempt.payment_intent_id)
-                    .map(|intent| (*attempt, *intent))
-            });
-        match pair {
-            Some((attempt, intent))
-                if settlement::unexpected(report, attempt, intent).is_none()
-                    && intents_paid.insert(intent.id) =>
-            {
-                plain.push((*index, *report, attempt, intent));
-            }
-            _ => unusual.push((*index, *report)),
-        }
-    }
-
-    // The usual case, set-based: every entry in three statements, every state write in one.
-    let mut built = Vec::with_capacity(plain.len());
-    for (_, report, attempt, intent) in &plain {
-        built.push(settlement::payment_entry(report, intent, attempt)?);
-    }
-    let entries: Vec<&ledger::BalancedEntry> = built.iter().map(|(entry, _, _)| entry).collect();
-    let posted = if entries.is_empty() {
-        Vec::new()
-    } else {
-        ledger::store::post_batch(&mut tx, &entries).await?
-    };
-    let writes: Vec<PaidWrite<'_>> = plain
-        .iter()
-        .zip(&built)
-        .zip(&posted)
-        .map(
-            |(((_, report, attempt, intent), (_, total, paid_at)), posted)| PaidWrite {
-                report,
-                intent,
-                attempt,
-                entry_id: posted.entry_id().0,
-                total: *total,
-                paid_at: *paid_at,
-            },
-        )
-        .collect();
-    if !writes.is_empty() {
-        // Not staged: numbered below, in this transaction.
-        settlement::write_paid(&mut tx, &writes, false).await?;
-    }
-    let mut unnumbered: BTreeMap<&str, Vec<receipts::Unnumbered>> = BTreeMap::new();
-    for write in &writes {
-        unnumbered
-            .entry(write.intent.office_code.as_str())
-            .or_default()
-            .push(receipts::Unnumbered {
-                payment_intent_id: write.intent.id,
-                fiscal_year: receipts::fiscal_year(write.paid_at),
-                case_reference: write.intent.case_reference.clone(),
-                total_minor: write.total.amount_minor(),
-                currency: write.total.currency().code().to_owned(),
-                channel: write.report.channel.as_str().to_owned(),
-                paid_at: write.paid_at,
-            });
-    }
-    for (index, _, _, intent) in &plain {
-        if let Some(slot) = outcomes.get_mut(*index) {
-            *slot = Some(Settlement::Paid {
-                payment_intent_id: intent.id,
-                office_code: intent.office_code.clone(),
-            });
-        }
-    }
-    // The rest one by one, after the usual ones, so a second payment of an intent paid in
-    // this group sees it paid. One of them that pays stages its event as a single payment
-    // does; its office's queue is numbered below.
-    let mut staged_offices: BTreeSet<String> = BTreeSet::new();
-    for (index, report) in unusual {
-        let outcome = settlement::record_claimed(&mut tx, report).await?;
-        if let Settlement::Paid { office_code, .. } = &outcome {
-            staged_offices.insert(office_code.clone());
-        }
-        if let Some(slot) = outcomes.get_mut(index) {
-            *slot = Some(outcome);
-        }
-    }
-    let outcomes: Vec<Settlement> = outcomes
-        .into_iter()
-        .map(|outcome| outcome.unwrap_or(Settlement::Duplicate))
-        .collect();
-    let marks: Vec<(&Report, &Settlement)> = reports.iter().copied().zip(&outcomes).collect();
-    mark(&mut tx, &marks).await?;
-    // Numbered last before the commit: the office's counter is held from here to the commit,
-    // once for the whole group, and no numbering transaction follows. Staged rows first, so
-    // their locks come before the counter's, in the order every numbering takes them.
-    for office in &staged_offices {
-        receipts::number_office_in(&mut tx, office).await?;
-    }
-    for (office, payments) in &unnumbered {
-        receipts::number_paid_in(&mut tx, office, payments).await?;
-    }
-    tx.commit().await?;
-    Ok(outcomes)
-}
-
-/// Claims the group's provider transaction ids ([`settlement::claim`]); returns the reports
-/// that won their claim, with their index.
-async fn claim<'r>(
-    conn: &mut PgConnection,
-    reports: &[&'r Report],
-) -> Result<Vec<(usize, &'r Report)>, AppError> {
-    let won = settlement::claim(conn, reports).await?;
-    Ok(reports
-        .iter()
-        .copied()
-        .enumerate()
-        .zip(won)
-        .filter_map(|(claimed, won)| won.then_some(claimed))
-        .collect())
-}
-
-/// Marks every report's raw message with its verdict, in one statement.
-async fn mark(conn: &mut PgConnection, marks: &[(&Report, &Settlement)]) -> Result<(), AppError> {
-    let marks: Vec<(i64, &Report, &Settlement)> = marks
-        .iter()
-        .filter_map(|(r, outcome)| r.inbox_message_id.map(|id| (id, *r, *outcome)))
-        .collect();
-    let ids: Vec<i64> = marks.iter().map(|(id, _, _)| *id).collect();
-    let statuses: Vec<InboxStatus> = marks
-        .iter()
-        .map(|(_, _, outcome)| outcome.inbox_status())
-        .collect();
-    let verdicts: Vec<String> = marks
-        .iter()
-        .map(|(_, _, outcome)| outcome.verdict())
-        .collect();
-    let transaction_ids: Vec<&str> = marks
-        .iter()
-        .map(|(_, r, _)| r.transaction_id.as_str())
-        .collect();
-    let signatures: Vec<Option<bool>> = marks.iter().map(|(_, r, _)| r.signature_valid).collect();
-    inbox::mark_many(
-        conn,
-        &ids,
-        &statuses,
-        &verdicts,
-        &transaction_ids,
-        &signatures,
-    )
-    .await
 }

@@ -11,11 +11,15 @@ pub mod intents;
 pub mod keys;
 pub mod khqr;
 pub mod offices;
+pub mod outbox;
 pub mod quotes;
+pub mod receipts;
 pub mod roles;
 pub mod schema;
 pub mod secrets;
 pub mod seed;
+pub mod settlement;
+pub mod webhooks;
 
 pub use roles::{grant_service_role, service_role_grants, APPEND_ONLY_TABLES};
 

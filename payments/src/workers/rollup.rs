@@ -33,6 +33,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// One roll-up round; returns the number of days aggregated.
+#[tracing::instrument(skip_all)]
 pub async fn round(pool: &sqlx::PgPool) -> Result<i64, AppError> {
     let mut tx = pool.begin().await?;
     let outcome = ledger::store::rollup_once(&mut tx, MAX_DAYS_PER_ROUND).await?;

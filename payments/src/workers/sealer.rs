@@ -39,6 +39,7 @@ pub async fn run(state: AppState, key: Option<SigningKey>, mut shutdown: watch::
 
 /// Seals what is finished, then makes yesterday's digest once the chain has caught up;
 /// returns how many entries it sealed. Returns 0 at once when another instance is sealing.
+#[tracing::instrument(skip_all)]
 pub async fn round(pool: &PgPool, key: Option<&SigningKey>) -> Result<usize, AppError> {
     let mut sealed = 0;
     for _ in 0..MAX_BATCHES_PER_ROUND {

@@ -4,7 +4,7 @@
 //! A webhook URL is checked when it is registered, but a host name can resolve to anything,
 //! and to something else tomorrow (DNS rebinding). reqwest connects only to the addresses its
 //! resolver hands it, so the refusal of link-local and cloud-metadata targets
-//! (`app::webhooks::refused_address`) is applied here, to every address of every lookup. A
+//! (`app::webhooks::targets::refused_address`) is applied here, to every address of every lookup. A
 //! name that resolves only to refused addresses fails the request with
 //! [`RefusedDestination`], and nothing is connected to.
 
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::app::webhooks::{refused_address, refused_name};
+use crate::app::webhooks::targets::{refused_address, refused_name};
 
 /// A lookup refused because every address it gave (or the name itself) is one a webhook may
 /// not reach.

@@ -332,8 +332,10 @@ async fn dead_letters_of_an_endpoint_are_retried_together_in_order(pool: PgPool)
             Some(app.key("admin")),
         )
         .await;
-    assert_eq!(attempts.body.as_array().unwrap().len(), 1);
-    assert_eq!(attempts.body[0]["status_code"], 200);
+    assert_eq!(attempts.status, StatusCode::OK, "{}", attempts.body);
+    assert_eq!(attempts.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(attempts.body["data"][0]["status_code"], 200);
+    assert_eq!(attempts.body["next_cursor"], Value::Null);
     let missing = app
         .post(
             &format!("/v1/webhook-endpoints/{}/retry-dead", uuid::Uuid::nil()),
@@ -414,4 +416,81 @@ async fn a_disabled_endpoint_gets_nothing_new_and_updates_are_validated(pool: Pg
         );
     }
     assert!(openapi["components"]["schemas"]["PaymentPaid"].is_object());
+}
+
+/// A delivery's attempts are a list like every other: `{"data", "next_cursor"}`, paged with
+/// `limit` and `cursor`, oldest first.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_attempts_of_a_delivery_come_a_page_at_a_time(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    register(&app, "http://127.0.0.1:9/never-sent").await;
+    let intent = app.intent("0320050009").await;
+    let cancelled = app
+        .post(
+            &format!(
+                "/v1/payment-intents/{}/cancel",
+                intent["id"].as_str().unwrap()
+            ),
+            Some(app.key("workflow")),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    let delivery: uuid::Uuid = sqlx::query_scalar("select id from webhook_deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // Three tries, the two first in the same microsecond: the id breaks the tie.
+    sqlx::query(
+        "insert into webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
+         values ($1, '2026-12-01T00:00:00Z', 502, 10, null), ($1, '2026-12-01T00:00:00Z', null, 20, 'timeout'),
+                ($1, '2026-12-01T00:05:00Z', 200, 30, null)",
+    )
+    .bind(delivery)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let path = format!("/v1/webhook-deliveries/{delivery}/attempts");
+    let first = app
+        .get(&format!("{path}?limit=2"), Some(app.key("admin")))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let latencies = |page: &Value| -> Vec<i64> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|attempt| attempt["latency_ms"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(latencies(&first.body), vec![10, 20]);
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = app
+        .get(
+            &format!("{path}?limit=2&cursor={cursor}"),
+            Some(app.key("admin")),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(latencies(&second.body), vec![30]);
+    assert_eq!(second.body["next_cursor"], Value::Null);
+    let whole = app.get(&path, Some(app.key("admin"))).await;
+    assert_eq!(latencies(&whole.body), vec![10, 20, 30]);
+    let too_many = app
+        .get(&format!("{path}?limit=501"), Some(app.key("admin")))
+        .await;
+    assert_eq!(
+        too_many.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        too_many.body
+    );
+    let missing = app
+        .get(
+            &format!("/v1/webhook-deliveries/{}/attempts", uuid::Uuid::nil()),
+            Some(app.key("admin")),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
