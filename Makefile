@@ -30,6 +30,9 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	step $(CARGO) fmt --all -- --check
 	step $(CARGO) clippy --workspace --all-targets -- -D warnings
 	step $(CARGO) build --workspace --bins
+	# The query cache .sqlx/ must match what the migrations make of every query (builds read
+	# it offline, so a stale cache would otherwise go unnoticed until a column is renamed).
+	step scripts/sqlx-data.sh check
 	# A snapshot that differs fails (never rewritten here, whatever the shell says); review one
 	# with `cargo insta review` or rerun with INSTA_UPDATE=always outside make test.
 	export INSTA_UPDATE=no INSTA_FORCE_PASS=0

@@ -28,13 +28,20 @@ if [[ -z ${DATABASE_URL:-} ]]; then
 fi
 ADMIN_URL=$DATABASE_URL
 CACHE_URL=$(url_with_db "$DATABASE_URL" owso_sqlx_cache)
-TARGET=${CARGO_TARGET_DIR:-target}
 
 psql "$ADMIN_URL" -X -q -v ON_ERROR_STOP=1 \
     -c "drop database if exists owso_sqlx_cache with (force)" \
     -c "create database owso_sqlx_cache" >&2
-SQLX_OFFLINE=true cargo build -q --workspace --bins
-DATABASE_URL=$CACHE_URL OWSO_ENV=development "$TARGET/debug/payments" migrate >&2
+# Only the schema matters to the macros, so psql applies the migrations (each in one
+# transaction, as sqlx does); the service's own migrate would need a build that needs the cache.
+for migration in migrations/*.sql; do
+    psql "$CACHE_URL" -X -q -1 -v ON_ERROR_STOP=1 -f "$migration" >/dev/null
+done
+# sqlx's own bookkeeping table (as sqlx-postgres creates it): readiness checks query it.
+psql "$CACHE_URL" -X -q -v ON_ERROR_STOP=1 -c "create table _sqlx_migrations (
+    version bigint primary key, description text not null,
+    installed_on timestamptz not null default now(), success boolean not null,
+    checksum bytea not null, execution_time bigint not null)" >/dev/null
 
 fresh=$(mktemp -d)
 trap 'rm -rf "$fresh"' EXIT

@@ -305,7 +305,7 @@ async fn reseal_pay_tokens(
         let resealed = match resealed {
             Ok(resealed) => resealed,
             Err(error) => {
-                tracing::warn!(payment.id = %id, error.cause = %error, "a pay token cannot be resealed");
+                tracing::warn!(payment_intent.id = %id, error.cause = %error, "a pay token cannot be resealed");
                 report.unreadable = report.unreadable.saturating_add(1);
                 continue;
             }

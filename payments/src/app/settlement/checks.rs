@@ -26,7 +26,7 @@ pub fn note_bank_clock(report: &Report, attempt: &AttemptRow, now: DateTime<Utc>
     };
     metrics::counter!("owso_bank_clock_skew_total", "channel" => report.channel.as_str(), "direction" => direction).increment(1);
     tracing::warn!(
-        attempt.id = %attempt.id,
+        payment_attempt.id = %attempt.id,
         channel = report.channel.as_str(),
         bank_paid_at = %reported,
         attempt.created_at = %attempt.created_at,

@@ -45,7 +45,7 @@ pub async fn write_paid(
     }
     for p in paid {
         metrics::counter!("owso_bank_payments_total", "channel" => p.report.channel.as_str(), "outcome" => "paid").increment(1);
-        tracing::info!(payment.id = %p.intent.id, attempt.id = %p.attempt.id, "payment confirmed");
+        tracing::info!(payment_intent.id = %p.intent.id, payment_attempt.id = %p.attempt.id, "payment confirmed");
     }
     Ok(())
 }

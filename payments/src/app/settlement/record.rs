@@ -106,7 +106,7 @@ async fn park_misdirected(
     };
     let intent = intents::load(&mut *conn, None, attempt.payment_intent_id, false).await?;
     tracing::warn!(
-        attempt.id = %attempt.id,
+        payment_attempt.id = %attempt.id,
         attempt.channel = %attempt.channel,
         report.channel = report.channel.as_str(),
         "a bank reported a payment for an attempt of another channel"
