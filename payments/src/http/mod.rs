@@ -16,6 +16,7 @@ pub mod pages;
 pub mod public;
 pub mod rate_limit;
 pub mod serve;
+pub mod web;
 pub mod webhooks;
 
 use std::time::Instant;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::routes())
         .merge(ledger::routes())
         .merge(webhooks::routes())
+        .merge(web::routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state);

@@ -35,6 +35,7 @@ mod recovery;
 mod secrets;
 mod serve;
 mod settle;
+mod web;
 mod webhook_isolation;
 mod webhook_targets;
 mod webhooks;

@@ -1,0 +1,64 @@
+//! What every page shares: embedded assets under content-hashed names, and the language.
+
+use sqlx::PgPool;
+
+use crate::support::TestApp;
+
+#[sqlx::test(migrations = "../migrations")]
+async fn assets_are_served_under_hashed_names_for_a_year(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let css_url = payments::http::web::assets::url("site.css");
+    assert!(
+        css_url.starts_with("/assets/site.") && css_url.ends_with(".css"),
+        "{css_url}"
+    );
+    let response = app
+        .http
+        .get(format!("{}{css_url}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/css; charset=utf-8"
+    );
+    assert_eq!(
+        response.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let css = response.text().await.unwrap();
+    // The stylesheet links the fonts by their served names, and they answer too.
+    let font = css
+        .split("url(\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let response = app
+        .http
+        .get(format!("{}{font}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{font}");
+    assert_eq!(response.headers()["content-type"], "font/woff2");
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"wOF2"), "a WOFF2 file");
+    assert!(
+        bytes.len() < 40_000,
+        "a Khmer subset, not the whole font: {}",
+        bytes.len()
+    );
+
+    // The unhashed name, or a stale hash, is not served.
+    for stale in ["/assets/site.css", "/assets/site.0000000000.css"] {
+        let response = app
+            .http
+            .get(format!("{}{stale}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{stale}");
+    }
+}
