@@ -198,17 +198,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => {
             payments::serve(Config::from_env()?).await?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate => {
-            let config = Config::from_env()?;
-            let keyring = Keyring::from_config(&config)?;
-            let pool = db::connect_migrator(&config).await?;
-            db::migrate(&pool, &keyring).await?;
-            eprintln!("migrations applied");
-        }
-        Command::Secrets {
-            command: SecretsCommand::Reseal,
-        } => {
+        Command::Migrate => migrate().await,
+        Command::Secrets { command } => secrets(command).await,
+        Command::Db { command } => database(command).await,
+        Command::Seed { demo } => seed(demo).await,
+        Command::Catalog { command } => catalog(command).await,
+        Command::Ledger { command } => ledger(command).await,
+        Command::Khqr { command } => Ok(khqr(command)),
+        Command::Keys { command } => keys(command).await,
+    }
+}
+
+/// `payments migrate`: applies pending migrations as the owner role.
+async fn migrate() -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let keyring = Keyring::from_config(&config)?;
+    let pool = db::connect_migrator(&config).await?;
+    db::migrate(&pool, &keyring).await?;
+    eprintln!("migrations applied");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `payments secrets reseal`: exits 1 when some stored secret could not be read.
+async fn secrets(command: SecretsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        SecretsCommand::Reseal => {
             let config = Config::from_env()?;
             let keyring = Keyring::from_config(&config)?;
             let pool = pool().await?;
@@ -218,50 +234,63 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Db {
-            command: DbCommand::GrantServiceRole { role },
-        } => {
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `payments db grant-service-role`: run as the owner role.
+async fn database(command: DbCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DbCommand::GrantServiceRole { role } => {
             let config = Config::from_env()?;
             let pool = db::connect_migrator(&config).await?;
             db::grant_service_role(&pool, &role).await?;
             eprintln!("granted the service's rights to {role}");
         }
-        Command::Seed { demo } => {
-            let config = Config::from_env()?;
-            if demo {
-                if let Some(refusal) = payments::app::seed::demo_refusal(&config) {
-                    eprintln!("error: {refusal}");
-                    return Ok(ExitCode::from(1));
-                }
-            }
-            let keyring = Keyring::from_config(&config)?;
-            let pool = db::connect_migrator(&config).await?;
-            db::migrate(&pool, &keyring).await?;
-            let mut tx = pool.begin().await?;
-            let report = payments::app::seed::catalog(&mut tx).await?;
-            let demo_output = if demo {
-                Some(payments::app::seed::demo(&mut tx).await?)
-            } else {
-                None
-            };
-            tx.commit().await?;
-            eprintln!(
-                "catalog: {} sectors, {} services, {} price points, {} unpublished services (schedule {}, {})",
-                report.sectors,
-                report.services,
-                report.counts.price_points,
-                report.counts.unpublished_services,
-                report.schedule_version,
-                report.outcome
-            );
-            if let Some(output) = demo_output {
-                println!("{}", serde_json::to_string_pretty(&output)?);
-            }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `payments seed [--demo]`: migrates, then writes the catalog (and the demo data) in one
+/// transaction; the demo is refused where the configuration says production.
+async fn seed(demo: bool) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    if demo {
+        if let Some(refusal) = payments::app::seed::demo_refusal(&config) {
+            eprintln!("error: {refusal}");
+            return Ok(ExitCode::from(1));
         }
-        Command::Catalog { command } => return catalog(command).await,
-        Command::Ledger {
-            command: LedgerCommand::Verify,
-        } => {
+    }
+    let keyring = Keyring::from_config(&config)?;
+    let pool = db::connect_migrator(&config).await?;
+    db::migrate(&pool, &keyring).await?;
+    let mut tx = pool.begin().await?;
+    let report = payments::app::seed::catalog(&mut tx).await?;
+    let demo_output = if demo {
+        Some(payments::app::seed::demo(&mut tx).await?)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    eprintln!(
+        "catalog: {} sectors, {} services, {} price points, {} unpublished services (schedule {}, {})",
+        report.sectors,
+        report.services,
+        report.counts.price_points,
+        report.counts.unpublished_services,
+        report.schedule_version,
+        report.outcome
+    );
+    if let Some(output) = demo_output {
+        println!("{}", serde_json::to_string_pretty(&output)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `payments ledger verify`: exits 1 when the ledger does not verify.
+async fn ledger(command: LedgerCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        LedgerCommand::Verify => {
             let config = Config::from_env()?;
             let trusted = verify::trusted_keys(&config)?;
             let pool = pool().await?;
@@ -275,19 +304,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Khqr { command } => return Ok(khqr(command)),
-        Command::Keys {
-            command: KeysCommand::List,
-        } => {
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `payments keys list|revoke|create`: each key printed as one JSON line.
+async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::List => {
             let pool = pool().await?;
             let mut conn = pool.acquire().await?;
             for key in auth::list_keys(&mut conn).await? {
                 println!("{}", serde_json::to_string(&key)?);
             }
         }
-        Command::Keys {
-            command: KeysCommand::Revoke { id },
-        } => {
+        KeysCommand::Revoke { id } => {
             let pool = pool().await?;
             let mut conn = pool.acquire().await?;
             match auth::revoke_key(&mut conn, id).await? {
@@ -298,36 +329,40 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Keys {
-            command:
-                KeysCommand::Create {
-                    role,
-                    offices,
-                    name,
-                },
-        } => {
-            let Some(role) = Role::parse(&role) else {
-                eprintln!(
-                    "error: --role must be one of admin, workflow, cashier, supervisor, auditor"
-                );
-                return Ok(ExitCode::from(2));
-            };
-            let pool = pool().await?;
-            let mut conn = pool.acquire().await?;
-            let name = name.unwrap_or_else(|| format!("{} key", role.as_str()));
-            match auth::create_key(&mut conn, role, &offices, &name, None).await {
-                Ok(created) => println!("{}", serde_json::to_string(&created)?),
-                Err(
-                    error @ (auth::KeyError::UnknownOffice(_)
-                    | auth::KeyError::NotScopable(_)
-                    | auth::KeyError::InvalidName),
-                ) => {
-                    eprintln!("error: {error}");
-                    return Ok(ExitCode::from(1));
-                }
-                Err(error) => return Err(error.into()),
-            }
+        KeysCommand::Create {
+            role,
+            offices,
+            name,
+        } => return create_key(&role, &offices, name).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `payments keys create`: a bad role is a usage error (2); an unknown office or a bad name
+/// exits 1.
+async fn create_key(
+    role: &str,
+    offices: &[String],
+    name: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let Some(role) = Role::parse(role) else {
+        eprintln!("error: --role must be one of admin, workflow, cashier, supervisor, auditor");
+        return Ok(ExitCode::from(2));
+    };
+    let pool = pool().await?;
+    let mut conn = pool.acquire().await?;
+    let name = name.unwrap_or_else(|| format!("{} key", role.as_str()));
+    match auth::create_key(&mut conn, role, offices, &name, None).await {
+        Ok(created) => println!("{}", serde_json::to_string(&created)?),
+        Err(
+            error @ (auth::KeyError::UnknownOffice(_)
+            | auth::KeyError::NotScopable(_)
+            | auth::KeyError::InvalidName),
+        ) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(1));
         }
+        Err(error) => return Err(error.into()),
     }
     Ok(ExitCode::SUCCESS)
 }
