@@ -21,34 +21,7 @@ use tokio::sync::watch;
 /// it stops accepting, lets in-flight requests finish within `SHUTDOWN_DRAIN_S`, then stops
 /// the workers.
 pub async fn serve(config: config::Config) -> anyhow::Result<()> {
-    if let Some(refusal) = config.production_refusal() {
-        anyhow::bail!(refusal);
-    }
-    if let Some(warning) = config.development_warning() {
-        tracing::warn!("{warning}");
-    }
-    let keyring = app::secrets::Keyring::from_config(&config)?;
-    let pool = db::connect(&config).await?;
-    // The service's role may not migrate: only when something is pending is the owner role
-    // (MIGRATION_DATABASE_URL, else DATABASE_URL) used.
-    if db::migrations_pending(&pool).await? {
-        let owner = db::connect_migrator(&config).await?;
-        db::migrate(&owner, &keyring).await?;
-        owner.close().await;
-    }
-    if let Some(refusal) = app::seed::production_refusal_in_database(&config, &pool).await? {
-        anyhow::bail!(refusal);
-    }
-    // Plaintext webhook secrets from before sealing, and ones sealed with a retired key.
-    let resealed = app::secrets::reseal_webhook_secrets(&pool, &keyring).await?;
-    if resealed.webhook_secrets > 0 || resealed.unreadable > 0 {
-        tracing::info!(
-            resealed = resealed.webhook_secrets,
-            unreadable = resealed.unreadable,
-            "webhook secrets sealed with SECRETS_KEY"
-        );
-    }
-    db::warn_if_autovacuum_off(&pool).await;
+    let pool = prepare_database(&config).await?;
     let worker_pool = db::connect_workers(&config).await?;
     let listen_addr = config.listen_addr;
     let metrics_addr = config.metrics_listen_addr;
@@ -67,22 +40,8 @@ pub async fn serve(config: config::Config) -> anyhow::Result<()> {
     };
 
     let (stop_http_tx, stop_http_rx) = watch::channel(false);
-    let stopped = |mut receiver: watch::Receiver<bool>| async move {
-        let _ = receiver.wait_for(|stop| *stop).await;
-    };
     let metrics_server = match metrics_addr {
-        Some(addr) => {
-            let listener = TcpListener::bind(addr).await?;
-            let bound = listener.local_addr()?;
-            // Not "listening on": tests and scripts wait for the public listener's line.
-            println!("payments metrics at http://{bound}/metrics");
-            Some(tokio::spawn(http::serve::serve(
-                listener,
-                http::metrics_router(state.clone()),
-                limits,
-                stopped(stop_http_rx.clone()),
-            )))
-        }
+        Some(addr) => Some(spawn_metrics(addr, &state, limits, stop_http_rx.clone()).await?),
         None => None,
     };
     let listener = TcpListener::bind(listen_addr).await?;
@@ -100,17 +59,83 @@ pub async fn serve(config: config::Config) -> anyhow::Result<()> {
         let _ = server.await;
     }
     let _ = shutdown_tx.send(true);
-    // Workers finish their round; one that does not within the drain time is left behind
-    // (the process exits and its lease expires), so shutdown stays bounded.
-    let deadline = tokio::time::Instant::now() + limits.drain_timeout;
+    stop_workers(workers, limits.drain_timeout).await;
+    tracing::info!("payments service stopped");
+    Ok(())
+}
+
+/// The start-up checks and the database's preparation, before anything listens: refuses
+/// a production configuration (or database) with development settings, applies pending
+/// migrations and reseals webhook secrets. Returns the HTTP routes' pool.
+async fn prepare_database(config: &config::Config) -> anyhow::Result<sqlx::PgPool> {
+    if let Some(refusal) = config.production_refusal() {
+        anyhow::bail!(refusal);
+    }
+    if let Some(warning) = config.development_warning() {
+        tracing::warn!("{warning}");
+    }
+    let keyring = app::secrets::Keyring::from_config(config)?;
+    let pool = db::connect(config).await?;
+    // The service's role may not migrate: only when something is pending is the owner role
+    // (MIGRATION_DATABASE_URL, else DATABASE_URL) used.
+    if db::migrations_pending(&pool).await? {
+        let owner = db::connect_migrator(config).await?;
+        db::migrate(&owner, &keyring).await?;
+        owner.close().await;
+    }
+    if let Some(refusal) = app::seed::production_refusal_in_database(config, &pool).await? {
+        anyhow::bail!(refusal);
+    }
+    // Plaintext webhook secrets from before sealing, and ones sealed with a retired key.
+    let resealed = app::secrets::reseal_webhook_secrets(&pool, &keyring).await?;
+    if resealed.webhook_secrets > 0 || resealed.unreadable > 0 {
+        tracing::info!(
+            resealed = resealed.webhook_secrets,
+            unreadable = resealed.unreadable,
+            "webhook secrets sealed with SECRETS_KEY"
+        );
+    }
+    db::warn_if_autovacuum_off(&pool).await;
+    Ok(pool)
+}
+
+/// Resolves once `receiver` says stop (or its sender is gone).
+async fn stopped(mut receiver: watch::Receiver<bool>) {
+    let _ = receiver.wait_for(|stop| *stop).await;
+}
+
+/// Binds the metrics listener and serves `/metrics` on it until `stop` says so.
+async fn spawn_metrics(
+    addr: std::net::SocketAddr,
+    state: &AppState,
+    limits: http::serve::ServeLimits,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    // Not "listening on": tests and scripts wait for the public listener's line.
+    println!("payments metrics at http://{bound}/metrics");
+    Ok(tokio::spawn(http::serve::serve(
+        listener,
+        http::metrics_router(state.clone()),
+        limits,
+        stopped(stop),
+    )))
+}
+
+/// Waits for the workers to finish their round. One that does not within the drain time is
+/// left behind (the process exits and its lease expires), so shutdown stays bounded.
+async fn stop_workers(
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    drain_timeout: std::time::Duration,
+) {
+    let deadline = tokio::time::Instant::now() + drain_timeout;
     for worker in workers {
         if tokio::time::timeout_at(deadline, worker).await.is_err() {
             tracing::warn!("a worker did not stop within the drain time; exiting anyway");
             break;
         }
     }
-    tracing::info!("payments service stopped");
-    Ok(())
 }
 
 async fn shutdown_signal() {

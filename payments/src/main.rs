@@ -3,14 +3,10 @@
 use std::io::Read as _;
 use std::process::ExitCode;
 
-use anyhow::Context;
+mod commands;
+
 use clap::{Parser, Subcommand};
-use payments::app::auth::{self, Role};
-use payments::app::books::verify;
-use payments::app::secrets::Keyring;
-use payments::http::ledger::views::VerifyView;
-use payments::{config::Config, db, telemetry};
-use secrecy::SecretString;
+use payments::{config::Config, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -138,22 +134,6 @@ enum KeysCommand {
     Revoke { id: uuid::Uuid },
 }
 
-fn database_url() -> anyhow::Result<SecretString> {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .map(SecretString::from)
-        .context("DATABASE_URL is required")
-}
-
-async fn pool() -> anyhow::Result<sqlx::PgPool> {
-    let mut config = Config::for_tests("");
-    config.database_url = database_url()?;
-    config.db_max_connections = 2;
-    config.db_worker_connections = 0;
-    db::connect(&config).await
-}
-
 /// Exit code 2 for usage errors, as the KHQR tools' contract says (clap's own default is 2 too).
 const EXIT_USAGE: u8 = 2;
 
@@ -198,193 +178,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => {
             payments::serve(Config::from_env()?).await?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate => {
-            let config = Config::from_env()?;
-            let keyring = Keyring::from_config(&config)?;
-            let pool = db::connect_migrator(&config).await?;
-            db::migrate(&pool, &keyring).await?;
-            eprintln!("migrations applied");
-        }
-        Command::Secrets {
-            command: SecretsCommand::Reseal,
-        } => {
-            let config = Config::from_env()?;
-            let keyring = Keyring::from_config(&config)?;
-            let pool = pool().await?;
-            let report = payments::app::secrets::reseal_all(&pool, &keyring).await?;
-            println!("{}", serde_json::to_string(&report)?);
-            if report.unreadable > 0 {
-                return Ok(ExitCode::from(1));
-            }
-        }
-        Command::Db {
-            command: DbCommand::GrantServiceRole { role },
-        } => {
-            let config = Config::from_env()?;
-            let pool = db::connect_migrator(&config).await?;
-            db::grant_service_role(&pool, &role).await?;
-            eprintln!("granted the service's rights to {role}");
-        }
-        Command::Seed { demo } => {
-            let config = Config::from_env()?;
-            if demo {
-                if let Some(refusal) = payments::app::seed::demo_refusal(&config) {
-                    eprintln!("error: {refusal}");
-                    return Ok(ExitCode::from(1));
-                }
-            }
-            let keyring = Keyring::from_config(&config)?;
-            let pool = db::connect_migrator(&config).await?;
-            db::migrate(&pool, &keyring).await?;
-            let mut tx = pool.begin().await?;
-            let report = payments::app::seed::catalog(&mut tx).await?;
-            let demo_output = if demo {
-                Some(payments::app::seed::demo(&mut tx).await?)
-            } else {
-                None
-            };
-            tx.commit().await?;
-            eprintln!(
-                "catalog: {} sectors, {} services, {} price points, {} unpublished services (schedule {}, {})",
-                report.sectors,
-                report.services,
-                report.counts.price_points,
-                report.counts.unpublished_services,
-                report.schedule_version,
-                report.outcome
-            );
-            if let Some(output) = demo_output {
-                println!("{}", serde_json::to_string_pretty(&output)?);
-            }
-        }
-        Command::Catalog { command } => return catalog(command).await,
-        Command::Ledger {
-            command: LedgerCommand::Verify,
-        } => {
-            let config = Config::from_env()?;
-            let trusted = verify::trusted_keys(&config)?;
-            let pool = pool().await?;
-            let report = verify::verify_ledger(&pool, &trusted)
-                .await
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
-            let ok = report.ok;
-            // The same JSON as `GET /v1/ledger/verify`.
-            println!("{}", serde_json::to_string(&VerifyView::from(report))?);
-            if !ok {
-                return Ok(ExitCode::from(1));
-            }
-        }
-        Command::Khqr { command } => return Ok(khqr(command)),
-        Command::Keys {
-            command: KeysCommand::List,
-        } => {
-            let pool = pool().await?;
-            let mut conn = pool.acquire().await?;
-            for key in auth::list_keys(&mut conn).await? {
-                println!("{}", serde_json::to_string(&key)?);
-            }
-        }
-        Command::Keys {
-            command: KeysCommand::Revoke { id },
-        } => {
-            let pool = pool().await?;
-            let mut conn = pool.acquire().await?;
-            match auth::revoke_key(&mut conn, id).await? {
-                Some(key) => println!("{}", serde_json::to_string(&key)?),
-                None => {
-                    eprintln!("error: no API key has id {id}");
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        }
-        Command::Keys {
-            command:
-                KeysCommand::Create {
-                    role,
-                    offices,
-                    name,
-                },
-        } => {
-            let Some(role) = Role::parse(&role) else {
-                eprintln!(
-                    "error: --role must be one of admin, workflow, cashier, supervisor, auditor"
-                );
-                return Ok(ExitCode::from(2));
-            };
-            let pool = pool().await?;
-            let mut conn = pool.acquire().await?;
-            let name = name.unwrap_or_else(|| format!("{} key", role.as_str()));
-            match auth::create_key(&mut conn, role, &offices, &name, None).await {
-                Ok(created) => println!("{}", serde_json::to_string(&created)?),
-                Err(
-                    error @ (auth::KeyError::UnknownOffice(_)
-                    | auth::KeyError::NotScopable(_)
-                    | auth::KeyError::InvalidName),
-                ) => {
-                    eprintln!("error: {error}");
-                    return Ok(ExitCode::from(1));
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
+        Command::Migrate => commands::migrate().await,
+        Command::Secrets { command } => commands::secrets(command).await,
+        Command::Db { command } => commands::database(command).await,
+        Command::Seed { demo } => commands::seed(demo).await,
+        Command::Catalog { command } => commands::catalog(command).await,
+        Command::Ledger { command } => commands::ledger(command).await,
+        Command::Khqr { command } => Ok(khqr(command)),
+        Command::Keys { command } => commands::keys(command).await,
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-/// `payments catalog import|export`: changes are recorded in the audit log as `cli`.
-async fn catalog(command: CatalogCommand) -> anyhow::Result<ExitCode> {
-    use payments::app::fees::{admin, audit::CLI_ACTOR};
-    let pool = pool().await?;
-    match command {
-        CatalogCommand::Import { file } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let mut tx = pool.begin().await?;
-            match admin::import(&mut tx, &bytes, CLI_ACTOR).await {
-                Ok((_, report)) => {
-                    tx.commit().await?;
-                    println!("{}", serde_json::to_string_pretty(&report)?);
-                }
-                Err(error) => {
-                    let Some(refusal) = error.refusal() else {
-                        return Err(error.into());
-                    };
-                    eprintln!("error: {} ({})", refusal.detail, refusal.code);
-                    let errors = refusal
-                        .details
-                        .get("errors")
-                        .and_then(|value| value.as_array());
-                    for found in errors.into_iter().flatten() {
-                        eprintln!(
-                            "line {}: {}: {}: {}",
-                            found["line"],
-                            found["column"].as_str().unwrap_or("-"),
-                            found["code"].as_str().unwrap_or("-"),
-                            found["message"].as_str().unwrap_or("-"),
-                        );
-                    }
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        }
-        CatalogCommand::Export { file, version } => {
-            let mut conn = pool.acquire().await?;
-            let (version, text) = admin::export(&mut conn, version.as_deref())
-                .await
-                .map_err(|error| anyhow::anyhow!("{error}"))?;
-            if file.as_os_str() == "-" {
-                print!("{text}");
-            } else {
-                std::fs::write(&file, text)
-                    .with_context(|| format!("cannot write {}", file.display()))?;
-                eprintln!("exported schedule version {version} to {}", file.display());
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
+/// Standard input, whole.
 fn read_stdin() -> anyhow::Result<String> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input)?;

@@ -236,8 +236,6 @@ fn constrain_text(parameter: &mut Value) {
 /// each path parameter declared (`id` is a UUID, the others text), the shared errors listed,
 /// and every error's body an `application/problem+json` [`Problem`](super::error::Problem).
 fn complete(document: &mut Value) {
-    let problem =
-        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -251,59 +249,75 @@ fn complete(document: &mut Value) {
             continue;
         };
         for operation in item.values_mut() {
-            let Some(object) = operation.as_object_mut() else {
+            if operation.as_object().is_none() {
                 continue;
-            };
-            let parameters = object
-                .entry("parameters")
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Some(parameters) = parameters.as_array_mut() {
-                for name in &template {
-                    let declared = parameters.iter().any(|parameter| {
-                        parameter["in"] == "path" && parameter["name"] == name.as_str()
-                    });
-                    if !declared {
-                        let schema = if name == "id" {
-                            json!({"type": "string", "format": "uuid"})
-                        } else {
-                            json!({"type": "string", "minLength": 1, "maxLength": super::extract::MAX_PATH_VALUE_CHARS})
-                        };
-                        parameters.push(
-                            json!({"name": name, "in": "path", "required": true, "schema": schema}),
-                        );
-                    }
-                }
             }
-            if let Some(parameters) = object["parameters"].as_array_mut() {
-                parameters.iter_mut().for_each(constrain_text);
+            declare_path_parameters(operation, &template);
+            document_errors(path, operation);
+        }
+    }
+}
+
+/// Declares each of the path's `template` parameters the operation leaves out, constrains its
+/// text parameters, and drops an empty parameter list.
+fn declare_path_parameters(operation: &mut Value, template: &[String]) {
+    let Some(object) = operation.as_object_mut() else {
+        return;
+    };
+    let parameters = object
+        .entry("parameters")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(parameters) = parameters.as_array_mut() {
+        for name in template {
+            let declared = parameters
+                .iter()
+                .any(|parameter| parameter["in"] == "path" && parameter["name"] == name.as_str());
+            if !declared {
+                let schema = if name == "id" {
+                    json!({"type": "string", "format": "uuid"})
+                } else {
+                    json!({"type": "string", "minLength": 1, "maxLength": super::extract::MAX_PATH_VALUE_CHARS})
+                };
+                parameters
+                    .push(json!({"name": name, "in": "path", "required": true, "schema": schema}));
             }
-            if object["parameters"].as_array().is_some_and(Vec::is_empty) {
-                object.remove("parameters");
+        }
+    }
+    if let Some(parameters) = object["parameters"].as_array_mut() {
+        parameters.iter_mut().for_each(constrain_text);
+    }
+    if object["parameters"].as_array().is_some_and(Vec::is_empty) {
+        object.remove("parameters");
+    }
+}
+
+/// Lists the shared errors among the operation's responses and gives every 4xx and 5xx a
+/// `Problem` body.
+fn document_errors(path: &str, operation: &mut Value) {
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let errors = common_errors(path, operation);
+    let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (status, description) in errors {
+        let response = responses
+            .entry(status)
+            .or_insert_with(|| json!({"description": ""}));
+        if let Some(text) = response["description"].as_str() {
+            if text.is_empty() {
+                response["description"] = json!(description);
+            } else if !text.contains(description) && text != description {
+                response["description"] = json!(format!("{text}; or {description}"));
             }
-            let errors = common_errors(path, operation);
-            let Some(responses) = operation
-                .get_mut("responses")
-                .and_then(Value::as_object_mut)
-            else {
-                continue;
-            };
-            for (status, description) in errors {
-                let response = responses
-                    .entry(status)
-                    .or_insert_with(|| json!({"description": ""}));
-                if let Some(text) = response["description"].as_str() {
-                    if text.is_empty() {
-                        response["description"] = json!(description);
-                    } else if !text.contains(description) && text != description {
-                        response["description"] = json!(format!("{text}; or {description}"));
-                    }
-                }
-            }
-            for (status, response) in responses.iter_mut() {
-                if status.starts_with('4') || status.starts_with('5') {
-                    response["content"] = problem.clone();
-                }
-            }
+        }
+    }
+    for (status, response) in responses.iter_mut() {
+        if status.starts_with('4') || status.starts_with('5') {
+            response["content"] = problem.clone();
         }
     }
 }

@@ -91,10 +91,17 @@ where
         });
     }
     drop(listener);
+    drain(connections, graceful, limits.drain_timeout).await;
+    Ok(())
+}
+
+/// After the accept loop: lets in-flight requests finish within `drain_timeout`, then cuts
+/// the connections left and waits for their tasks.
+async fn drain(mut connections: JoinSet<()>, graceful: GracefulShutdown, drain_timeout: Duration) {
     while connections.try_join_next().is_some() {}
     let open = connections.len();
     tracing::info!(connections.open = open, "draining connections");
-    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+    if tokio::time::timeout(drain_timeout, graceful.shutdown())
         .await
         .is_err()
     {
@@ -105,5 +112,4 @@ where
     }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
-    Ok(())
 }
