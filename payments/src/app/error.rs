@@ -26,6 +26,25 @@ impl Refusal {
     }
 }
 
+/// `$on_refusal` for every variant that carries a [`Refusal`] (bound to `$refusal`), `$otherwise`
+/// for the two that do not: one list of the variants for every accessor.
+macro_rules! each_refusal {
+    ($error:expr, $refusal:ident => $on_refusal:expr, $otherwise:expr) => {
+        match $error {
+            AppError::Malformed($refusal)
+            | AppError::Unauthenticated($refusal)
+            | AppError::Forbidden($refusal)
+            | AppError::NotFound($refusal)
+            | AppError::Conflict($refusal)
+            | AppError::UnsupportedMedia($refusal)
+            | AppError::Invalid($refusal)
+            | AppError::TooMany($refusal)
+            | AppError::BankUnavailable($refusal) => $on_refusal,
+            AppError::Unavailable | AppError::Internal(_) => $otherwise,
+        }
+    };
+}
+
 /// Every error an `app::` or `workers::` function returns.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -128,33 +147,16 @@ impl AppError {
 
     /// The refusal, when this is one.
     pub fn refusal(&self) -> Option<&Refusal> {
-        match self {
-            AppError::Malformed(refusal)
-            | AppError::Unauthenticated(refusal)
-            | AppError::Forbidden(refusal)
-            | AppError::NotFound(refusal)
-            | AppError::Conflict(refusal)
-            | AppError::UnsupportedMedia(refusal)
-            | AppError::Invalid(refusal)
-            | AppError::TooMany(refusal)
-            | AppError::BankUnavailable(refusal) => Some(refusal),
-            AppError::Unavailable | AppError::Internal(_) => None,
-        }
+        each_refusal!(self, refusal => Some(refusal), None)
     }
 
     fn refusal_mut(&mut self) -> Option<&mut Refusal> {
-        match self {
-            AppError::Malformed(refusal)
-            | AppError::Unauthenticated(refusal)
-            | AppError::Forbidden(refusal)
-            | AppError::NotFound(refusal)
-            | AppError::Conflict(refusal)
-            | AppError::UnsupportedMedia(refusal)
-            | AppError::Invalid(refusal)
-            | AppError::TooMany(refusal)
-            | AppError::BankUnavailable(refusal) => Some(refusal),
-            AppError::Unavailable | AppError::Internal(_) => None,
-        }
+        each_refusal!(self, refusal => Some(refusal), None)
+    }
+
+    /// The refusal, taken out of the error (`None` for `Unavailable` and `Internal`).
+    pub fn into_refusal(self) -> Option<Refusal> {
+        each_refusal!(self, refusal => Some(refusal), None)
     }
 }
 

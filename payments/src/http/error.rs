@@ -229,26 +229,18 @@ impl From<AppError> for ApiError {
             AppError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::BankUnavailable(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable => return ApiError::database_unavailable(),
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal(cause) => return ApiError::Internal(cause.clone()),
         };
-        match error {
-            AppError::Malformed(refusal)
-            | AppError::Unauthenticated(refusal)
-            | AppError::Forbidden(refusal)
-            | AppError::NotFound(refusal)
-            | AppError::Conflict(refusal)
-            | AppError::UnsupportedMedia(refusal)
-            | AppError::Invalid(refusal)
-            | AppError::TooMany(refusal)
-            | AppError::BankUnavailable(refusal) => ApiError::Client {
+        match error.into_refusal() {
+            Some(refusal) => ApiError::Client {
                 status,
                 code: refusal.code,
                 title: refusal.title,
                 detail: refusal.detail,
                 extensions: refusal.details,
             },
-            AppError::Unavailable => ApiError::database_unavailable(),
-            AppError::Internal(cause) => ApiError::Internal(cause),
+            // Unavailable and Internal returned above.
+            None => ApiError::Internal(format!("unmapped error: {status}")),
         }
     }
 }
