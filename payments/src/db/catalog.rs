@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use sqlx::PgConnection;
 
 /// A sector as stored; its code names the revenue accounts of its services.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Sector {
     pub code: String,
     pub number: i32,

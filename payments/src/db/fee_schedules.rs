@@ -205,8 +205,10 @@ pub async fn insert_service(
         // language=PostgreSQL
         "insert into fee_schedule_services (schedule_version, code, sector_code, name_km, name_en, currency,
              unit, max_quantity, level, time_limit_days, time_limit_text, validity, legal_basis,
-             legal_basis_number, legal_basis_date, source, source_rows, notes, fee_rule)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             legal_basis_number, legal_basis_date, source, source_rows, notes, fee_rule,
+             legal_basis_public)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                 $20)",
         version,
         service.code,
         service.sector,
@@ -226,6 +228,7 @@ pub async fn insert_service(
         &source_rows,
         service.notes,
         Json(&service.rule) as _,
+        service.legal_basis_public,
     )
     .execute(&mut *conn)
     .await?;
@@ -267,6 +270,7 @@ struct ServiceRow {
     time_limit_text: String,
     validity: String,
     legal_basis: String,
+    legal_basis_public: String,
     legal_basis_number: String,
     legal_basis_date: Option<NaiveDate>,
     source: String,
@@ -304,6 +308,7 @@ impl TryFrom<ServiceRow> for ServiceEntry {
             time_limit_text: row.time_limit_text,
             validity: row.validity,
             legal_basis: row.legal_basis,
+            legal_basis_public: row.legal_basis_public,
             legal_basis_number: row.legal_basis_number,
             legal_basis_date: row.legal_basis_date,
             source: row.source,
@@ -329,7 +334,7 @@ pub async fn search_services(
         // language=PostgreSQL
         r#"select s.code, s.sector_code, s.name_km, s.name_en, s.currency, s.unit,
                   s.max_quantity, s.level, s.time_limit_days, s.time_limit_text, s.validity,
-                  s.legal_basis, s.legal_basis_number, s.legal_basis_date, s.source,
+                  s.legal_basis, s.legal_basis_public, s.legal_basis_number, s.legal_basis_date, s.source,
                   s.source_rows, s.notes, s.fee_rule as "fee_rule: Json<FeeRule>"
            from fee_schedule_services s join sectors t on t.code = s.sector_code
            where s.schedule_version = $1

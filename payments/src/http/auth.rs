@@ -1,6 +1,6 @@
 //! Resolving `Authorization: Bearer` into a caller.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -63,5 +63,26 @@ impl FromRequestParts<AppState> for Caller {
                 pay_token: secret.to_owned(),
             })
         }
+    }
+}
+
+/// An optional key (`Option<Principal>`): no `Authorization` header (or a citizen's pay token,
+/// which is not a key) is an anonymous caller, while an API key that is unknown or revoked is
+/// still refused (401), so a mistyped key is never silently served the anonymous answer.
+impl OptionalFromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(None);
+        }
+        let secret = bearer(parts)?;
+        if !secret.starts_with(KEY_PREFIX) {
+            return Ok(None);
+        }
+        resolve_key(state, secret).await.map(Some)
     }
 }

@@ -2,6 +2,7 @@
 //! ([`quotes`]) and the admin catalog routes ([`admin`]: CSV import and export, audit log).
 
 pub mod admin;
+pub mod page;
 pub mod quotes;
 pub mod views;
 
@@ -11,7 +12,8 @@ use axum::{Json, Router};
 
 use super::error::{ApiError, Problem};
 use super::extract::{AppPath, AppQuery};
-use crate::app::catalog;
+use crate::app::auth::Principal;
+use crate::app::catalog::{self, Audience};
 use crate::app::fees::admin::{list_schedules, MAX_IMPORT_BYTES};
 use crate::app::pagination::{ListQuery, Page};
 use crate::state::AppState;
@@ -37,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/admin/catalog/export", get(export_catalog))
         .route("/v1/admin/catalog/audit", get(list_catalog_audit))
+        .route("/services", get(page::get_services_page))
 }
 
 #[utoipa::path(get, path = "/v1/sectors", tag = "catalog", params(ListQuery), responses((status = 200, body = Page<SectorView>)))]
@@ -71,11 +74,16 @@ pub struct ServicesQuery {
 }
 
 #[utoipa::path(get, path = "/v1/services", tag = "catalog", params(ServicesQuery),
-    responses((status = 200, body = Page<ServiceView>), (status = 404, body = Problem, description = "No such sector or schedule version")))]
+    security((), ("bearer" = [])),
+    responses((status = 200, body = Page<ServiceView>, description = "Without a key, only what a citizen may read; an admin or auditor key also gets the provenance fields"),
+        (status = 401, body = Problem, description = "An Authorization header that names no valid key"),
+        (status = 404, body = Problem, description = "No such sector or schedule version")))]
 pub async fn list_services(
     State(state): State<AppState>,
+    principal: Option<Principal>,
     AppQuery(query): AppQuery<ServicesQuery>,
 ) -> Result<Json<Page<ServiceView>>, ApiError> {
+    let audience = Audience::of(principal.as_ref());
     let services = catalog::list_services(
         &state,
         query.sector.as_deref(),
@@ -84,59 +92,80 @@ pub async fn list_services(
     )
     .await?;
     Ok(Json(Page::cut(
-        services.into_iter().map(ServiceView::from).collect(),
+        services
+            .into_iter()
+            .map(|service| ServiceView::render(service, audience))
+            .collect(),
         query.limit,
         query.cursor.as_deref(),
         |service| service.code.clone(),
     )?))
 }
 
-#[utoipa::path(get, path = "/v1/services/{code}", tag = "catalog", responses((status = 200, body = ServiceView), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/services/{code}", tag = "catalog", security((), ("bearer" = [])),
+    responses((status = 200, body = ServiceView, description = "Provenance fields for admin and auditor keys only"), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_service(
     State(state): State<AppState>,
+    principal: Option<Principal>,
     AppPath(code): AppPath<String>,
 ) -> Result<Json<ServiceView>, ApiError> {
-    Ok(Json(catalog::get_service(&state, &code).await?.into()))
+    let audience = Audience::of(principal.as_ref());
+    let service = catalog::get_service(&state, &code).await?;
+    Ok(Json(ServiceView::render(service, audience)))
 }
 
-#[utoipa::path(get, path = "/v1/fee-schedules", tag = "catalog", params(ListQuery),
-    responses((status = 200, body = Page<ScheduleView>, description = "Schedule versions, oldest first, with their effective ranges")))]
+#[utoipa::path(get, path = "/v1/fee-schedules", tag = "catalog", params(ListQuery), security((), ("bearer" = [])),
+    responses((status = 200, body = Page<ScheduleView>, description = "Schedule versions, oldest first, with their effective ranges; `notes` for admin and auditor keys only"), (status = 401, body = Problem)))]
 pub async fn list_fee_schedules(
     State(state): State<AppState>,
+    principal: Option<Principal>,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<Json<Page<ScheduleView>>, ApiError> {
+    let audience = Audience::of(principal.as_ref());
     let schedules = list_schedules(&state).await?;
     Ok(Json(Page::cut(
-        schedules.into_iter().map(ScheduleView::from).collect(),
+        schedules
+            .into_iter()
+            .map(|schedule| ScheduleView::render(schedule, audience))
+            .collect(),
         query.limit,
         query.cursor.as_deref(),
         |schedule| schedule.version.clone(),
     )?))
 }
 
-#[utoipa::path(get, path = "/v1/bundles", tag = "catalog", params(ListQuery), responses((status = 200, body = Page<BundleView>)))]
+#[utoipa::path(get, path = "/v1/bundles", tag = "catalog", params(ListQuery), security((), ("bearer" = [])),
+    responses((status = 200, body = Page<BundleView>, description = "`notes` for admin and auditor keys only"), (status = 401, body = Problem)))]
 pub async fn list_bundles(
     State(state): State<AppState>,
+    principal: Option<Principal>,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<Json<Page<BundleView>>, ApiError> {
+    let audience = Audience::of(principal.as_ref());
     let bundles = catalog::list_bundles(&state, None).await?;
     Ok(Json(Page::cut(
-        bundles.into_iter().map(BundleView::from).collect(),
+        bundles
+            .into_iter()
+            .map(|bundle| BundleView::render(bundle, audience))
+            .collect(),
         query.limit,
         query.cursor.as_deref(),
         |bundle| bundle.code.clone(),
     )?))
 }
 
-#[utoipa::path(get, path = "/v1/bundles/{code}", tag = "catalog", responses((status = 200, body = BundleView), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/v1/bundles/{code}", tag = "catalog", security((), ("bearer" = [])),
+    responses((status = 200, body = BundleView), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_bundle(
     State(state): State<AppState>,
+    principal: Option<Principal>,
     AppPath(code): AppPath<String>,
 ) -> Result<Json<BundleView>, ApiError> {
+    let audience = Audience::of(principal.as_ref());
     let bundles = catalog::list_bundles(&state, Some(&code)).await?;
     bundles
         .into_iter()
         .next()
-        .map(|bundle| Json(bundle.into()))
+        .map(|bundle| Json(BundleView::render(bundle, audience)))
         .ok_or_else(|| ApiError::not_found("bundle"))
 }

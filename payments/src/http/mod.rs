@@ -147,7 +147,12 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value == HeaderValue::from_static("application/problem+json"));
-    if is_problem {
+    // Pages answer their own HTML error pages (a 404 in the person's language), never JSON.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    if is_problem || is_page {
         return response;
     }
     let (code, title) = match status {

@@ -41,6 +41,7 @@ impl Modify for BearerAuth {
         catalog::quotes::create_quote, catalog::quotes::get_quote,
         catalog::list_fee_schedules, catalog::list_bundles, catalog::get_bundle,
         catalog::admin::import_catalog, catalog::admin::export_catalog, catalog::admin::list_catalog_audit,
+        catalog::page::get_services_page,
         intents::create_intent, intents::list_intents, intents::get_intent, intents::cancel_intent,
         attempts::create_attempt, attempts::list_attempts,
         callbacks::receive_callback,
@@ -122,6 +123,7 @@ pub fn document() -> serde_json::Value {
 /// Routes limited per client address or pay token (`rate_limit`): they may answer 429.
 fn is_rate_limited(path: &str) -> bool {
     path.starts_with("/pay/")
+        || path == "/services"
         || path.starts_with("/v1/public/")
         || path.starts_with("/v1/callbacks/")
 }

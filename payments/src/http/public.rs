@@ -10,12 +10,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::attempts::AttemptView;
+use super::catalog::views::PublicQuoteLineView;
 use super::error::{ApiError, Problem};
 use super::extract::{AppPath, AppQuery};
 use super::money::MoneyView;
 use crate::app::error::AppError;
 use crate::app::public::{self, PublicPayment};
-use crate::app::quotes::QuoteLine;
 use crate::app::states::IntentStatus;
 use crate::state::AppState;
 
@@ -36,7 +36,8 @@ pub struct PublicPaymentView {
     pub office_code: String,
     pub office_name_km: String,
     pub office_name_en: String,
-    pub lines: Vec<QuoteLine>,
+    /// Only what the citizen is shown of each line (no accounts, rule paths or notes).
+    pub lines: Vec<PublicQuoteLineView>,
     pub attempts: Vec<AttemptView>,
     pub receipt_number: Option<String>,
     pub expires_at: chrono::DateTime<chrono::Utc>,
@@ -54,7 +55,12 @@ impl PublicPaymentView {
             office_code: intent.office_code,
             office_name_km: payment.office_name_km,
             office_name_en: payment.office_name_en,
-            lines: intent.lines.0,
+            lines: intent
+                .lines
+                .0
+                .iter()
+                .map(PublicQuoteLineView::from)
+                .collect(),
             attempts: payment
                 .attempts
                 .iter()

@@ -102,6 +102,7 @@ fn public_route(route: &str, path: &str) -> Option<Option<String>> {
     };
     match route {
         "/pay/{token}" => Some(token("/pay/")),
+        "/services" => Some(None),
         "/v1/public/payments/{token}" => Some(token("/v1/public/payments/")),
         _ if route.starts_with("/v1/public/attempts/") => Some(token("/v1/public/attempts/")),
         _ if route.starts_with("/v1/public/") || route.starts_with("/v1/callbacks/") => Some(None),

@@ -466,3 +466,126 @@ async fn the_command_line_imports_and_exports(pool: PgPool) {
     assert_eq!(actor, "cli");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The file without one of its columns.
+fn without_column(csv: &str, column: &str) -> String {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let drop = rows[0].iter().position(|name| name == column).unwrap();
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    for row in &rows {
+        let kept: Vec<&str> = row
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| *index != drop)
+            .map(|(_, cell)| cell)
+            .collect();
+        writer.write_record(kept).unwrap();
+    }
+    String::from_utf8(writer.into_inner().unwrap()).unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_public_legal_basis_is_its_own_column_and_old_files_publish_none(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    // A file exported before the column existed still imports; nothing of its legal_basis
+    // text (the notes) becomes public.
+    let version = "2026-legacy";
+    let legacy = without_column(
+        &as_version(BUNDLED, version, &day_after_today(4)),
+        "legal_basis_public",
+    );
+    let (status, report) = import(&app, Some(app.key("admin")), "text/csv", &legacy).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let services = app
+        .get(
+            &format!("/v1/services?schedule_version={version}&limit=500"),
+            None,
+        )
+        .await
+        .body;
+    let services = services["data"].as_array().unwrap();
+    assert_eq!(services.len(), 35);
+    assert!(services
+        .iter()
+        .all(|service| service["legal_basis"].is_null()));
+    let audited = app
+        .get(
+            &format!("/v1/services?schedule_version={version}&sector=agriculture"),
+            Some(app.key("auditor")),
+        )
+        .await
+        .body;
+    assert_eq!(
+        audited["data"][0]["legal_basis_note"],
+        "Joint Prakas No.1013 MEF.Prk, 28-12-2012 (MAFF public services)"
+    );
+    // Its export is canonical: the column is back, empty.
+    let (_, exported) = export(
+        &app,
+        app.key("admin"),
+        &format!("?schedule_version={version}"),
+    )
+    .await;
+    assert!(exported.contains(",legal_basis,legal_basis_public,"));
+
+    // The public text is one trimmed line; schedule and bundle rows leave it empty.
+    let mut bad = as_version(BUNDLED, "2026-bad-public", &day_after_today(6));
+    bad = edit_row(
+        &bad,
+        "agriculture.aquaculture_permit",
+        r#","Joint Prakas No.1013 MEF.Prk, 28-12-2012","#,
+        r#"," Joint Prakas No.1013 MEF.Prk, 28-12-2012","#,
+    );
+    bad = edit_row(
+        &bad,
+        "agriculture.slaughtering_business",
+        r#","Joint Prakas No.1013 MEF.Prk, 28-12-2012","#,
+        ",\"Joint Prakas No.1013\nMEF.Prk\",",
+    );
+    let (status, problem) = import(&app, Some(app.key("admin")), "text/csv", &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let codes: Vec<(&str, &str)> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|found| {
+            (
+                found["column"].as_str().unwrap(),
+                found["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            ("legal_basis_public", "invalid_legal_basis_public"),
+            ("legal_basis_public", "invalid_legal_basis_public"),
+        ],
+        "{problem}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_migration_gives_the_bundled_version_its_public_text(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    // The bundled version as a database upgraded from before the column held it: empty public
+    // text. The migration's update then fills it so that the seed finds the version unchanged
+    // (a version in force cannot be replaced).
+    sqlx::query("update fee_schedule_services set legal_basis_public = ''")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let migration = include_str!("../../../migrations/0012_public_legal_basis.sql");
+    let update = &migration[migration.find("update fee_schedule_services").unwrap()..];
+    sqlx::raw_sql(update).execute(&app.pool).await.unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    let report = payments::app::seed::catalog(&mut conn).await.unwrap();
+    assert_eq!(report.outcome, "unchanged");
+    let (_, exported) = export(&app, app.key("admin"), "").await;
+    assert_eq!(exported, BUNDLED);
+}

@@ -34,6 +34,7 @@ mod receipts;
 mod recovery;
 mod secrets;
 mod serve;
+mod services_page;
 mod settle;
 mod web;
 mod webhook_isolation;

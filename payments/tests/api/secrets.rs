@@ -417,8 +417,9 @@ async fn pay_tokens_of_existing_intents_are_sealed_and_hashed_by_the_migration(p
         ..sqlx::migrate::Migrator::DEFAULT
     };
     before.run(&pool).await.unwrap();
+    // The demo offices and keys only: today's catalog seed writes columns of later migrations
+    // (TestApp::start loads it once the schema is current).
     let mut tx = pool.begin().await.unwrap();
-    payments::app::seed::catalog(&mut tx).await.unwrap();
     payments::app::seed::demo(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     let token = "pt_legacyTokenFromBeforeSealing0000000000000";

@@ -3,14 +3,37 @@
 //! Quotes live in [`super::quotes`]; the JSON views in `http::catalog::views`.
 
 pub mod describe;
+mod legal_basis;
+pub mod page;
 
 use super::fees::schedule;
 use super::validation::is_lookup_text;
+use crate::app::auth::{Principal, Role};
 use crate::app::error::AppError;
 use crate::db::catalog::{self as store, Sector};
 use crate::db::fee_schedules;
 use crate::state::AppState;
 use describe::{describe_bundle, describe_service, BundleDescription, ServiceDescription};
+pub use legal_basis::{public_legal_basis, service_public_legal_basis};
+pub use page::{catalog_page, CatalogPage, SectorServices};
+
+/// Who reads the catalog: what a citizen may read, or that and the provenance (research notes,
+/// sources, the rule documents) for those who check the catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Public,
+    Auditor,
+}
+
+impl Audience {
+    /// Admin and auditor keys see the provenance; no key or any other key sees the public text.
+    pub fn of(principal: Option<&Principal>) -> Audience {
+        match principal.map(|principal| principal.role) {
+            Some(Role::Admin | Role::Auditor) => Audience::Auditor,
+            _ => Audience::Public,
+        }
+    }
+}
 
 /// Every sector, in the order of their numbers.
 #[tracing::instrument(skip_all)]

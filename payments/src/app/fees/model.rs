@@ -42,7 +42,12 @@ pub struct ServiceEntry {
     /// The time limit as the source writes it ("3-5", "1 month").
     pub time_limit_text: String,
     pub validity: String,
+    /// The source's text about the legal basis, research notes included ("not printed in the
+    /// page excerpt (presumably ...)"): for auditors and the catalog export, never for citizens.
     pub legal_basis: String,
+    /// The citation citizens are shown, as the source prints it; empty when the source prints
+    /// none (pages then say that the legal basis is not published).
+    pub legal_basis_public: String,
     pub legal_basis_number: String,
     pub legal_basis_date: Option<NaiveDate>,
     pub source: String,

@@ -63,6 +63,9 @@ pub struct QuoteLine {
     pub revenue_account: String,
     /// The leaf that priced the line: `fixed`, `per_unit`, `maximum`, `preferential` or `free`.
     pub rule: String,
+    /// The source's text about the legal basis, research notes included: for the workflow
+    /// system and auditors. Citizens are shown `legal_basis_public` instead (through
+    /// `app::catalog::public_legal_basis`).
     pub legal_basis: String,
     /// The band(s) the parameters fell in, e.g. `floor_area_m2 (100, 200]`.
     #[serde(default)]
@@ -82,6 +85,11 @@ pub struct QuoteLine {
     /// Rows of the sourced fee table behind the price.
     #[serde(default)]
     pub source_rows: Vec<u32>,
+    /// The citation citizens are shown, or null when the source prints none. Lines priced
+    /// before it existed have none: their `legal_basis` text mixed citations and notes, so
+    /// citizens are told the legal basis is not published rather than shown a note.
+    #[serde(default)]
+    pub legal_basis_public: Option<String>,
 }
 
 /// A quote: priced lines, locked until `expires_at`.
@@ -210,6 +218,8 @@ fn quote_line(
         bundle_code: planned.bundle_code.clone(),
         schedule_version: Some(version.to_owned()),
         source_rows: evaluation.source_rows,
+        legal_basis_public: Some(service.legal_basis_public.clone())
+            .filter(|text| !text.trim().is_empty()),
     })
 }
 

@@ -11,9 +11,11 @@ use utoipa::ToSchema;
 use crate::app::catalog::describe::{
     BundleDescription, BundleLine, ServiceDescription, ServiceParameter, ServicePrice,
 };
+use crate::app::catalog::{public_legal_basis, service_public_legal_basis, Audience};
 use crate::app::fees::admin::Schedule;
 use crate::app::fees::rules::FeeRule;
 use crate::app::money::MoneyView;
+use crate::app::quotes::QuoteLine;
 use crate::db::catalog::Sector;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,23 +84,31 @@ pub struct PricePointView {
     pub amount: Option<MoneyView>,
     /// The preferential price of a `maximum`, charged with a `preferential_reason`.
     pub preferential: Option<MoneyView>,
-    pub source_rows: Vec<u32>,
+    /// Admin and auditor keys only: rows of the sourced fee table behind the price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_rows: Option<Vec<u32>>,
+    /// Admin and auditor keys only: the research note of an unpublished tier.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
-impl From<ServicePrice> for PricePointView {
-    fn from(price: ServicePrice) -> PricePointView {
+impl PricePointView {
+    fn render(price: ServicePrice, audience: Audience) -> PricePointView {
+        let provenance = audience == Audience::Auditor;
         PricePointView {
             conditions: price.conditions,
             rule: price.rule.to_owned(),
             amount: price.amount.map(MoneyView::from),
             preferential: price.preferential.map(MoneyView::from),
-            source_rows: price.source_rows,
-            note: price.note,
+            source_rows: provenance.then_some(price.source_rows),
+            note: price.note.filter(|_| provenance),
         }
     }
 }
 
+/// A service as the catalog publishes it. Without a key (or with a key other than admin or
+/// auditor) it carries only what a citizen may read; the provenance fields (`legal_basis_note`,
+/// `fee_rule`, `source`, `source_rows`, `notes`) are for admin and auditor keys.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceView {
     pub code: String,
@@ -114,27 +124,43 @@ pub struct ServiceView {
     pub fee_published: bool,
     pub parameters: Vec<ParameterView>,
     pub price_points: Vec<PricePointView>,
-    /// The fee rule document itself.
-    #[schema(value_type = Object)]
-    pub fee_rule: FeeRule,
     pub time_limit_days: Option<i32>,
     pub time_limit_text: String,
     pub validity: String,
     /// `district`, `provincial`, `national` or `unstated`.
     pub level: String,
-    pub legal_basis: String,
+    /// The legal basis as the source prints it (an instrument with its number and date), or
+    /// null when the source prints none: "legal basis not published".
+    pub legal_basis: Option<String>,
     pub legal_basis_number: String,
     pub legal_basis_date: Option<NaiveDate>,
-    pub source: String,
-    pub source_rows: Vec<u32>,
-    pub notes: String,
     pub schedule_version: String,
+    /// Admin and auditor keys only: the source's text about the legal basis, research notes
+    /// included (the catalog file's `legal_basis` column).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_basis_note: Option<String>,
+    /// Admin and auditor keys only: the fee rule document itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub fee_rule: Option<FeeRule>,
+    /// Admin and auditor keys only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Admin and auditor keys only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_rows: Option<Vec<u32>>,
+    /// Admin and auditor keys only: provenance notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
-impl From<ServiceDescription> for ServiceView {
-    fn from(description: ServiceDescription) -> ServiceView {
+impl ServiceView {
+    /// The service as `audience` may read it.
+    pub fn render(description: ServiceDescription, audience: Audience) -> ServiceView {
+        let provenance = audience == Audience::Auditor;
         let service = description.service;
         ServiceView {
+            legal_basis: service_public_legal_basis(&service.legal_basis_public),
             code: service.code,
             sector: service.sector,
             name_km: service.name_km,
@@ -152,20 +178,20 @@ impl From<ServiceDescription> for ServiceView {
             price_points: description
                 .prices
                 .into_iter()
-                .map(PricePointView::from)
+                .map(|price| PricePointView::render(price, audience))
                 .collect(),
-            fee_rule: service.rule,
             time_limit_days: service.time_limit_days,
             time_limit_text: service.time_limit_text,
             validity: service.validity,
             level: service.level,
-            legal_basis: service.legal_basis,
             legal_basis_number: service.legal_basis_number,
             legal_basis_date: service.legal_basis_date,
-            source: service.source,
-            source_rows: service.source_rows,
-            notes: service.notes,
             schedule_version: description.schedule_version,
+            legal_basis_note: provenance.then_some(service.legal_basis),
+            fee_rule: provenance.then_some(service.rule),
+            source: provenance.then_some(service.source),
+            source_rows: provenance.then_some(service.source_rows),
+            notes: provenance.then_some(service.notes),
         }
     }
 }
@@ -200,7 +226,9 @@ pub struct BundleView {
     pub code: String,
     pub name_km: String,
     pub name_en: String,
-    pub notes: String,
+    /// Admin and auditor keys only: how the bundle was assembled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     pub currency: String,
     pub items: Vec<BundleItemView>,
     /// Parameters a quote request may give (`params`), shared by the services that read them.
@@ -208,14 +236,15 @@ pub struct BundleView {
     pub schedule_version: String,
 }
 
-impl From<BundleDescription> for BundleView {
-    fn from(description: BundleDescription) -> BundleView {
+impl BundleView {
+    /// The bundle as `audience` may read it.
+    pub fn render(description: BundleDescription, audience: Audience) -> BundleView {
         let bundle = description.bundle;
         BundleView {
             code: bundle.code,
             name_km: bundle.name_km,
             name_en: bundle.name_en,
-            notes: bundle.notes,
+            notes: (audience == Audience::Auditor).then_some(bundle.notes),
             currency: description.currency.code().to_owned(),
             items: description
                 .lines
@@ -238,20 +267,54 @@ pub struct ScheduleView {
     /// `in_force`, `scheduled` or `superseded`.
     pub status: String,
     pub legal_basis: String,
-    pub notes: String,
+    /// Admin and auditor keys only: provenance notes of the version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
-impl From<Schedule> for ScheduleView {
-    fn from(schedule: Schedule) -> ScheduleView {
+impl ScheduleView {
+    /// The version as `audience` may read it.
+    pub fn render(schedule: Schedule, audience: Audience) -> ScheduleView {
         ScheduleView {
             version: schedule.header.version,
             effective_from: schedule.header.effective_from,
             effective_to: schedule.effective_to,
             status: schedule.status.as_str().to_owned(),
             legal_basis: schedule.header.legal_basis,
-            notes: schedule.header.notes,
+            notes: (audience == Audience::Auditor).then_some(schedule.header.notes),
             created_at: schedule.created_at,
+        }
+    }
+}
+
+/// A priced line as citizens see it (the public payment view): what they pay for and the legal
+/// basis they may read. The revenue account, the rule path and the provenance note stay in the
+/// keyed views (`GET /v1/quotes/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicQuoteLineView {
+    pub service_code: String,
+    pub description_km: String,
+    pub description_en: String,
+    pub quantity: i64,
+    pub unit: String,
+    pub unit_price: MoneyView,
+    pub amount: MoneyView,
+    /// The citation as the source prints it, or null: "legal basis not published".
+    pub legal_basis: Option<String>,
+}
+
+impl From<&QuoteLine> for PublicQuoteLineView {
+    fn from(line: &QuoteLine) -> PublicQuoteLineView {
+        PublicQuoteLineView {
+            service_code: line.service_code.clone(),
+            description_km: line.description_km.clone(),
+            description_en: line.description_en.clone(),
+            quantity: line.quantity,
+            unit: line.unit.clone(),
+            unit_price: line.unit_price.clone(),
+            amount: line.amount.clone(),
+            legal_basis: public_legal_basis(line),
         }
     }
 }

@@ -64,6 +64,7 @@ fn service_cells(service: &ServiceEntry) -> Result<Cells, String> {
     cells.set("time_limit_text", &service.time_limit_text);
     cells.set("validity", &service.validity);
     cells.set("legal_basis", &service.legal_basis);
+    cells.set("legal_basis_public", &service.legal_basis_public);
     cells.set("legal_basis_number", &service.legal_basis_number);
     if let Some(date) = service.legal_basis_date {
         cells.set("legal_basis_date", &date.format("%Y-%m-%d").to_string());

@@ -5,6 +5,8 @@
 //! - `schedule`: one per file; `code` is the version, with `effective_from` (YYYY-MM-DD, a
 //!   Cambodian date), `legal_basis` and `notes`;
 //! - `service`: one service; `definition` is its fee rule (the tagged JSON of [`FeeRule`]);
+//!   `legal_basis` is the source's text with any research note (for auditors),
+//!   `legal_basis_public` the citation citizens are shown (empty: none published);
 //! - `bundle`: a service package; `definition` is its items
 //!   (`[{"service_code","quantity"?,"params"?}]`).
 //!
@@ -28,7 +30,7 @@ use rows::Record;
 pub use export::export;
 
 /// The columns of a catalog file, in the order [`export`] writes them.
-pub const COLUMNS: [&str; 20] = [
+pub const COLUMNS: [&str; 21] = [
     "record",
     "code",
     "sector",
@@ -43,6 +45,7 @@ pub const COLUMNS: [&str; 20] = [
     "validity",
     "effective_from",
     "legal_basis",
+    "legal_basis_public",
     "legal_basis_number",
     "legal_basis_date",
     "source",
@@ -51,12 +54,19 @@ pub const COLUMNS: [&str; 20] = [
     "definition",
 ];
 
+/// Columns a file may leave out: files exported before a column existed still import, and
+/// the missing cells read as empty (for `legal_basis_public`: no legal basis published, so a
+/// provenance note is never shown to citizens by accident).
+const OPTIONAL_COLUMNS: [&str; 1] = ["legal_basis_public"];
+
 /// Most data rows a file may have.
 pub const MAX_ROWS: usize = 5_000;
 /// Longest service or bundle name, in characters (API.md limits).
 const MAX_NAME_CHARS: usize = 200;
 /// Longest free-text cell (sources, notes, legal bases), in characters.
 const MAX_TEXT_CHARS: usize = 4_000;
+/// Longest public legal basis, in characters (the database holds the same limit).
+const MAX_PUBLIC_LEGAL_BASIS_CHARS: usize = 500;
 /// API.md: quantity is 1..10,000.
 const MAX_QUANTITY: i64 = 10_000;
 
@@ -194,7 +204,7 @@ fn read_header(header: &StringRecord) -> Result<BTreeMap<String, usize>, Vec<Imp
         }
     }
     for column in COLUMNS {
-        if !index.contains_key(column) {
+        if !index.contains_key(column) && !OPTIONAL_COLUMNS.contains(&column) {
             errors.push(error(
                 1,
                 Some(column),

@@ -6,7 +6,9 @@ use csv::StringRecord;
 use ledger::Currency;
 
 use super::row::Row;
-use super::{ImportError, MAX_NAME_CHARS, MAX_QUANTITY, MAX_TEXT_CHARS};
+use super::{
+    ImportError, MAX_NAME_CHARS, MAX_PUBLIC_LEGAL_BASIS_CHARS, MAX_QUANTITY, MAX_TEXT_CHARS,
+};
 use crate::app::fees::model::{BundleEntry, BundleItem, ScheduleHeader, ServiceEntry, LEVELS};
 use crate::app::fees::rules::FeeRule;
 
@@ -103,6 +105,7 @@ fn read_schedule(row: &mut Row<'_>) -> Option<ScheduleHeader> {
             "time_limit_days",
             "time_limit_text",
             "validity",
+            "legal_basis_public",
             "legal_basis_number",
             "legal_basis_date",
             "source",
@@ -164,6 +167,7 @@ fn read_service(row: &mut Row<'_>, sectors: &BTreeSet<String>) -> Option<Service
     let validity = row.text("validity", None, 100);
     row.empty(&["effective_from"], "service");
     let legal_basis = row.text("legal_basis", Some("missing_legal_basis"), MAX_TEXT_CHARS);
+    let legal_basis_public = read_public_legal_basis(row);
     let legal_basis_number = row.text("legal_basis_number", None, 100);
     let legal_basis_date = row.date("legal_basis_date");
     let source = row.text("source", Some("missing_source"), MAX_TEXT_CHARS);
@@ -183,6 +187,7 @@ fn read_service(row: &mut Row<'_>, sectors: &BTreeSet<String>) -> Option<Service
         time_limit_text,
         validity,
         legal_basis,
+        legal_basis_public,
         legal_basis_number,
         legal_basis_date,
         source,
@@ -190,6 +195,21 @@ fn read_service(row: &mut Row<'_>, sectors: &BTreeSet<String>) -> Option<Service
         notes,
         rule: rule?,
     })
+}
+
+/// The citation citizens are shown: empty (none published) or trimmed text of at most
+/// [`MAX_PUBLIC_LEGAL_BASIS_CHARS`] characters, one line (it is printed on pages and receipts).
+fn read_public_legal_basis(row: &mut Row<'_>) -> String {
+    let column = "legal_basis_public";
+    let value = row.text(column, None, MAX_PUBLIC_LEGAL_BASIS_CHARS);
+    if value.trim() != value || value.contains(['\n', '\r']) {
+        row.fail(
+            column,
+            "invalid_legal_basis_public",
+            "legal_basis_public is one line without leading or trailing spaces".to_owned(),
+        );
+    }
+    value
 }
 
 fn read_unit(row: &mut Row<'_>) -> String {
@@ -333,6 +353,7 @@ fn read_bundle(row: &mut Row<'_>) -> Option<BundleEntry> {
             "validity",
             "effective_from",
             "legal_basis",
+            "legal_basis_public",
             "legal_basis_number",
             "legal_basis_date",
             "source",
