@@ -193,6 +193,9 @@ async fn the_search_finds_services_by_khmer_and_english_names(pool: PgPool) {
     // English, in any case.
     let english = page(&app, "/services?q=PASSPORT&lang=en").await;
     assert_eq!(rows(&english.html), 3, "the three passport services");
+    // Choosing the language sets a cookie: that answer is the person's, no shared cache keeps it.
+    assert!(english.headers.contains_key("set-cookie"));
+    assert_eq!(english.headers["cache-control"], "private, no-cache");
     assert!(english
         .html
         .contains("data-code=\"administration.passport_ordinary_10_day\""));

@@ -75,15 +75,19 @@ pub fn render(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    let cookie = page.cookie();
     let cache = match caching {
         Caching::Private => HeaderValue::from_static("private, no-store"),
+        // A response that sets the language cookie is that person's alone: no shared cache
+        // may keep it (and hand the cookie to the next visitor).
+        Caching::Public(_) if cookie.is_some() => HeaderValue::from_static("private, no-cache"),
         Caching::Public(seconds) => HeaderValue::from_str(&format!("public, max-age={seconds}"))
             .unwrap_or(HeaderValue::from_static("no-cache")),
     };
     headers.insert(header::CACHE_CONTROL, cache);
     // The language follows the person; caches keep one copy per cookie.
     headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
-    if let Some(cookie) = page.cookie() {
+    if let Some(cookie) = cookie {
         headers.insert(header::SET_COOKIE, cookie);
     }
     response
