@@ -15,7 +15,9 @@ pub mod ops;
 pub mod pages;
 pub mod public;
 pub mod rate_limit;
+pub mod receipt_pages;
 pub mod serve;
+pub mod status_page;
 pub mod web;
 pub mod webhooks;
 
@@ -54,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ledger::routes())
         .merge(webhooks::routes())
         .merge(web::routes())
+        .merge(receipt_pages::routes())
+        .merge(status_page::routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state);
@@ -147,7 +151,14 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value == HeaderValue::from_static("application/problem+json"));
-    if is_problem {
+    // Pages answer their errors as HTML pages (web::not_found and the like); only bare
+    // errors become problems.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if is_problem || is_page {
         return response;
     }
     let (code, title) = match status {
