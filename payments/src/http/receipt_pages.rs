@@ -111,11 +111,13 @@ impl<'a> ReceiptPage<'a> {
     ) -> Result<ReceiptPage<'a>, AppError> {
         let qr = match receipt.verify_url {
             Some(url) => {
-                // Inline, so the printed page needs no second request; CSP allows data: images.
-                let svg = crate::app::qr_image::svg(&url)?;
+                // Inline, so the printed page needs no second request (CSP allows data:
+                // images). A PNG: a few kB where the SVG's one rectangle per module is ~30 kB,
+                // and at 8 px a module it prints sharp at the receipt's 3 cm.
+                let png = crate::app::qr_image::png(&url)?;
                 let data_uri = format!(
-                    "data:image/svg+xml;base64,{}",
-                    base64::engine::general_purpose::STANDARD.encode(svg)
+                    "data:image/png;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(png)
                 );
                 Some(QrView { url, data_uri })
             }
