@@ -11,10 +11,12 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use rand::RngCore as _;
 use secrecy::ExposeSecret as _;
 use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
+use subtle::ConstantTimeEq as _;
 use uuid::Uuid;
 
 use crate::config::{Config, Profile};
@@ -47,7 +49,15 @@ pub enum SecretsError {
 struct Key {
     id: String,
     cipher: XChaCha20Poly1305,
+    /// The key of link tags ([`Keyring::link_tag`]), derived from this one so that the
+    /// sealing key itself never keys a MAC.
+    tags: [u8; 32],
 }
+
+/// What the tag key is derived with (HMAC-SHA256 of this label under the sealing key).
+const TAG_KEY_LABEL: &[u8] = b"owso-pay link tags v1";
+/// Bytes of a link tag: 128 bits, beyond guessing, short enough for a link.
+const TAG_LEN: usize = 16;
 
 impl Key {
     fn new(bytes: &[u8; 32]) -> Key {
@@ -55,7 +65,17 @@ impl Key {
         Key {
             id,
             cipher: XChaCha20Poly1305::new(bytes.into()),
+            tags: hmac_sha256(bytes, &[TAG_KEY_LABEL]),
         }
+    }
+
+    fn tag(&self, purpose: &str, message: &str) -> [u8; 32] {
+        // The purpose and the message are separated by a byte neither holds in practice, and
+        // the purpose comes first, so a tag made for one kind of link never fits another.
+        hmac_sha256(
+            &self.tags,
+            &[purpose.as_bytes(), b"\0".as_slice(), message.as_bytes()],
+        )
     }
 
     fn from_base64(name: &'static str, raw: &str) -> Result<Key, SecretsError> {
@@ -146,10 +166,46 @@ impl Keyring {
         String::from_utf8(self.open(context, sealed)?).map_err(|_| SecretsError::Corrupt)
     }
 
+    /// A tag (base64url of 128 bits) showing that this service made a link for `message`:
+    /// the capability in a receipt's address. `purpose` keeps different links' tags apart.
+    pub fn link_tag(&self, purpose: &str, message: &str) -> String {
+        let tag = self.current.tag(purpose, message);
+        URL_SAFE_NO_PAD.encode(tag.get(..TAG_LEN).unwrap_or_default())
+    }
+
+    /// True when `tag` is [`Keyring::link_tag`] of `message` under the current key or a
+    /// retired one (links made before a rotation keep working while the old key is kept).
+    /// Compared in constant time.
+    pub fn check_link_tag(&self, purpose: &str, message: &str, tag: &str) -> bool {
+        let Ok(given) = URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        if given.len() != TAG_LEN {
+            return false;
+        }
+        std::iter::once(&self.current).chain(&self.old).any(|key| {
+            let expected = key.tag(purpose, message);
+            bool::from(expected.get(..TAG_LEN).unwrap_or_default().ct_eq(&given))
+        })
+    }
+
     /// True when `sealed` was sealed with another key than the current one.
     pub fn needs_reseal(&self, sealed: &str) -> bool {
         parse(sealed).map_or(true, |(key_id, _)| key_id != self.current.id)
     }
+}
+
+/// HMAC-SHA256 of the concatenated `parts` under `key`.
+#[expect(
+    clippy::expect_used,
+    reason = "HMAC is defined for keys of any length, so new_from_slice cannot fail"
+)]
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
 }
 
 fn parse(sealed: &str) -> Result<(&str, Vec<u8>), SecretsError> {
@@ -348,6 +404,22 @@ mod tests {
             forgotten.open("row:1", &sealed),
             Err(SecretsError::UnknownKey(_))
         ));
+    }
+
+    #[test]
+    fn link_tags_fit_only_their_message_and_purpose_and_survive_a_rotation() {
+        let ring = keyring([1; 32], &[]);
+        let tag = ring.link_tag("receipt", "0320-2026-000001");
+        assert_eq!(tag.len(), 22, "{tag}");
+        assert!(ring.check_link_tag("receipt", "0320-2026-000001", &tag));
+        assert!(!ring.check_link_tag("receipt", "0320-2026-000002", &tag));
+        assert!(!ring.check_link_tag("other", "0320-2026-000001", &tag));
+        assert!(!ring.check_link_tag("receipt", "0320-2026-000001", "not base64!"));
+        assert!(!ring.check_link_tag("receipt", "0320-2026-000001", ""));
+        let rotated = keyring([2; 32], &[[1; 32]]);
+        assert!(rotated.check_link_tag("receipt", "0320-2026-000001", &tag));
+        assert_ne!(rotated.link_tag("receipt", "0320-2026-000001"), tag);
+        assert!(!keyring([2; 32], &[]).check_link_tag("receipt", "0320-2026-000001", &tag));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod khqr;
 pub mod offices;
 pub mod outbox;
 pub mod quotes;
+pub mod receipt_views;
 pub mod receipts;
 pub mod roles;
 pub mod schema;

@@ -12,3 +12,28 @@ pub async fn exists(conn: &mut PgConnection, code: &str) -> Result<bool, sqlx::E
     .fetch_one(conn)
     .await
 }
+
+/// An office with its province, for the citizens' list of offices.
+pub struct OfficeInProvince {
+    pub code: String,
+    pub name_km: String,
+    pub name_en: String,
+    pub province_code: String,
+    pub province_km: String,
+    pub province_en: String,
+}
+
+/// The offices that serve a province, by province then office code (offices without one, the
+/// national suspense office, are nobody's office to visit).
+pub async fn by_province(conn: &mut PgConnection) -> Result<Vec<OfficeInProvince>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_as!(
+        OfficeInProvince,
+        r#"select o.code, o.name_km, o.name_en, p.code as province_code, p.name_km as province_km,
+               p.name_en as province_en
+           from offices o join provinces p on p.code = o.province_code
+           order by p.code, o.code"#
+    )
+    .fetch_all(conn)
+    .await
+}

@@ -15,7 +15,9 @@ pub mod ops;
 pub mod pages;
 pub mod public;
 pub mod rate_limit;
+pub mod receipt_pages;
 pub mod serve;
+pub mod status_page;
 pub mod web;
 pub mod webhooks;
 
@@ -54,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ledger::routes())
         .merge(webhooks::routes())
         .merge(web::routes())
+        .merge(receipt_pages::routes())
+        .merge(status_page::routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state);

@@ -4,7 +4,10 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attempts, callbacks, catalog, intents, ledger, ops, public, web, webhooks};
+use super::{
+    attempts, callbacks, catalog, intents, ledger, ops, public, receipt_pages, status_page, web,
+    webhooks,
+};
 use crate::app::outbox::EventType;
 
 struct BearerAuth;
@@ -46,6 +49,7 @@ impl Modify for BearerAuth {
         attempts::create_attempt, attempts::list_attempts,
         callbacks::receive_callback,
         public::get_public_payment, public::get_pay_page, web::assets::get_asset, public::get_attempt_qr_svg, public::get_attempt_qr_png,
+        receipt_pages::get_receipt_page, receipt_pages::get_verify_page, status_page::get_status_page,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,

@@ -1,4 +1,5 @@
-//! Rate limits of the public routes (`/pay/...`, `/v1/public/...`, `/v1/callbacks/...`, the
+//! Rate limits of the public routes (`/pay/...`, `/receipts/...`, `/verify/...`, `/status`,
+//! `/v1/public/...`, `/v1/callbacks/...`, the
 //! last before any signature check): per client address (callbacks with a limit of their own,
 //! since a bank sends many from few addresses) and per pay token (or attempt id) named in the
 //! path, GCRA from `governor`. A refused request is 429 `rate_limited` with `Retry-After`.
@@ -104,6 +105,9 @@ fn public_route(route: &str, path: &str) -> Option<Option<String>> {
         "/pay/{token}" => Some(token("/pay/")),
         "/services" => Some(None),
         "/v1/public/payments/{token}" => Some(token("/v1/public/payments/")),
+        // A receipt's tag is checked per number too, so guessing one number's tag is slow.
+        "/receipts/{receipt_number}" => Some(token("/receipts/")),
+        "/verify/{receipt_number}" | "/status" => Some(None),
         _ if route.starts_with("/v1/public/attempts/") => Some(token("/v1/public/attempts/")),
         _ if route.starts_with("/v1/public/") || route.starts_with("/v1/callbacks/") => Some(None),
         _ => None,

@@ -31,6 +31,7 @@ mod money_guards;
 mod openapi;
 mod problems;
 mod receipts;
+mod receipts_page;
 mod recovery;
 mod secrets;
 mod serve;

@@ -62,7 +62,14 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
 });
 
 /// Scripts for progressive enhancement: each page works without them.
-const SCRIPTS: &[(&str, &str, &[u8])] = &[];
+const SCRIPTS: &[(&str, &str, &[u8])] = &[
+    // The receipt's print button (shown only when script runs).
+    (
+        "print.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/print.js"),
+    ),
+];
 
 /// The URL of an embedded file by the name templates use; an unknown name is a programming
 /// error that the page tests catch (the link answers 404).
