@@ -160,6 +160,15 @@ async fn checks_catch_a_page_that_breaks_every_budget() {
             }),
         )
         .route(
+            "/tall",
+            get(|| async {
+                axum::response::Html(
+                    "<!doctype html><html lang=en><meta name=viewport content='width=device-width'>\
+                     <title>t</title><body style='margin:0'><div style='height:2000px'>tall</div></html>",
+                )
+            }),
+        )
+        .route(
             "/no-viewport",
             get(|| async {
                 axum::response::Html(
@@ -226,6 +235,16 @@ async fn checks_catch_a_page_that_breaks_every_budget() {
         .await;
     let overflow = browser.horizontal_overflow().await;
     assert!(matches!(overflow, Some((980, 360))), "{overflow:?}");
+
+    // A screenshot shows the whole page, not the first screenful.
+    let mut browser = browser;
+    browser.open(&format!("http://127.0.0.1:{port}/tall")).await;
+    let shot = target_dir().join("e2e-logs/browser-tall-page.png");
+    browser.screenshot(&shot).await;
+    let png = std::fs::read(&shot).unwrap();
+    let size = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    assert_eq!((size(16), size(20)), (360, 2000), "PNG width and height");
+    assert_eq!(browser.viewport().height, 800, "the viewport is restored");
     browser.close().await;
     server.abort();
 }
