@@ -6,12 +6,14 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 CARGO ?= cargo
+# Where scripts/browser-up.sh puts axe-core (npm prefix target/web-tools).
+AXE_CORE_JS := $(CURDIR)/target/web-tools/node_modules/axe-core/axe.min.js
 
-.PHONY: help build run test bench bench-khqr bench-ledger bench-throughput fmt lint clean sqlx-prepare
+.PHONY: help build run test bench bench-khqr bench-ledger bench-throughput bench-web screenshots fmt lint clean sqlx-prepare
 
 help: ## list the targets
 	@echo "OWSO Pay — make targets:"
-	grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-6s %s\n", $$1, $$2 }'
+	grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-16s %s\n", $$1, $$2 }'
 
 build: ## build every binary (debug, target/debug; shared by run and test)
 	$(CARGO) build --workspace --bins
@@ -27,6 +29,14 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	$(CARGO) clippy --version >/dev/null 2>&1 || step rustup component add clippy
 	DATABASE_URL=$$(scripts/pg-up.sh)
 	export DATABASE_URL
+	# The browser tests drive Debian's chromium through chromedriver and inject axe-core;
+	# browser-up.sh finds or installs all three. Without them those tests fail under CI and are
+	# skipped, loudly, elsewhere (tests/tests/support/browser.rs).
+	if CHROMEDRIVER=$$(scripts/browser-up.sh); then
+		export CHROMEDRIVER AXE_CORE_JS="$(AXE_CORE_JS)"
+	else
+		printf '==> WARNING: scripts/browser-up.sh failed: the browser tests will %s\n' "$$( [[ -n $${CI:-} ]] && echo FAIL || echo be SKIPPED )" >&2
+	fi
 	step $(CARGO) fmt --all -- --check
 	step $(CARGO) clippy --workspace --all-targets -- -D warnings
 	step $(CARGO) build --workspace --bins
@@ -37,6 +47,20 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	# with `cargo insta review` or rerun with INSTA_UPDATE=always outside make test.
 	export INSTA_UPDATE=no INSTA_FORCE_PASS=0
 	step $(CARGO) test --workspace
+
+screenshots: ## PNGs of the pay page (Khmer, English; 360 and 1280 px) into docs/screens/ (or $OWSO_SCREENSHOTS)
+	@DATABASE_URL=$$(scripts/pg-up.sh)
+	CHROMEDRIVER=$$(scripts/browser-up.sh)
+	export DATABASE_URL CHROMEDRIVER AXE_CORE_JS="$(AXE_CORE_JS)"
+	$(CARGO) build --workspace --bins
+	$(CARGO) test -p e2e --test e2e -- --ignored --exact browser_pay::screenshots --nocapture
+
+bench-web: ## Lighthouse (mobile, pinned) on the pay page: scores and bytes; prints, never asserts
+	@DATABASE_URL=$$(scripts/pg-up.sh)
+	CHROMEDRIVER=$$(scripts/browser-up.sh)
+	export DATABASE_URL CHROMEDRIVER
+	$(CARGO) build --workspace --bins
+	$(CARGO) test -p e2e --test e2e -- --ignored --exact browser_pay::lighthouse_scores --nocapture
 
 sqlx-prepare: ## rewrite the query cache .sqlx/ after changing a query (needs PostgreSQL; see scripts/sqlx-data.sh)
 	@scripts/sqlx-data.sh prepare

@@ -23,6 +23,8 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
+pub mod browser;
+
 /// How long a binary may take to print its "listening on http://ADDR" line.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a CLI call (migrate, seed, keys create, ...) may take.
@@ -724,45 +726,68 @@ impl Stack {
         format!("{}{path}", self.payments_url)
     }
 
+    /// A fresh payment intent of office 0320 for `case_reference` (one fixed-price service,
+    /// 600000 KHR), made through the first instance's API: its JSON, `pay_url` included.
+    pub async fn pending_intent(&self, case_reference: &str) -> serde_json::Value {
+        let quote = self
+            .post_as_workflow(
+                "/v1/quotes",
+                None,
+                serde_json::json!({"office_code": "0320", "items": [{"service_code": "labour.internal_regulations_8_100", "quantity": 1}]}),
+            )
+            .await;
+        let intent = self
+            .post_as_workflow(
+                "/v1/payment-intents",
+                Some(format!("intent-{case_reference}")),
+                serde_json::json!({"quote_id": quote["id"], "case_reference": case_reference}),
+            )
+            .await;
+        assert!(intent["id"].is_string(), "no intent: {intent}");
+        intent
+    }
+
+    /// The pay link (`pay_url`) of a fresh pending intent for `case_reference`.
+    pub async fn pay_link(&self, case_reference: &str) -> String {
+        let intent = self.pending_intent(case_reference).await;
+        intent["pay_url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the intent has no pay_url: {intent}"))
+            .to_owned()
+    }
+
+    async fn post_as_workflow(
+        &self,
+        path: &str,
+        idempotency_key: Option<String>,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(self.key("workflow"))
+            .json(&body);
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
     /// A pending sandbox attempt of a fresh intent of office 0320 (one fixed-price service),
     /// made through the first instance's API: (intent id, provider reference).
     pub async fn pending_attempt(&self, case_reference: &str) -> (String, String) {
-        let post = |path: &str, idempotency_key: Option<String>, body: serde_json::Value| {
-            let mut request = self
-                .http
-                .post(self.url(path))
-                .bearer_auth(self.key("workflow"))
-                .json(&body);
-            if let Some(key) = idempotency_key {
-                request = request.header("idempotency-key", key);
-            }
-            async move {
-                let value: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
-                value
-            }
-        };
-        let quote = post(
-            "/v1/quotes",
-            None,
-            serde_json::json!({"office_code": "0320", "items": [{"service_code": "labour.internal_regulations_8_100", "quantity": 1}]}),
-        )
-        .await;
-        let intent = post(
-            "/v1/payment-intents",
-            Some(format!("intent-{case_reference}")),
-            serde_json::json!({"quote_id": quote["id"], "case_reference": case_reference}),
-        )
-        .await;
+        let intent = self.pending_intent(case_reference).await;
         let intent_id = intent["id"]
             .as_str()
             .unwrap_or_else(|| panic!("no intent: {intent}"))
             .to_owned();
-        let attempt = post(
-            &format!("/v1/payment-intents/{intent_id}/attempts"),
-            Some(format!("attempt-{case_reference}")),
-            serde_json::json!({"channel": "sandbox"}),
-        )
-        .await;
+        let attempt = self
+            .post_as_workflow(
+                &format!("/v1/payment-intents/{intent_id}/attempts"),
+                Some(format!("attempt-{case_reference}")),
+                serde_json::json!({"channel": "sandbox"}),
+            )
+            .await;
         let reference = attempt["provider_reference"]
             .as_str()
             .unwrap_or_else(|| panic!("no attempt: {attempt}"))
