@@ -12,7 +12,7 @@ pub mod ledger;
 pub mod money;
 pub mod openapi;
 pub mod ops;
-pub mod pages;
+pub mod pay;
 pub mod public;
 pub mod rate_limit;
 pub mod serve;
@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(attempts::routes())
         .merge(callbacks::routes(&state))
         .merge(public::routes())
+        .merge(pay::routes())
         .merge(ledger::routes())
         .merge(webhooks::routes())
         .merge(web::routes())
@@ -147,7 +148,13 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value == HeaderValue::from_static("application/problem+json"));
-    if is_problem {
+    // Pages answer their own HTML errors (the not-found page in the person's language).
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if is_problem || is_page {
         return response;
     }
     let (code, title) = match status {

@@ -101,7 +101,8 @@ fn public_route(route: &str, path: &str) -> Option<Option<String>> {
             .map(|token| token.chars().take(MAX_KEY_CHARS).collect::<String>())
     };
     match route {
-        "/pay/{token}" => Some(token("/pay/")),
+        "/pay/{token}" | "/pay/{token}/khqr" => Some(token("/pay/")),
+        "/v1/public/payments/{token}/status" => Some(token("/v1/public/payments/")),
         "/v1/public/payments/{token}" => Some(token("/v1/public/payments/")),
         _ if route.starts_with("/v1/public/attempts/") => Some(token("/v1/public/attempts/")),
         _ if route.starts_with("/v1/public/") || route.starts_with("/v1/callbacks/") => Some(None),

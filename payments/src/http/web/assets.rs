@@ -62,7 +62,19 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
 });
 
 /// Scripts for progressive enhancement: each page works without them.
-const SCRIPTS: &[(&str, &str, &[u8])] = &[];
+const SCRIPTS: &[(&str, &str, &[u8])] = &[
+    (
+        "pay.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/pay.js"),
+    ),
+    // The icon a bank app shows for us when it opens a KHQR from the pay page's deep link.
+    (
+        "owso-icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../../assets/owso-icon.svg"),
+    ),
+];
 
 /// The URL of an embedded file by the name templates use; an unknown name is a programming
 /// error that the page tests catch (the link answers 404).
