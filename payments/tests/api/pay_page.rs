@@ -348,7 +348,7 @@ async fn one_tap_shows_a_khqr_to_scan_and_a_second_tap_reuses_it(pool: PgPool) {
         .unwrap();
     let km = page(&app, &format!("/pay/{token}")).await;
     assert_page_headers(&km);
-    let image = format!("src=\"/v1/public/attempts/{attempt_id}/qr.svg\"");
+    let image = format!("src=\"/v1/public/attempts/{attempt_id}/qr.png\"");
     assert!(km.html.contains(&image), "{}", km.html);
     assert!(km.html.contains("id=\"qr-image\" data-testid=\"qr-image\""));
     assert!(km.html.contains("width=\"264\""));
@@ -380,7 +380,7 @@ async fn one_tap_shows_a_khqr_to_scan_and_a_second_tap_reuses_it(pool: PgPool) {
     let shown = app
         .http
         .get(format!(
-            "{}/v1/public/attempts/{attempt_id}/qr.svg",
+            "{}/v1/public/attempts/{attempt_id}/qr.png",
             app.base
         ))
         .send()
@@ -388,6 +388,10 @@ async fn one_tap_shows_a_khqr_to_scan_and_a_second_tap_reuses_it(pool: PgPool) {
         .unwrap();
     assert_eq!(shown.status(), 200);
     assert!(!shown.headers().contains_key("content-disposition"));
+    // The page's weight budget (UI.md: 50 kB without the font): the PNG, not the 30 kB SVG.
+    let png = shown.bytes().await.unwrap().len();
+    eprintln!("pay page {} bytes, QR PNG {png} bytes", km.html.len());
+    assert!(png < 10_000, "the QR image is {png} bytes");
     // Bank-sim gave a deep link on its own origin; the page offers it.
     assert!(
         km.html.contains(&format!(
