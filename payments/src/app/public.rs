@@ -186,8 +186,9 @@ pub struct DeeplinkSource {
 /// one that is still good for a while. Nothing happens when the payment takes no attempt
 /// (paid, closed, out of attempts, KHQR not offered): the page then says why, from the state.
 ///
-/// Two taps at once make one attempt: both use the idempotency key of the attempt count they
-/// saw, and the second, waiting for the intent's lock, replays the first.
+/// Taps at once make one attempt: each uses an idempotency key naming the latest attempt it
+/// saw (read in one statement, so taps that saw the same attempts agree), and the others,
+/// waiting for the intent's lock, replay the first.
 #[tracing::instrument(skip_all, fields(payment_intent.id))]
 pub async fn pay_by_khqr(
     state: &AppState,
@@ -208,7 +209,11 @@ pub async fn pay_by_khqr(
     {
         return Ok(());
     }
-    let key = format!("pay-page-khqr-{}", payment.attempts_made);
+    let latest = payment.attempts.last().map_or_else(
+        || "none".to_owned(),
+        |attempt| attempt.id.simple().to_string(),
+    );
+    let key = format!("pay-page-khqr-after-{latest}");
     let hash = super::idempotency::request_hash("POST", "/pay/{token}/khqr", b"khqr");
     let request = CreateAttemptRequest {
         channel: Channel::Khqr.as_str().to_owned(),

@@ -569,3 +569,17 @@ async fn the_public_json_carries_only_what_the_page_shows(pool: PgPool) {
         .is_none());
     assert!(document["paths"]["/v1/public/payments/{token}/status"]["get"].is_object());
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn two_taps_at_once_make_one_khqr(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let intent = app.intent("0320018108").await;
+    let token = token_of(&intent);
+    tokio::join!(
+        tap_khqr(&app, &token),
+        tap_khqr(&app, &token),
+        tap_khqr(&app, &token),
+        tap_khqr(&app, &token)
+    );
+    assert_eq!(attempts(&app).await, 1);
+}
