@@ -583,3 +583,29 @@ async fn two_taps_at_once_make_one_khqr(pool: PgPool) {
     );
     assert_eq!(attempts(&app).await, 1);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_status_route_is_rate_limited_per_token_with_the_page(pool: PgPool) {
+    let app = TestApp::start_with(pool, |config| config.rate_limit_token_per_minute = 3).await;
+    let intent = app.intent("0320018109").await;
+    let token = token_of(&intent);
+    assert_eq!(
+        page(&app, &format!("/pay/{token}")).await.status,
+        StatusCode::OK
+    );
+    let status_path = format!("/v1/public/payments/{token}/status");
+    for _ in 0..2 {
+        assert_eq!(app.get(&status_path, None).await.status, StatusCode::OK);
+    }
+    let limited = app.get(&status_path, None).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.body["code"], "rate_limited");
+    // Another payment's link is not held back by this one's.
+    let other = token_of(&app.intent("0320018110").await);
+    assert_eq!(
+        app.get(&format!("/v1/public/payments/{other}/status"), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
