@@ -234,7 +234,7 @@ async fn bad_input_is_refused_before_any_call() {
     assert_eq!(
         calls(&sim).await,
         json!({"check_transaction_by_md5": 0, "check_transaction_by_md5_list": 0,
-               "check_transaction_by_hash": 0})
+               "check_transaction_by_hash": 0, "generate_deeplink_by_qr": 0})
     );
 }
 
@@ -340,4 +340,81 @@ async fn a_malformed_list_item_spoils_only_its_own_md5() {
     control(&sim, json!({"malformed_md5s": []})).await;
     let answers = client.check_by_md5_list(&md5s).await.unwrap();
     assert!(answers[0].1.is_some());
+}
+
+fn source() -> bank_adapters::bakong::SourceInfo {
+    bank_adapters::bakong::SourceInfo {
+        app_icon_url: "https://pay.example/assets/owso-icon.svg".to_owned(),
+        app_name: "OWSO Pay".to_owned(),
+        app_deep_link_callback: "https://pay.example/".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_deep_link_opens_the_qr_in_the_bank_app_and_pays_it() {
+    let sim = sim().await;
+    let qr = office_qr(Currency::Khr, "600000", "0320018100");
+    let link = client(&sim)
+        .generate_deeplink_by_qr(&qr.qr, &source())
+        .await
+        .unwrap();
+    // On the simulator's public origin (its configured base URL, as payers reach it).
+    let path = link
+        .strip_prefix("http://sim.test:8081")
+        .unwrap_or_else(|| panic!("on the simulator's public origin: {link}"));
+    assert!(path.starts_with("/bakong/sim/deeplink/"), "{link}");
+    let link = sim.join(path).unwrap();
+    let page = http().get(link.clone()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("OWSO Kampong Cham"));
+    let paid = http().post(link).send().await.unwrap();
+    assert_eq!(paid.status(), 200);
+    assert!(client(&sim).check_by_md5(&qr.md5).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_deep_link_provider_failure_is_error_code_4_and_retryable() {
+    let sim = sim().await;
+    control(&sim, json!({"deeplink_error": true})).await;
+    let qr = office_qr(Currency::Khr, "600000", "0320018101");
+    let error = client(&sim)
+        .generate_deeplink_by_qr(&qr.qr, &source())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, AdapterError::Transport(ref message) if message.contains("errorCode 4")),
+        "{error:?}"
+    );
+    // A QR that is not a KHQR is refused, not linked.
+    control(&sim, json!({"deeplink_error": false})).await;
+    let error = client(&sim)
+        .generate_deeplink_by_qr("not a qr", &source())
+        .await
+        .unwrap_err();
+    assert!(!matches!(error, AdapterError::Transport(_)), "{error:?}");
+}
+
+#[test]
+fn only_http_links_are_accepted_from_bakong() {
+    use bank_adapters::bakong::{deeplink_outcome, BakongEnvelope, DeeplinkData};
+    let answer = |link: &str| {
+        deeplink_outcome(BakongEnvelope {
+            response_code: 0,
+            response_message: "Success".to_owned(),
+            error_code: None,
+            data: Some(DeeplinkData {
+                short_link: link.to_owned(),
+            }),
+        })
+    };
+    assert!(answer("https://bakong.page.link/abc").is_ok());
+    for bad in [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "https://",
+        "",
+        "ftp://x/y",
+    ] {
+        assert!(answer(bad).is_err(), "{bad}");
+    }
 }

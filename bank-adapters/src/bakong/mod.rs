@@ -18,8 +18,9 @@ use serde::Serialize;
 use url::Url;
 
 pub use wire::{
-    parse_md5_list_response, parse_transaction_response, BakongEnvelope, Md5ListEntry, Md5ListItem,
-    Md5Status, TransactionData, MAX_MD5_LIST_LEN,
+    deeplink_outcome, parse_md5_list_response, parse_transaction_response, BakongEnvelope,
+    DeeplinkData, DeeplinkRequest, Md5ListEntry, Md5ListItem, Md5Status, SourceInfo,
+    TransactionData, MAX_MD5_LIST_LEN,
 };
 
 use crate::error::AdapterError;
@@ -254,6 +255,36 @@ impl BakongClient {
         };
         let envelope = self.post("check_transaction_by_hash", &request).await?;
         transaction_outcome(envelope)
+    }
+
+    /// Asks Bakong for a link that opens the KHQR `qr` in the payer's bank app
+    /// (`POST /v1/generate_deeplink_by_qr {"qr", "sourceInfo"}` → `data.shortLink`).
+    ///
+    /// The link is checked to be a plain http(s) URL before it is returned.
+    ///
+    /// # Errors
+    ///
+    /// [`AdapterError::InvalidInput`] when `qr` is empty or Bakong refused the request;
+    /// [`AdapterError::Transport`] for errorCode 4 (the deep-link provider failed) and the
+    /// other failures of [`Self::check_by_md5`]; [`AdapterError::Decode`] for an answer
+    /// without a usable link.
+    #[tracing::instrument(skip_all, fields(bank = "bakong"))]
+    pub async fn generate_deeplink_by_qr(
+        &self,
+        qr: &str,
+        source: &SourceInfo,
+    ) -> Result<String, AdapterError> {
+        if qr.is_empty() {
+            return Err(AdapterError::InvalidInput(
+                "a deep link needs the KHQR string".to_owned(),
+            ));
+        }
+        let request = DeeplinkRequest {
+            qr: qr.to_owned(),
+            source_info: source.clone(),
+        };
+        let envelope = self.post("generate_deeplink_by_qr", &request).await?;
+        deeplink_outcome(envelope)
     }
 
     /// POSTs `body` as JSON to `{base}/v1/{path}` and reads the envelope.

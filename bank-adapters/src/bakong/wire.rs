@@ -39,6 +39,10 @@
 //!   `{"hash"}` with the 64-hex transaction hash, and it answers like the md5 check plus
 //!   `trackingStatus`, `receiverBank` and `receiverBankAccount`. The short-hash check is the
 //!   one that takes `{"hash", "amount", "currency"}`; we do not use it.
+//! - \[V\] `generate_deeplink_by_qr` takes `{"qr", "sourceInfo": {"appIconUrl", "appName",
+//!   "appDeepLinkCallback"}}` and answers `data.shortLink`; errorCode 4 is the deep-link
+//!   provider's failure. \[U\] How it answers a QR that is not a valid KHQR is not documented
+//!   (the simulator answers errorCode 5).
 
 use std::collections::HashMap;
 
@@ -66,6 +70,8 @@ pub const ERROR_NOT_FOUND: i64 = 1;
 pub const ERROR_STATIC_QR: i64 = 2;
 /// `errorCode` 3: the transaction failed.
 pub const ERROR_TRANSACTION_FAILED: i64 = 3;
+/// `errorCode` 4: the deep-link provider failed (`generate_deeplink_by_qr`).
+pub const ERROR_DEEPLINK_PROVIDER: i64 = 4;
 /// `errorCode` 5: required fields are missing.
 pub const ERROR_MISSING_FIELDS: i64 = 5;
 /// `errorCode` 6: unauthorized (a wrong or expired token).
@@ -250,6 +256,69 @@ struct ItemMd5 {
 pub struct Md5Request {
     /// Lowercase hex MD5 of the KHQR string.
     pub md5: String,
+}
+
+/// Who asks for a deep link, as the payer's bank app shows it and where it returns
+/// (`sourceInfo` of `generate_deeplink_by_qr`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceInfo {
+    /// An image the bank app may show for the asking app.
+    pub app_icon_url: String,
+    /// The asking app's name.
+    pub app_name: String,
+    /// Where the bank app sends the payer back after paying.
+    pub app_deep_link_callback: String,
+}
+
+/// The body of `generate_deeplink_by_qr` \[V: BANKS.md\].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeeplinkRequest {
+    /// The KHQR string the link opens in a bank app.
+    pub qr: String,
+    /// Who asks.
+    pub source_info: SourceInfo,
+}
+
+/// `data` of a `generate_deeplink_by_qr` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeeplinkData {
+    /// The link that opens the QR in the payer's bank app.
+    pub short_link: String,
+}
+
+/// Longest deep link we accept (real ones are short links of a few dozen characters).
+pub const MAX_DEEPLINK_CHARS: usize = 512;
+
+/// What a deep-link envelope means: the link, checked to be a plain http(s) URL (it ends up
+/// in a page's `href`, so nothing else may pass), or an error.
+///
+/// # Errors
+///
+/// As [`transaction_outcome`] for failed envelopes, errorCode 4 included (the provider
+/// failed: [`AdapterError::Transport`], retryable); [`AdapterError::Decode`] for a success
+/// without a usable link.
+pub fn deeplink_outcome(envelope: BakongEnvelope<DeeplinkData>) -> Result<String, AdapterError> {
+    if envelope.response_code != RESPONSE_CODE_SUCCESS {
+        return Err(envelope_error(&envelope));
+    }
+    let link = envelope.data.map(|data| data.short_link).ok_or_else(|| {
+        AdapterError::Decode("Bakong answered a deep link without data".to_owned())
+    })?;
+    let usable = link.chars().count() <= MAX_DEEPLINK_CHARS
+        && !link.chars().any(char::is_control)
+        && url::Url::parse(&link)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
+    if usable {
+        Ok(link)
+    } else {
+        Err(AdapterError::Decode(format!(
+            "Bakong's deep link is not an http(s) URL: {}",
+            bounded(&link)
+        )))
+    }
 }
 
 /// The body of `check_transaction_by_hash`.
@@ -512,6 +581,9 @@ fn envelope_error<T>(envelope: &BakongEnvelope<T>) -> AdapterError {
             | ERROR_ACCOUNT_INVALID),
         ) => AdapterError::InvalidInput(format!(
             "Bakong refused the request: errorCode {code}: {message}"
+        )),
+        Some(ERROR_DEEPLINK_PROVIDER) => AdapterError::Transport(format!(
+            "Bakong's deep-link provider failed (errorCode 4): {message}"
         )),
         // An outage behind Bakong's front door: the same call can succeed later.
         Some(ERROR_CANNOT_CONNECT) => AdapterError::Transport(format!(

@@ -208,6 +208,35 @@ pub async fn close_pending(
     Ok(())
 }
 
+/// Records the link Bakong gave for opening an attempt's KHQR in a bank app.
+pub async fn set_deeplink(
+    executor: impl PgExecutor<'_>,
+    id: Uuid,
+    deeplink: &str,
+) -> Result<(), AppError> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "update payment_attempts set deeplink = $2 where id = $1",
+        id,
+        deeplink
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// The bank-app link of an attempt, when Bakong gave one.
+pub async fn deeplink_of(
+    executor: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<String>, AppError> {
+    // language=PostgreSQL
+    let link = sqlx::query_scalar!("select deeplink from payment_attempts where id = $1", id)
+        .fetch_optional(executor)
+        .await?;
+    Ok(link.flatten())
+}
+
 /// The KHQR string of an attempt: `None` for no such attempt, `Some(None)` for one without.
 pub async fn khqr_of(
     executor: impl PgExecutor<'_>,

@@ -12,7 +12,7 @@ pub mod ledger;
 pub mod money;
 pub mod openapi;
 pub mod ops;
-pub mod pages;
+pub mod pay;
 pub mod public;
 pub mod rate_limit;
 pub mod receipt_pages;
@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(attempts::routes())
         .merge(callbacks::routes(&state))
         .merge(public::routes())
+        .merge(pay::routes())
         .merge(ledger::routes())
         .merge(webhooks::routes())
         .merge(web::routes())

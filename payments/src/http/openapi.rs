@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    attempts, callbacks, catalog, intents, ledger, ops, public, receipt_pages, status_page, web,
-    webhooks,
+    attempts, callbacks, catalog, intents, ledger, ops, pay, public, receipt_pages, status_page,
+    web, webhooks,
 };
 use crate::app::outbox::EventType;
 
@@ -48,7 +48,7 @@ impl Modify for BearerAuth {
         intents::create_intent, intents::list_intents, intents::get_intent, intents::cancel_intent,
         attempts::create_attempt, attempts::list_attempts,
         callbacks::receive_callback,
-        public::get_public_payment, public::get_pay_page, web::assets::get_asset, public::get_attempt_qr_svg, public::get_attempt_qr_png,
+        public::get_public_payment, public::get_public_payment_status, pay::get_pay_page, pay::post_pay_khqr, web::assets::get_asset, public::get_attempt_qr_svg, public::get_attempt_qr_png,
         receipt_pages::get_receipt_page, receipt_pages::get_verify_page, status_page::get_status_page,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
@@ -322,7 +322,9 @@ fn document_errors(path: &str, operation: &mut Value) {
         }
     }
     for (status, response) in responses.iter_mut() {
-        if status.starts_with('4') || status.starts_with('5') {
+        // Pages answer their errors as HTML pages; their annotations say so.
+        let is_page = response["content"].get("text/html").is_some();
+        if (status.starts_with('4') || status.starts_with('5')) && !is_page {
             response["content"] = problem.clone();
         }
     }

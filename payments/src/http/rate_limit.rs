@@ -102,7 +102,8 @@ fn public_route(route: &str, path: &str) -> Option<Option<String>> {
             .map(|token| token.chars().take(MAX_KEY_CHARS).collect::<String>())
     };
     match route {
-        "/pay/{token}" => Some(token("/pay/")),
+        "/pay/{token}" | "/pay/{token}/khqr" => Some(token("/pay/")),
+        "/v1/public/payments/{token}/status" => Some(token("/v1/public/payments/")),
         "/services" => Some(None),
         "/v1/public/payments/{token}" => Some(token("/v1/public/payments/")),
         // A receipt's tag is checked per number too, so guessing one number's tag is slow.

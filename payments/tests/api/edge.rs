@@ -58,7 +58,6 @@ async fn bad_path_and_query_values_are_400_naming_the_parameter(pool: PgPool) {
     let auditor = app.key("auditor").to_owned();
     let too_long = "a".repeat(5_000);
     let cases: Vec<(String, Option<&str>, &str)> = vec![
-        ("/pay/pt_%00".into(), None, "token"),
         ("/v1/public/payments/pt_%00".into(), None, "token"),
         ("/v1/services/%00".into(), None, "code"),
         (

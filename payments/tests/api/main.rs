@@ -29,6 +29,7 @@ mod ledger_random;
 mod ledger_trust;
 mod money_guards;
 mod openapi;
+mod pay_page;
 mod problems;
 mod receipts;
 mod receipts_page;

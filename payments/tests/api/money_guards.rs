@@ -617,14 +617,24 @@ async fn the_public_view_lists_the_latest_ten_attempts(pool: PgPool) {
         .to_owned();
     let public = app.get(&format!("/v1/public/payments/{token}"), None).await;
     assert_eq!(public.status, StatusCode::OK, "{}", public.body);
-    let references: Vec<&str> = public.body["attempts"]
+    // The public view names attempts by id only (no bank references): the ids of the
+    // latest ten, oldest first.
+    let ids: Vec<String> = public.body["attempts"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|attempt| attempt["provider_reference"].as_str().unwrap())
+        .map(|attempt| attempt["id"].as_str().unwrap().to_owned())
         .collect();
-    let expected: Vec<String> = (6..=15).map(|n| format!("legacy{n}")).collect();
-    assert_eq!(references, expected);
+    let expected: Vec<String> = sqlx::query_scalar(
+        "select id::text from payment_attempts where payment_intent_id = $1
+         and provider_reference in (select 'legacy' || n from generate_series(6, 15) n)
+         order by created_at",
+    )
+    .bind(id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(ids, expected);
     // And the intent takes no more.
     let refused = app
         .post(

@@ -7,6 +7,9 @@
 //! - `POST /v1/check_transaction_by_md5 {"md5"}`, `POST /v1/check_transaction_by_md5_list
 //!   [md5, ...]`, `POST /v1/check_transaction_by_hash {"hash"}`: bearer token
 //!   `SimConfig::bakong_token` (`BAKONG_API_TOKEN`, default `bakong-sim-token`).
+//! - `POST /v1/generate_deeplink_by_qr {"qr", "sourceInfo"}`: a short link on the simulator's
+//!   own origin (`/bakong/sim/deeplink/{md5}`), whose page pays the QR as a bank app would
+//!   (knob `deeplink_error`: answer errorCode 4 instead).
 //! - `POST /bakong/sim/pay {"qr", "from_account_id"?}`: a bank app scans and pays a KHQR.
 //! - `GET|POST /bakong/sim/control`: misbehaviour knobs and per-endpoint call counts
 //!   (`malformed_md5s`: list answers carry an unreadable item for these md5s).
@@ -18,6 +21,7 @@
 //! (missing required fields); a forced rate limit → HTTP 429 with `Retry-After`; a forced
 //! failure → HTTP 500; both with an envelope without errorCode.
 
+mod deeplink;
 mod payer;
 
 use std::collections::HashMap;
@@ -59,6 +63,8 @@ struct BakongState {
     payments: Vec<SimPayment>,
     by_md5: HashMap<String, usize>,
     by_hash: HashMap<String, usize>,
+    /// The KHQRs deep links were made for, by md5 (at most [`MAX_PAYMENTS`]).
+    deeplinks: HashMap<String, String>,
     knobs: Knobs,
     calls: CallCounts,
 }
@@ -97,6 +103,8 @@ struct Knobs {
     /// In list answers, these md5s get an item Bakong's format does not allow (a `SUCCESS`
     /// whose transaction has a numeric hash and a text amount), as a broken answer would.
     malformed_md5s: Vec<String>,
+    /// Answer `generate_deeplink_by_qr` with errorCode 4 (the deep-link provider failed).
+    deeplink_error: bool,
 }
 
 impl Default for Knobs {
@@ -108,6 +116,7 @@ impl Default for Knobs {
             fail_next: 0,
             delay_ms: 0,
             malformed_md5s: Vec::new(),
+            deeplink_error: false,
         }
     }
 }
@@ -119,6 +128,7 @@ struct CallCounts {
     check_transaction_by_md5: u64,
     check_transaction_by_md5_list: u64,
     check_transaction_by_hash: u64,
+    generate_deeplink_by_qr: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -126,6 +136,7 @@ enum Endpoint {
     Md5,
     Md5List,
     Hash,
+    Deeplink,
 }
 
 impl CallCounts {
@@ -134,6 +145,7 @@ impl CallCounts {
             Endpoint::Md5 => &mut self.check_transaction_by_md5,
             Endpoint::Md5List => &mut self.check_transaction_by_md5_list,
             Endpoint::Hash => &mut self.check_transaction_by_hash,
+            Endpoint::Deeplink => &mut self.generate_deeplink_by_qr,
         };
         *counter = counter.saturating_add(1);
     }
@@ -152,6 +164,7 @@ pub(super) fn routes() -> Router<SimState> {
         .route("/v1/check_transaction_by_md5", post(check_by_md5))
         .route("/v1/check_transaction_by_md5_list", post(check_by_md5_list))
         .route("/v1/check_transaction_by_hash", post(check_by_hash))
+        .merge(deeplink::routes())
         .merge(payer::routes())
 }
 

@@ -37,15 +37,15 @@ pub(super) fn routes() -> Router<SimState> {
 /// `POST /bakong/sim/pay`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)] // Our own test API: a misspelt option must not pass silently.
-struct PayRequest {
-    qr: String,
-    from_account_id: Option<String>,
+pub(super) struct PayRequest {
+    pub(super) qr: String,
+    pub(super) from_account_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-struct PayResponse {
+pub(super) struct PayResponse {
     md5: String,
-    hash: String,
+    pub(super) hash: String,
     /// A decimal string, as in our own APIs; Bakong's API writes it as a JSON number.
     amount: String,
     currency: String,
@@ -63,6 +63,11 @@ struct Payable {
 
 async fn pay_qr(State(state): State<SimState>, body: Bytes) -> Result<Json<PayResponse>, SimError> {
     let request: PayRequest = serde_json::from_slice(&body).map_err(malformed_json)?;
+    pay(&state, request).await.map(Json)
+}
+
+/// Pays a KHQR as a bank app would (the JSON route and the deep-link page share it).
+pub(super) async fn pay(state: &SimState, request: PayRequest) -> Result<PayResponse, SimError> {
     let from_account_id = match request.from_account_id {
         Some(account) => check_account_id(account)?,
         None => generated_payer(),
@@ -110,14 +115,14 @@ async fn pay_qr(State(state): State<SimState>, body: Bytes) -> Result<Json<PayRe
         currency = payable.currency,
         "Bakong payer paid a KHQR"
     );
-    Ok(Json(PayResponse {
+    Ok(PayResponse {
         md5: payable.md5,
         hash: transaction.hash,
         amount: payable.amount.to_string(),
         currency: transaction.currency,
         from_account_id,
         to_account_id: transaction.to_account_id,
-    }))
+    })
 }
 
 /// Checks a KHQR as a bank app would at `now_ms`: it verifies (CRC and every field rule),
@@ -235,6 +240,7 @@ struct ControlRequest {
     delay_ms: Option<u64>,
     /// Replaces the list; `[]` clears it.
     malformed_md5s: Option<Vec<String>>,
+    deeplink_error: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -245,6 +251,7 @@ struct ControlResponse {
     fail_next: u32,
     delay_ms: u64,
     malformed_md5s: Vec<String>,
+    deeplink_error: bool,
     calls: CallCounts,
 }
 
@@ -257,6 +264,7 @@ impl ControlResponse {
             fail_next: knobs.fail_next,
             delay_ms: knobs.delay_ms,
             malformed_md5s: knobs.malformed_md5s.clone(),
+            deeplink_error: knobs.deeplink_error,
             calls: calls.clone(),
         }
     }
@@ -307,6 +315,7 @@ async fn set_control(
         knobs.malformed_md5s = md5s;
     }
     knobs.unauthorized = request.unauthorized.unwrap_or(knobs.unauthorized);
+    knobs.deeplink_error = request.deeplink_error.unwrap_or(knobs.deeplink_error);
     knobs.rate_limit_next = request.rate_limit_next.unwrap_or(knobs.rate_limit_next);
     knobs.retry_after_s = request.retry_after_s.unwrap_or(knobs.retry_after_s);
     knobs.fail_next = request.fail_next.unwrap_or(knobs.fail_next);

@@ -69,6 +69,17 @@ const SCRIPTS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../../assets/print.js"),
     ),
+    (
+        "pay.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/pay.js"),
+    ),
+    // The icon a bank app shows for us when it opens a KHQR from the pay page's deep link.
+    (
+        "owso-icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../../assets/owso-icon.svg"),
+    ),
 ];
 
 /// The URL of an embedded file by the name templates use; an unknown name is a programming
