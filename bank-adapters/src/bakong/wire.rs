@@ -297,11 +297,18 @@ pub const MAX_DEEPLINK_CHARS: usize = 512;
 ///
 /// # Errors
 ///
-/// As [`transaction_outcome`] for failed envelopes, errorCode 4 included (the provider
-/// failed: [`AdapterError::Transport`], retryable); [`AdapterError::Decode`] for a success
+/// As [`transaction_outcome`] for failed envelopes, except errorCode 4 (the deep-link
+/// provider failed: [`AdapterError::Transport`], retryable); [`AdapterError::Decode`] for a success
 /// without a usable link.
 pub fn deeplink_outcome(envelope: BakongEnvelope<DeeplinkData>) -> Result<String, AdapterError> {
     if envelope.response_code != RESPONSE_CODE_SUCCESS {
+        // errorCode 4 belongs to this call alone: its provider may answer on a later try.
+        if envelope.error_code == Some(ERROR_DEEPLINK_PROVIDER) {
+            return Err(AdapterError::Transport(format!(
+                "Bakong's deep-link provider failed (errorCode 4): {}",
+                bounded(&envelope.response_message)
+            )));
+        }
         return Err(envelope_error(&envelope));
     }
     let link = envelope.data.map(|data| data.short_link).ok_or_else(|| {
@@ -581,9 +588,6 @@ fn envelope_error<T>(envelope: &BakongEnvelope<T>) -> AdapterError {
             | ERROR_ACCOUNT_INVALID),
         ) => AdapterError::InvalidInput(format!(
             "Bakong refused the request: errorCode {code}: {message}"
-        )),
-        Some(ERROR_DEEPLINK_PROVIDER) => AdapterError::Transport(format!(
-            "Bakong's deep-link provider failed (errorCode 4): {message}"
         )),
         // An outage behind Bakong's front door: the same call can succeed later.
         Some(ERROR_CANNOT_CONNECT) => AdapterError::Transport(format!(
