@@ -21,7 +21,9 @@ use crate::state::AppState;
 
 /// The routes every page shares (the pages themselves live with their audience's module).
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/assets/{file}", get(assets::get_asset))
+    Router::new()
+        .route("/assets/{file}", get(assets::get_asset))
+        .route("/favicon.ico", get(assets::get_favicon))
 }
 
 /// Self only, no inline script or style: what a page may load and who may frame it.
