@@ -103,3 +103,26 @@ async fn pages_link_an_icon_and_favicon_ico_answers_it(pool: PgPool) {
         .unwrap();
     assert_eq!(response.bytes().await.unwrap(), icon);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_not_found_page_links_the_status_lookup_and_the_catalog(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    for (lang, words) in [("km", "ពិនិត្យស្ថានភាពការបង់ប្រាក់"), ("en", "Check a payment")]
+    {
+        let response = app
+            .http
+            .get(format!("{}/pay/pt_nothing_here?lang={lang}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        let html = response.text().await.unwrap();
+        // A citizen who mistyped a link can still look their case up.
+        assert!(
+            html.contains(r#"<a href="/status" data-testid="not-found-status">"#),
+            "{html}"
+        );
+        assert!(html.contains(words), "{lang}: {html}");
+        assert!(html.contains(r#"<a href="/services">"#), "{html}");
+    }
+}
