@@ -475,6 +475,9 @@ async fn the_status_route_and_the_page_turn_paid_with_the_receipt_number(pool: P
         json!({"status": "awaiting_payment", "receipt_number": null, "paid_at": null})
     );
     assert_eq!(before.headers["cache-control"], "private, no-store");
+    let json_path = format!("/v1/public/payments/{token}");
+    let unpaid = app.get(&json_path, None).await;
+    assert_eq!(unpaid.body["receipt_url"], Value::Null, "{}", unpaid.body);
 
     tap_khqr(&app, &token).await;
     pay_at_bakong(&app, &current_qr(&app).await).await;
@@ -528,6 +531,21 @@ async fn the_status_route_and_the_page_turn_paid_with_the_receipt_number(pool: P
     let receipt = page(&app, &link).await;
     assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.html);
     assert!(receipt.html.contains(&number));
+
+    // The public JSON links the same tagged receipt, absolute like its other addresses.
+    let paid = app.get(&json_path, None).await;
+    assert_eq!(
+        paid.body["receipt_url"],
+        json!(format!("{}{link}", app.base)),
+        "{}",
+        paid.body
+    );
+    let document = app.get("/openapi.json", None).await.body;
+    assert!(
+        document["components"]["schemas"]["PublicPaymentView"]["properties"]
+            .get("receipt_url")
+            .is_some()
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
