@@ -28,13 +28,15 @@ pub struct AttemptRow {
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
     pub bank_paid_at: Option<DateTime<Utc>>,
+    /// Bakong's short link that opens this KHQR in a bank app, when Bakong gave one.
+    pub deeplink: Option<String>,
 }
 
 /// The columns of [`AttemptRow`], for the runtime queries of the settlement, whose shape is
 /// its own.
 pub const ATTEMPT_COLUMNS: &str =
     "id, payment_intent_id, office_code, channel, status, currency, amount_minor, \
-    provider_reference, checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at, paid_at, bank_paid_at";
+    provider_reference, checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at, paid_at, bank_paid_at, deeplink";
 
 /// Reads one attempt.
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<AttemptRow>, AppError> {
@@ -44,7 +46,7 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<AttemptRow
         r#"select id, payment_intent_id, office_code, channel as "channel: Channel",
                status as "status: AttemptStatus", currency, amount_minor, provider_reference,
                checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at,
-               paid_at, bank_paid_at
+               paid_at, bank_paid_at, deeplink
            from payment_attempts where id = $1"#,
         id
     )
@@ -67,7 +69,7 @@ pub async fn list_for_intent(
         r#"select id, payment_intent_id, office_code, channel as "channel: Channel",
                status as "status: AttemptStatus", currency, amount_minor, provider_reference,
                checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at,
-               paid_at, bank_paid_at
+               paid_at, bank_paid_at, deeplink
            from payment_attempts
            where payment_intent_id = $1
              and ($2::timestamptz is null or (created_at, id) > ($2, $3))
@@ -96,7 +98,7 @@ pub async fn latest_for_intent(
                channel as "channel!: Channel", status as "status!: AttemptStatus", currency as "currency!",
                amount_minor as "amount_minor!", provider_reference as "provider_reference!",
                checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at as "created_at!",
-               expires_at as "expires_at!", paid_at, bank_paid_at
+               expires_at as "expires_at!", paid_at, bank_paid_at, deeplink
            from (select * from payment_attempts where payment_intent_id = $1
                  order by created_at desc, id desc limit $2) latest
            order by created_at, id"#,

@@ -69,7 +69,7 @@ pub async fn attempt_for_update(
         r#"select id, payment_intent_id, office_code, channel as "channel: Channel",
                status as "status: AttemptStatus", currency, amount_minor, provider_reference,
                checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at,
-               paid_at, bank_paid_at
+               paid_at, bank_paid_at, deeplink
            from payment_attempts where id = $1 for update"#,
         id,
     )
@@ -88,7 +88,7 @@ pub async fn attempt_by_reference(
         r#"select id, payment_intent_id, office_code, channel as "channel: Channel",
                status as "status: AttemptStatus", currency, amount_minor, provider_reference,
                checkout_url, failure_reason, khqr, khqr_md5, bill_number, created_at, expires_at,
-               paid_at, bank_paid_at
+               paid_at, bank_paid_at, deeplink
            from payment_attempts where provider_reference = $1"#,
         provider_reference,
     )
@@ -148,7 +148,7 @@ pub async fn lock_group_attempts(
         r#"select a.id, a.payment_intent_id, a.office_code, a.channel as "channel: Channel",
                a.status as "status: AttemptStatus", a.currency, a.amount_minor, a.provider_reference,
                a.checkout_url, a.failure_reason, a.khqr, a.khqr_md5, a.bill_number, a.created_at,
-               a.expires_at, a.paid_at, a.bank_paid_at
+               a.expires_at, a.paid_at, a.bank_paid_at, a.deeplink
            from payment_attempts a
            where (a.channel, a.provider_reference) in (select * from unnest($1::text[], $2::text[]))
            order by a.id for update"#,

@@ -53,6 +53,10 @@ pub struct AttemptView {
     pub qr_svg_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qr_png_url: Option<String>,
+    /// Bakong's short link that opens this KHQR in the payer's bank app (khqr channel, once
+    /// Bakong gave one; the pay page asks for it just after making the attempt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deeplink: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -76,6 +80,7 @@ impl AttemptView {
             bill_number: attempt.bill_number.clone(),
             qr_svg_url: qr_url("svg"),
             qr_png_url: qr_url("png"),
+            deeplink: attempt.deeplink.clone(),
             id: attempt.id,
             payment_intent_id: attempt.payment_intent_id,
             channel: attempt.channel,

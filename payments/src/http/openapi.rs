@@ -48,7 +48,7 @@ impl Modify for BearerAuth {
         intents::create_intent, intents::list_intents, intents::get_intent, intents::cancel_intent,
         attempts::create_attempt, attempts::list_attempts,
         callbacks::receive_callback,
-        public::get_public_payment, public::get_public_payment_status, pay::get_pay_page, pay::post_pay_khqr, web::assets::get_asset, public::get_attempt_qr_svg, public::get_attempt_qr_png,
+        public::get_public_payment, public::get_public_payment_status, pay::get_pay_page, pay::post_pay_khqr, web::assets::get_asset, web::assets::get_favicon, public::get_attempt_qr_svg, public::get_attempt_qr_png,
         receipt_pages::get_receipt_page, receipt_pages::get_verify_page, status_page::get_status_page,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
@@ -321,11 +321,30 @@ fn document_errors(path: &str, operation: &mut Value) {
             }
         }
     }
+    let html = json!({"text/html": {"schema": {"type": "string"}}});
     for (status, response) in responses.iter_mut() {
-        // Pages answer their errors as HTML pages; their annotations say so.
-        let is_page = response["content"].get("text/html").is_some();
-        if (status.starts_with('4') || status.starts_with('5')) && !is_page {
-            response["content"] = problem.clone();
+        // Pages answer their errors as HTML pages in the person's language (web::error_page),
+        // a lost database included; only the shared layers in front of them (the rate limit,
+        // body checks) still answer problem documents.
+        let from_layers = matches!(status.as_str(), "413" | "415" | "429");
+        let is_page =
+            response["content"].get("text/html").is_some() || (is_page_path(path) && !from_layers);
+        if !(status.starts_with('4') || status.starts_with('5')) {
+            continue;
         }
+        response["content"] = if is_page {
+            html.clone()
+        } else {
+            problem.clone()
+        };
     }
+}
+
+/// The citizens' pages (HTML, never problem+json).
+pub fn is_page_path(path: &str) -> bool {
+    path.starts_with("/pay/")
+        || path.starts_with("/receipts/")
+        || path.starts_with("/verify/")
+        || path == "/status"
+        || path == "/services"
 }

@@ -188,12 +188,12 @@ fn payment_not_found(page: &PageRequest) -> Response {
     )
 }
 
-/// What went wrong below a page: a payment that is not there is the not-found page; the rest
-/// (the database unreachable) keeps the API's answer.
+/// What went wrong below a page: a payment that is not there is this page's not-found page;
+/// the rest (the database unreachable) is the pages' error page.
 fn page_error(page: &PageRequest, error: AppError) -> Response {
     match error {
         AppError::NotFound(_) | AppError::Malformed(_) => payment_not_found(page),
-        other => ApiError::from(other).into_response(),
+        other => web::error_page(page, other),
     }
 }
 

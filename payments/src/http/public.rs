@@ -18,6 +18,8 @@ use super::money::MoneyView;
 use crate::app::attempts::AttemptRow;
 use crate::app::error::AppError;
 use crate::app::public::{self, PublicPayment};
+use crate::app::receipt_pages;
+use crate::app::secrets::Keyring;
 use crate::app::states::{AttemptStatus, Channel, IntentStatus};
 use crate::state::AppState;
 
@@ -88,6 +90,9 @@ pub struct PublicPaymentView {
     /// The latest attempts (at most 10), oldest of them first.
     pub attempts: Vec<PublicAttemptView>,
     pub receipt_number: Option<String>,
+    /// The receipt page, with the tag that lets this payer (and only a holder of the link)
+    /// open it; null until the payment has its receipt number.
+    pub receipt_url: Option<String>,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
 }
@@ -99,6 +104,18 @@ impl PublicPaymentView {
         payment: &PublicPayment,
     ) -> Result<PublicPaymentView, AppError> {
         let intent = &payment.intent;
+        let receipt_url = match intent.receipt_number.as_deref() {
+            Some(number) => {
+                let keyring = Keyring::from_config(&state.config).map_err(AppError::internal)?;
+                // Absolute, like the QR image addresses: a client may not know our origin.
+                let base = state.config.public_base_url.as_str().trim_end_matches('/');
+                Some(format!(
+                    "{base}{}",
+                    receipt_pages::receipt_url(&keyring, number)
+                ))
+            }
+            None => None,
+        };
         Ok(PublicPaymentView {
             status: intent.status,
             total: MoneyView::from_row(intent.total_minor, &intent.currency)?,
@@ -118,6 +135,7 @@ impl PublicPaymentView {
                 .map(|attempt| PublicAttemptView::render(state, attempt))
                 .collect::<Result<_, _>>()?,
             receipt_number: intent.receipt_number.clone(),
+            receipt_url,
             expires_at: intent.expires_at,
             paid_at: intent.paid_at,
         })

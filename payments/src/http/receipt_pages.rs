@@ -8,12 +8,11 @@ use askama::Template;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 
-use super::error::ApiError;
 use super::web::{self, format, Caching, Lang, PageRequest};
 use crate::app::error::AppError;
 use crate::app::receipt_pages::{self, Receipt, ReceiptClaim, Standing, Verdict};
@@ -159,12 +158,12 @@ impl<'a> ReceiptPage<'a> {
     }
 }
 
-/// The page for an error: "not found" in the person's language, else the API's problem (a
-/// database that is down is the one thing no page can help with).
+/// The page for an error: "not found" in this page's words, else the pages' error page (a
+/// database that is down is 503 with Retry-After, in the person's language).
 fn error_page(page: &PageRequest, error: AppError, what_km: &str, what_en: &str) -> Response {
     match error {
         AppError::NotFound(_) => web::not_found(page, what_km, what_en),
-        other => ApiError::from(other).into_response(),
+        other => web::error_page(page, other),
     }
 }
 
@@ -284,7 +283,7 @@ pub async fn get_verify_page(
     };
     let verdict = match receipt_pages::verify(&state, &claim).await {
         Ok(verdict) => verdict,
-        Err(error) => return ApiError::from(error).into_response(),
+        Err(error) => return web::error_page(&page, error),
     };
     // A receipt that does not verify does not exist, as far as the service knows.
     let status = match verdict {

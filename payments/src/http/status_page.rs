@@ -5,11 +5,10 @@
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
-use super::error::ApiError;
 use super::receipt_pages::query_param;
 use super::web::{self, format, Caching, PageRequest};
 use crate::app::case_status::{self, CaseStatus, Missing, Province, StatusPage, StatusQuery};
@@ -122,6 +121,6 @@ pub async fn get_status_page(
             "រកមិនឃើញការបង់ប្រាក់សម្រាប់លេខកូដនេះ នៅការិយាល័យនេះទេ។ សូមពិនិត្យលេខកូដចុះបញ្ជីសេវា និងការិយាល័យ លើប័ណ្ណរបស់អ្នក។",
             "No payment was found for this code at this office. Check the service registration code and the office on your case slip.",
         ),
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => web::error_page(&page, error),
     }
 }

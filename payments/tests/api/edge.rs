@@ -165,7 +165,25 @@ async fn bad_path_and_query_values_are_400_naming_the_parameter(pool: PgPool) {
 }
 
 async fn unavailable_answers(router: &Router) {
-    for uri in ["/v1/sectors", "/pay/pt_abc", "/v1/public/payments/pt_abc"] {
+    // A page answers a page (HTML, still 503 with Retry-After), never a problem document.
+    let answer = call(router, get("/pay/pt_abc", None)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.headers["content-type"], "text/html; charset=utf-8");
+    assert!(answer.headers.contains_key("retry-after"));
+    assert!(
+        answer
+            .body
+            .as_str()
+            .is_some_and(|html| html.contains("សេវាមិនទាន់អាចប្រើបានទេ")),
+        "{}",
+        answer.body
+    );
+    for uri in ["/v1/sectors", "/v1/public/payments/pt_abc"] {
         let answer = call(router, get(uri, None)).await;
         assert_eq!(
             answer.status,

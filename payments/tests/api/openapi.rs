@@ -187,7 +187,7 @@ fn errors_are_documented_as_problems_with_the_statuses_they_can_have() {
                 if status.starts_with('4') || status.starts_with('5') {
                     let content = response["content"].as_object().unwrap();
                     // Pages answer "not found" as an HTML page in the person's language.
-                    let page_error = path.starts_with("/pay/")
+                    let page_error = payments::http::openapi::is_page_path(path)
                         && content.keys().collect::<Vec<_>>() == vec!["text/html"];
                     if page_error {
                         continue;

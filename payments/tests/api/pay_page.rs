@@ -402,6 +402,33 @@ async fn one_tap_shows_a_khqr_to_scan_and_a_second_tap_reuses_it(pool: PgPool) {
         km.html
     );
 
+    // The workflow's JSON view of the attempt carries the same deep link.
+    let workflow = app.key("workflow").to_owned();
+    let listed = app
+        .get(
+            &format!(
+                "/v1/payment-intents/{}/attempts",
+                intent["id"].as_str().unwrap()
+            ),
+            Some(&workflow),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let deeplink = listed.body["data"][0]["deeplink"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        deeplink.starts_with(&format!("{}/bakong/sim/deeplink/", app.sim_base)),
+        "{}",
+        listed.body
+    );
+    let document = app.get("/openapi.json", None).await.body;
+    assert!(
+        document["components"]["schemas"]["AttemptView"]["properties"]
+            .get("deeplink")
+            .is_some()
+    );
+
     // A second tap while the QR is good keeps it.
     tap_khqr(&app, &token).await;
     assert_eq!(attempts(&app).await, 1);
@@ -425,6 +452,27 @@ async fn without_a_deep_link_the_page_just_has_no_such_button(pool: PgPool) {
     let km = page(&app, &format!("/pay/{token}")).await;
     assert!(km.html.contains("data-testid=\"qr-image\""));
     assert!(!km.html.contains("data-testid=\"deeplink\""));
+    // Nor does the JSON view carry one: the field is left out, not null.
+    let workflow = app.key("workflow").to_owned();
+    let listed = app
+        .get(
+            &format!(
+                "/v1/payment-intents/{}/attempts",
+                intent["id"].as_str().unwrap()
+            ),
+            Some(&workflow),
+        )
+        .await;
+    assert!(
+        listed.body["data"][0]["khqr"].is_string(),
+        "{}",
+        listed.body
+    );
+    assert!(
+        listed.body["data"][0].get("deeplink").is_none(),
+        "{}",
+        listed.body
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -475,6 +523,9 @@ async fn the_status_route_and_the_page_turn_paid_with_the_receipt_number(pool: P
         json!({"status": "awaiting_payment", "receipt_number": null, "paid_at": null})
     );
     assert_eq!(before.headers["cache-control"], "private, no-store");
+    let json_path = format!("/v1/public/payments/{token}");
+    let unpaid = app.get(&json_path, None).await;
+    assert_eq!(unpaid.body["receipt_url"], Value::Null, "{}", unpaid.body);
 
     tap_khqr(&app, &token).await;
     pay_at_bakong(&app, &current_qr(&app).await).await;
@@ -528,6 +579,21 @@ async fn the_status_route_and_the_page_turn_paid_with_the_receipt_number(pool: P
     let receipt = page(&app, &link).await;
     assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.html);
     assert!(receipt.html.contains(&number));
+
+    // The public JSON links the same tagged receipt, absolute like its other addresses.
+    let paid = app.get(&json_path, None).await;
+    assert_eq!(
+        paid.body["receipt_url"],
+        json!(format!("{}{link}", app.base)),
+        "{}",
+        paid.body
+    );
+    let document = app.get("/openapi.json", None).await.body;
+    assert!(
+        document["components"]["schemas"]["PublicPaymentView"]["properties"]
+            .get("receipt_url")
+            .is_some()
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

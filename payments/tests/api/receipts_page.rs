@@ -467,3 +467,38 @@ async fn the_citizen_pages_are_rate_limited_per_address(pool: PgPool) {
         assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{path}");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_lost_database_is_a_503_page_in_the_persons_language_on_every_citizen_page(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let number = paid(&app, "0320777001").await;
+    let receipt = link(&app, &number);
+    let verify = verify_path(&app, &page(&app, &receipt).await.body);
+    app.state.pool.close().await;
+    for path in [
+        receipt.clone(),
+        verify.clone(),
+        "/status".to_owned(),
+        "/status?office=0320&code=0320777001".to_owned(),
+        "/services".to_owned(),
+        "/services?q=labour".to_owned(),
+    ] {
+        for (lang, words) in [
+            ("km", "សេវាមិនទាន់អាចប្រើបានទេ"),
+            ("en", "The service is busy"),
+        ] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = format!("{}{path}{sep}lang={lang}", app.base);
+            let response = app.http.get(&url).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{url}");
+            let headers = response.headers().clone();
+            assert_eq!(headers["content-type"], "text/html; charset=utf-8", "{url}");
+            assert_eq!(headers["retry-after"], "2", "{url}");
+            assert_eq!(headers["cache-control"], "private, no-store", "{url}");
+            let html = response.text().await.unwrap();
+            assert!(html.contains(words), "{url}: {html}");
+            assert!(html.contains(r#"data-testid="error-page""#), "{url}");
+            assert!(!html.contains("database_unavailable"), "{url}: {html}");
+        }
+    }
+}

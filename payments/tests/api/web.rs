@@ -62,3 +62,67 @@ async fn assets_are_served_under_hashed_names_for_a_year(pool: PgPool) {
         assert_eq!(response.status(), 404, "{stale}");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn pages_link_an_icon_and_favicon_ico_answers_it(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let icon_url = payments::http::web::assets::url("owso-icon.svg");
+    let html = app
+        .http
+        .get(format!("{}/services?lang=en", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!(
+            r#"<link rel="icon" href="{icon_url}" type="image/svg+xml">"#
+        )),
+        "{html}"
+    );
+    // Browsers and Lighthouse ask for /favicon.ico whatever the page links: not a 404.
+    let response = app
+        .http
+        .get(format!("{}/favicon.ico", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/svg+xml");
+    assert_eq!(response.headers()["cache-control"], "public, max-age=86400");
+    let icon = app
+        .http
+        .get(format!("{}{icon_url}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(response.bytes().await.unwrap(), icon);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_not_found_page_links_the_status_lookup_and_the_catalog(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    for (lang, words) in [("km", "ពិនិត្យស្ថានភាពការបង់ប្រាក់"), ("en", "Check a payment")]
+    {
+        let response = app
+            .http
+            .get(format!("{}/pay/pt_nothing_here?lang={lang}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        let html = response.text().await.unwrap();
+        // A citizen who mistyped a link can still look their case up.
+        assert!(
+            html.contains(r#"<a href="/status" data-testid="not-found-status">"#),
+            "{html}"
+        );
+        assert!(html.contains(words), "{lang}: {html}");
+        assert!(html.contains(r#"<a href="/services">"#), "{html}");
+    }
+}

@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ledger::Money;
 
 use crate::app::catalog::describe::ServiceDescription;
@@ -15,7 +15,6 @@ use crate::app::error::AppError;
 use crate::app::fees::model::ServiceEntry;
 use crate::app::fees::params;
 use crate::app::fees::rules::{Band, FeeRule};
-use crate::http::error::ApiError;
 use crate::http::web::{self, format, Caching, Lang, PageRequest};
 use crate::state::AppState;
 
@@ -67,9 +66,9 @@ pub async fn get_services_page(
         Err(AppError::NotFound(_)) => {
             web::not_found(&page, "រកមិនឃើញវិស័យនេះទេ។", "There is no such sector.")
         }
-        // Not something a person typed: the database is away. The JSON error carries the
-        // status and Retry-After; the page has nothing better to show.
-        Err(other) => ApiError::from(other).into_response(),
+        // Not something a person typed: the database is away (503 with Retry-After), as a
+        // page in the person's language.
+        Err(other) => web::error_page(&page, other),
     }
 }
 

@@ -110,6 +110,27 @@ pub async fn get_asset(Path(file): Path<String>) -> Response {
     }
 }
 
+/// `GET /favicon.ico`: browsers (and crawlers, and Lighthouse) ask for it whatever the page
+/// links, and a 404 there is logged as an error. The pages link the hashed SVG icon; this
+/// answers the same bytes directly rather than redirecting, since a cached redirect would
+/// outlive the hashed name of the next build. A day of caching: the name never changes.
+#[utoipa::path(get, path = "/favicon.ico", tag = "pages",
+    responses((status = 200, description = "The service's icon (SVG)", content_type = "image/svg+xml")))]
+pub async fn get_favicon() -> Response {
+    match ASSETS.iter().find(|asset| asset.name == "owso-icon.svg") {
+        Some(asset) => (
+            [
+                (header::CONTENT_TYPE, asset.content_type),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            asset.bytes.clone(),
+        )
+            .into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
