@@ -5,7 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::browser_pay::{assert_budgets, assert_budgets_of_a_long_list, has_khmer, shows_amount, CASE};
+use crate::browser_pay::{
+    assert_budgets, assert_budgets_of_a_long_list, has_khmer, shows_amount, CASE,
+};
 use crate::support::browser::{browser, Browser, PHONE};
 use crate::support::*;
 use serde_json::{json, Value};
@@ -120,7 +122,10 @@ async fn pay_keep_and_verify(lang: &str) {
     browser.click("#verify-link").await;
     browser.wait_for_element("#verify-result").await;
     assert_eq!(
-        browser.attr("#verify-result", "data-result").await.as_deref(),
+        browser
+            .attr("#verify-result", "data-result")
+            .await
+            .as_deref(),
         Some("verified")
     );
     assert_eq!(
@@ -173,8 +178,9 @@ async fn an_expired_qr_gives_way_to_a_new_one() {
     browser.close().await;
 }
 
-/// A paid intent of office 0320 for `case`, paid by KHQR through the API and bank-sim.
-async fn paid_case(stack: &Stack, db: &TestDb, case: &str) -> String {
+/// A paid intent of office 0320 for `case`, paid by KHQR through the API and bank-sim, and
+/// its receipt numbered: its pay link.
+pub(crate) async fn paid_case(stack: &Stack, db: &TestDb, case: &str) -> String {
     let intent = stack.pending_intent(case).await;
     let id = intent["id"].as_str().unwrap().to_owned();
     let token = intent["pay_url"]
@@ -209,7 +215,7 @@ async fn paid_case(stack: &Stack, db: &TestDb, case: &str) -> String {
     })
     .await;
     assert!(receipt.is_some(), "the case was not paid with a receipt");
-    id
+    intent["pay_url"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -220,7 +226,9 @@ async fn status_lookup_by_office_and_code_finds_a_paid_case_and_says_not_found()
     paid_case(&stack, &db, CASE).await;
 
     for lang in ["km", "en"] {
-        browser.open(&stack.url(&format!("/status?lang={lang}"))).await;
+        browser
+            .open(&stack.url(&format!("/status?lang={lang}")))
+            .await;
         browser.wait_for_element("#status-form").await;
         assert_budgets(&browser, &format!("status form ({lang})")).await;
         browser
@@ -293,9 +301,7 @@ async fn catalog_search_in_khmer_finds_the_service() {
     let (stack, browser) = tokio::join!(start_stack(&db), browser(PHONE));
     let Some(browser) = browser else { return };
     // One sector's page is held to the pay page's budget.
-    browser
-        .open(&stack.url("/services?sector=labour"))
-        .await;
+    browser.open(&stack.url("/services?sector=labour")).await;
     assert_budgets(&browser, "services of one sector (km)").await;
     // The whole catalog (every sector's services, Khmer text at 3 bytes a letter) is heavier
     // than the pay page's 50 kB without font: it is held to the 150 kB in all and its bytes
@@ -315,13 +321,14 @@ async fn catalog_search_in_khmer_finds_the_service() {
     browser.click("#services-search-submit").await;
     browser
         .wait_for("the search's results", WAIT_PAGE, || async {
-            browser.js("return location.search;", vec![]).await
-                != Value::String(String::new())
+            browser.js("return location.search;", vec![]).await != Value::String(String::new())
         })
         .await;
     browser.wait_for_element("#services-results").await;
     assert!(browser.exists(row).await, "the Khmer search missed the row");
-    let name = browser.text(&format!("{row} [data-testid=service-name]")).await;
+    let name = browser
+        .text(&format!("{row} [data-testid=service-name]"))
+        .await;
     assert!(has_khmer(&name), "{name:?}");
     assert!(name.contains(words), "{name:?}");
     let fee = browser.text(&format!("{row} [data-testid=fee-text]")).await;
@@ -333,7 +340,10 @@ async fn catalog_search_in_khmer_finds_the_service() {
             vec![],
         )
         .await;
-    assert!(rows.as_u64().unwrap() < 10, "{rows} rows: the search did not narrow");
+    assert!(
+        rows.as_u64().unwrap() < 10,
+        "{rows} rows: the search did not narrow"
+    );
     assert_budgets(&browser, "services search (km)").await;
     browser.close().await;
 }

@@ -265,8 +265,16 @@ async fn checks_catch_a_page_that_breaks_every_budget() {
     server.abort();
 }
 
-/// `make screenshots`: the pay page in Khmer and English at 360 and 1280 px, as PNGs in
-/// `$OWSO_SCREENSHOTS` (default `docs/screens`, relative to the workspace).
+/// `url` with `lang=` added to its query.
+fn with_lang(url: &str, lang: &str) -> String {
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joiner}lang={lang}")
+}
+
+/// `make screenshots`: every citizen page (pay awaiting, with its QR, paid; receipt;
+/// verification; status form and result; one sector's services; the 404 page) in Khmer and
+/// English at 360 and 1280 px, as PNGs `<page>-<lang>-<width>.png` in `$OWSO_SCREENSHOTS`
+/// (default `docs/screens`, relative to the workspace).
 #[tokio::test]
 #[ignore = "writes PNGs: run by make screenshots"]
 async fn screenshots() {
@@ -280,15 +288,87 @@ async fn screenshots() {
     let Some(mut browser) = browser else {
         panic!("make screenshots needs the browser (scripts/browser-up.sh)")
     };
+    // One case in each state: awaiting payment, with a QR, paid.
     let pay_url = stack.pay_link(CASE).await;
+    let qr_url = stack.pay_link("0320000124").await;
+    browser.open(&qr_url).await;
+    browser.click("[data-testid=pay-khqr]").await;
+    browser.wait_for_element("[data-testid=qr-image]").await;
+    let paid_case = "0320000125";
+    let paid_url = crate::browser_citizen::paid_case(&stack, &db, paid_case).await;
+    browser.open(&paid_url).await;
+    let absolute = |href: String| {
+        if href.starts_with("http") {
+            href
+        } else {
+            stack.url(&href)
+        }
+    };
+    let receipt_url = absolute(
+        browser
+            .attr("#receipt-link", "href")
+            .await
+            .expect("the receipt link"),
+    );
+    browser.open(&receipt_url).await;
+    let verify_url = absolute(
+        browser
+            .attr("#verify-link", "href")
+            .await
+            .expect("the verify link"),
+    );
+    let pages = [
+        ("pay", pay_url, "[data-testid=pay-khqr]"),
+        ("pay-qr", qr_url, "[data-testid=qr-image]"),
+        ("pay-paid", paid_url, "[data-testid=receipt-number]"),
+        ("receipt", receipt_url, "#verify-qr"),
+        ("verify", verify_url, "#verify-result"),
+        ("status", stack.url("/status"), "#status-form"),
+        (
+            "status-result",
+            stack.url(&format!("/status?office=0320&code={paid_case}")),
+            "#status-result",
+        ),
+        (
+            "services",
+            stack.url("/services?sector=labour"),
+            "#services-results",
+        ),
+        (
+            "not-found",
+            stack.url("/status?office=0320&code=0320999999"),
+            "h1",
+        ),
+    ];
     for (viewport, width) in [(PHONE, 360), (DESK, 1280)] {
         browser.set_viewport(viewport).await;
         for lang in ["km", "en"] {
-            browser.open(&format!("{pay_url}?lang={lang}")).await;
-            browser.wait_for_element("h1").await;
-            let path = dir.join(format!("pay-{lang}-{width}.png"));
-            browser.screenshot(&path).await;
-            println!("wrote {}", path.display());
+            for (name, url, ready) in &pages {
+                browser.open(&with_lang(url, lang)).await;
+                browser.wait_for_element(ready).await;
+                // Images (the QRs) drawn before the shot.
+                browser
+                    .wait_for(
+                        "the page's images",
+                        std::time::Duration::from_secs(10),
+                        || {
+                            let browser = &browser;
+                            async move {
+                                browser
+                                .js(
+                                    "return Array.from(document.images).every((i) => i.complete);",
+                                    vec![],
+                                )
+                                .await
+                                == Value::Bool(true)
+                            }
+                        },
+                    )
+                    .await;
+                let path = dir.join(format!("{name}-{lang}-{width}.png"));
+                browser.screenshot(&path).await;
+                println!("wrote {}", path.display());
+            }
         }
     }
     browser.close().await;
