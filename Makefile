@@ -55,7 +55,7 @@ screenshots: ## PNGs of every citizen page (Khmer, English; 360 and 1280 px) int
 	$(CARGO) build --workspace --bins
 	$(CARGO) test -p e2e --test e2e -- --ignored --exact browser_pay::screenshots --nocapture
 
-bench-web: ## Lighthouse (mobile, pinned) on the pay page: scores and bytes; prints, never asserts
+bench-web: ## Lighthouse (mobile, pinned) on the pay page, status and a catalog page: scores and bytes; prints, never asserts
 	@DATABASE_URL=$$(scripts/pg-up.sh)
 	CHROMEDRIVER=$$(scripts/browser-up.sh)
 	export DATABASE_URL CHROMEDRIVER

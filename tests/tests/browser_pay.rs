@@ -375,7 +375,8 @@ async fn screenshots() {
 }
 
 /// `make bench-web`: Lighthouse (pinned, mobile, Debian's chromium) on the pay page in Khmer
-/// and English; prints the scores and the bytes transferred, never asserts on them.
+/// and English, the status lookup and one sector of the catalog; prints the scores and the
+/// bytes transferred, never asserts on them.
 #[tokio::test]
 #[ignore = "runs Lighthouse from npm: run by make bench-web"]
 // Lighthouse's scores (0 to 1) and byte counts are floats in its report.
@@ -393,13 +394,27 @@ async fn lighthouse_scores() {
         .into_iter()
         .filter(|flag| !flag.starts_with("--force-device"))
         .collect();
-    for lang in ["km", "en"] {
-        let report = out.join(format!("pay-{lang}.report.json"));
+    let pages = [
+        ("pay page (km)", "pay-km", format!("{pay_url}?lang=km")),
+        ("pay page (en)", "pay-en", format!("{pay_url}?lang=en")),
+        (
+            "status lookup (km)",
+            "status-km",
+            stack.url("/status?lang=km"),
+        ),
+        (
+            "one sector of the catalog (km)",
+            "services-km",
+            stack.url("/services?sector=labour&lang=km"),
+        ),
+    ];
+    for (page, file, url) in &pages {
+        let report = out.join(format!("{file}.report.json"));
         let output = tokio::process::Command::new("npx")
             .args([
                 "--yes",
                 LIGHTHOUSE,
-                &format!("{pay_url}?lang={lang}"),
+                url,
                 &format!("--chrome-path={chromium}"),
                 &format!("--chrome-flags={}", flags.join(" ")),
                 "--form-factor=mobile",
@@ -437,7 +452,7 @@ async fn lighthouse_scores() {
             .map(|(id, _)| id.clone())
             .collect();
         println!(
-            "Lighthouse {LIGHTHOUSE} mobile, pay page ({lang}): performance {}, accessibility {}, \
+            "Lighthouse {LIGHTHOUSE} mobile, {page}: performance {}, accessibility {}, \
              best practices {}, total {bytes} bytes; audits not passed: {}; report {}",
             score("performance"),
             score("accessibility"),
