@@ -63,6 +63,13 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
 
 /// Scripts for progressive enhancement: each page works without them.
 const SCRIPTS: &[(&str, &str, &[u8])] = &[
+    // The pages' icon: without one declared, browsers ask for /favicon.ico, a 404 that
+    // Lighthouse counts as a console error.
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../../assets/icon.svg"),
+    ),
     // The receipt's print button (shown only when script runs).
     (
         "print.js",
