@@ -11,6 +11,7 @@
 
 mod support;
 
+mod browser_citizen;
 mod browser_pay;
 mod build_features;
 mod edge;
