@@ -39,12 +39,6 @@ pub(crate) async fn assert_budgets(browser: &Browser, page: &str) {
     assert_budgets_within(browser, page, BUDGET_WITHOUT_FONT).await;
 }
 
-/// [`assert_budgets`] for a page that lists the whole catalog: everything else holds, and the
-/// 150 kB in all, but not the pay page's 50 kB without the font.
-pub(crate) async fn assert_budgets_of_a_long_list(browser: &Browser, page: &str) {
-    assert_budgets_within(browser, page, BUDGET_TOTAL).await;
-}
-
 async fn assert_budgets_within(browser: &Browser, page: &str, without_font: u64) {
     // Weight and origins first: axe-core is injected later and must not be counted.
     let weight = browser.page_weight().await;

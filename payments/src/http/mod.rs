@@ -31,6 +31,7 @@ use axum::routing::get;
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -65,6 +66,10 @@ pub fn router(state: AppState) -> Router {
 
     api.layer(
         ServiceBuilder::new()
+            // Pages, stylesheets and JSON go gzipped to clients that ask (a phone on slow data:
+            // the whole catalog page is about 70 kB of Khmer text, a few kB compressed); images
+            // and tiny bodies are left alone by the layer's default predicate.
+            .layer(CompressionLayer::new().gzip(true))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http().make_span_with(|request: &Request| {

@@ -126,3 +126,43 @@ async fn the_not_found_page_links_the_status_lookup_and_the_catalog(pool: PgPool
         assert!(html.contains(r#"<a href="/services">"#), "{html}");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn pages_travel_gzipped_to_browsers_that_ask(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let plain = app
+        .http
+        .get(format!("{}/services?lang=en", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(
+        plain.headers().get("content-encoding").is_none(),
+        "not asked: not compressed"
+    );
+    let plain_bytes = plain.bytes().await.unwrap().len();
+
+    let zipped = app
+        .http
+        .get(format!("{}/services?lang=en", app.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.status(), 200);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let zipped_bytes = zipped.bytes().await.unwrap();
+    assert!(
+        zipped_bytes.len() * 4 < plain_bytes,
+        "the whole catalog page compresses: {} of {plain_bytes} bytes",
+        zipped_bytes.len()
+    );
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&zipped_bytes[..]),
+        &mut text,
+    )
+    .unwrap();
+    assert_eq!(text.len(), plain_bytes, "the same page");
+}
