@@ -305,19 +305,7 @@ mod tests {
     use super::*;
 
     fn page(uri: &str) -> PageRequest {
-        let (mut parts, ()) = axum::http::Request::builder()
-            .uri(uri)
-            .body(())
-            .unwrap()
-            .into_parts();
-        futures_util::FutureExt::now_or_never(
-            <PageRequest as axum::extract::FromRequestParts<()>>::from_request_parts(
-                &mut parts,
-                &(),
-            ),
-        )
-        .unwrap()
-        .unwrap()
+        PageRequest::for_uri(uri)
     }
 
     #[test]

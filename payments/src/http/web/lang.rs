@@ -123,6 +123,19 @@ impl PageRequest {
     }
 }
 
+#[cfg(test)]
+#[allow(clippy::panic)]
+impl PageRequest {
+    /// The page request of a GET of `uri` without cookies (unit tests of pages).
+    pub(crate) fn for_uri(uri: &str) -> PageRequest {
+        let request = axum::http::Request::builder().uri(uri).body(());
+        match request {
+            Ok(request) => PageRequest::from_parts(&request.into_parts().0),
+            Err(error) => panic!("test URI {uri}: {error}"),
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for PageRequest {
     type Rejection = std::convert::Infallible;
 
