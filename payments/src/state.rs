@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
 use crate::app::receipts::Numbering;
+use crate::app::secrets::Keyring;
 use crate::app::settlement_batch::SettlementBatcher;
 use crate::config::Config;
 
@@ -27,6 +28,9 @@ pub struct AppState {
     /// Connections for settlement, bank callbacks and the background workers only (the same
     /// pool as `pool` unless [`AppState::with_worker_pool`] was given another).
     pub worker_pool: PgPool,
+    /// `SECRETS_KEY` and its retired keys, read once: pay links, webhook secrets and receipt
+    /// tags are sealed, opened and checked with it on request and delivery paths.
+    pub keyring: Arc<Keyring>,
 }
 
 impl AppState {
@@ -50,12 +54,14 @@ impl AppState {
             )?)),
             None => None,
         };
+        let keyring = Arc::new(Keyring::from_config(&config)?);
         let receipts = Arc::new(Numbering::default());
         let settlements = Arc::new(SettlementBatcher::new(
             worker_pool.clone(),
             Arc::clone(&receipts),
         ));
         Ok(AppState {
+            keyring,
             bakong,
             pool,
             config: Arc::new(config),

@@ -93,7 +93,7 @@ pub async fn receipt(
     number: &str,
     tag: Option<&str>,
 ) -> Result<Receipt, AppError> {
-    let keyring = Keyring::from_config(&state.config).map_err(AppError::internal)?;
+    let keyring = &state.keyring;
     let authorised = well_formed(number)
         && tag.is_some_and(|tag| keyring.check_link_tag(RECEIPT_TAG_PURPOSE, number, tag));
     if !authorised {

@@ -213,11 +213,7 @@ pub async fn get_pay_page(
         Ok(payment) => payment,
         Err(error) => return page_error(&page, error),
     };
-    let keyring = match Keyring::from_config(&state.config) {
-        Ok(keyring) => keyring,
-        Err(error) => return page_error(&page, AppError::internal(error)),
-    };
-    match PayPage::new(&page, &token, payment, &keyring) {
+    match PayPage::new(&page, &token, payment, &state.keyring) {
         Ok(view) => web::render(&page, StatusCode::OK, &view, Caching::Private),
         Err(error) => page_error(&page, error),
     }

@@ -19,7 +19,6 @@ use crate::app::attempts::AttemptRow;
 use crate::app::error::AppError;
 use crate::app::public::{self, PublicPayment};
 use crate::app::receipt_pages;
-use crate::app::secrets::Keyring;
 use crate::app::states::{AttemptStatus, Channel, IntentStatus};
 use crate::state::AppState;
 
@@ -106,12 +105,11 @@ impl PublicPaymentView {
         let intent = &payment.intent;
         let receipt_url = match intent.receipt_number.as_deref() {
             Some(number) => {
-                let keyring = Keyring::from_config(&state.config).map_err(AppError::internal)?;
                 // Absolute, like the QR image addresses: a client may not know our origin.
                 let base = state.config.public_base_url.as_str().trim_end_matches('/');
                 Some(format!(
                     "{base}{}",
-                    receipt_pages::receipt_url(&keyring, number)
+                    receipt_pages::receipt_url(&state.keyring, number)
                 ))
             }
             None => None,

@@ -11,7 +11,7 @@ use crate::app::auth::{random_token, Principal, Role};
 use crate::app::error::{AppError, Refusal};
 use crate::app::idempotency::{self, Claim};
 use crate::app::pagination::Created;
-use crate::app::secrets::{pay_token_context, pay_token_hash, Keyring};
+use crate::app::secrets::{pay_token_context, pay_token_hash};
 use crate::db;
 use crate::db::intents::{NewIntent, QuoteTerms};
 use crate::state::AppState;
@@ -218,8 +218,9 @@ async fn insert_intent(
     // The database keeps the token's hash (to find the intent from a link) and a sealed copy
     // (to show the link again), never the token.
     let token = random_token("pt_");
-    let sealed = Keyring::from_config(&state.config)
-        .and_then(|keyring| keyring.seal(&pay_token_context(id), token.as_bytes()))
+    let sealed = state
+        .keyring
+        .seal(&pay_token_context(id), token.as_bytes())
         .map_err(AppError::internal)?;
     let new = NewIntent {
         id,

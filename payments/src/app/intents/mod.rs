@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::auth::{Principal, Role};
 use super::pagination::{cursor, Page};
-use super::secrets::{pay_token_context, Keyring};
+use super::secrets::pay_token_context;
 pub use super::states::IntentStatus;
 use crate::app::error::AppError;
 use crate::db;
@@ -55,8 +55,8 @@ fn sealed_pay_url(state: &AppState, intent: &IntentRow) -> Result<Option<String>
     let Some(sealed) = &intent.pay_token_sealed else {
         return Ok(None);
     };
-    let keyring = Keyring::from_config(&state.config).map_err(AppError::internal)?;
-    let token = keyring
+    let token = state
+        .keyring
         .open_text(&pay_token_context(intent.id), sealed)
         .map_err(AppError::internal)?;
     Ok(Some(pay_url(state, &token)))

@@ -7,7 +7,7 @@ use crate::app::auth::{Principal, Role};
 use crate::app::error::AppError;
 use crate::app::outbox::EventType;
 use crate::app::pagination::{ListQuery, Page};
-use crate::app::secrets::{webhook_context, Keyring};
+use crate::app::secrets::webhook_context;
 use crate::db::webhooks::endpoints::{self as store, Endpoint, EndpointChanges, NewEndpoint};
 use crate::db::webhooks::notify_dispatchers;
 use crate::state::AppState;
@@ -59,8 +59,9 @@ fn validate_description(description: Option<&str>) -> Result<(), AppError> {
 
 /// The secret as stored: sealed with `SECRETS_KEY` for this endpoint (app::secrets).
 fn seal_secret(state: &AppState, id: Uuid, secret: &WebhookSecret) -> Result<String, AppError> {
-    Keyring::from_config(&state.config)
-        .and_then(|keyring| keyring.seal(&webhook_context(id), secret.as_whsec().as_bytes()))
+    state
+        .keyring
+        .seal(&webhook_context(id), secret.as_whsec().as_bytes())
         .map_err(AppError::internal)
 }
 

@@ -7,7 +7,7 @@ use bank_adapters::signing::{standard_webhooks_signature, WebhookSecret};
 use chrono::Utc;
 
 use super::Dispatcher;
-use crate::app::secrets::{open_webhook_secret, Keyring};
+use crate::app::secrets::open_webhook_secret;
 use crate::app::webhooks::validate_url;
 use crate::db::webhooks::dispatch::ClaimedDelivery;
 use crate::workers::webhook_dns::refusal;
@@ -125,10 +125,9 @@ impl Dispatcher {
         body: &[u8],
     ) -> Result<String, String> {
         // Stored sealed with SECRETS_KEY (plaintext only in rows from before sealing).
-        let keyring = Keyring::from_config(&self.state.config)
-            .map_err(|_| "SECRETS_KEY unusable".to_owned())?;
+        let keyring = &self.state.keyring;
         let open = |stored: &str| {
-            open_webhook_secret(&keyring, delivery.endpoint_id, stored)
+            open_webhook_secret(keyring, delivery.endpoint_id, stored)
                 .ok()
                 .and_then(|raw| WebhookSecret::parse(&raw).ok())
         };
