@@ -216,6 +216,23 @@ pub(crate) async fn paid_case(stack: &Stack, db: &TestDb, case: &str) -> String 
     intent["pay_url"].as_str().unwrap().to_owned()
 }
 
+/// Fills the status form as a person does (office 0320, the registration code) and sends it.
+async fn submit_status(browser: &Browser, code: &str) {
+    browser
+        .find("#status-office")
+        .await
+        .select_by_value("0320")
+        .await
+        .unwrap();
+    browser
+        .find("#status-code")
+        .await
+        .send_keys(code)
+        .await
+        .unwrap();
+    browser.click("#status-submit").await;
+}
+
 #[tokio::test]
 async fn status_lookup_by_office_and_code_finds_a_paid_case_and_says_not_found() {
     let db = TestDb::create().await;
@@ -229,19 +246,7 @@ async fn status_lookup_by_office_and_code_finds_a_paid_case_and_says_not_found()
             .await;
         browser.wait_for_element("#status-form").await;
         assert_budgets(&browser, &format!("status form ({lang})")).await;
-        browser
-            .find("#status-office")
-            .await
-            .select_by_value("0320")
-            .await
-            .unwrap();
-        browser
-            .find("#status-code")
-            .await
-            .send_keys(CASE)
-            .await
-            .unwrap();
-        browser.click("#status-submit").await;
+        submit_status(&browser, CASE).await;
         browser.wait_for_element("#status-result").await;
         assert_eq!(
             browser
@@ -257,37 +262,13 @@ async fn status_lookup_by_office_and_code_finds_a_paid_case_and_says_not_found()
 
     // A code nobody has: the plain not-found page, in the page's language.
     browser.open(&stack.url("/status?lang=en")).await;
-    browser
-        .find("#status-office")
-        .await
-        .select_by_value("0320")
-        .await
-        .unwrap();
-    browser
-        .find("#status-code")
-        .await
-        .send_keys("0320999999")
-        .await
-        .unwrap();
-    browser.click("#status-submit").await;
+    submit_status(&browser, "0320999999").await;
     browser.wait_for_text("body", "No payment was found").await;
     assert!(!browser.exists("#status-result").await);
     assert_budgets(&browser, "not found (en)").await;
 
     browser.open(&stack.url("/status?lang=km")).await;
-    browser
-        .find("#status-office")
-        .await
-        .select_by_value("0320")
-        .await
-        .unwrap();
-    browser
-        .find("#status-code")
-        .await
-        .send_keys("0320999999")
-        .await
-        .unwrap();
-    browser.click("#status-submit").await;
+    submit_status(&browser, "0320999999").await;
     browser.wait_for_text("body", "រកមិនឃើញការបង់ប្រាក់").await;
     assert_budgets(&browser, "not found (km)").await;
     browser.close().await;
