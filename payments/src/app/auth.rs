@@ -51,13 +51,27 @@ impl Role {
     }
 }
 
-/// Who is calling, resolved from `Authorization: Bearer`.
+/// Who is calling: an API key (`Authorization: Bearer`) or a person logged in to the console
+/// (their session cookie). Both reach the same `app::` functions with the same role and office
+/// scope; `staff` tells them apart where it matters (whose drawer, who approved).
 #[derive(Clone, Debug)]
 pub struct Principal {
+    /// The API key's id; for a person, their user id (the credential that acts).
     pub key_id: Uuid,
     pub role: Role,
     /// Empty means every office.
     pub office_codes: Vec<String>,
+    /// The person and session, when a person is calling; `None` for an API key.
+    pub staff: Option<Staff>,
+}
+
+/// A person acting through their console session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staff {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    /// As shown on receipts and in the audit trail.
+    pub name: String,
 }
 
 impl Principal {
@@ -86,9 +100,18 @@ impl Principal {
         }
     }
 
-    /// The idempotency scope of this caller.
+    /// The idempotency scope of this caller: the key, or the person (a double click in two
+    /// tabs of one person is still one request).
     pub fn idempotency_scope(&self) -> String {
-        format!("key:{}", self.key_id)
+        match &self.staff {
+            Some(staff) => format!("staff:{}", staff.user_id),
+            None => format!("key:{}", self.key_id),
+        }
+    }
+
+    /// The API key acting, `None` for a person (whose key_id is their user id).
+    pub fn api_key_id(&self) -> Option<Uuid> {
+        self.staff.is_none().then_some(self.key_id)
     }
 }
 
@@ -178,6 +201,7 @@ pub async fn lookup(conn: &mut PgConnection, secret: &str) -> Result<Option<Prin
             key_id: row.id,
             role,
             office_codes: row.office_codes,
+            staff: None,
         })
     }))
 }
