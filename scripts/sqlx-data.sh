@@ -27,11 +27,13 @@ if [[ -z ${DATABASE_URL:-} ]]; then
     DATABASE_URL=$(scripts/pg-up.sh)
 fi
 ADMIN_URL=$DATABASE_URL
-CACHE_URL=$(url_with_db "$DATABASE_URL" owso_sqlx_cache)
+# SQLX_CACHE_DB lets two worktrees prepare at once without dropping each other's database.
+CACHE_DB=${SQLX_CACHE_DB:-owso_sqlx_cache}
+CACHE_URL=$(url_with_db "$DATABASE_URL" "$CACHE_DB")
 
 psql "$ADMIN_URL" -X -q -v ON_ERROR_STOP=1 \
-    -c "drop database if exists owso_sqlx_cache with (force)" \
-    -c "create database owso_sqlx_cache" >&2
+    -c "drop database if exists $CACHE_DB with (force)" \
+    -c "create database $CACHE_DB" >&2
 # Only the schema matters to the macros, so psql applies the migrations (each in one
 # transaction, as sqlx does); the service's own migrate would need a build that needs the cache.
 for migration in migrations/*.sql; do
