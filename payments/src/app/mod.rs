@@ -26,6 +26,7 @@ pub mod secrets;
 pub mod seed;
 pub mod settlement;
 pub mod settlement_batch;
+pub mod staff;
 pub mod states;
 pub mod validation;
 pub mod webhooks;
