@@ -38,7 +38,7 @@ pub use close::{
     close, deposit, report, CloseRequest, Deposit, DepositRequest, DrawerReport, ServiceTotal,
 };
 pub use take::{take_cash, CashReceipt, TakeCashRequest};
-pub use void::{void_receipt, VoidRequest, VoidedReceipt};
+pub use void::{void_receipt, Approval, VoidRequest, VoidedReceipt};
 
 /// The roles that work a drawer: open it, take cash, close it, deposit.
 const DRAWER_ROLES: [Role; 3] = [Role::Cashier, Role::Supervisor, Role::Admin];
