@@ -213,6 +213,20 @@ async fn a_drawer_opens_once_per_cashier_and_office_with_a_float_that_adds_up(po
             .await,
         2
     );
+    // Still open after midnight (Cambodia) of its day: overdue.
+    sqlx::query("update cashier_sessions set opened_at = opened_at - interval '1 day'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let listed = app.get("/v1/cashier/sessions", Some(&key)).await;
+    assert_eq!(listed.body[0]["overdue"], true, "{}", listed.body);
+    let one = app
+        .get(
+            &format!("/v1/cashier/sessions/{}", id(&opened.body)),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(one.body["overdue"], true);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -1044,4 +1058,128 @@ async fn the_counter_finds_intents_by_code_by_the_slips_link_or_todays_list(pool
 
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A logged-in person (the console's caller) works a drawer through the same app::cashier
+/// functions: the drawer and receipt carry their name, and their own approval of the void of
+/// a payment they took is refused.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_person_works_the_drawer_through_the_same_functions(pool: PgPool) {
+    use payments::app::auth::{Principal, Staff};
+    use payments::app::cashier::{self, Approval, OpenRequest, TakeCashRequest, VoidRequest};
+    use payments::app::money::MoneyView;
+
+    let app = setup(pool).await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    let person = |user_id: uuid::Uuid, role: Role, name: &str| Principal {
+        key_id: user_id,
+        role,
+        office_codes: vec!["0320".to_owned()],
+        staff: Some(Staff {
+            user_id,
+            session_id: uuid::Uuid::now_v7(),
+            name: name.to_owned(),
+        }),
+    };
+    let dara = staff::create_user(
+        &mut conn,
+        "dara",
+        "Sok Dara",
+        Role::Cashier,
+        &["0320".to_owned()],
+        Some("pw-dara-123"),
+    )
+    .await
+    .unwrap();
+    let supervisor_id: uuid::Uuid =
+        sqlx::query_scalar("select id from staff_users where username = $1")
+            .bind(SUPERVISOR.0)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    let cashier = person(dara.id, Role::Cashier, "Sok Dara");
+    let chenda = person(supervisor_id, Role::Supervisor, "Chenda (supervisor)");
+    for principal in [&cashier, &chenda] {
+        let staff = principal.staff.as_ref().unwrap();
+        sqlx::query(
+            "insert into staff_sessions (id, token_hash, user_id, csrf_token, expires_at)
+             values ($1, sha256($1::text::bytea), $2, 'csrf', now() + interval '1 hour')",
+        )
+        .bind(staff.session_id)
+        .bind(staff.user_id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    let drawer = cashier::open(
+        &app.state,
+        &cashier,
+        OpenRequest {
+            office_code: "0320".to_owned(),
+            opening_float: vec![],
+            denominations: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(drawer.cashier.name, "Sok Dara");
+    assert_eq!(drawer.cashier.user_id, Some(dara.id));
+    let intent: uuid::Uuid = id(&app.intent("0320099801").await).parse().unwrap();
+    let receipt = cashier::take_cash(
+        &app.state,
+        &cashier,
+        drawer.id,
+        "form-1",
+        b"hash-1",
+        TakeCashRequest {
+            payment_intent_id: intent,
+            tendered: MoneyView {
+                amount: "600000".to_owned(),
+                currency: "KHR".to_owned(),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(receipt.cashier.name, "Sok Dara");
+    let number = receipt.number.clone().unwrap();
+    // The cashier typing their own password is no approval.
+    let own = cashier::void_receipt(
+        &app.state,
+        &cashier,
+        &number,
+        VoidRequest {
+            reason: "mistake".to_owned(),
+            then: None,
+            approval: Some(Approval {
+                username: "dara".to_owned(),
+                password: "pw-dara-123".to_owned(),
+            }),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(own.refusal().unwrap().code, "approval_refused");
+    // The supervisor approving from their own session.
+    let voided = cashier::void_receipt(
+        &app.state,
+        &chenda,
+        &number,
+        VoidRequest {
+            reason: "mistake".to_owned(),
+            then: None,
+            approval: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(voided.approved_by, "Chenda (supervisor)");
+    let recorded: i64 = sqlx::query_scalar(
+        "select count(*) from staff_actions where user_id = $1 and session_id is not null",
+    )
+    .bind(dara.id)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(recorded, 2, "open and receipt, with the session");
 }
