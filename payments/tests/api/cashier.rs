@@ -1003,6 +1003,21 @@ async fn a_short_drawer_closes_only_signed_off_and_the_books_agree_with_its_repo
         .post(&close_path, Some(&key), None, &json!({"counted": counted}))
         .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
+    let after_count = app
+        .post(
+            &void_path(dollars.body["number"].as_str().unwrap()),
+            Some(&key),
+            None,
+            &json!({"reason": "late", "approval": approval()}),
+        )
+        .await;
+    assert_eq!(
+        after_count.status,
+        StatusCode::CONFLICT,
+        "{}",
+        after_count.body
+    );
+    assert_eq!(after_count.body["code"], "drawer_closed");
     let no_cash = take(
         &app,
         &key,

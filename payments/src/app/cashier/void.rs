@@ -67,7 +67,8 @@ fn approval_refused(detail: &str) -> AppError {
 }
 
 /// Voids cash receipt `number`. Refused: an online payment (409 `not_cash`: it is refunded,
-/// not voided), a receipt of another day (409 `void_not_same_day`), a second void (409
+/// not voided), a receipt of another day (409 `void_not_same_day`) or of a drawer closed
+/// already (409 `drawer_closed`), a second void (409
 /// `already_void`), no approval or the approval of the person who took the payment or asks
 /// for the void (403 `approval_refused`). One transaction: the reversal entry, the void on
 /// the receipt, the intent reopened or cancelled, `payment.voided`, the staff action.
@@ -121,6 +122,22 @@ pub async fn void_receipt(
             ))
         }
     };
+    // Its drawer next (intent before drawer, as taking cash locks them): a drawer being
+    // closed counts either with this void or without it, never half.
+    let session_id = db::cashier::receipt(&mut tx, receipt_id)
+        .await?
+        .ok_or_else(|| AppError::internal("a numbered cash receipt is gone"))?
+        .session_id;
+    let drawer = db::cashier::session(&mut tx, session_id, true)
+        .await?
+        .ok_or_else(|| AppError::internal("a cash receipt without its drawer"))?;
+    if drawer.status != "open" {
+        return Err(AppError::conflict(
+            "drawer_closed",
+            "Drawer closed",
+            "this receipt's drawer is closed and counted; a correction now is a refund",
+        ));
+    }
     db::cashier::lock_receipt(&mut tx, receipt_id).await?;
     let receipt = db::cashier::receipt(&mut tx, receipt_id)
         .await?
