@@ -43,6 +43,9 @@ pub enum AccountKind {
     BankFees,
     /// Differences found when a cash drawer is closed.
     CashOverShort,
+    /// Cash taken from a closed drawer to the bank and not yet seen on the bank's statement:
+    /// a deposit moves it here out of the drawer, the reconciliation moves it to the bank.
+    CashInTransit,
 }
 
 /// The side on which an account's balance normally grows.
@@ -73,7 +76,8 @@ impl AccountKind {
             | AccountKind::CashDrawer
             | AccountKind::Bank { .. }
             | AccountKind::BankFees
-            | AccountKind::CashOverShort => NormalBalance::Debit,
+            | AccountKind::CashOverShort
+            | AccountKind::CashInTransit => NormalBalance::Debit,
             AccountKind::Revenue { .. } | AccountKind::Suspense | AccountKind::RefundsPayable => {
                 NormalBalance::Credit
             }
@@ -91,6 +95,7 @@ impl AccountKind {
             AccountKind::RefundsPayable => "refunds_payable",
             AccountKind::BankFees => "bank_fees",
             AccountKind::CashOverShort => "cash_over_short",
+            AccountKind::CashInTransit => "cash_in_transit",
         }
     }
 
@@ -105,6 +110,7 @@ impl AccountKind {
             AccountKind::RefundsPayable => "refunds-payable".to_owned(),
             AccountKind::BankFees => "bank-fees".to_owned(),
             AccountKind::CashOverShort => "cash-over-short".to_owned(),
+            AccountKind::CashInTransit => "cash-in-transit".to_owned(),
         }
     }
 
@@ -117,7 +123,8 @@ impl AccountKind {
             | AccountKind::Suspense
             | AccountKind::RefundsPayable
             | AccountKind::BankFees
-            | AccountKind::CashOverShort => Ok(()),
+            | AccountKind::CashOverShort
+            | AccountKind::CashInTransit => Ok(()),
         }
     }
 }
@@ -198,6 +205,7 @@ impl AccountCode {
             }
             [office, "bank-fees", currency] => (office, AccountKind::BankFees, currency),
             [office, "cash-over-short", currency] => (office, AccountKind::CashOverShort, currency),
+            [office, "cash-in-transit", currency] => (office, AccountKind::CashInTransit, currency),
             _ => return Err(malformed("not a known account code format")),
         };
         let currency =
@@ -359,6 +367,7 @@ mod tests {
             (AccountKind::RefundsPayable, "0320:refunds-payable:KHR"),
             (AccountKind::BankFees, "0320:bank-fees:KHR"),
             (AccountKind::CashOverShort, "0320:cash-over-short:KHR"),
+            (AccountKind::CashInTransit, "0320:cash-in-transit:KHR"),
         ];
         for (kind, expected) in cases {
             let account = code("0320", kind.clone(), Currency::Khr);
@@ -397,6 +406,7 @@ mod tests {
             },
             BankFees,
             CashOverShort,
+            CashInTransit,
         ];
         let credit = [
             Revenue {
@@ -490,6 +500,7 @@ mod tests {
             Just(AccountKind::RefundsPayable),
             Just(AccountKind::BankFees),
             Just(AccountKind::CashOverShort),
+            Just(AccountKind::CashInTransit),
         ]
     }
 

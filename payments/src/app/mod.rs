@@ -5,6 +5,7 @@ pub mod auth;
 pub mod books;
 pub mod callbacks;
 pub mod case_status;
+pub mod cashier;
 pub mod catalog;
 pub mod csv_cells;
 pub mod dates;

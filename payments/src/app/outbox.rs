@@ -26,17 +26,20 @@ pub enum EventType {
     /// As `RefundSucceeded`.
     RefundFailed,
     ReconciliationException,
+    /// A cash receipt voided the day it was issued (issue 14).
+    PaymentVoided,
 }
 
 impl EventType {
     /// Every type, in the contract's order.
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::PaymentPaid,
         EventType::PaymentExpired,
         EventType::PaymentCancelled,
         EventType::RefundSucceeded,
         EventType::RefundFailed,
         EventType::ReconciliationException,
+        EventType::PaymentVoided,
     ];
 
     /// The name on the wire, such as `payment.paid`.
@@ -48,6 +51,7 @@ impl EventType {
             EventType::RefundSucceeded => "refund.succeeded",
             EventType::RefundFailed => "refund.failed",
             EventType::ReconciliationException => "reconciliation.exception",
+            EventType::PaymentVoided => "payment.voided",
         }
     }
 
@@ -74,6 +78,10 @@ impl EventType {
                 "ReconciliationException",
                 "Money arrived that did not match; it is in suspense.",
             )),
+            EventType::PaymentVoided => Some((
+                "PaymentVoided",
+                "A cash receipt was voided the day it was issued: the case is unpaid again (or cancelled).",
+            )),
             EventType::RefundSucceeded | EventType::RefundFailed => None,
         }
     }
@@ -91,6 +99,7 @@ pub enum Event {
     PaymentExpired(PaymentClosed),
     PaymentCancelled(PaymentClosed),
     ReconciliationException(ReconciliationException),
+    PaymentVoided(PaymentVoided),
 }
 
 impl Event {
@@ -100,6 +109,7 @@ impl Event {
             Event::PaymentExpired(_) => EventType::PaymentExpired,
             Event::PaymentCancelled(_) => EventType::PaymentCancelled,
             Event::ReconciliationException(_) => EventType::ReconciliationException,
+            Event::PaymentVoided(_) => EventType::PaymentVoided,
         }
     }
 
@@ -111,6 +121,7 @@ impl Event {
                 serde_json::to_value(data)
             }
             Event::ReconciliationException(data) => serde_json::to_value(data),
+            Event::PaymentVoided(data) => serde_json::to_value(data),
         }
         .map_err(AppError::internal)
     }
@@ -192,6 +203,27 @@ pub struct PaymentPaid {
     #[schema(example = "0320-2026-000042")]
     pub receipt_number: String,
     pub paid_at: DateTime<Utc>,
+}
+
+/// `data` of `payment.voided`: a cash receipt was voided the day it was issued; its payment
+/// is reversed in the books and the case is unpaid again (or cancelled).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentVoided {
+    pub payment_intent_id: Uuid,
+    #[schema(example = "0320018100")]
+    pub case_reference: String,
+    #[schema(example = "0320")]
+    pub office_code: String,
+    pub total: MoneyView,
+    #[schema(example = "cash")]
+    pub channel: String,
+    /// The voided number: it stays used, and its verification page says void.
+    #[schema(example = "0320-2026-000042")]
+    pub receipt_number: String,
+    pub reason: String,
+    /// `reopen` (the intent awaits payment again) or `cancel`.
+    pub then: String,
+    pub voided_at: DateTime<Utc>,
 }
 
 /// `data` of `payment.cancelled` and `payment.expired`.

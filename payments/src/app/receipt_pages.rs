@@ -83,6 +83,8 @@ pub struct Receipt {
     pub paid_at: DateTime<FixedOffset>,
     /// The absolute verification address the QR encodes; `None` without a signing key.
     pub verify_url: Option<String>,
+    /// Voided by the office: the page says so, it no longer proves a payment.
+    pub standing: Standing,
 }
 
 /// The receipt `number` for the holder of its tag; a wrong or missing tag is the same "not
@@ -104,6 +106,7 @@ pub async fn receipt(
         .await?
         .ok_or_else(|| AppError::not_found("receipt"))?;
     let total = money::from_row(row.total_minor, &row.currency)?;
+    let standing = standing_of(&row);
     let paid_at = row.paid_at.with_timezone(&cambodia()?);
     let claim = ReceiptClaim {
         number: row.receipt_number.clone(),
@@ -128,6 +131,7 @@ pub async fn receipt(
         channel: row.channel,
         paid_at,
         verify_url,
+        standing,
     })
 }
 
@@ -186,7 +190,7 @@ fn verification_url(config: &Config, key: &SigningKey, mut claim: ReceiptClaim) 
 pub enum Standing {
     Valid,
     /// Voided by the office (the cashier's void, approved by a supervisor): it was issued, and
-    /// no longer proves a payment. Set from the void column that feature adds (see
+    /// no longer proves a payment. Read from `cash_receipts.voided_at` (see
     /// `db::receipt_views::receipt_by_number`).
     Void,
 }
@@ -231,7 +235,7 @@ pub async fn verify(state: &AppState, claim: &ReceiptClaim) -> Result<Verdict, A
         return Ok(Verdict::NotVerified);
     }
     Ok(Verdict::Verified {
-        standing: Standing::Valid,
+        standing: standing_of(&row),
         number: row.receipt_number,
         total,
         office_code: row.office_code,
@@ -239,6 +243,14 @@ pub async fn verify(state: &AppState, claim: &ReceiptClaim) -> Result<Verdict, A
         office_name_en: row.office_name_en,
         date,
     })
+}
+
+fn standing_of(row: &db::receipt_views::ReceiptRow) -> Standing {
+    if row.voided_at.is_some() {
+        Standing::Void
+    } else {
+        Standing::Valid
+    }
 }
 
 /// True when one of the trusted ledger keys signed `claim`.

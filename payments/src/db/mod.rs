@@ -2,6 +2,7 @@
 
 pub mod attempts;
 pub mod books;
+pub mod cashier;
 pub mod catalog;
 pub mod catalog_audit;
 pub mod fee_schedules;

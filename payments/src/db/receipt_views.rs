@@ -23,11 +23,13 @@ pub struct ReceiptRow {
     pub channel: Option<String>,
     pub paid_at: DateTime<Utc>,
     pub lines: Json<Vec<QuoteLine>>,
+    /// When the office voided it (a cash receipt, with a supervisor's approval).
+    pub voided_at: Option<DateTime<Utc>>,
 }
 
-/// The payment that holds receipt `number`. A void (the cashier's, with a supervisor) will be
-/// read here too, from the column that feature adds, and turned into
-/// `app::receipt_pages::Standing::Void`; until then no receipt is void.
+/// The payment that holds receipt `number`: the paid intent that carries it, or a voided cash
+/// receipt that kept it (`cash_receipts.receipt_number`, set by the void: the intent may be
+/// paid again under a new number, and the old one stays used, void).
 pub async fn receipt_by_number(
     conn: &mut PgConnection,
     number: &str,
@@ -35,15 +37,23 @@ pub async fn receipt_by_number(
     // language=PostgreSQL
     let row = sqlx::query_as!(
         ReceiptRow,
-        r#"select i.receipt_number as "receipt_number!", i.office_code, o.name_km as office_name_km,
-               o.name_en as office_name_en, i.case_reference, i.payer ->> 'name' as payer_name,
-               i.currency, i.total_minor, i.paid_channel as channel, i.paid_at as "paid_at!",
-               q.lines as "lines!: Json<Vec<QuoteLine>>"
+        r#"select i.receipt_number as "receipt_number!", i.office_code as "office_code!", o.name_km as "office_name_km!",
+               o.name_en as "office_name_en!", i.case_reference as "case_reference!", i.payer ->> 'name' as payer_name,
+               i.currency as "currency!", i.total_minor as "total_minor!", i.paid_channel as channel, i.paid_at as "paid_at!",
+               q.lines as "lines!: Json<Vec<QuoteLine>>", null::timestamptz as voided_at
            from payment_intents i
            join offices o on o.code = i.office_code
            join quotes q on q.id = i.quote_id
            -- Only paid intents are numbered, and a paid intent has its paid_at (0002's check).
-           where i.receipt_number = $1 and i.status = 'paid'"#,
+           where i.receipt_number = $1 and i.status = 'paid'
+           union all
+           select r.receipt_number, r.office_code, o.name_km, o.name_en, i.case_reference,
+               i.payer ->> 'name', r.currency, r.amount_minor, 'cash', r.created_at, q.lines, r.voided_at
+           from cash_receipts r
+           join payment_intents i on i.id = r.payment_intent_id
+           join offices o on o.code = r.office_code
+           join quotes q on q.id = i.quote_id
+           where r.receipt_number = $1 and r.voided_at is not null"#,
         number
     )
     .fetch_optional(conn)

@@ -4,6 +4,7 @@ pub mod attempts;
 pub mod auth;
 pub mod body;
 pub mod callbacks;
+pub mod cashier;
 pub mod catalog;
 pub mod error;
 pub mod extract;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::routes())
         .merge(intents::routes())
         .merge(attempts::routes())
+        .merge(cashier::routes())
         .merge(callbacks::routes(&state))
         .merge(public::routes())
         .merge(pay::routes())

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    attempts, callbacks, catalog, intents, ledger, ops, pay, public, receipt_pages, status_page,
-    web, webhooks,
+    attempts, callbacks, cashier, catalog, intents, ledger, ops, pay, public, receipt_pages,
+    status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
 
@@ -37,6 +37,7 @@ impl Modify for BearerAuth {
         crate::app::outbox::PaymentPaid,
         crate::app::outbox::PaymentClosed,
         crate::app::outbox::ReconciliationException,
+        crate::app::outbox::PaymentVoided,
     )),
     paths(
         ops::get_healthz, ops::get_readyz,
@@ -48,6 +49,9 @@ impl Modify for BearerAuth {
         intents::create_intent, intents::list_intents, intents::get_intent, intents::cancel_intent,
         attempts::create_attempt, attempts::list_attempts,
         callbacks::receive_callback,
+        cashier::open_cashier_session, cashier::list_cashier_sessions, cashier::get_cashier_session,
+        cashier::create_cash_receipt, cashier::void_receipt, cashier::close_cashier_session,
+        cashier::get_cashier_session_report, cashier::create_cash_deposit, cashier::lookup_counter_intents,
         public::get_public_payment, public::get_public_payment_status, pay::get_pay_page, pay::post_pay_khqr, web::assets::get_asset, web::assets::get_favicon, public::get_attempt_qr_svg, public::get_attempt_qr_png,
         receipt_pages::get_receipt_page, receipt_pages::get_verify_page, status_page::get_status_page,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
@@ -64,6 +68,7 @@ impl Modify for BearerAuth {
         (name = "catalog", description = "Sectors, services and quotes"),
         (name = "payments", description = "Payment intents and attempts"),
         (name = "callbacks", description = "Messages from banks"),
+        (name = "cashier", description = "The cash drawer: open, take cash, void, close, report, deposit"),
         (name = "citizens", description = "What a payment link shows"),
         (name = "ledger", description = "Auditor reads"),
         (name = "reconciliation", description = "Money that did not match"),

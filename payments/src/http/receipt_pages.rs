@@ -96,6 +96,8 @@ struct ReceiptPage<'a> {
     paid_at: String,
     qr: Option<QrView>,
     paper_class: &'static str,
+    /// Voided by the office: the page says it no longer proves a payment.
+    void: bool,
     /// The same receipt laid out for the other paper (keeps `t`).
     a5_href: String,
     roll_href: String,
@@ -154,6 +156,7 @@ impl<'a> ReceiptPage<'a> {
             paid_at: receipt.paid_at.format("%Y-%m-%d %H:%M").to_string(),
             qr,
             paper_class: paper.class(),
+            void: receipt.standing == Standing::Void,
         })
     }
 }

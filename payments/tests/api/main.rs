@@ -13,6 +13,7 @@ mod support;
 mod auth;
 mod basics;
 mod callbacks;
+mod cashier;
 mod catalog;
 mod delivery;
 mod edge;

@@ -239,3 +239,58 @@ async fn database_unavailable() {
         StatusCode::SERVICE_UNAVAILABLE,
     );
 }
+
+/// The cash drawer's refusals (issue 14): what a cashier's screen shows.
+#[sqlx::test(migrations = "../migrations")]
+async fn cashier_refusals(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let key = app.key("cashier_0320").to_owned();
+    let open =
+        json!({"office_code": "0320", "opening_float": [{"amount": "100000", "currency": "KHR"}]});
+    let drawer = app
+        .post("/v1/cashier/sessions", Some(&key), None, &open)
+        .await;
+    assert_eq!(drawer.status, StatusCode::CREATED, "{}", drawer.body);
+    let again = app
+        .post("/v1/cashier/sessions", Some(&key), None, &open)
+        .await;
+    assert_problem("drawer_already_open", &again, StatusCode::CONFLICT);
+    let drawer = drawer.body["id"].as_str().unwrap().to_owned();
+    let intent = app.intent("0320110101").await;
+    let receipts = format!("/v1/cashier/sessions/{drawer}/receipts");
+    let tender = |amount: &str| json!({"payment_intent_id": intent["id"], "tendered": {"amount": amount, "currency": "KHR"}});
+    let short = app
+        .post(&receipts, Some(&key), Some("short"), &tender("500000"))
+        .await;
+    assert_problem("tender_short", &short, StatusCode::UNPROCESSABLE_ENTITY);
+    let paid = app
+        .post(&receipts, Some(&key), Some("paid"), &tender("600000"))
+        .await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+    let mut twice = app
+        .post(&receipts, Some(&key), Some("twice"), &tender("600000"))
+        .await;
+    // The number carries the fiscal year.
+    assert_eq!(twice.body["receipt_number"], paid.body["number"]);
+    twice.body["receipt_number"] = json!("[receipt number]");
+    assert_problem("already_paid", &twice, StatusCode::CONFLICT);
+    let number = paid.body["number"].as_str().unwrap();
+    let alone = app
+        .post(
+            &format!("/v1/receipts/{number}/void"),
+            Some(&key),
+            None,
+            &json!({"reason": "wrong case"}),
+        )
+        .await;
+    assert_problem("approval_refused", &alone, StatusCode::FORBIDDEN);
+    let close = app
+        .post(
+            &format!("/v1/cashier/sessions/{drawer}/close"),
+            Some(&key),
+            None,
+            &json!({"counted": [{"amount": "699500", "currency": "KHR"}]}),
+        )
+        .await;
+    assert_problem("variance_needs_approval", &close, StatusCode::CONFLICT);
+}

@@ -150,6 +150,7 @@ fn the_documented_webhooks_are_the_emitted_events() {
             "payment.cancelled",
             "payment.expired",
             "payment.paid",
+            "payment.voided",
             "reconciliation.exception"
         ]
     );

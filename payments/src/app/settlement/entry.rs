@@ -10,10 +10,11 @@ use crate::app::attempts::AttemptRow;
 use crate::app::error::AppError;
 use crate::app::intents::IntentRow;
 use crate::app::money;
-use crate::app::states::ExceptionKind;
+use crate::app::states::{Channel, ExceptionKind};
 
 /// The ledger entry of a payment that settles its attempt: debit the channel's clearing
-/// account, credit each quote line's revenue account. Also returns the total and the time the
+/// account (cash: the office's drawer, where the money already is), credit each quote line's
+/// revenue account. Also returns the total and the time the
 /// payment counts from: our clock now, never the bank's (a bank's clock must not pick the
 /// fiscal year of a receipt number); the bank's time is kept beside it as `bank_paid_at`.
 pub fn payment_entry(
@@ -24,16 +25,20 @@ pub fn payment_entry(
     let total = money::from_row(intent.total_minor, &intent.currency)?;
     let paid_at = Utc::now();
     note_bank_clock(report, attempt, paid_at);
-    let clearing = AccountCode::new(
-        &intent.office_code,
-        AccountKind::Clearing {
-            channel: report.channel.as_str().to_owned(),
+    let debited = match report.channel {
+        Channel::Cash => AccountKind::CashDrawer,
+        channel => AccountKind::Clearing {
+            channel: channel.as_str().to_owned(),
         },
-        total.currency(),
-    )?;
+    };
+    let clearing = AccountCode::new(&intent.office_code, debited, total.currency())?;
+    let kind = match report.channel {
+        Channel::Cash => "cash_receipt",
+        _ => "payment_confirmed",
+    };
     let mut entry = EntryBuilder::new(
         &intent.office_code,
-        "payment_confirmed",
+        kind,
         &format!("case {} paid by {}", intent.case_reference, report.channel),
     )
     .idempotency_key(format!("{}:{}", report.provider, report.transaction_id))
