@@ -4,6 +4,7 @@ pub mod attempts;
 pub mod books;
 pub mod catalog;
 pub mod catalog_audit;
+pub mod console;
 pub mod fee_schedules;
 pub mod idempotency;
 pub mod inbox;

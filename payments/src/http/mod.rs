@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod callbacks;
 pub mod catalog;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod intents;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(receipt_pages::routes())
         .merge(status_page::routes())
+        .merge(console::routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state);

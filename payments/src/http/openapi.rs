@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    attempts, callbacks, catalog, intents, ledger, ops, pay, public, receipt_pages, status_page,
-    web, webhooks,
+    attempts, callbacks, catalog, console, intents, ledger, ops, pay, public, receipt_pages,
+    status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
 
@@ -50,6 +50,8 @@ impl Modify for BearerAuth {
         callbacks::receive_callback,
         public::get_public_payment, public::get_public_payment_status, pay::get_pay_page, pay::post_pay_khqr, web::assets::get_asset, web::assets::get_favicon, public::get_attempt_qr_svg, public::get_attempt_qr_png,
         receipt_pages::get_receipt_page, receipt_pages::get_verify_page, status_page::get_status_page,
+        console::get_login, console::post_login, console::post_logout,
+        console::get_password, console::post_password, console::get_dashboard,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,
@@ -69,6 +71,7 @@ impl Modify for BearerAuth {
         (name = "reconciliation", description = "Money that did not match"),
         (name = "webhooks", description = "Events to the workflow system"),
         (name = "operations", description = "Health and metrics"),
+        (name = "console", description = "The staff console: HTML pages behind a person's session cookie"),
     )
 )]
 struct ApiDoc;
