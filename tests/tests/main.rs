@@ -21,5 +21,6 @@ mod khqr;
 mod khqr_cli;
 mod lost_callbacks;
 mod profile;
+mod staff_cli;
 mod walking_skeleton;
 mod webhooks;

@@ -343,11 +343,13 @@ fn document_errors(path: &str, operation: &mut Value) {
     }
 }
 
-/// The citizens' pages (HTML, never problem+json).
+/// The citizens' pages and the staff console's (HTML, never problem+json).
 pub fn is_page_path(path: &str) -> bool {
     path.starts_with("/pay/")
         || path.starts_with("/receipts/")
         || path.starts_with("/verify/")
         || path == "/status"
         || path == "/services"
+        || path == "/console"
+        || path.starts_with("/console/")
 }
