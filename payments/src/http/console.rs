@@ -129,6 +129,11 @@ impl FromRequestParts<AppState> for ConsoleSession {
             Ok(session) => session,
             Err(error) => return Err(error.into_response()),
         };
+        // A language chosen on the way in (`/console?lang=en`) is kept across the redirect.
+        let page = match PageRequest::from_request_parts(parts, state).await {
+            Ok(page) => page,
+            Err(never) => match never {},
+        };
         let path = parts.uri.path();
         let Some(session) = session else {
             let next = parts
@@ -139,11 +144,11 @@ impl FromRequestParts<AppState> for ConsoleSession {
                 "/console/login?next={}",
                 url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
             );
-            return Err(see_other(&target));
+            return Err(with_lang_cookie(&page, see_other(&target)));
         };
         if session.must_change_password && path != "/console/password" && path != "/console/logout"
         {
-            return Err(see_other("/console/password"));
+            return Err(with_lang_cookie(&page, see_other("/console/password")));
         }
         Ok(ConsoleSession(session))
     }
@@ -155,6 +160,14 @@ pub fn see_other(target: &str) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `response` with the language cookie when the request chose a language.
+fn with_lang_cookie(page: &PageRequest, mut response: Response) -> Response {
+    if let Some(cookie) = page.cookie() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
     response
 }
 
