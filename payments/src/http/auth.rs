@@ -177,6 +177,12 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // A person at the counter starts an attempt through their session, as a cashier key.
+        if !parts.headers.contains_key(header::AUTHORIZATION)
+            && cookie_value(parts, session_cookie_name(&state.config)).is_some()
+        {
+            return principal_from_session(parts, state).await.map(Caller::Key);
+        }
         let secret = bearer(parts)?;
         if secret.starts_with(KEY_PREFIX) {
             Ok(Caller::Key(resolve_key(state, secret).await?))

@@ -219,6 +219,29 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
     }
 }
 
+/// Whether a login post came from our own pages: a browser names the posting page's origin in
+/// `Origin`, and another site's form (which would log the victim in as the attacker) names
+/// its own. Without the header (scripts, older clients) the post is taken.
+fn same_origin(headers: &axum::http::HeaderMap, state: &AppState) -> bool {
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return true;
+    };
+    let ours = state.config.public_base_url.origin().ascii_serialization();
+    if origin == ours {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok());
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    host.is_some_and(|host| authority == Some(host))
+}
+
 /// Only a path inside the console is a place to return to after login (never another site).
 fn safe_next(next: Option<&str>) -> &str {
     next.filter(|next| {
@@ -321,6 +344,10 @@ pub async fn post_login(
     headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    if !same_origin(&headers, &state) {
+        tracing::warn!("a login form was posted from another site");
+        return csrf_refused(&page);
+    }
     let next = safe_next(Some(form.next.as_str())).to_owned();
     let username = form.username.trim().to_owned();
     let mut view = LoginPage {

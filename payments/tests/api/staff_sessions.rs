@@ -732,3 +732,63 @@ async fn the_dashboard_shows_the_offices_open_intents_and_todays_payments_and_no
     assert!(theirs.html.contains("CASE-1201-OPEN"));
     assert!(theirs.html.contains("data-testid=\"office-picker\""));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn another_sites_login_form_is_refused_and_a_cookie_starts_an_attempt(pool: PgPool) {
+    let app = TestApp::start(pool.clone()).await;
+    let forged = browser()
+        .post(format!("{}/console/login", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .body(form(&[
+            ("username", "cashier.0320"),
+            ("password", DEMO_PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.headers().get(SET_COOKIE).is_none());
+    let ours = browser()
+        .post(format!("{}/console/login", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", &app.base)
+        .body(form(&[
+            ("username", "cashier.0320"),
+            ("password", DEMO_PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ours.status(), StatusCode::SEE_OTHER);
+
+    // The attempts route takes a key or a pay token; a person's cookie acts as their key.
+    let intent = app.intent("CASE-ATTEMPT-1").await;
+    let cookie = session(&app, "cashier.0320", DEMO_PASSWORD).await;
+    let (_, csrf, _) = session_row(&pool, &cookie).await;
+    let path = format!(
+        "/v1/payment-intents/{}/attempts",
+        intent["id"].as_str().unwrap()
+    );
+    let (status, problem) = json_with_cookie(
+        &app,
+        reqwest::Method::POST,
+        &path,
+        &cookie,
+        None,
+        Some(&json!({"channel": "sandbox"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem["code"], "csrf_failed");
+    let (status, attempt) = json_with_cookie(
+        &app,
+        reqwest::Method::POST,
+        &path,
+        &cookie,
+        Some(&csrf),
+        Some(&json!({"channel": "sandbox"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{attempt}");
+}
