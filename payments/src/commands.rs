@@ -86,7 +86,9 @@ pub(crate) async fn seed(demo: bool) -> anyhow::Result<ExitCode> {
     let mut tx = pool.begin().await?;
     let report = payments::app::seed::catalog(&mut tx).await?;
     let demo_output = if demo {
-        Some(payments::app::seed::demo(&mut tx).await?)
+        let mut output = payments::app::seed::demo(&mut tx).await?;
+        output["people"] = payments::app::seed::demo_people(&mut tx).await?;
+        Some(output)
     } else {
         None
     };
