@@ -219,18 +219,25 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
     }
 }
 
-/// Whether a login post came from our own pages: a browser names the posting page's origin in
-/// `Origin`, and another site's form (which would log the victim in as the attacker) names
-/// its own. Without the header (scripts, older clients) the post is taken.
+/// Whether a login post came from our own pages, so no other site's form can log a browser in
+/// as someone else. Browsers say where a request comes from in `Sec-Fetch-Site` (whatever the
+/// referrer policy); where they do not, `Origin` names the posting page (`null` under our own
+/// `no-referrer` policy, so it is taken). Without either (scripts, older clients) the post is
+/// taken.
 fn same_origin(headers: &axum::http::HeaderMap, state: &AppState) -> bool {
+    if let Some(site) = headers
+        .get("sec-fetch-site")
+        .and_then(|value| value.to_str().ok())
+    {
+        return matches!(site, "same-origin" | "none");
+    }
     let Some(origin) = headers
         .get(header::ORIGIN)
         .and_then(|value| value.to_str().ok())
     else {
         return true;
     };
-    let ours = state.config.public_base_url.origin().ascii_serialization();
-    if origin == ours {
+    if origin == "null" || origin == state.config.public_base_url.origin().ascii_serialization() {
         return true;
     }
     let host = headers

@@ -749,6 +749,19 @@ async fn another_sites_login_form_is_refused_and_a_cookie_starts_an_attempt(pool
         .unwrap();
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert!(forged.headers().get(SET_COOKIE).is_none());
+    let cross_site = browser()
+        .post(format!("{}/console/login", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", "null")
+        .body(form(&[
+            ("username", "cashier.0320"),
+            ("password", DEMO_PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
     let ours = browser()
         .post(format!("{}/console/login", app.base))
         .header("content-type", "application/x-www-form-urlencoded")
