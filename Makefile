@@ -48,7 +48,7 @@ test: ## fmt check, clippy, build, then all tests (unit + e2e) against a local P
 	export INSTA_UPDATE=no INSTA_FORCE_PASS=0
 	step $(CARGO) test --workspace
 
-screenshots: ## PNGs of every citizen page (Khmer, English; 360 and 1280 px) into docs/screens/ (or $OWSO_SCREENSHOTS)
+screenshots: ## PNGs of every citizen page (Khmer, English; 360 and 1280 px) and the staff console (1280 px) into docs/screens/ (or $OWSO_SCREENSHOTS)
 	@DATABASE_URL=$$(scripts/pg-up.sh)
 	CHROMEDRIVER=$$(scripts/browser-up.sh)
 	export DATABASE_URL CHROMEDRIVER AXE_CORE_JS="$(AXE_CORE_JS)"

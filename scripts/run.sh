@@ -106,8 +106,15 @@ seed_json=$("$BIN/payments" seed --demo)
 declare -A KEY=()
 declare -A KEY_UNSCOPED=()
 key_lines=()
+people_lines=()
 office=""
 while IFS= read -r object; do
+    username=$(json_string username "$object")
+    if [[ -n $username ]]; then
+        people_offices=$(json_list office_codes "$object")
+        people_lines+=("$(printf '  %-16s %-11s %-14s password: %s' "$username" "$(json_string role "$object")" "offices: ${people_offices:-all}" "$(json_string password "$object")")")
+        continue
+    fi
     role=$(json_string role "$object")
     key=$(json_string key "$object")
     if [[ -z $role || -z $key ]]; then
@@ -171,6 +178,15 @@ if ((${#key_lines[@]})); then
     printf '%s\n' "${key_lines[@]}"
 else
     echo "  (the seed printed no keys; create one: $BIN/payments keys create --role workflow)"
+fi
+cat <<EOF
+
+Demo people for the staff console, $SERVICE_URL/console/login (development only):
+EOF
+if ((${#people_lines[@]})); then
+    printf '%s\n' "${people_lines[@]}"
+else
+    echo "  (none; create one: $BIN/payments users create --role cashier --office 0320 --name NAME --username USER)"
 fi
 cat <<EOF
 

@@ -11,7 +11,7 @@ use payments::http::ledger::views::VerifyView;
 use payments::{config::Config, db};
 use secrecy::SecretString;
 
-use crate::{CatalogCommand, DbCommand, KeysCommand, LedgerCommand, SecretsCommand};
+use crate::{CatalogCommand, DbCommand, KeysCommand, LedgerCommand, SecretsCommand, UsersCommand};
 
 /// `DATABASE_URL` alone: the commands that only read or write rows need nothing else.
 fn database_url() -> anyhow::Result<SecretString> {
@@ -86,7 +86,12 @@ pub(crate) async fn seed(demo: bool) -> anyhow::Result<ExitCode> {
     let mut tx = pool.begin().await?;
     let report = payments::app::seed::catalog(&mut tx).await?;
     let demo_output = if demo {
-        Some(payments::app::seed::demo(&mut tx).await?)
+        let mut output = payments::app::seed::demo(&mut tx).await?;
+        let people = payments::app::seed::demo_people(&mut tx).await?;
+        if let Some(object) = output.as_object_mut() {
+            object.insert("people".to_owned(), people);
+        }
+        Some(output)
     } else {
         None
     };
@@ -184,6 +189,87 @@ async fn create_key(
         Err(error) => return Err(error.into()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `payments users create|list|disable|reset-password`: each person printed as one JSON line.
+/// A bad role is a usage error (2); a refused value or an unknown username exits 1.
+pub(crate) async fn users(command: UsersCommand) -> anyhow::Result<ExitCode> {
+    use payments::app::{sessions, staff};
+    match command {
+        UsersCommand::Create {
+            role,
+            offices,
+            name,
+            username,
+        } => {
+            let Some(role) = Role::parse(&role).filter(|role| staff::PERSON_ROLES.contains(role))
+            else {
+                eprintln!("error: --role must be one of cashier, supervisor, auditor, admin");
+                return Ok(ExitCode::from(2));
+            };
+            let pool = pool().await?;
+            let mut conn = pool.acquire().await?;
+            match staff::create_user(&mut conn, &username, &name, role, &offices, None).await {
+                Ok(created) => println!("{}", serde_json::to_string(&created)?),
+                Err(error) => return refused(error),
+            }
+        }
+        UsersCommand::List => {
+            let pool = pool().await?;
+            let mut conn = pool.acquire().await?;
+            for user in db::staff::list_users(&mut conn).await? {
+                println!("{}", serde_json::to_string(&user)?);
+            }
+        }
+        UsersCommand::Disable { username } => {
+            let pool = pool().await?;
+            let mut tx = pool.begin().await?;
+            match sessions::disable_user(&mut tx, &username).await {
+                Ok(Some(ended)) => {
+                    tx.commit().await?;
+                    println!(
+                        "{}",
+                        serde_json::json!({"username": username, "disabled": true, "sessions_ended": ended})
+                    );
+                }
+                Ok(None) => {
+                    eprintln!("error: no person has the username {username}");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(error) => return refused(error),
+            }
+        }
+        UsersCommand::ResetPassword { username } => {
+            let pool = pool().await?;
+            let mut tx = pool.begin().await?;
+            match sessions::reset_password(&mut tx, &username).await {
+                Ok(Some(password)) => {
+                    tx.commit().await?;
+                    println!(
+                        "{}",
+                        serde_json::json!({"username": username, "one_time_password": password, "must_change_password": true})
+                    );
+                }
+                Ok(None) => {
+                    eprintln!("error: no person has the username {username}");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(error) => return refused(error),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A refusal of a use case as the commands print it: one line, exit 1. Faults stay errors.
+fn refused(error: payments::app::error::AppError) -> anyhow::Result<ExitCode> {
+    match error.refusal() {
+        Some(refusal) => {
+            eprintln!("error: {} ({})", refusal.detail, refusal.code);
+            Ok(ExitCode::from(1))
+        }
+        None => Err(anyhow::anyhow!("{error}")),
+    }
 }
 
 /// `payments catalog import|export`: changes are recorded in the audit log as `cli`.

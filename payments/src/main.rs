@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// People who log in to the console (cashiers, supervisors, auditors, admins).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// The fee catalog: import a schedule version from CSV, or export one to CSV.
     Catalog {
         #[command(subcommand)]
@@ -116,6 +121,29 @@ enum KhqrCommand {
 }
 
 #[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a person's account; print it with a one-time password (shown once) as JSON.
+    Create {
+        #[arg(long)]
+        role: String,
+        /// Office code the person works at (repeatable).
+        #[arg(long = "office")]
+        offices: Vec<String>,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        username: String,
+    },
+    /// Print every person as JSON lines (never a password hash).
+    List,
+    /// Disable a person: no more logins, and their sessions end now.
+    Disable { username: String },
+    /// A new one-time password (to change at the next login); unlocks the account and ends
+    /// the person's sessions.
+    ResetPassword { username: String },
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Create a key and print it once, as JSON.
     Create {
@@ -188,6 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ledger { command } => commands::ledger(command).await,
         Command::Khqr { command } => Ok(khqr(command)),
         Command::Keys { command } => commands::keys(command).await,
+        Command::Users { command } => commands::users(command).await,
     }
 }
 

@@ -368,6 +368,7 @@ async fn screenshots() {
             }
         }
     }
+    crate::browser_console::screenshots(&stack, &mut browser, &dir).await;
     browser.close().await;
 }
 

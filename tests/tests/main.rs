@@ -12,6 +12,7 @@
 mod support;
 
 mod browser_citizen;
+mod browser_console;
 mod browser_pay;
 mod build_features;
 mod edge;
@@ -21,5 +22,6 @@ mod khqr;
 mod khqr_cli;
 mod lost_callbacks;
 mod profile;
+mod staff_cli;
 mod walking_skeleton;
 mod webhooks;

@@ -169,7 +169,7 @@ async fn an_unknown_profile_is_a_start_up_error() {
 }
 
 #[tokio::test]
-async fn production_refuses_active_demo_keys_until_they_are_revoked() {
+async fn production_refuses_active_demo_keys_and_people_until_they_are_revoked_and_disabled() {
     let db = TestDb::create().await;
     let dev = [("DATABASE_URL", db.url.as_str())];
     let (code, _, stderr) = run_to_completion("payments", &["seed", "--demo"], &dev).await;
@@ -191,6 +191,19 @@ async fn production_refuses_active_demo_keys_until_they_are_revoked() {
         let id = key["id"].as_str().unwrap();
         let (code, _, stderr) =
             run_to_completion("payments", &["keys", "revoke", id], &as_refs(&env)).await;
+        assert_eq!(code, 0, "{stderr}");
+    }
+    // The demo people's password is public too: refused until they are disabled.
+    let line = refused(&db, &[], "payments users disable").await;
+    assert!(line.contains("demo person"), "{line}");
+    let (code, stdout, stderr) =
+        run_to_completion("payments", &["users", "list"], &as_refs(&env)).await;
+    assert_eq!(code, 0, "{stderr}");
+    for line in stdout.lines() {
+        let person: Value = serde_json::from_str(line).unwrap();
+        let username = person["username"].as_str().unwrap();
+        let (code, _, stderr) =
+            run_to_completion("payments", &["users", "disable", username], &as_refs(&env)).await;
         assert_eq!(code, 0, "{stderr}");
     }
     let mut serving = Proc::spawn("payments", &["serve"], &as_refs(&env)).await;

@@ -109,6 +109,20 @@ impl Principal {
         }
     }
 
+    /// Refuses a person (a console session) where only a system's key may act: quotes and
+    /// intents record the API key that created them (`created_by` references `api_keys`), and
+    /// the workflow system, not the counter, opens cases.
+    pub fn require_key(&self) -> Result<(), AppError> {
+        if self.staff.is_some() {
+            return Err(AppError::Forbidden(crate::app::error::Refusal::new(
+                "key_required",
+                "API key required",
+                "quotes and payment intents are created by the workflow system with its API key, not from a console session",
+            )));
+        }
+        Ok(())
+    }
+
     /// The API key acting, `None` for a person (whose key_id is their user id).
     pub fn api_key_id(&self) -> Option<Uuid> {
         self.staff.is_none().then_some(self.key_id)

@@ -99,6 +99,38 @@ const DEMO_KEYS: [(Role, &[&str], &str); 7] = [
     (Role::Auditor, &["1201"], "opk_demo_auditor_1201"),
 ];
 
+/// The demo people's password (development only; public in this repository).
+pub const DEMO_PASSWORD: &str = "owso-demo-pass";
+
+/// Demo people who log in to the console with [`DEMO_PASSWORD`], no password change asked.
+const DEMO_PEOPLE: [(&str, &str, Role, &[&str]); 5] = [
+    (
+        "cashier.0320",
+        "Sok Dara (cashier 0320)",
+        Role::Cashier,
+        &["0320"],
+    ),
+    (
+        "cashier2.0320",
+        "Chan Sophea (cashier 0320)",
+        Role::Cashier,
+        &["0320"],
+    ),
+    (
+        "supervisor.0320",
+        "Keo Vanna (supervisor 0320)",
+        Role::Supervisor,
+        &["0320"],
+    ),
+    (
+        "cashier.1201",
+        "Lim Bopha (cashier 1201)",
+        Role::Cashier,
+        &["1201"],
+    ),
+    ("auditor", "Meas Rithy (auditor)", Role::Auditor, &[]),
+];
+
 /// Adds the demo offices (with sandbox Bakong accounts) and the demo keys; returns what to print.
 #[tracing::instrument(skip_all)]
 pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> {
@@ -126,6 +158,25 @@ pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> 
     Ok(json!({ "offices": offices, "keys": keys }))
 }
 
+/// Adds the demo people (after [`demo`], whose offices they work at); returns what to print.
+/// Apart from `demo` because it needs the staff tables, which older schemas (that some tests
+/// seed the demo keys into) do not have.
+#[tracing::instrument(skip_all)]
+pub async fn demo_people(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> {
+    let mut people = Vec::new();
+    for (username, name, role, offices) in DEMO_PEOPLE {
+        let offices: Vec<String> = offices.iter().map(|code| (*code).to_owned()).collect();
+        if !db::staff::user_exists(&mut *conn, username).await? {
+            super::staff::create_user(conn, username, name, role, &offices, Some(DEMO_PASSWORD))
+                .await
+                .map_err(|error| anyhow::anyhow!("demo person {username}: {error}"))?;
+            db::staff::mark_password_chosen(&mut *conn, username).await?;
+        }
+        people.push(json!({ "username": username, "password": DEMO_PASSWORD, "role": role, "office_codes": offices }));
+    }
+    Ok(serde_json::Value::Array(people))
+}
+
 /// The database half of the production profile: a demo key (`opk_demo_*`, public in this
 /// repository) that is still active means anyone can act with its role. Checked after
 /// connecting; one line naming the problem, or `None` (always in development).
@@ -142,11 +193,24 @@ pub async fn production_refusal_in_database(
         .map(|(_, _, secret)| auth::hash_key(secret))
         .collect();
     let demo = db::keys::first_active_name(pool, &hashes).await?;
-    Ok(demo.map(|name| {
-        format!(
+    if let Some(name) = demo {
+        return Ok(Some(format!(
             "refusing to start with OWSO_ENV=production: the database holds an active demo API key (opk_demo_*, {name:?}); revoke it with `payments keys revoke ID` (see `payments keys list`)"
-        )
-    }))
+        )));
+    }
+    // A demo person whose password is still the public demo one can log in to the console.
+    let usernames: Vec<String> = DEMO_PEOPLE
+        .iter()
+        .map(|(username, ..)| (*username).to_owned())
+        .collect();
+    for (username, hash) in db::staff::enabled_hashes(pool, &usernames).await? {
+        if super::staff::verify_password(DEMO_PASSWORD, &hash) {
+            return Ok(Some(format!(
+                "refusing to start with OWSO_ENV=production: the demo person {username:?} still has the public demo password; run `payments users disable {username}`"
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// `payments seed --demo` in production: demo keys are public, so the seed refuses.

@@ -252,7 +252,7 @@ pub async fn approve(
 
 /// A valid argon2id hash of a password nobody has, verified against when the username is
 /// unknown.
-const DUMMY_HASH: &str =
+pub(crate) const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vn4kt6YJ0lWJ3ZT0Wc6Gv8bH8Ww0cQ2bL0RZ5C3Yb2k";
 
 /// Records a staff action (who: the person and session, or the API key; when: now) in the

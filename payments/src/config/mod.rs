@@ -124,6 +124,12 @@ pub struct Config {
     /// Requests a minute one client address may make to `/v1/callbacks/...` (banks send many
     /// from few addresses); 0 turns the limit off.
     pub rate_limit_callback_address_per_minute: u32,
+    /// `STAFF_SESSION_IDLE_S`: a console session nobody used this long is over (a cashier who
+    /// walked away from an unlocked screen).
+    pub staff_session_idle: Duration,
+    /// `STAFF_SESSION_MAX_S`: a console session is over this long after login however busy
+    /// (one working day), so a stolen cookie does not live for ever.
+    pub staff_session_max: Duration,
 }
 
 /// About 5 s, 30 s, 2 min, 10 min, 1 h, 6 h, then every 12 h.
@@ -207,6 +213,12 @@ impl Config {
                 "RATE_LIMIT_CALLBACK_ADDRESS_PER_MIN",
                 60_000,
             )?,
+            staff_session_idle: Duration::from_secs(
+                parse_u64("STAFF_SESSION_IDLE_S", 30 * 60)?.max(60),
+            ),
+            staff_session_max: Duration::from_secs(
+                parse_u64("STAFF_SESSION_MAX_S", 12 * 3600)?.max(60),
+            ),
         })
     }
 

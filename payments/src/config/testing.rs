@@ -75,6 +75,8 @@ impl Config {
             db_idle_in_transaction_timeout: Duration::ZERO,
             export_max_duration: Duration::from_secs(600),
             rate_limit_callback_address_per_minute: 1_000_000,
+            staff_session_idle: Duration::from_secs(30 * 60),
+            staff_session_max: Duration::from_secs(12 * 3600),
         }
     }
 }

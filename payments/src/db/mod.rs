@@ -5,6 +5,7 @@ pub mod books;
 pub mod cashier;
 pub mod catalog;
 pub mod catalog_audit;
+pub mod console;
 pub mod fee_schedules;
 pub mod idempotency;
 pub mod inbox;

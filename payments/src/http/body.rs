@@ -53,11 +53,15 @@ fn has_body(headers: &HeaderMap) -> bool {
 
 /// Routes whose bodies are not JSON: bank callbacks take whatever their bank sends (each
 /// adapter checks it), the catalog import takes `text/csv`, the pay page's KHQR button is an
-/// HTML form (it reads no body; the path's token is what authorizes it).
+/// HTML form (it reads no body; the path's token is what authorizes it), and the console's
+/// HTML forms.
 fn takes_other_media(route: &str) -> bool {
     route.starts_with("/v1/callbacks/")
         || route == "/v1/admin/catalog/import"
         || route == "/pay/{token}/khqr"
+        // The console's forms: a person's session cookie is SameSite=Strict and every form
+        // carries the session's CSRF token, which a cross-site post cannot know.
+        || route.starts_with("/console")
 }
 
 /// Every POST, PUT and PATCH of the API takes JSON or nothing: a body (or content type) that

@@ -6,6 +6,7 @@ pub mod body;
 pub mod callbacks;
 pub mod cashier;
 pub mod catalog;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod intents;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(receipt_pages::routes())
         .merge(status_page::routes())
+        .merge(console::routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state);

@@ -5,7 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    attempts, callbacks, cashier, catalog, intents, ledger, ops, pay, public, receipt_pages,
+    attempts, callbacks, cashier, catalog, console, intents, ledger, ops, pay, public,
+    receipt_pages,
     status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
@@ -54,6 +55,8 @@ impl Modify for BearerAuth {
         cashier::get_cashier_session_report, cashier::create_cash_deposit, cashier::lookup_counter_intents,
         public::get_public_payment, public::get_public_payment_status, pay::get_pay_page, pay::post_pay_khqr, web::assets::get_asset, web::assets::get_favicon, public::get_attempt_qr_svg, public::get_attempt_qr_png,
         receipt_pages::get_receipt_page, receipt_pages::get_verify_page, status_page::get_status_page,
+        console::get_login, console::post_login, console::post_logout,
+        console::get_password, console::post_password, console::get_dashboard,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,
@@ -74,6 +77,7 @@ impl Modify for BearerAuth {
         (name = "reconciliation", description = "Money that did not match"),
         (name = "webhooks", description = "Events to the workflow system"),
         (name = "operations", description = "Health and metrics"),
+        (name = "console", description = "The staff console: HTML pages behind a person's session cookie"),
     )
 )]
 struct ApiDoc;
@@ -345,11 +349,13 @@ fn document_errors(path: &str, operation: &mut Value) {
     }
 }
 
-/// The citizens' pages (HTML, never problem+json).
+/// The citizens' pages and the staff console's (HTML, never problem+json).
 pub fn is_page_path(path: &str) -> bool {
     path.starts_with("/pay/")
         || path.starts_with("/receipts/")
         || path.starts_with("/verify/")
         || path == "/status"
         || path == "/services"
+        || path == "/console"
+        || path.starts_with("/console/")
 }

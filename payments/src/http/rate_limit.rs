@@ -109,6 +109,8 @@ fn public_route(route: &str, path: &str) -> Option<Option<String>> {
         // A receipt's tag is checked per number too, so guessing one number's tag is slow.
         "/receipts/{receipt_number}" => Some(token("/receipts/")),
         "/verify/{receipt_number}" | "/status" => Some(None),
+        // Password guessing is stopped per account by the lockout, and per address here.
+        "/console/login" => Some(None),
         _ if route.starts_with("/v1/public/attempts/") => Some(token("/v1/public/attempts/")),
         _ if route.starts_with("/v1/public/") || route.starts_with("/v1/callbacks/") => Some(None),
         _ => None,

@@ -39,6 +39,7 @@ mod secrets;
 mod serve;
 mod services_page;
 mod settle;
+mod staff_sessions;
 mod web;
 mod webhook_isolation;
 mod webhook_targets;

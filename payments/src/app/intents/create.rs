@@ -136,6 +136,7 @@ pub async fn create(
     render: impl Fn(&IntentRecord) -> Result<Value, AppError>,
 ) -> Result<Created<IntentRecord>, AppError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
+    principal.require_key()?;
     let (payer, ttl_s) = validate_create(state, &request)?;
     let scope = principal.idempotency_scope();
     let mut tx = state.pool.begin().await?;

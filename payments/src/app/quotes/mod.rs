@@ -313,6 +313,7 @@ pub async fn create_quote(
     request: QuoteRequest,
 ) -> Result<Quote, AppError> {
     principal.require(&[Role::Workflow, Role::Cashier, Role::Admin])?;
+    principal.require_key()?;
     if request.items.is_empty() || request.items.len() > MAX_QUOTE_ITEMS {
         return Err(AppError::validation(
             "items",

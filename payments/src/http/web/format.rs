@@ -21,6 +21,13 @@ pub fn money(amount: &Money) -> String {
     }
 }
 
+/// A time in Phnom Penh (UTC+7), as `2026-03-02 14:35`.
+pub fn local_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    chrono::FixedOffset::east_opt(7 * 3600)
+        .map(|zone| at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| at.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
 fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
