@@ -9,7 +9,7 @@ use chrono::Utc;
 use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::app::auth::{Principal, Role};
@@ -200,6 +200,7 @@ impl Approver {
 #[tracing::instrument(skip_all, fields(office.code = office_code))]
 pub async fn approve(
     conn: &mut PgConnection,
+    pool: &PgPool,
     requester: &Principal,
     username: &str,
     password: &str,
@@ -241,13 +242,65 @@ pub async fn approve(
         && !is_requester)
     {
         tracing::warn!(staff.user_id = %user.id, "a supervisor approval was refused");
+        if !matches {
+            // A password typed on someone else's screen is guessed as easily as at the login:
+            // it counts toward the same lockout. In its own transaction, so the count stays
+            // when the refused action rolls back.
+            count_failed_approval(pool, requester, user.id, office_code).await?;
+        }
         return Err(refused());
+    }
+    if user.failed_logins > 0 {
+        // The right password: the count of failures starts again, as at a login.
+        db::staff::reset_failed_logins(&mut *conn, user.id).await?;
     }
     Ok(Approver {
         user_id: Some(user.id),
         api_key_id: None,
         name: user.name,
     })
+}
+
+/// A wrong password given for an approval: one more failure toward the person's lockout
+/// (the login's [`MAX_FAILED_LOGINS`](crate::app::sessions::MAX_FAILED_LOGINS) and
+/// [`LOCK_MINUTES`](crate::app::sessions::LOCK_MINUTES)), recorded beside who asked.
+async fn count_failed_approval(
+    pool: &PgPool,
+    requester: &Principal,
+    user_id: Uuid,
+    office_code: &str,
+) -> Result<(), AppError> {
+    let lock_until = Utc::now() + chrono::Duration::minutes(crate::app::sessions::LOCK_MINUTES);
+    let mut tx = pool.begin().await?;
+    let (failures, locked_until) = db::staff::count_failed_login(
+        &mut tx,
+        user_id,
+        crate::app::sessions::MAX_FAILED_LOGINS,
+        lock_until,
+    )
+    .await?;
+    db::staff::insert_action(
+        &mut *tx,
+        db::staff::NewAction {
+            user_id: Some(user_id),
+            session_id: None,
+            api_key_id: None,
+            action: "approval_failed",
+            office_code: Some(office_code),
+            subject: None,
+            detail: serde_json::json!({
+                "failed_logins": failures,
+                "locked_until": locked_until,
+                "requested_by_user_id": requester.staff.as_ref().map(|staff| staff.user_id),
+                "requested_by_session_id": requester.staff.as_ref().map(|staff| staff.session_id),
+                "requested_by_key_id": requester.api_key_id(),
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    metrics::counter!("owso_staff_logins_total", "outcome" => "approval_bad_password").increment(1);
+    Ok(())
 }
 
 /// A valid argon2id hash of a password nobody has, verified against when the username is

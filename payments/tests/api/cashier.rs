@@ -1198,3 +1198,67 @@ async fn a_person_works_the_drawer_through_the_same_functions(pool: PgPool) {
     .unwrap();
     assert_eq!(recorded, 2, "open and receipt, with the session");
 }
+
+/// A supervisor's password typed on a cashier's screen is guessed as easily as at the login, so
+/// wrong guesses count toward the same lockout: after five, even the right password is refused
+/// for the lock's time, and each guess is in the audit trail with who asked.
+#[sqlx::test(migrations = "../migrations")]
+async fn wrong_approval_passwords_lock_the_supervisor_as_logins_do(pool: PgPool) {
+    let app = setup(pool).await;
+    let key = app.key("cashier_0320").to_owned();
+    let drawer = id(&open(&app, &key, json!([])).await);
+    let intent = id(&app.intent("0320099501").await);
+    let taken = take(&app, &key, &drawer, &intent, "600000").await;
+    let number = taken.body["number"].as_str().unwrap().to_owned();
+    let void = |password: &'static str| json!({"reason": "wrong case", "approval": {"username": SUPERVISOR.0, "password": password}});
+    for _ in 0..5 {
+        let wrong = app
+            .post(&void_path(&number), Some(&key), None, &void("guess"))
+            .await;
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.body);
+        assert_eq!(wrong.body["code"], "approval_refused");
+    }
+    let (failures, locked): (i32, bool) = sqlx::query_as(
+        "select failed_logins, locked_until > now() from staff_users where username = $1",
+    )
+    .bind(SUPERVISOR.0)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((failures, locked), (5, true));
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from staff_actions where action = 'approval_failed'
+         and detail ->> 'requested_by_key_id' is not null",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 5);
+
+    // Locked: the right password is refused too, and nothing was voided.
+    let right = app
+        .post(&void_path(&number), Some(&key), None, &void(SUPERVISOR.1))
+        .await;
+    assert_eq!(right.status, StatusCode::FORBIDDEN, "{}", right.body);
+    assert_eq!(intent_of(&app, &intent).await["status"], "paid");
+
+    // Once the lock has run out the right password works, and the count starts again.
+    sqlx::query(
+        "update staff_users set locked_until = now() - interval '1 second' where username = $1",
+    )
+    .bind(SUPERVISOR.0)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let approved = app
+        .post(&void_path(&number), Some(&key), None, &void(SUPERVISOR.1))
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    let failures: i32 =
+        sqlx::query_scalar("select failed_logins from staff_users where username = $1")
+            .bind(SUPERVISOR.0)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(failures, 0);
+}

@@ -123,6 +123,7 @@ pub async fn close(
         Some(
             sign_off(
                 &mut tx,
+                &state.pool,
                 principal,
                 &row,
                 approval.as_ref(),
@@ -190,6 +191,7 @@ pub async fn close(
 /// The supervisor who signs off a variance, or 409 `variance_needs_approval`.
 async fn sign_off(
     conn: &mut sqlx::PgConnection,
+    pool: &sqlx::PgPool,
     principal: &Principal,
     row: &SessionRow,
     approval: Option<&Approval>,
@@ -201,6 +203,7 @@ async fn sign_off(
         Some(approval) => {
             staff::approve(
                 conn,
+                pool,
                 principal,
                 &approval.username,
                 &approval.password,

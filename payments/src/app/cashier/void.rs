@@ -158,6 +158,7 @@ pub async fn void_receipt(
             Some(approval) => {
                 staff::approve(
                     &mut tx,
+                    &state.pool,
                     principal,
                     &approval.username,
                     &approval.password,
