@@ -6,8 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, callbacks, cashier, catalog, console, intents, ledger, ops, pay, public,
-    receipt_pages,
-    status_page, web, webhooks,
+    receipt_pages, status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
 

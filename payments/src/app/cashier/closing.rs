@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    cambodian_day, caller_id, close, deposit, list, report, void_receipt, Approval, CashReceipt,
+    caller_id, cambodian_day, close, deposit, list, report, void_receipt, Approval, CashReceipt,
     CloseRequest, Denomination, DepositRequest, Drawer, DrawerReport, ListDrawers, VoidRequest,
     CURRENCIES, DRAWER_ROLES, READ_ROLES,
 };

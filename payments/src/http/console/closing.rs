@@ -236,7 +236,11 @@ pub async fn post_void(
         Ok(form) => form,
         Err(error) => return web::error_page(&page, error),
     };
-    let then = if data.then == "cancel" { "cancel" } else { "reopen" };
+    let then = if data.then == "cancel" {
+        "cancel"
+    } else {
+        "reopen"
+    };
     let mut view = VoidPage {
         page: &page,
         shell: Some(Shell::new(&session, "receipts")),
@@ -950,7 +954,11 @@ pub async fn post_deposit(
                 .unwrap_or("KHR");
             let problem = match (refusal.code, field) {
                 ("deposit_exceeds_drawer", _) => (
-                    if currency == "USD" { "deposit-usd" } else { "deposit-khr" },
+                    if currency == "USD" {
+                        "deposit-usd"
+                    } else {
+                        "deposit-khr"
+                    },
                     format!(
                         "{} ({})",
                         lang.pick(
@@ -977,7 +985,11 @@ pub async fn post_deposit(
                     .to_owned(),
                 ),
                 (_, field) => (
-                    if field.contains('1') { "deposit-usd" } else { "deposit-khr" },
+                    if field.contains('1') {
+                        "deposit-usd"
+                    } else {
+                        "deposit-khr"
+                    },
                     lang.pick(
                         "សូមបញ្ចូលចំនួនទឹកប្រាក់ដែលត្រឹមត្រូវ (ធំជាង 0)",
                         "Enter a valid amount (more than 0)",
