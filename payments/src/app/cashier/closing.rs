@@ -88,7 +88,8 @@ const TWIN_POLL: Duration = Duration::from_millis(100);
 
 /// Runs `work` once per `(caller, key, request)`: the key is claimed and committed first (as
 /// before a bank call: app::idempotency), answered after the work, released when it fails.
-/// A twin waits for the first to finish and then answers as it did; `None` without a key.
+/// A twin waits for the first to finish and then answers as it did. Without a key, the work
+/// simply runs.
 async fn once<F, Fut>(
     state: &AppState,
     principal: &Principal,
@@ -216,7 +217,7 @@ pub struct CountedCurrency {
 #[derive(Clone, Debug)]
 pub enum CloseOutcome {
     /// Closed (zero variance, or signed off): show the report.
-    Closed(Drawer),
+    Closed(Box<Drawer>),
     /// Closed already (a second submit of the same count, or someone else closed it).
     AlreadyClosed,
     /// The count differs and no valid sign-off came with it: nothing changed.
@@ -294,7 +295,7 @@ pub async fn close_counted(
         approved_by: None,
     };
     match close(state, principal, id, request).await {
-        Ok(drawer) => Ok(CloseOutcome::Closed(drawer)),
+        Ok(drawer) => Ok(CloseOutcome::Closed(Box::new(drawer))),
         Err(error) => {
             let code = error.refusal().map(|refusal| refusal.code);
             match code {

@@ -87,9 +87,9 @@ fn time(at: &chrono::DateTime<chrono::Utc>) -> String {
     format::local_time(*at)
 }
 
-fn drawer_id(page: &PageRequest, raw: &str) -> Result<Uuid, Response> {
-    raw.parse()
-        .map_err(|_| web::not_found(page, "រកមិនឃើញថតប្រាក់នេះទេ។", "This drawer is not here."))
+/// The drawer page's 404 (no such drawer, or not this person's to reach).
+fn no_drawer(page: &PageRequest) -> Response {
+    web::not_found(page, "រកមិនឃើញថតប្រាក់នេះទេ។", "This drawer is not here.")
 }
 
 // ---------------------------------------------------------------- void
@@ -527,9 +527,8 @@ pub async fn get_close(
     ConsoleSession(session): ConsoleSession,
     Path(id): Path<String>,
 ) -> Response {
-    let id = match drawer_id(&page, &id) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Ok(id) = id.parse::<Uuid>() else {
+        return no_drawer(&page);
     };
     match cashier::close_form(&state, &session.principal, Some(id), None).await {
         Ok(Some(form)) if form.drawer.status != "open" => see_other(&report_href(id)),
@@ -539,7 +538,7 @@ pub async fn get_close(
             &close_page(&page, &session, form),
             Caching::Private,
         ),
-        Ok(None) => web::not_found(&page, "រកមិនឃើញថតប្រាក់នេះទេ។", "This drawer is not here."),
+        Ok(None) => no_drawer(&page),
         Err(error) => web::error_page(&page, error),
     }
 }
@@ -568,15 +567,12 @@ pub async fn post_close(
     if !form_csrf_ok(&session, field("csrf")) {
         return csrf_refused(&page);
     }
-    let id = match drawer_id(&page, &id) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Ok(id) = id.parse::<Uuid>() else {
+        return no_drawer(&page);
     };
     let form = match cashier::close_form(&state, &session.principal, Some(id), None).await {
         Ok(Some(form)) => form,
-        Ok(None) => {
-            return web::not_found(&page, "រកមិនឃើញថតប្រាក់នេះទេ។", "This drawer is not here.")
-        }
+        Ok(None) => return no_drawer(&page),
         Err(error) => return web::error_page(&page, error),
     };
     let counts: std::collections::HashMap<String, String> = data
@@ -699,9 +695,8 @@ pub async fn get_report(
     ConsoleSession(session): ConsoleSession,
     Path(id): Path<String>,
 ) -> Response {
-    let id = match drawer_id(&page, &id) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Ok(id) = id.parse::<Uuid>() else {
+        return no_drawer(&page);
     };
     match cashier::report(&state, &session.principal, id).await {
         Ok(report) => {
@@ -727,9 +722,8 @@ pub async fn get_report_csv(
     ConsoleSession(session): ConsoleSession,
     Path(id): Path<String>,
 ) -> Response {
-    let id = match drawer_id(&page, &id) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Ok(id) = id.parse::<Uuid>() else {
+        return no_drawer(&page);
     };
     match cashier::report(&state, &session.principal, id).await {
         Ok(report) => {
@@ -834,9 +828,8 @@ pub async fn get_deposit(
     ConsoleSession(session): ConsoleSession,
     Path(id): Path<String>,
 ) -> Response {
-    let id = match drawer_id(&page, &id) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Ok(id) = id.parse::<Uuid>() else {
+        return no_drawer(&page);
     };
     match cashier::deposit_form(&state, &session.principal, id).await {
         Ok(form) => web::render(
@@ -883,9 +876,8 @@ pub async fn post_deposit(
     if !form_csrf_ok(&session, &data.csrf) {
         return csrf_refused(&page);
     }
-    let id = match drawer_id(&page, &id) {
-        Ok(id) => id,
-        Err(response) => return response,
+    let Ok(id) = id.parse::<Uuid>() else {
+        return no_drawer(&page);
     };
     let form = match cashier::deposit_form(&state, &session.principal, id).await {
         Ok(form) => form,
