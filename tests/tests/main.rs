@@ -12,6 +12,7 @@
 mod support;
 
 mod browser_citizen;
+mod browser_closing;
 mod browser_console;
 mod browser_pay;
 mod build_features;

@@ -12,6 +12,7 @@
 //! receipts - voids +/- variances - deposits and agrees with the drawer reports to the riel.
 
 mod close;
+mod closing;
 mod take;
 mod void;
 
@@ -36,6 +37,11 @@ use crate::state::AppState;
 
 pub use close::{
     close, deposit, report, CloseRequest, Deposit, DepositRequest, DrawerReport, ServiceTotal,
+};
+pub use closing::{
+    close_counted, close_form, deposit_form, deposit_from_form, note_values, office_drawers,
+    void_form, void_from_form, CloseForm, CloseOutcome, CountedCurrency, DepositForm, SignOff,
+    VoidForm,
 };
 pub use take::{take_cash, CashReceipt, TakeCashRequest};
 pub use void::{void_receipt, Approval, VoidRequest, VoidedReceipt};

@@ -2,6 +2,8 @@
 //! Pages are HTML forms (no script needed); every form that changes something carries the
 //! session's CSRF token in a hidden `csrf` field, checked in constant time.
 
+pub mod closing;
+
 use askama::Template;
 use axum::extract::{FromRequestParts, OriginalUri, RawQuery, State};
 use axum::http::request::Parts;
@@ -27,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/login", get(get_login).post(post_login))
         .route("/console/logout", axum::routing::post(post_logout))
         .route("/console/password", get(get_password).post(post_password))
+        .merge(closing::routes())
 }
 
 /// One entry of the console's navigation. The drawer step adds its pages to [`NAV`].
@@ -45,13 +48,29 @@ const EVERY_PERSON: &[Role] = &[Role::Cashier, Role::Supervisor, Role::Auditor, 
 /// The console's navigation, in order. Add an item here when its route exists (a link that
 /// 404s fails the console tests): the drawer step adds "drawer", "take payment", "receipts"
 /// and "close" after the dashboard.
-pub const NAV: &[NavItem] = &[NavItem {
-    key: "dashboard",
-    href: "/console",
-    km: "ផ្ទាំងការិយាល័យ",
-    en: "Office dashboard",
-    roles: EVERY_PERSON,
-}];
+pub const NAV: &[NavItem] = &[
+    NavItem {
+        key: "dashboard",
+        href: "/console",
+        km: "ផ្ទាំងការិយាល័យ",
+        en: "Office dashboard",
+        roles: EVERY_PERSON,
+    },
+    NavItem {
+        key: "close",
+        href: closing::CLOSE_HREF,
+        km: "បិទថតប្រាក់",
+        en: "Close drawer",
+        roles: &[Role::Cashier, Role::Supervisor, Role::Admin],
+    },
+    NavItem {
+        key: "drawers",
+        href: closing::DRAWERS_HREF,
+        km: "ថតប្រាក់នៃការិយាល័យ",
+        en: "Office drawers",
+        roles: &[Role::Supervisor, Role::Admin],
+    },
+];
 
 /// What every console page shows around its content: the person, their role and office, the
 /// navigation and the logout form (with the CSRF token).
