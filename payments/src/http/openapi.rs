@@ -6,8 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, callbacks, cashier, catalog, console, intents, ledger, ops, pay, public,
-    receipt_pages,
-    status_page, web, webhooks,
+    receipt_pages, status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
 
@@ -57,6 +56,9 @@ impl Modify for BearerAuth {
         receipt_pages::get_receipt_page, receipt_pages::get_verify_page, status_page::get_status_page,
         console::get_login, console::post_login, console::post_logout,
         console::get_password, console::post_password, console::get_dashboard,
+        console::counter::get_drawer, console::counter::post_drawer, console::counter::get_take,
+        console::counter::get_take_intent, console::counter::post_take_intent,
+        console::counter::get_receipts, console::counter::get_console_receipt,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,

@@ -15,6 +15,7 @@ mod basics;
 mod callbacks;
 mod cashier;
 mod catalog;
+mod console_counter;
 mod delivery;
 mod edge;
 mod edge_props;

@@ -12,6 +12,7 @@
 //! receipts - voids +/- variances - deposits and agrees with the drawer reports to the riel.
 
 mod close;
+pub mod counter;
 mod take;
 mod void;
 

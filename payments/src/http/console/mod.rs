@@ -2,6 +2,8 @@
 //! Pages are HTML forms (no script needed); every form that changes something carries the
 //! session's CSRF token in a hidden `csrf` field, checked in constant time.
 
+pub mod counter;
+
 use askama::Template;
 use axum::extract::{FromRequestParts, OriginalUri, RawQuery, State};
 use axum::http::request::Parts;
@@ -27,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/login", get(get_login).post(post_login))
         .route("/console/logout", axum::routing::post(post_logout))
         .route("/console/password", get(get_password).post(post_password))
+        .merge(counter::routes())
 }
 
 /// One entry of the console's navigation. The drawer step adds its pages to [`NAV`].
@@ -41,17 +44,42 @@ pub struct NavItem {
 }
 
 const EVERY_PERSON: &[Role] = &[Role::Cashier, Role::Supervisor, Role::Auditor, Role::Admin];
+/// Who works a drawer (app::cashier's drawer roles): the counter's pages.
+const DRAWER_PEOPLE: &[Role] = &[Role::Cashier, Role::Supervisor, Role::Admin];
 
 /// The console's navigation, in order. Add an item here when its route exists (a link that
 /// 404s fails the console tests): the drawer step adds "drawer", "take payment", "receipts"
 /// and "close" after the dashboard.
-pub const NAV: &[NavItem] = &[NavItem {
-    key: "dashboard",
-    href: "/console",
-    km: "ផ្ទាំងការិយាល័យ",
-    en: "Office dashboard",
-    roles: EVERY_PERSON,
-}];
+pub const NAV: &[NavItem] = &[
+    NavItem {
+        key: "dashboard",
+        href: "/console",
+        km: "ផ្ទាំងការិយាល័យ",
+        en: "Office dashboard",
+        roles: EVERY_PERSON,
+    },
+    NavItem {
+        key: "drawer",
+        href: "/console/drawer",
+        km: "ថតប្រាក់របស់ខ្ញុំ",
+        en: "My drawer",
+        roles: DRAWER_PEOPLE,
+    },
+    NavItem {
+        key: "take",
+        href: "/console/take",
+        km: "ទទួលប្រាក់",
+        en: "Take payment",
+        roles: DRAWER_PEOPLE,
+    },
+    NavItem {
+        key: "receipts",
+        href: "/console/receipts",
+        km: "បង្កាន់ដៃ",
+        en: "Receipts",
+        roles: DRAWER_PEOPLE,
+    },
+];
 
 /// What every console page shows around its content: the person, their role and office, the
 /// navigation and the logout form (with the CSRF token).
