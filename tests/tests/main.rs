@@ -13,6 +13,7 @@ mod support;
 
 mod browser_citizen;
 mod browser_console;
+mod browser_counter;
 mod browser_pay;
 mod build_features;
 mod edge;

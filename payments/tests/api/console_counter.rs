@@ -293,12 +293,18 @@ async fn a_cashier_opens_the_drawer_by_counting_notes_and_takes_cash_with_change
     );
     let taken = take(&app, &person, &id(&intent), "700,000").await;
     assert_eq!(taken.status, StatusCode::SEE_OTHER, "{}", taken.html);
-    let receipt_path = taken.location().to_owned();
+    assert!(
+        taken.location().ends_with("?paper=80mm"),
+        "the counter's roll by default: {}",
+        taken.location()
+    );
+    let receipt_path = taken.location().split('?').next().unwrap().to_owned();
     assert!(
         receipt_path.starts_with("/console/receipts/0320-"),
         "{receipt_path}"
     );
-    let receipt = get_page(&app, &format!("{receipt_path}?lang=en"), &person).await;
+    let receipt = get_page(&app, &format!("{}&lang=en", taken.location()), &person).await;
+    assert!(receipt.html.contains("paper-80mm"));
     assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.html);
     assert!(receipt.html.contains(&format!(
         "data-testid=\"receipt-cashier\">{CASHIER_NAME}</dd>"
@@ -530,10 +536,10 @@ async fn the_first_print_is_the_original_once_and_every_later_one_a_copy(pool: P
         "the printed copy still reads the change"
     );
 
-    // The 80 mm roll is the same receipt, and a reprint too.
-    let roll = get_page(&app, &format!("{path}?paper=80mm"), &person).await;
-    assert!(roll.html.contains("paper-80mm"));
-    assert!(roll.html.contains("data-print=\"copy\""));
+    // A5 is the same receipt, and a reprint too.
+    let a5 = get_page(&app, path.split('?').next().unwrap(), &person).await;
+    assert!(a5.html.contains("paper-a5"));
+    assert!(a5.html.contains("data-print=\"copy\""));
     assert_eq!(
         count(&app, "select print_count::bigint from receipt_prints").await,
         3

@@ -337,6 +337,8 @@ struct TakeIntentView<'a> {
     shell: Option<Shell>,
     form: TakeForm,
     tendered: String,
+    /// The original goes to A5 rather than the counter's 80 mm roll.
+    a5: bool,
     idempotency_key: String,
     problem: Option<TakeProblem>,
 }
@@ -496,6 +498,7 @@ pub async fn get_take_intent(
                 shell: Some(Shell::new(&session, "take")),
                 form,
                 tendered: String::new(),
+                a5: false,
                 idempotency_key: new_idempotency_key(),
                 problem: None,
             };
@@ -513,13 +516,16 @@ pub struct TakeFormBody {
     idempotency_key: String,
     #[serde(default)]
     tendered: String,
+    /// `80mm` or `a5`: the paper the original is printed on (a later paper switch is a copy).
+    #[serde(default)]
+    paper: String,
 }
 
 #[utoipa::path(post, path = "/console/take/{intent_id}", tag = "console",
     params(("intent_id" = Uuid, Path, description = "The payment intent")),
-    request_body(content_type = "application/x-www-form-urlencoded", description = "`csrf`; `idempotency_key` (the form's: a double submit records once and shows the same receipt); `tendered`: the cash received in the intent's currency (whole riel; dollars with cents)"),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "`csrf`; `idempotency_key` (the form's: a double submit records once and shows the same receipt); `tendered`: the cash received in the intent's currency (whole riel; dollars with cents); `paper`: `80mm` (default) or `a5`, what the original prints on"),
     responses(
-        (status = 303, description = "Taken: to /console/receipts/{number} (the original print, with the change to give back)"),
+        (status = 303, description = "Taken: to /console/receipts/{number}?paper=80mm (or without `paper` for A5): the original print, with the change to give back"),
         (status = 400, description = "HTML: the form again with an error summary naming the field (not an amount, less than due), or the case was already paid (its receipt number and link) or cannot be paid; nothing recorded", content_type = "text/html"),
         (status = 403, description = "HTML: no CSRF token; nothing recorded", content_type = "text/html"),
         (status = 404, description = "HTML: no such intent at the person's offices", content_type = "text/html")))]
@@ -548,7 +554,8 @@ pub async fn post_take_intent(
     match counter::take_at_counter(&state, &session.principal, intent_id, key, &body.tendered).await
     {
         Ok(TakeOutcome::Taken(receipt)) => match receipt.number {
-            Some(number) => see_other(&format!("/console/receipts/{number}")),
+            Some(number) if body.paper == "a5" => see_other(&format!("/console/receipts/{number}")),
+            Some(number) => see_other(&format!("/console/receipts/{number}?paper=80mm")),
             None => see_other("/console/receipts"),
         },
         Ok(TakeOutcome::Refused { form, problem }) => {
@@ -557,6 +564,7 @@ pub async fn post_take_intent(
                 shell: Some(Shell::new(&session, "take")),
                 form: *form,
                 tendered: body.tendered.trim().to_owned(),
+                a5: body.paper == "a5",
                 idempotency_key: new_idempotency_key(),
                 problem: Some(problem),
             };
