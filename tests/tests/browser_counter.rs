@@ -48,9 +48,7 @@ async fn focused_id(browser: &Browser) -> Value {
 
 /// Types into whatever has the focus (the keyboard, not a click).
 async fn keys(browser: &Browser, text: &str) {
-    let active = browser
-        .js("return document.activeElement;", vec![])
-        .await;
+    let active = browser.js("return document.activeElement;", vec![]).await;
     assert!(active.is_object(), "something has the focus");
     let element = browser.find(":focus").await;
     element.send_keys(text).await.unwrap();
@@ -249,10 +247,7 @@ async fn a_cashier_opens_the_drawer_takes_three_payments_and_reprints_a_copy() {
     // My drawer on the dashboard.
     browser.open(&stack.url("/console?lang=en")).await;
     browser.wait_for_element("[data-testid=my-drawer]").await;
-    assert_eq!(
-        browser.text("[data-testid=my-drawer-receipts]").await,
-        "3"
-    );
+    assert_eq!(browser.text("[data-testid=my-drawer-receipts]").await, "3");
     assert!(browser
         .text("[data-testid=my-drawer-expected]")
         .await
@@ -290,9 +285,7 @@ pub(crate) async fn screenshots(stack: &Stack, browser: &mut Browser, dir: &Path
     for (index, lang) in ["km", "en"].iter().enumerate() {
         let case = format!("03200006{index}1");
         intents.push((lang, stack.pending_intent(&case).await));
-        stack
-            .pending_intent(&format!("03200006{index}2"))
-            .await;
+        stack.pending_intent(&format!("03200006{index}2")).await;
     }
     for (lang, intent) in &intents {
         let id = intent["id"].as_str().unwrap();
@@ -319,7 +312,10 @@ pub(crate) async fn screenshots(stack: &Stack, browser: &mut Browser, dir: &Path
         browser.click("[data-testid=take-submit]").await;
         browser.wait_for_element("[data-testid=change-due]").await;
         browser.screenshot(&shot("receipt-80mm", lang)).await;
-        let a5 = browser.attr("[data-testid=paper-a5]", "href").await.unwrap();
+        let a5 = browser
+            .attr("[data-testid=paper-a5]", "href")
+            .await
+            .unwrap();
         browser.open(&stack.url(&a5)).await;
         browser.wait_for_element("[data-testid=receipt-copy]").await;
         browser.screenshot(&shot("receipt-copy", lang)).await;

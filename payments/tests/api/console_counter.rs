@@ -636,3 +636,24 @@ async fn the_counter_finds_a_case_by_code_by_the_scanned_link_or_in_todays_list(
     assert!(unknown.html.contains("No case was found for"));
     assert!(unknown.html.contains("NOPE-1"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_drawer_left_open_past_midnight_shows_as_overdue(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let person = log_in(&app, "cashier.0320").await;
+    open_drawer(&app, &person).await;
+    let fresh = get_page(&app, "/console/drawer", &person).await;
+    assert!(!fresh.html.contains("data-testid=\"drawer-overdue\""));
+    sqlx::query("update cashier_sessions set opened_at = now() - interval '2 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let drawer = get_page(&app, "/console/drawer?lang=en", &person).await;
+    assert!(
+        drawer.html.contains("data-testid=\"drawer-overdue\""),
+        "{}",
+        drawer.html
+    );
+    let dashboard = get_page(&app, "/console?lang=en", &person).await;
+    assert!(dashboard.html.contains("data-testid=\"my-drawer-overdue\""));
+}
