@@ -369,6 +369,7 @@ async fn screenshots() {
         }
     }
     crate::browser_console::screenshots(&stack, &mut browser, &dir).await;
+    crate::browser_counter::screenshots(&stack, &mut browser, &dir).await;
     crate::browser_closing::screenshots(&stack, &mut browser, &dir).await;
     browser.close().await;
 }

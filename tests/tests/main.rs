@@ -14,6 +14,7 @@ mod support;
 mod browser_citizen;
 mod browser_closing;
 mod browser_console;
+mod browser_counter;
 mod browser_pay;
 mod build_features;
 mod edge;

@@ -1,11 +1,12 @@
 //! The console's office dashboard: what a person at the counter needs at a glance for their
-//! office. The drawer step adds the person's open drawer to [`Dashboard::drawer`].
+//! office, with the person's open drawer ([`Dashboard::drawer`]).
 
 use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveTime, Utc};
 use ledger::Money;
 use uuid::Uuid;
 
-use crate::app::auth::Principal;
+use crate::app::auth::{Principal, Role};
+use crate::app::cashier;
 use crate::app::error::AppError;
 use crate::app::money;
 use crate::db;
@@ -40,14 +41,17 @@ pub struct PaidToday {
     pub total: Money,
 }
 
-/// The person's open drawer, as the dashboard shows it. Empty until the drawer step fills it
-/// (its `app::` function sets [`Dashboard::drawer`]).
+/// The person's open drawer at the office shown (app::cashier::counter::my_open_drawer).
 #[derive(Clone, Debug)]
 pub struct DrawerSummary {
     pub id: Uuid,
-    /// What the drawer holds by its own count, per currency.
+    /// What the drawer should hold now (float + cash receipts - voided), KHR then USD.
     pub expected: Vec<Money>,
     pub opened_at: DateTime<FixedOffset>,
+    /// Receipts that still stand.
+    pub receipts: i64,
+    /// Still open after midnight (Cambodia) of the day it was opened.
+    pub overdue: bool,
 }
 
 /// The office dashboard's view model.
@@ -62,7 +66,7 @@ pub struct Dashboard {
     pub open_intents: Vec<OpenIntent>,
     /// Paid today (Cambodian calendar day, by payment time), by channel and currency.
     pub paid_today: Vec<PaidToday>,
-    /// The person's open drawer, when they have one: `None` here; the drawer step fills it.
+    /// The person's open drawer at this office, when they work a drawer and have one open.
     pub drawer: Option<DrawerSummary>,
 }
 
@@ -141,13 +145,29 @@ pub async fn dashboard(
             })
         })
         .collect::<Result<_, AppError>>()?;
+    let drawer = if matches!(
+        principal.role,
+        Role::Cashier | Role::Supervisor | Role::Admin
+    ) {
+        cashier::counter::my_open_drawer(&mut conn, principal, &chosen.code)
+            .await?
+            .map(|drawer| DrawerSummary {
+                id: drawer.id,
+                expected: drawer.expected,
+                opened_at: drawer.opened_at.with_timezone(&zone),
+                receipts: drawer.receipts,
+                overdue: drawer.overdue,
+            })
+    } else {
+        None
+    };
     Ok(Dashboard {
         office: chosen,
         offices,
         open_count,
         open_intents,
         paid_today,
-        drawer: None,
+        drawer,
     })
 }
 

@@ -59,7 +59,7 @@ fn cambodia() -> Result<FixedOffset, AppError> {
 
 /// Receipt numbers are office code, year and a counter joined by `-`: letters, digits and
 /// dashes only, so a number is safe in a path and in a signed claim.
-fn well_formed(number: &str) -> bool {
+pub(crate) fn well_formed(number: &str) -> bool {
     !number.is_empty()
         && number.len() <= MAX_NUMBER_CHARS
         && number
@@ -105,6 +105,16 @@ pub async fn receipt(
     let row = db::receipt_views::receipt_by_number(&mut conn, number)
         .await?
         .ok_or_else(|| AppError::not_found("receipt"))?;
+    receipt_of_row(state, row)
+}
+
+/// The receipt page's view of a stored receipt, verification address included. No access
+/// check: [`receipt`] checks the citizen's tag, the console (app::cashier's counter) the
+/// person's office.
+pub(crate) fn receipt_of_row(
+    state: &AppState,
+    row: db::receipt_views::ReceiptRow,
+) -> Result<Receipt, AppError> {
     let total = money::from_row(row.total_minor, &row.currency)?;
     let standing = standing_of(&row);
     let paid_at = row.paid_at.with_timezone(&cambodia()?);

@@ -6,6 +6,7 @@ pub mod cashier;
 pub mod catalog;
 pub mod catalog_audit;
 pub mod console;
+pub mod counter;
 pub mod fee_schedules;
 pub mod idempotency;
 pub mod inbox;

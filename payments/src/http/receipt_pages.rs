@@ -47,7 +47,7 @@ fn channel_label(lang: Lang, channel: Option<&str>) -> &'static str {
 
 /// The paper a receipt is laid out for (`?paper=80mm`; A5 otherwise).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Paper {
+pub(super) enum Paper {
     A5,
     Roll80,
 }
@@ -80,9 +80,21 @@ struct QrView {
     data_uri: String,
 }
 
+/// What the console adds to a receipt it prints (`/console/receipts/{number}`): the same page,
+/// with the cashier, the cash handed over and given back, and the COPY mark on reprints.
+pub(super) struct CounterView {
+    /// "COPY / ច្បាប់ចម្លង" across the top, on screen and in print.
+    pub copy: bool,
+    pub cashier: Option<String>,
+    pub tendered: Option<String>,
+    pub change: Option<String>,
+    /// Voided receipts are not given change again.
+    pub show_change: bool,
+}
+
 #[derive(Template)]
 #[template(path = "receipt.html")]
-struct ReceiptPage<'a> {
+pub(super) struct ReceiptPage<'a> {
     page: &'a PageRequest,
     number: String,
     office_name_km: String,
@@ -101,6 +113,8 @@ struct ReceiptPage<'a> {
     /// The same receipt laid out for the other paper (keeps `t`).
     a5_href: String,
     roll_href: String,
+    /// Printed from the console.
+    counter: Option<CounterView>,
 }
 
 impl<'a> ReceiptPage<'a> {
@@ -109,6 +123,30 @@ impl<'a> ReceiptPage<'a> {
         receipt: Receipt,
         paper: Paper,
         tag: &str,
+    ) -> Result<ReceiptPage<'a>, AppError> {
+        let base = format!("/receipts/{}?t={tag}", receipt.number);
+        ReceiptPage::build(page, receipt, paper, base, '&', None)
+    }
+
+    /// The receipt as the console prints it: the citizen's layout, at the console's address.
+    pub(super) fn for_console(
+        page: &'a PageRequest,
+        receipt: Receipt,
+        paper_80mm: bool,
+        counter: CounterView,
+    ) -> Result<ReceiptPage<'a>, AppError> {
+        let base = format!("/console/receipts/{}", receipt.number);
+        let paper = if paper_80mm { Paper::Roll80 } else { Paper::A5 };
+        ReceiptPage::build(page, receipt, paper, base, '?', Some(counter))
+    }
+
+    fn build(
+        page: &'a PageRequest,
+        receipt: Receipt,
+        paper: Paper,
+        base: String,
+        joiner: char,
+        counter: Option<CounterView>,
     ) -> Result<ReceiptPage<'a>, AppError> {
         let qr = match receipt.verify_url {
             Some(url) => {
@@ -139,11 +177,11 @@ impl<'a> ReceiptPage<'a> {
                 ),
             })
             .collect();
-        let base = format!("/receipts/{}?t={tag}", receipt.number);
         Ok(ReceiptPage {
             page,
-            a5_href: base.clone(),
-            roll_href: format!("{base}&paper=80mm"),
+            roll_href: format!("{base}{joiner}paper=80mm"),
+            a5_href: base,
+            counter,
             number: receipt.number,
             office_name_km: receipt.office_name_km,
             office_name_en: receipt.office_name_en,

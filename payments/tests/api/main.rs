@@ -16,6 +16,7 @@ mod callbacks;
 mod cashier;
 mod catalog;
 mod console_closing;
+mod console_counter;
 mod delivery;
 mod edge;
 mod edge_props;

@@ -13,6 +13,7 @@
 
 mod close;
 mod closing;
+pub mod counter;
 mod take;
 mod void;
 

@@ -3,6 +3,7 @@
 //! session's CSRF token in a hidden `csrf` field, checked in constant time.
 
 pub mod closing;
+pub mod counter;
 
 use askama::Template;
 use axum::extract::{FromRequestParts, OriginalUri, RawQuery, State};
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/logout", axum::routing::post(post_logout))
         .route("/console/password", get(get_password).post(post_password))
         .merge(closing::routes())
+        .merge(counter::routes())
 }
 
 /// One entry of the console's navigation. The drawer step adds its pages to [`NAV`].
@@ -44,6 +46,8 @@ pub struct NavItem {
 }
 
 const EVERY_PERSON: &[Role] = &[Role::Cashier, Role::Supervisor, Role::Auditor, Role::Admin];
+/// Who works a drawer (app::cashier's drawer roles): the counter's pages.
+const DRAWER_PEOPLE: &[Role] = &[Role::Cashier, Role::Supervisor, Role::Admin];
 
 /// The console's navigation, in order. Add an item here when its route exists (a link that
 /// 404s fails the console tests): the drawer step adds "drawer", "take payment", "receipts"
@@ -55,6 +59,27 @@ pub const NAV: &[NavItem] = &[
         km: "ផ្ទាំងការិយាល័យ",
         en: "Office dashboard",
         roles: EVERY_PERSON,
+    },
+    NavItem {
+        key: "drawer",
+        href: "/console/drawer",
+        km: "ថតប្រាក់របស់ខ្ញុំ",
+        en: "My drawer",
+        roles: DRAWER_PEOPLE,
+    },
+    NavItem {
+        key: "take",
+        href: "/console/take",
+        km: "ទទួលប្រាក់",
+        en: "Take payment",
+        roles: DRAWER_PEOPLE,
+    },
+    NavItem {
+        key: "receipts",
+        href: "/console/receipts",
+        km: "បង្កាន់ដៃ",
+        en: "Receipts",
+        roles: DRAWER_PEOPLE,
     },
     NavItem {
         key: "close",
