@@ -8,32 +8,9 @@
 use std::path::Path;
 
 use crate::support::browser::{browser, Browser, DESK};
+use crate::support::console::*;
 use crate::support::*;
 use serde_json::{json, Value};
-
-const DEMO_PASSWORD: &str = "owso-demo-pass";
-
-async fn assert_accessible(browser: &Browser, page: &str) {
-    if let Some((scroll, inner)) = browser.horizontal_overflow().await {
-        panic!("{page} scrolls sideways at {inner} px: it is {scroll} px wide");
-    }
-    let violations = browser.axe_serious_violations().await;
-    assert!(
-        violations.is_empty(),
-        "{page}: axe-core found serious or critical violations:\n{}",
-        violations
-            .iter()
-            .map(|violation| format!("{violation:?}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-}
-
-async fn type_into(browser: &Browser, css: &str, text: &str) {
-    let field = browser.find(css).await;
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
 
 /// A JSON client logged in as `username` through the login form: its cookie and CSRF token.
 async fn api_session(stack: &Stack, username: &str) -> (reqwest::Client, String, String) {
@@ -98,28 +75,6 @@ async fn post_json(
         response.status()
     );
     response.json().await.unwrap()
-}
-
-async fn trial_balance(stack: &Stack, account: &str) -> String {
-    let body: Value = stack
-        .http
-        .get(stack.url("/v1/ledger/trial-balance"))
-        .bearer_auth(stack.key("auditor"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|row| row["account"] == account)
-        .map_or_else(
-            || "0".to_owned(),
-            |row| row["balance"].as_str().unwrap().to_owned(),
-        )
 }
 
 /// Opens cashier.0320's drawer with a 10,000 riel float and takes cash for two cases

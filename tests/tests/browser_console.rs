@@ -6,33 +6,11 @@
 use std::path::Path;
 
 use crate::support::browser::{browser, Browser, DESK, PHONE};
+use crate::support::console::*;
 use crate::support::*;
 use serde_json::Value;
 
 const NEW_PASSWORD: &str = "counter four is mine";
-
-/// No serious or critical axe-core finding, and no sideways scrolling at the current width.
-async fn assert_accessible(browser: &Browser, page: &str) {
-    if let Some((scroll, inner)) = browser.horizontal_overflow().await {
-        panic!("{page} scrolls sideways at {inner} px: it is {scroll} px wide");
-    }
-    let violations = browser.axe_serious_violations().await;
-    assert!(
-        violations.is_empty(),
-        "{page}: axe-core found serious or critical violations:\n{}",
-        violations
-            .iter()
-            .map(|violation| format!("{violation:?}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-}
-
-async fn type_into(browser: &Browser, css: &str, text: &str) {
-    let field = browser.find(css).await;
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
 
 async fn log_in(browser: &Browser, username: &str, password: &str) {
     type_into(browser, "#login-username", username).await;

@@ -1,41 +1,21 @@
-//! The counter in headless chromium, as a cashier works it: log in, open the drawer by
-//! counting the float note by note, take three cash payments (one in dollars; the first with
-//! the keyboard alone: the search field has the focus, a scan is the link and Enter, the cash
-//! field has the focus, Enter), the receipt with the cashier's name and the change, a reprint
-//! marked COPY / ច្បាប់ចម្លង, and my drawer on the dashboard. axe-core on every page, no
-//! sideways scrolling at 1280 px (and at 360 px on the take page).
+//! A cashier's whole day in headless chromium (issue 14), as a cashier works it: log in, open
+//! the drawer by counting the float note by note, take three cash payments (one in dollars; the
+//! first with the keyboard alone: the search field has the focus, a scan is the link and Enter,
+//! the cash field has the focus, Enter), the receipt with the cashier's name and the change, a
+//! reprint marked COPY / ច្បាប់ចម្លង, my drawer on the dashboard; then one payment voided with
+//! the supervisor's password, the drawer closed 500 riel short and signed off, the deposit
+//! recorded, with the drawer report and the trial balance agreeing to the riel. axe-core on
+//! every page, no sideways scrolling at 1280 px (and at 360 px on the take page).
 
 use std::path::Path;
 
 use crate::support::browser::{browser, Browser, DESK, PHONE};
+use crate::support::console::*;
 use crate::support::*;
 use serde_json::{json, Value};
 
 /// WebDriver's Enter key.
 const ENTER: &str = "\u{E007}";
-const DEMO_PASSWORD: &str = "owso-demo-pass";
-
-async fn assert_accessible(browser: &Browser, page: &str) {
-    if let Some((scroll, inner)) = browser.horizontal_overflow().await {
-        panic!("{page} scrolls sideways at {inner} px: it is {scroll} px wide");
-    }
-    let violations = browser.axe_serious_violations().await;
-    assert!(
-        violations.is_empty(),
-        "{page}: axe-core found serious or critical violations:\n{}",
-        violations
-            .iter()
-            .map(|violation| format!("{violation:?}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-}
-
-async fn type_into(browser: &Browser, css: &str, text: &str) {
-    let field = browser.find(css).await;
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
 
 async fn focused_id(browser: &Browser) -> Value {
     browser
@@ -115,7 +95,7 @@ async fn open_drawer(browser: &Browser, stack: &Stack, lang: &str) {
 }
 
 #[tokio::test]
-async fn a_cashier_opens_the_drawer_takes_three_payments_and_reprints_a_copy() {
+async fn a_cashiers_whole_day_from_login_to_the_deposit() {
     let db = TestDb::create().await;
     let (stack, browser) = tokio::join!(start_stack(&db), browser(DESK));
     let Some(mut browser) = browser else { return };
@@ -172,6 +152,7 @@ async fn a_cashier_opens_the_drawer_takes_three_payments_and_reprints_a_copy() {
         .contains("Sok Dara"));
     assert!(!browser.exists("[data-testid=receipt-copy]").await);
     assert_accessible(&browser, "receipt, the original (en)").await;
+    let first_number = browser.text("[data-testid=receipt-number]").await;
 
     // 2. From today's list, short first: the error names the field and takes the focus.
     browser.open(&stack.url("/console/take?lang=en")).await;
@@ -211,7 +192,10 @@ async fn a_cashier_opens_the_drawer_takes_three_payments_and_reprints_a_copy() {
     type_into(&browser, "#q", &format!("0320000503{ENTER}")).await;
     browser.wait_for_element("[data-testid=take-form]").await;
     let due = dollars["total"]["amount"].as_str().unwrap().to_owned();
-    let whole: i64 = due.split('.').next().unwrap().parse().unwrap();
+    let (whole, cents) = due.split_once('.').unwrap_or((&due, "00"));
+    let whole: i64 = whole.parse().unwrap();
+    // Dollar notes only: the close below counts the drawer exactly.
+    assert_eq!(cents, "00", "a whole-dollar fee: {due}");
     type_into(&browser, "#tendered", &format!("{}.00", whole + 1)).await;
     browser.click("[data-testid=take-submit]").await;
     browser.wait_for_element("[data-testid=change-due]").await;
@@ -253,6 +237,102 @@ async fn a_cashier_opens_the_drawer_takes_three_payments_and_reprints_a_copy() {
         .await
         .contains("1,250,000 ៛"));
     assert_accessible(&browser, "dashboard with my drawer (en)").await;
+
+    // The rest of the day: the first payment voided with the supervisor's password typed on
+    // the cashier's screen, the drawer closed 500 riel short (dollars exact) and signed off,
+    // the deposit recorded; the report and the trial balance agree to the riel at each step.
+    browser.open(&stack.url("/console/receipts?lang=en")).await;
+    let void_link =
+        format!("a[data-testid=void-link][href=\"/console/receipts/{first_number}/void\"]");
+    browser.wait_for_element(&void_link).await;
+    browser.click(&void_link).await;
+    browser.wait_for_element("[data-testid=void-form]").await;
+    type_into(&browser, "#void-reason", "Paid for the wrong case").await;
+    type_into(&browser, "#void-approver", "supervisor.0320").await;
+    type_into(&browser, "#void-approver-password", DEMO_PASSWORD).await;
+    browser.click("[data-testid=void-submit]").await;
+    browser.wait_for_element("[data-testid=voided]").await;
+    assert_eq!(
+        browser.text("[data-testid=voided-number]").await,
+        first_number
+    );
+
+    // Float 50,000 + 600,000 kept (the voided 600,000 went back) = 650,000 ៛ expected;
+    // 649,500 counted. Dollars: the $10 float and the fee, counted in notes.
+    browser.click("[data-testid=nav-drawer]").await;
+    browser
+        .wait_for_element("[data-testid=drawer-close-link]")
+        .await;
+    browser.click("[data-testid=drawer-close-link]").await;
+    browser.wait_for_element("[data-testid=close-blind]").await;
+    for (field, count) in [
+        ("khr_200000", "3"),
+        ("khr_20000", "2"),
+        ("khr_5000", "1"),
+        ("khr_2000", "2"),
+        ("khr_500", "1"),
+    ] {
+        type_into(&browser, &format!("#count-{field}"), count).await;
+    }
+    let mut dollars_left = whole + 10;
+    for note in [100, 50, 20, 10, 5, 2, 1] {
+        let count = dollars_left / note;
+        dollars_left %= note;
+        if count > 0 {
+            type_into(&browser, &format!("#count-usd_{note}"), &count.to_string()).await;
+        }
+    }
+    browser.click("[data-testid=close-submit]").await;
+    browser
+        .wait_for_element("[data-testid=close-variance]")
+        .await;
+    assert_eq!(
+        browser.text("[data-testid=expected-KHR]").await,
+        "650,000 ៛"
+    );
+    assert_eq!(browser.text("[data-testid=counted-KHR]").await, "649,500 ៛");
+    assert!(browser
+        .text("[data-testid=variance-KHR]")
+        .await
+        .starts_with("-500 ៛"));
+    type_into(&browser, "#close-approver", "supervisor.0320").await;
+    type_into(&browser, "#close-approver-password", DEMO_PASSWORD).await;
+    browser.click("[data-testid=close-submit]").await;
+    browser
+        .wait_for_element("[data-testid=report-summary]")
+        .await;
+    // What the drawer moved cash:drawer by: 600,000 kept less the 500 short; the dollars'
+    // fee. The office had no other drawer, so the trial balance says the same.
+    assert_eq!(
+        browser.text("[data-testid=ledger-net-KHR]").await,
+        "599,500 ៛"
+    );
+    assert_eq!(
+        trial_balance(&stack, "0320:cash:drawer:KHR").await,
+        "599500"
+    );
+    assert_eq!(
+        trial_balance(&stack, "0320:cash-over-short:KHR").await,
+        "500"
+    );
+    assert_eq!(trial_balance(&stack, "0320:cash:drawer:USD").await, due);
+    assert_accessible(&browser, "the day's report (en)").await;
+
+    browser.click("[data-testid=report-deposit]").await;
+    browser.wait_for_element("[data-testid=deposit-form]").await;
+    type_into(&browser, "#deposit-slip", "ACL-DEP-DAY-1").await;
+    browser.click("[data-testid=deposit-submit]").await;
+    browser
+        .wait_for_element("[data-testid=report-deposits]")
+        .await;
+    assert_eq!(browser.text("[data-testid=ledger-net-KHR]").await, "0 ៛");
+    assert_eq!(trial_balance(&stack, "0320:cash:drawer:KHR").await, "0");
+    assert_eq!(trial_balance(&stack, "0320:cash:drawer:USD").await, "0.00");
+    assert_eq!(
+        trial_balance(&stack, "0320:cash-in-transit:KHR").await,
+        "599500"
+    );
+    assert_eq!(trial_balance(&stack, "0320:cash-in-transit:USD").await, due);
 
     // Khmer, and the take page on a phone.
     browser.open(&stack.url("/console/take?lang=km")).await;

@@ -648,3 +648,34 @@ async fn another_offices_or_cashiers_drawer_is_not_there(pool: sqlx::PgPool) {
     .await;
     assert!(report.html.contains("data-testid=\"report-overdue\""));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_supervisor_closing_a_cashiers_drawer_sees_the_variance_before_their_session_signs_it(
+    pool: sqlx::PgPool,
+) {
+    let app = TestApp::start(pool).await;
+    let cashier = log_in(&app, "cashier.0320").await;
+    let supervisor = log_in(&app, "supervisor.0320").await;
+    let (id, _) = a_day(&app, &cashier, &["0320099807"]).await;
+    let path = format!("/console/drawers/{id}/close");
+    let form = get_page(&app, &path, &supervisor.cookie).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.html);
+    let counts = [
+        ("csrf", supervisor.csrf.as_str()),
+        ("khr_200000", "3"),
+        ("khr_5000", "1"),
+    ];
+    let before = entries(&app).await;
+    // The first count never signs, even by a supervisor's session: the variance is shown first.
+    let first = post_form(&app, &path, &supervisor.cookie, &counts).await;
+    assert_eq!(first.status, StatusCode::CONFLICT, "{}", first.html);
+    assert!(first.html.contains("data-testid=\"close-self-approves\""));
+    assert!(!first.html.contains("approver_password"));
+    assert!(testid(&first.html, "variance-KHR").starts_with("-5,000 ៛"));
+    assert_eq!(entries(&app).await, before);
+    let mut signed = counts.to_vec();
+    signed.push(("signing", "1"));
+    let done = post_form(&app, &path, &supervisor.cookie, &signed).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert_eq!(balance(&app, "0320:cash-over-short:KHR").await, "5000");
+}

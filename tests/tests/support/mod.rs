@@ -24,6 +24,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
 pub mod browser;
+pub mod console;
 
 /// How long a binary may take to print its "listening on http://ADDR" line.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);

@@ -383,31 +383,33 @@ pub async fn deposit_from_form(
             "slip_reference must be 1 to 64 printable characters",
         ));
     }
-    let form = deposit_form(state, principal, id).await?;
-    for money in &parsed {
-        let held = form
-            .holds
-            .iter()
-            .find(|held| held.currency() == money.currency())
-            .map_or(0, Money::amount_minor);
-        if money.amount_minor() > held && form.report.drawer.status == "closed" {
-            return Err(AppError::unprocessable(
-                "deposit_exceeds_drawer",
-                "More than the drawer holds",
-                format!(
-                    "the drawer holds {} {} to deposit",
-                    Money::from_minor(held, money.currency()).format_amount(),
-                    money.currency().code()
-                ),
-            )
-            .with("parameter", "amount")
-            .with("currency", money.currency().code()));
-        }
-    }
     let fingerprint = json!({"deposit": id, "amounts": amounts.iter().map(|m| (&m.amount, &m.currency)).collect::<Vec<_>>(), "slip": slip_reference, "bank": bank_account})
         .to_string()
         .into_bytes();
+    // Checked once the key is claimed: a twin of a form that was just recorded answers as
+    // it did, not "more than the drawer holds".
     once(state, principal, idempotency_key, &fingerprint, || async {
+        let form = deposit_form(state, principal, id).await?;
+        for money in &parsed {
+            let held = form
+                .holds
+                .iter()
+                .find(|held| held.currency() == money.currency())
+                .map_or(0, Money::amount_minor);
+            if money.amount_minor() > held && form.report.drawer.status == "closed" {
+                return Err(AppError::unprocessable(
+                    "deposit_exceeds_drawer",
+                    "More than the drawer holds",
+                    format!(
+                        "the drawer holds {} {} to deposit",
+                        Money::from_minor(held, money.currency()).format_amount(),
+                        money.currency().code()
+                    ),
+                )
+                .with("parameter", "amount")
+                .with("currency", money.currency().code()));
+            }
+        }
         for money in parsed {
             deposit(
                 state,

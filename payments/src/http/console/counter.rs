@@ -44,10 +44,9 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The void page of a receipt, when the console has one. The void step (another module)
-/// returns its address here; until then the receipts list shows no void link, never a dead one.
-fn void_href(_number: &str) -> Option<String> {
-    None
+/// The void page of a receipt (the closing pages own it).
+fn void_href(number: &str) -> Option<String> {
+    Some(super::closing::void_href(number))
 }
 
 /// `?office=` kept on the counter's own links, for a person who works at several offices.
