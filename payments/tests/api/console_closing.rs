@@ -3,48 +3,12 @@
 //! deposit, as a browser posts the forms (session cookie, CSRF field).
 
 use payments::app::seed::DEMO_PASSWORD;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::pages::{browser, log_in, read, Page, Person};
 use crate::support::TestApp;
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(LOCATION)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-    }
-}
-
-/// A person logged in: the cookie pair and the session's CSRF token.
-struct Person {
-    cookie: String,
-    csrf: String,
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn read(response: reqwest::Response) -> Page {
-    Page {
-        status: response.status(),
-        headers: response.headers().clone(),
-        html: response.text().await.unwrap(),
-    }
-}
 
 async fn post_form(app: &TestApp, path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Page {
     let body = url::form_urlencoded::Serializer::new(String::new())
@@ -73,47 +37,6 @@ async fn get_page(app: &TestApp, path: &str, cookie: &str) -> Page {
             .unwrap(),
     )
     .await
-}
-
-async fn log_in(app: &TestApp, username: &str) -> Person {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("username", username),
-            ("password", DEMO_PASSWORD),
-            ("next", "/console"),
-        ])
-        .finish();
-    let page = read(
-        browser()
-            .post(format!("{}/console/login", app.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
-    let cookie = page
-        .headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("owso_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let token = cookie.strip_prefix("owso_session=").unwrap().to_owned();
-    let csrf: String = sqlx::query_scalar(
-        "select csrf_token from staff_sessions where token_hash = sha256($1::bytea)",
-    )
-    .bind(token.as_bytes())
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    Person { cookie, csrf }
 }
 
 /// A JSON call as the logged-in person (the console's own JSON side: cookie + X-CSRF-Token).

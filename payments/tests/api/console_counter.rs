@@ -2,54 +2,15 @@
 //! find a case, take cash, the receipt printed from the console (original once, then COPY),
 //! today's receipts, and the dashboard's "my drawer".
 
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+use crate::pages::{browser, log_in, read, Page, Person};
 use crate::support::{callback_body, TestApp, SECRET};
 
-const DEMO_PASSWORD: &str = payments::app::seed::DEMO_PASSWORD;
 /// The demo cashier of office 0320, as printed on receipts.
 const CASHIER_NAME: &str = "Sok Dara (cashier 0320)";
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(LOCATION)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-    }
-}
-
-/// A person at the counter: the session cookie and its CSRF token.
-struct Person {
-    cookie: String,
-    csrf: String,
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn read(response: reqwest::Response) -> Page {
-    let status = response.status();
-    let headers = response.headers().clone();
-    Page {
-        status,
-        headers,
-        html: response.text().await.unwrap(),
-    }
-}
 
 async fn get_page(app: &TestApp, path: &str, person: &Person) -> Page {
     read(
@@ -88,45 +49,6 @@ fn hidden(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("{name} in {html}"))
         + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
-}
-
-async fn log_in(app: &TestApp, username: &str) -> Person {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("username", username),
-            ("password", DEMO_PASSWORD),
-            ("next", "/console"),
-        ])
-        .finish();
-    let page = read(
-        browser()
-            .post(format!("{}/console/login", app.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
-    let cookie = page
-        .headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("owso_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let mut person = Person {
-        cookie,
-        csrf: String::new(),
-    };
-    let dashboard = get_page(app, "/console", &person).await;
-    person.csrf = hidden(&dashboard.html, "csrf");
-    person
 }
 
 /// Opens the person's drawer with a float of 5 x 10,000 riel and 10 x 1 dollar.
@@ -205,8 +127,8 @@ async fn a_cashier_opens_the_drawer_by_counting_notes_and_takes_cash_with_change
     }
     assert!(form.html.contains("data-testid=\"nav-drawer\""));
     assert!(
-        !form.html.contains("/console/drawer/close"),
-        "no link to a close page that does not exist"
+        !form.html.contains("data-testid=\"drawer-close-link\""),
+        "no drawer open, nothing to close from this card"
     );
 
     // The server adds the count up and shows it back; nothing is opened yet.
@@ -358,6 +280,9 @@ async fn a_cashier_opens_the_drawer_by_counting_notes_and_takes_cash_with_change
         .html
         .contains("data-testid=\"drawer-receipts\">2</dd>"));
     assert!(!drawer.html.contains("data-testid=\"drawer-overdue\""));
+    assert!(drawer
+        .html
+        .contains("href=\"/console/drawer/close\" data-testid=\"drawer-close-link\""));
     let dashboard = get_page(&app, "/console?lang=en", &person).await;
     assert!(
         dashboard.html.contains("data-testid=\"my-drawer\""),
@@ -374,7 +299,9 @@ async fn a_cashier_opens_the_drawer_by_counting_notes_and_takes_cash_with_change
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.html.contains(&format!("href=\"{receipt_path}\"")));
     assert!(list.html.contains("0320077001") && list.html.contains("0320077002"));
-    assert!(!list.html.contains("data-testid=\"void-link\""));
+    // Each standing cash receipt links to its void (the closing pages, with a supervisor).
+    assert!(list.html.contains("data-testid=\"void-link\""));
+    assert!(list.html.contains(&format!("href=\"{receipt_path}/void\"")));
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -8,6 +8,7 @@
     clippy::as_conversions
 )]
 
+mod pages;
 mod support;
 
 mod auth;

@@ -2,54 +2,16 @@
 //! on the JSON routes (with CSRF on writes), timeouts, logout, the first-login password
 //! change, the audit trail, and the office dashboard's scope.
 
-use reqwest::header::{HeaderMap, CACHE_CONTROL, LOCATION, SET_COOKIE};
+use reqwest::header::{CACHE_CONTROL, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::pages::{browser, cookie_pair, form, read, Page};
 use crate::support::{callback_body, TestApp, SECRET};
 
 const DEMO_PASSWORD: &str = payments::app::seed::DEMO_PASSWORD;
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(LOCATION)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-    }
-}
-
-/// A browser that does not follow redirects, so each 303 is checked as it is.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-async fn read(response: reqwest::Response) -> Page {
-    let status = response.status();
-    let headers = response.headers().clone();
-    Page {
-        status,
-        headers,
-        html: response.text().await.unwrap(),
-    }
-}
 
 async fn post_form(
     app: &TestApp,
@@ -94,16 +56,6 @@ async fn session(app: &TestApp, username: &str, password: &str) -> String {
     let page = login(app, username, password).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     cookie_pair(&page.headers)
-}
-
-fn cookie_pair(headers: &HeaderMap) -> String {
-    let set = headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("owso_session="))
-        .expect("a session cookie");
-    set.split(';').next().unwrap().to_owned()
 }
 
 fn token_of(cookie: &str) -> &str {
