@@ -369,8 +369,10 @@ async fn screenshots() {
         }
     }
     crate::browser_console::screenshots(&stack, &mut browser, &dir).await;
-    crate::browser_counter::screenshots(&stack, &mut browser, &dir).await;
+    // The closing pages first: their day ends with the drawer closed, so the counter can open
+    // cashier.0320's next one.
     crate::browser_closing::screenshots(&stack, &mut browser, &dir).await;
+    crate::browser_counter::screenshots(&stack, &mut browser, &dir).await;
     browser.close().await;
 }
 
