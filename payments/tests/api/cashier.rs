@@ -97,22 +97,6 @@ async fn intent_of(app: &TestApp, id: &str) -> Value {
     .body
 }
 
-async fn usd_intent(app: &TestApp, case: &str) -> Value {
-    let quote = app
-        .quote("0320", "administration.passport_ordinary_20_day")
-        .await;
-    let reply = app
-        .post(
-            "/v1/payment-intents",
-            Some(app.key("workflow")),
-            Some(&format!("intent-{case}")),
-            &json!({"quote_id": quote["id"], "case_reference": case}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    reply.body
-}
-
 async fn entries(app: &TestApp) -> i64 {
     app.scalar_i64("select count(*) from ledger_entries").await
 }
@@ -334,7 +318,7 @@ async fn a_usd_service_is_paid_in_dollars(pool: PgPool) {
     let app = setup(pool).await;
     let key = app.key("cashier_0320").to_owned();
     let drawer = id(&open(&app, &key, json!([{"amount": "10.00", "currency": "USD"}])).await);
-    let intent = usd_intent(&app, "0320099003").await;
+    let intent = app.usd_intent("0320099003").await;
     assert_eq!(intent["total"]["currency"], "USD");
     let due = intent["total"]["amount"].as_str().unwrap().to_owned();
     let reply = take_in(&app, &key, &drawer, &id(&intent), "200.00", "USD").await;
@@ -847,7 +831,7 @@ async fn a_short_drawer_closes_only_signed_off_and_the_books_agree_with_its_repo
     let drawer = id(&open(&app, &key, float).await);
     let a = id(&app.intent("0320099601").await);
     let b = id(&app.intent("0320099602").await);
-    let usd = usd_intent(&app, "0320099603").await;
+    let usd = app.usd_intent("0320099603").await;
     let usd_due = usd["total"]["amount"].as_str().unwrap().to_owned();
     take(&app, &key, &drawer, &a, "600000").await;
     let voided = take(&app, &key, &drawer, &b, "1000000").await;

@@ -3,7 +3,7 @@
 //! today's receipts, and the dashboard's "my drawer".
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::pages::{browser, log_in, read, Page, Person};
@@ -66,22 +66,6 @@ async fn open_drawer(app: &TestApp, person: &Person) {
     )
     .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
-}
-
-async fn usd_intent(app: &TestApp, case: &str) -> Value {
-    let quote = app
-        .quote("0320", "administration.passport_ordinary_20_day")
-        .await;
-    let reply = app
-        .post(
-            "/v1/payment-intents",
-            Some(app.key("workflow")),
-            Some(&format!("intent-{case}")),
-            &json!({"quote_id": quote["id"], "case_reference": case}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    reply.body
 }
 
 fn id(value: &Value) -> String {
@@ -245,7 +229,7 @@ async fn a_cashier_opens_the_drawer_by_counting_notes_and_takes_cash_with_change
     assert!(!receipt.html.contains("data-testid=\"receipt-copy\""));
 
     // A USD service is paid in dollars and cents.
-    let dollars = usd_intent(&app, "0320077002").await;
+    let dollars = app.usd_intent("0320077002").await;
     let due: i64 = {
         let amount = dollars["total"]["amount"].as_str().unwrap();
         let (whole, cents) = amount.split_once('.').unwrap();

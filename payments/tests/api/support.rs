@@ -194,6 +194,23 @@ impl TestApp {
         reply.body
     }
 
+    /// An intent of office 0320 for a service priced in dollars (an ordinary passport).
+    pub async fn usd_intent(&self, case_reference: &str) -> Value {
+        let quote = self
+            .quote("0320", "administration.passport_ordinary_20_day")
+            .await;
+        let reply = self
+            .post(
+                "/v1/payment-intents",
+                Some(self.key("workflow")),
+                Some(&format!("intent-{case_reference}")),
+                &json!({"quote_id": quote["id"], "case_reference": case_reference}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
     pub async fn sandbox_attempt(&self, intent_id: &str) -> Value {
         let reply = self
             .post(
