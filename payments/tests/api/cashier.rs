@@ -97,26 +97,6 @@ async fn intent_of(app: &TestApp, id: &str) -> Value {
     .body
 }
 
-async fn entries(app: &TestApp) -> i64 {
-    app.scalar_i64("select count(*) from ledger_entries").await
-}
-
-async fn balance(app: &TestApp, account: &str) -> String {
-    let reply = app
-        .get("/v1/ledger/trial-balance", Some(app.key("auditor")))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|row| row["account"] == account)
-        .map_or_else(
-            || "0".to_owned(),
-            |row| row["balance"].as_str().unwrap().to_owned(),
-        )
-}
-
 #[sqlx::test(migrations = "../migrations")]
 async fn a_drawer_opens_once_per_cashier_and_office_with_a_float_that_adds_up(pool: PgPool) {
     let app = setup(pool).await;
@@ -244,8 +224,8 @@ async fn cash_pays_the_intent_through_the_settlement_path_with_change(pool: PgPo
     assert_eq!(paid["paid_channel"], "cash");
     assert_eq!(paid["receipt_number"], number.as_str());
     // One entry: D cash:drawer, C revenue; nothing through a clearing account.
-    assert_eq!(balance(&app, "0320:cash:drawer:KHR").await, "600000");
-    assert_eq!(balance(&app, "0320:clearing:cash:KHR").await, "0");
+    assert_eq!(app.balance("0320:cash:drawer:KHR").await, "600000");
+    assert_eq!(app.balance("0320:clearing:cash:KHR").await, "0");
     assert_eq!(
         app.scalar_i64("select count(*) from ledger_entries where kind = 'cash_receipt'")
             .await,
@@ -276,7 +256,7 @@ async fn too_little_cash_or_the_wrong_currency_records_nothing(pool: PgPool) {
     let key = app.key("cashier_0320").to_owned();
     let drawer = id(&open(&app, &key, json!([])).await);
     let intent = id(&app.intent("0320099002").await);
-    let before = entries(&app).await;
+    let before = app.ledger_entries().await;
     let short = take(&app, &key, &drawer, &intent, "599900").await;
     assert_eq!(
         short.status,
@@ -296,7 +276,7 @@ async fn too_little_cash_or_the_wrong_currency_records_nothing(pool: PgPool) {
     let dollars = take_in(&app, &key, &drawer, &intent, "200.00", "USD").await;
     assert_eq!(dollars.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(dollars.body["code"], "tender_currency");
-    assert_eq!(entries(&app).await, before);
+    assert_eq!(app.ledger_entries().await, before);
     assert_eq!(intent_of(&app, &intent).await["status"], "awaiting_payment");
     assert_eq!(
         app.scalar_i64("select count(*) from cash_receipts").await,
@@ -325,7 +305,7 @@ async fn a_usd_service_is_paid_in_dollars(pool: PgPool) {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     assert_eq!(reply.body["amount"]["amount"], due.as_str());
     assert_eq!(reply.body["change"]["currency"], "USD");
-    assert_eq!(balance(&app, "0320:cash:drawer:USD").await, due);
+    assert_eq!(app.balance("0320:cash:drawer:USD").await, due);
     assert_eq!(intent_of(&app, &id(&intent)).await["paid_channel"], "cash");
 }
 
@@ -339,12 +319,12 @@ async fn an_intent_paid_a_moment_earlier_is_already_paid_with_its_receipt(pool: 
     let intent = id(&app.intent("0320099004").await);
     let first = take(&app, CASHIER_B, &theirs, &intent, "600000").await;
     assert_eq!(first.status, StatusCode::CREATED);
-    let before = entries(&app).await;
+    let before = app.ledger_entries().await;
     let second = take(&app, &key, &mine, &intent, "600000").await;
     assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
     assert_eq!(second.body["code"], "already_paid");
     assert_eq!(second.body["receipt_number"], first.body["number"]);
-    assert_eq!(entries(&app).await, before);
+    assert_eq!(app.ledger_entries().await, before);
     // Paid by a bank.
     let (bank_intent, reference) = app.pending_attempt("0320099005").await;
     let callback = app
@@ -352,13 +332,13 @@ async fn an_intent_paid_a_moment_earlier_is_already_paid_with_its_receipt(pool: 
         .await;
     assert!(callback.status.is_success());
     let bank_number = intent_of(&app, &bank_intent).await["receipt_number"].clone();
-    let before = entries(&app).await;
+    let before = app.ledger_entries().await;
     let late = take(&app, &key, &mine, &bank_intent, "600000").await;
     assert_eq!(late.status, StatusCode::CONFLICT);
     assert_eq!(late.body["code"], "already_paid");
     assert_eq!(late.body["receipt_number"], bank_number);
     assert_eq!(late.body["paid_channel"], "sandbox");
-    assert_eq!(entries(&app).await, before);
+    assert_eq!(app.ledger_entries().await, before);
     assert_eq!(
         app.scalar_i64("select count(*) from cash_receipts").await,
         1
@@ -425,12 +405,12 @@ async fn a_double_submitted_form_records_one_payment(pool: PgPool) {
     let drawer = id(&open(&app, &key, json!([])).await);
     let intent = id(&app.intent("0320099007").await);
     let first = take(&app, &key, &drawer, &intent, "600000").await;
-    let before = entries(&app).await;
+    let before = app.ledger_entries().await;
     let again = take(&app, &key, &drawer, &intent, "600000").await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     assert_eq!(again.body["id"], first.body["id"]);
     assert_eq!(again.body["number"], first.body["number"]);
-    assert_eq!(entries(&app).await, before);
+    assert_eq!(app.ledger_entries().await, before);
     assert_eq!(
         app.scalar_i64("select count(*) from cash_receipts").await,
         1
@@ -689,7 +669,7 @@ async fn a_void_needs_the_same_day_a_reason_and_someone_elses_approval(pool: PgP
     .await
     .unwrap();
 
-    let entries_before = entries(&app).await;
+    let entries_before = app.ledger_entries().await;
     let voided = app
         .post(
             &void_path(&number),
@@ -702,7 +682,7 @@ async fn a_void_needs_the_same_day_a_reason_and_someone_elses_approval(pool: PgP
     assert_eq!(voided.body["status"], "void");
     assert_eq!(voided.body["approved_by"], "Chenda (supervisor)");
     assert_eq!(voided.body["payment_intent_status"], "awaiting_payment");
-    assert_eq!(entries(&app).await, entries_before + 1);
+    assert_eq!(app.ledger_entries().await, entries_before + 1);
     // The reversal references the payment's entry and leaves the drawer as before.
     let reversed = app
         .scalar_i64(&format!(
@@ -711,7 +691,7 @@ async fn a_void_needs_the_same_day_a_reason_and_someone_elses_approval(pool: PgP
         ))
         .await;
     assert_eq!(reversed, 1);
-    assert_eq!(balance(&app, "0320:cash:drawer:KHR").await, "0");
+    assert_eq!(app.balance("0320:cash:drawer:KHR").await, "0");
     let event: Value =
         sqlx::query_scalar("select payload from outbox_events where event_type = 'payment.voided'")
             .fetch_one(&app.pool)
@@ -855,13 +835,13 @@ async fn a_short_drawer_closes_only_signed_off_and_the_books_agree_with_its_repo
     );
     let counted = json!([{"amount": "799500", "currency": "KHR"}, {"amount": usd_expected, "currency": "USD"}]);
     let close_path = format!("/v1/cashier/sessions/{drawer}/close");
-    let entries_before = entries(&app).await;
+    let entries_before = app.ledger_entries().await;
     let unsigned = app
         .post(&close_path, Some(&key), None, &json!({"counted": counted}))
         .await;
     assert_eq!(unsigned.status, StatusCode::CONFLICT, "{}", unsigned.body);
     assert_eq!(unsigned.body["code"], "variance_needs_approval");
-    assert_eq!(entries(&app).await, entries_before);
+    assert_eq!(app.ledger_entries().await, entries_before);
     let still = app
         .get(&format!("/v1/cashier/sessions/{drawer}"), Some(&key))
         .await;
@@ -901,9 +881,9 @@ async fn a_short_drawer_closes_only_signed_off_and_the_books_agree_with_its_repo
     );
     assert_eq!(closed.body["variance"][1]["amount"], "0.00");
     assert_eq!(closed.body["variance_approved_by"], "Chenda (supervisor)");
-    assert_eq!(balance(&app, "0320:cash-over-short:KHR").await, "500");
+    assert_eq!(app.balance("0320:cash-over-short:KHR").await, "500");
     // cash:drawer = receipts - voids - shortage; the float was never posted.
-    assert_eq!(balance(&app, "0320:cash:drawer:KHR").await, "599500");
+    assert_eq!(app.balance("0320:cash:drawer:KHR").await, "599500");
 
     let report = app
         .get(&format!("/v1/cashier/sessions/{drawer}/report"), Some(&key))
@@ -947,8 +927,8 @@ async fn a_short_drawer_closes_only_signed_off_and_the_books_agree_with_its_repo
         )
         .await;
     assert_eq!(deposit.status, StatusCode::CREATED, "{}", deposit.body);
-    assert_eq!(balance(&app, "0320:cash:drawer:KHR").await, "0");
-    assert_eq!(balance(&app, "0320:cash-in-transit:KHR").await, "599500");
+    assert_eq!(app.balance("0320:cash:drawer:KHR").await, "0");
+    assert_eq!(app.balance("0320:cash-in-transit:KHR").await, "599500");
     let report = app
         .get(
             &format!("/v1/cashier/sessions/{drawer}/report"),

@@ -83,26 +83,6 @@ async fn a_day(app: &TestApp, cashier: &Person, cases: &[&str]) -> (String, Vec<
     (id, numbers)
 }
 
-async fn entries(app: &TestApp) -> i64 {
-    app.scalar_i64("select count(*) from ledger_entries").await
-}
-
-async fn balance(app: &TestApp, account: &str) -> String {
-    let reply = app
-        .get("/v1/ledger/trial-balance", Some(app.key("auditor")))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|row| row["account"] == account)
-        .map_or_else(
-            || "0".to_owned(),
-            |row| row["balance"].as_str().unwrap().to_owned(),
-        )
-}
-
 /// The hidden `idempotency_key` of a rendered form.
 fn form_key(html: &str) -> String {
     let at = html.find("name=\"idempotency_key\" value=\"").unwrap() + 30;
@@ -139,7 +119,7 @@ async fn a_void_needs_a_supervisors_password_never_the_cashiers_own(pool: sqlx::
     let key = form_key(&form.html);
 
     // The reason is required, and named.
-    let before = entries(&app).await;
+    let before = app.ledger_entries().await;
     let missing = post_form(
         &app,
         &path,
@@ -182,7 +162,7 @@ async fn a_void_needs_a_supervisors_password_never_the_cashiers_own(pool: sqlx::
         .html
         .contains("data-testid=\"void-error-approval-refused\""));
     assert!(!own.html.contains(DEMO_PASSWORD));
-    assert_eq!(entries(&app).await, before);
+    assert_eq!(app.ledger_entries().await, before);
 
     // No CSRF field: refused, nothing changes.
     let forged = post_form(
@@ -198,7 +178,7 @@ async fn a_void_needs_a_supervisors_password_never_the_cashiers_own(pool: sqlx::
     )
     .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    assert_eq!(entries(&app).await, before);
+    assert_eq!(app.ledger_entries().await, before);
 
     // The supervisor types their password on the cashier's screen; a double click is one void.
     let pairs = [
@@ -220,7 +200,11 @@ async fn a_void_needs_a_supervisors_password_never_the_cashiers_own(pool: sqlx::
             format!("/console/receipts/{number}/voided")
         );
     }
-    assert_eq!(entries(&app).await, before + 1, "one reversing entry");
+    assert_eq!(
+        app.ledger_entries().await,
+        before + 1,
+        "one reversing entry"
+    );
     let done = get_page(&app, first.location(), &cashier.cookie).await;
     assert_eq!(done.status, StatusCode::OK);
     assert_eq!(testid(&done.html, "voided-reason"), "typed twice");
@@ -228,7 +212,7 @@ async fn a_void_needs_a_supervisors_password_never_the_cashiers_own(pool: sqlx::
     assert!(
         done.html.contains("/receipts/") && done.html.contains("data-testid=\"voided-verify\"")
     );
-    assert_eq!(balance(&app, "0320:cash:drawer:KHR").await, "0");
+    assert_eq!(app.balance("0320:cash:drawer:KHR").await, "0");
 
     // A second void (a new form): a plain 409 message, nothing posted.
     let again = post_form(
@@ -246,7 +230,7 @@ async fn a_void_needs_a_supervisors_password_never_the_cashiers_own(pool: sqlx::
     .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.html);
     assert!(again.html.contains("data-testid=\"void-already\""));
-    assert_eq!(entries(&app).await, before + 1);
+    assert_eq!(app.ledger_entries().await, before + 1);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -334,7 +318,7 @@ async fn a_drawer_that_counts_right_closes_and_a_short_one_needs_a_sign_off(pool
     ];
     let mut pairs = vec![("csrf", cashier.csrf.as_str())];
     pairs.extend(counts);
-    let before = entries(&app).await;
+    let before = app.ledger_entries().await;
     let first = post_form(&app, &path, &cashier.cookie, &pairs).await;
     assert_eq!(first.status, StatusCode::CONFLICT, "{}", first.html);
     assert_eq!(testid(&first.html, "expected-KHR"), "610,000 ៛");
@@ -345,7 +329,7 @@ async fn a_drawer_that_counts_right_closes_and_a_short_one_needs_a_sign_off(pool
         "counts kept"
     );
     assert!(first.html.contains("name=\"signing\" value=\"1\""));
-    assert_eq!(entries(&app).await, before, "nothing posted");
+    assert_eq!(app.ledger_entries().await, before, "nothing posted");
 
     // The cashier's own password is no sign-off.
     let mut own = pairs.clone();
@@ -360,7 +344,7 @@ async fn a_drawer_that_counts_right_closes_and_a_short_one_needs_a_sign_off(pool
         .html
         .contains("data-testid=\"close-approval-refused\""));
     assert!(!refused.html.contains(DEMO_PASSWORD));
-    assert_eq!(entries(&app).await, before);
+    assert_eq!(app.ledger_entries().await, before);
 
     // The supervisor signs off on the cashier's screen.
     let mut signed = pairs.clone();
@@ -371,7 +355,7 @@ async fn a_drawer_that_counts_right_closes_and_a_short_one_needs_a_sign_off(pool
     ]);
     let done = post_form(&app, &path, &cashier.cookie, &signed).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    assert_eq!(balance(&app, "0320:cash-over-short:KHR").await, "500");
+    assert_eq!(app.balance("0320:cash-over-short:KHR").await, "500");
 
     // The report's numbers are the books': both drawers together are the office's cash:drawer.
     let report = get_page(&app, done.location(), &cashier.cookie).await;
@@ -386,7 +370,7 @@ async fn a_drawer_that_counts_right_closes_and_a_short_one_needs_a_sign_off(pool
     )
     .await;
     assert_eq!(testid(&right_report.html, "ledger-net-KHR"), "600,000 ៛");
-    assert_eq!(balance(&app, "0320:cash:drawer:KHR").await, "1199500");
+    assert_eq!(app.balance("0320:cash:drawer:KHR").await, "1199500");
 
     // The CSV of the report, as an attachment.
     let csv = browser()
@@ -439,7 +423,7 @@ async fn a_deposit_is_at_most_what_the_drawer_holds(pool: sqlx::PgPool) {
         form.html
     );
     let key = form_key(&form.html);
-    let before = entries(&app).await;
+    let before = app.ledger_entries().await;
 
     let too_much = post_form(
         &app,
@@ -486,7 +470,7 @@ async fn a_deposit_is_at_most_what_the_drawer_holds(pool: sqlx::PgPool) {
     )
     .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    assert_eq!(entries(&app).await, before);
+    assert_eq!(app.ledger_entries().await, before);
 
     let pairs = [
         ("csrf", cashier.csrf.as_str()),
@@ -505,12 +489,12 @@ async fn a_deposit_is_at_most_what_the_drawer_holds(pool: sqlx::PgPool) {
         assert_eq!(page.location(), format!("/console/drawers/{id}/report"));
     }
     assert_eq!(
-        entries(&app).await,
+        app.ledger_entries().await,
         before + 1,
         "a double submit is one deposit"
     );
-    assert_eq!(balance(&app, "0320:cash-in-transit:KHR").await, "600000");
-    assert_eq!(balance(&app, "0320:cash:drawer:KHR").await, "0");
+    assert_eq!(app.balance("0320:cash-in-transit:KHR").await, "600000");
+    assert_eq!(app.balance("0320:cash:drawer:KHR").await, "0");
     let report = get_page(&app, first.location(), &cashier.cookie).await;
     assert_eq!(testid(&report.html, "deposit-slip"), "ACL-DEP-0001");
     assert_eq!(testid(&report.html, "deposited-KHR"), "600,000 ៛");
@@ -588,17 +572,17 @@ async fn a_supervisor_closing_a_cashiers_drawer_sees_the_variance_before_their_s
         ("khr_200000", "3"),
         ("khr_5000", "1"),
     ];
-    let before = entries(&app).await;
+    let before = app.ledger_entries().await;
     // The first count never signs, even by a supervisor's session: the variance is shown first.
     let first = post_form(&app, &path, &supervisor.cookie, &counts).await;
     assert_eq!(first.status, StatusCode::CONFLICT, "{}", first.html);
     assert!(first.html.contains("data-testid=\"close-self-approves\""));
     assert!(!first.html.contains("approver_password"));
     assert!(testid(&first.html, "variance-KHR").starts_with("-5,000 ៛"));
-    assert_eq!(entries(&app).await, before);
+    assert_eq!(app.ledger_entries().await, before);
     let mut signed = counts.to_vec();
     signed.push(("signing", "1"));
     let done = post_form(&app, &path, &supervisor.cookie, &signed).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    assert_eq!(balance(&app, "0320:cash-over-short:KHR").await, "5000");
+    assert_eq!(app.balance("0320:cash-over-short:KHR").await, "5000");
 }

@@ -194,6 +194,28 @@ impl TestApp {
         reply.body
     }
 
+    /// How many ledger entries there are.
+    pub async fn ledger_entries(&self) -> i64 {
+        self.scalar_i64("select count(*) from ledger_entries").await
+    }
+
+    /// The trial balance's balance of `account` (an auditor's view), "0" when it has none.
+    pub async fn balance(&self, account: &str) -> String {
+        let reply = self
+            .get("/v1/ledger/trial-balance", Some(self.key("auditor")))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["account"] == account)
+            .map_or_else(
+                || "0".to_owned(),
+                |row| row["balance"].as_str().unwrap().to_owned(),
+            )
+    }
+
     /// An intent of office 0320 for a service priced in dollars (an ordinary passport).
     pub async fn usd_intent(&self, case_reference: &str) -> Value {
         let quote = self
