@@ -12,4 +12,5 @@ pub mod sandbox;
 pub mod signing;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod statement;
 mod text;

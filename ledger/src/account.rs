@@ -46,6 +46,9 @@ pub enum AccountKind {
     /// Cash taken from a closed drawer to the bank and not yet seen on the bank's statement:
     /// a deposit moves it here out of the drawer, the reconciliation moves it to the bank.
     CashInTransit,
+    /// Income outside the fee sectors: money written off to income after a reconciliation
+    /// exception was approved for it (and losses written off against it).
+    OtherIncome,
 }
 
 /// The side on which an account's balance normally grows.
@@ -78,9 +81,10 @@ impl AccountKind {
             | AccountKind::BankFees
             | AccountKind::CashOverShort
             | AccountKind::CashInTransit => NormalBalance::Debit,
-            AccountKind::Revenue { .. } | AccountKind::Suspense | AccountKind::RefundsPayable => {
-                NormalBalance::Credit
-            }
+            AccountKind::Revenue { .. }
+            | AccountKind::Suspense
+            | AccountKind::RefundsPayable
+            | AccountKind::OtherIncome => NormalBalance::Credit,
         }
     }
 
@@ -96,6 +100,7 @@ impl AccountKind {
             AccountKind::BankFees => "bank_fees",
             AccountKind::CashOverShort => "cash_over_short",
             AccountKind::CashInTransit => "cash_in_transit",
+            AccountKind::OtherIncome => "other_income",
         }
     }
 
@@ -111,6 +116,7 @@ impl AccountKind {
             AccountKind::BankFees => "bank-fees".to_owned(),
             AccountKind::CashOverShort => "cash-over-short".to_owned(),
             AccountKind::CashInTransit => "cash-in-transit".to_owned(),
+            AccountKind::OtherIncome => "other-income".to_owned(),
         }
     }
 
@@ -124,7 +130,8 @@ impl AccountKind {
             | AccountKind::RefundsPayable
             | AccountKind::BankFees
             | AccountKind::CashOverShort
-            | AccountKind::CashInTransit => Ok(()),
+            | AccountKind::CashInTransit
+            | AccountKind::OtherIncome => Ok(()),
         }
     }
 }
@@ -206,6 +213,7 @@ impl AccountCode {
             [office, "bank-fees", currency] => (office, AccountKind::BankFees, currency),
             [office, "cash-over-short", currency] => (office, AccountKind::CashOverShort, currency),
             [office, "cash-in-transit", currency] => (office, AccountKind::CashInTransit, currency),
+            [office, "other-income", currency] => (office, AccountKind::OtherIncome, currency),
             _ => return Err(malformed("not a known account code format")),
         };
         let currency =
@@ -368,6 +376,7 @@ mod tests {
             (AccountKind::BankFees, "0320:bank-fees:KHR"),
             (AccountKind::CashOverShort, "0320:cash-over-short:KHR"),
             (AccountKind::CashInTransit, "0320:cash-in-transit:KHR"),
+            (AccountKind::OtherIncome, "0320:other-income:KHR"),
         ];
         for (kind, expected) in cases {
             let account = code("0320", kind.clone(), Currency::Khr);
@@ -414,6 +423,7 @@ mod tests {
             },
             Suspense,
             RefundsPayable,
+            OtherIncome,
         ];
         assert!(debit
             .iter()
@@ -501,6 +511,7 @@ mod tests {
             Just(AccountKind::BankFees),
             Just(AccountKind::CashOverShort),
             Just(AccountKind::CashInTransit),
+            Just(AccountKind::OtherIncome),
         ]
     }
 

@@ -25,6 +25,7 @@
 //! | bank fees | `{office}:bank-fees:{CUR}` |
 //! | cash over/short | `{office}:cash-over-short:{CUR}` |
 //! | cash in transit (deposited, not yet on the statement) | `{office}:cash-in-transit:{CUR}` |
+//! | other income (written off to income after approval) | `{office}:other-income:{CUR}` |
 //!
 //! `{office}` is 1 to 8 ASCII letters or digits; `{channel}`, `{account}` and `{sector}` are 1
 //! to 40 characters of `a-z`, `0-9`, `_` and `-`; `{CUR}` is `KHR` or `USD`. Example:

@@ -136,6 +136,7 @@ const DEMO_PEOPLE: [(&str, &str, Role, &[&str]); 5] = [
 pub async fn demo(conn: &mut PgConnection) -> anyhow::Result<serde_json::Value> {
     for office in &DEMO_OFFICES {
         db::seed::upsert_demo_office(conn, office).await?;
+        db::seed::upsert_demo_office_accounts(conn, office).await?;
     }
     let mut keys = Vec::new();
     for (role, offices, secret) in DEMO_KEYS {

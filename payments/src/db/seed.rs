@@ -75,3 +75,32 @@ pub async fn upsert_demo_office(
     .await?;
     Ok(())
 }
+
+/// Gives a demo office its accounts (once): the Bakong account for KHQR in both currencies,
+/// and a bank account per currency where sandbox payments settle and cash is deposited.
+pub async fn upsert_demo_office_accounts(
+    conn: &mut PgConnection,
+    office: &DemoOffice,
+) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query!(
+        "with accounts (account_id, currency, kind, ledger_segment, channels) as (
+             values ($2::text, 'KHR', 'bakong', 'bakong', array['khqr']),
+                    ($2::text, 'USD', 'bakong', 'bakong', array['khqr']),
+                    ('acleda-' || $1 || '-khr', 'KHR', 'bank', 'acleda-' || $1 || '-khr', array['sandbox', 'cash']),
+                    ('acleda-' || $1 || '-usd', 'USD', 'bank', 'acleda-' || $1 || '-usd', array['sandbox', 'cash'])
+         ), inserted as (
+             insert into office_accounts (account_id, currency, office_code, kind, ledger_segment, channels)
+             select account_id, currency, $1, kind, ledger_segment, channels from accounts
+             on conflict (account_id, currency) do nothing
+         )
+         insert into office_account_channels (office_code, currency, channel, account_id)
+         select $1, currency, unnest(channels), account_id from accounts
+         on conflict (office_code, currency, channel) do nothing",
+        office.code,
+        office.bakong_account_id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
