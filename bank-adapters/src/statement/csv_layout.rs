@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 
 use super::{
-    check_currency, parse_amount, Direction, Problem, Statement, StatementFormat, StatementLine,
-    MAX_STATEMENT_BYTES, MAX_STATEMENT_LINES,
+    check_currency, optional_text, parse_amount, Direction, Problem, Statement, StatementFormat,
+    StatementLine, MAX_DESCRIPTION_CHARS, MAX_STATEMENT_BYTES, MAX_STATEMENT_LINES, MAX_TEXT_CHARS,
 };
 
 /// The header row, exactly.
@@ -18,10 +18,6 @@ pub const CSV_HEADER: [&str; 7] = [
     "direction",
     "description",
 ];
-
-/// Longest transaction id, reference or description a line may carry.
-const MAX_TEXT_CHARS: usize = 140;
-const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// Parses a CSV statement. Every problem of every row is listed; a statement with none is
 /// returned with its period from the earliest to the latest booking date.
@@ -169,18 +165,30 @@ fn parse_row(line_no: u32, fields: [&str; 7]) -> Result<StatementLine, Vec<Strin
     }
 }
 
-/// Empty is none; control characters and overlong text are refused.
-fn optional_text(name: &str, text: &str, max_chars: usize) -> Result<Option<String>, String> {
-    if text.is_empty() {
-        return Ok(None);
+/// Writes a statement in the CSV layout: the header, then one row per line. A batch line is
+/// one row with its own amount and id; its parts have no place in the layout and are left out.
+pub fn write_csv(statement: &Statement) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let mut rows = vec![CSV_HEADER.map(str::to_owned)];
+    for line in &statement.lines {
+        rows.push([
+            line.booking_date.to_string(),
+            line.transaction_id.clone().unwrap_or_default(),
+            line.reference.clone().unwrap_or_default(),
+            line.amount.to_string(),
+            line.currency.clone(),
+            line.direction.as_str().to_owned(),
+            line.description.clone().unwrap_or_default(),
+        ]);
     }
-    if text.chars().any(char::is_control) {
-        return Err(format!("{name} holds a control character"));
+    for row in rows {
+        // Writing to a Vec fails only on a full memory, which aborts anyway.
+        let _ = writer.write_record(&row);
     }
-    if text.chars().count() > max_chars {
-        return Err(format!("{name} is longer than {max_chars} characters"));
-    }
-    Ok(Some(text.to_owned()))
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 fn csv_message(error: &csv::Error) -> String {

@@ -4,23 +4,47 @@
 //! A parser never stops at the first problem: a statement is refused whole, and the person
 //! who loaded it sees every bad line or element at once ([`Problem`]).
 
+mod camt053;
 mod csv_layout;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-pub use csv_layout::{parse_csv, CSV_HEADER};
+pub use camt053::{
+    parse_camt053, write_camt053, CAMT053_NAMESPACE_PREFIX, CAMT053_WRITTEN_NAMESPACE,
+    MAX_XML_DEPTH,
+};
+pub use csv_layout::{parse_csv, write_csv, CSV_HEADER};
 
-/// Parses a camt.053 statement (`camt.053.001.02` or later). Every problem is listed.
-///
-/// # Errors
-///
-/// The problems, each naming its element path.
-pub fn parse_camt053(bytes: &[u8]) -> Result<Statement, Vec<Problem>> {
-    // The XML reader comes in its own change; until then a camt.053 file is refused whole.
-    let _ = bytes;
-    Err(vec![Problem::new("file", "camt.053 statements are not read yet")])
+/// Longest transaction id, reference or account id a line may carry.
+pub const MAX_TEXT_CHARS: usize = 140;
+
+/// Longest description a line may carry.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// The Cambodian calendar day (UTC+7, no daylight saving) an instant falls on: banks in
+/// Cambodia book by their local day, so a payment at 23:30 UTC is booked the next day.
+pub fn cambodian_date(at: DateTime<Utc>) -> NaiveDate {
+    (at + TimeDelta::hours(7)).date_naive()
+}
+
+/// Empty is none; control characters and overlong text are refused.
+pub(crate) fn optional_text(
+    name: &str,
+    text: &str,
+    max_chars: usize,
+) -> Result<Option<String>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().any(char::is_control) {
+        return Err(format!("{name} holds a control character"));
+    }
+    if text.chars().count() > max_chars {
+        return Err(format!("{name} is longer than {max_chars} characters"));
+    }
+    Ok(Some(text.to_owned()))
 }
 
 /// The largest statement a parser reads (API.md: statements are uploaded whole); a month
