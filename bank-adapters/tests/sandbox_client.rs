@@ -25,6 +25,7 @@ fn request(reference: &str, amount: &str) -> CreatePaymentRequest {
         currency: "KHR".to_owned(),
         description: "Business licence, case 1201004200".to_owned(),
         expires_at: chrono::Utc::now() + chrono::Duration::minutes(15),
+        account_id: None,
     }
 }
 

@@ -1,6 +1,11 @@
 //! Properties of the statement formats: what a writer writes, its parser reads back equal; and
 //! no input, however broken, makes a parser panic.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use bank_adapters::statement::{
     parse_camt053, parse_csv, write_camt053, write_csv, Direction, LinePart, Statement,

@@ -129,6 +129,11 @@ pub struct CreatePaymentRequest {
     pub description: String,
     /// When the payment request stops being payable.
     pub expires_at: DateTime<Utc>,
+    /// The account the money lands in (the office's account for this channel and currency),
+    /// so the bank's statement of that account lists the payment. Optional: a payment
+    /// without one is paid all the same and appears on no statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
 }
 
 impl CreatePaymentRequest {
@@ -142,6 +147,9 @@ impl CreatePaymentRequest {
             .map_err(AdapterError::InvalidInput)?;
         parse_amount(&self.amount).map_err(AdapterError::InvalidInput)?;
         check_currency(&self.currency).map_err(AdapterError::InvalidInput)?;
+        if let Some(account_id) = &self.account_id {
+            check_reference("account_id", account_id).map_err(AdapterError::InvalidInput)?;
+        }
         if self.description.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(AdapterError::InvalidInput(format!(
                 "description is longer than {MAX_DESCRIPTION_CHARS} characters"
@@ -339,6 +347,7 @@ mod tests {
             currency: "KHR".to_owned(),
             description: "Construction permit".to_owned(),
             expires_at: Utc::now(),
+            account_id: Some("001-234-567".to_owned()),
         };
         assert!(request.validate().is_ok());
         let bad = CreatePaymentRequest {
@@ -350,8 +359,31 @@ mod tests {
         );
         let bad = CreatePaymentRequest {
             description: "d".repeat(201),
-            ..request
+            ..request.clone()
         };
         assert!(matches!(bad.validate(), Err(AdapterError::InvalidInput(_))));
+        let bad = CreatePaymentRequest {
+            account_id: Some(String::new()),
+            ..request
+        };
+        assert!(
+            matches!(bad.validate(), Err(AdapterError::InvalidInput(m)) if m.contains("account_id"))
+        );
+    }
+
+    #[test]
+    fn a_request_without_an_account_leaves_the_field_out() {
+        let request = CreatePaymentRequest {
+            provider_reference: "att_1".to_owned(),
+            amount: "600000".to_owned(),
+            currency: "KHR".to_owned(),
+            description: "Construction permit".to_owned(),
+            expires_at: Utc::now(),
+            account_id: None,
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert!(json.get("account_id").is_none());
+        let back: CreatePaymentRequest = serde_json::from_value(json).unwrap();
+        assert_eq!(back, request);
     }
 }

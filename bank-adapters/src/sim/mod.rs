@@ -7,6 +7,7 @@ mod bakong;
 mod callbacks;
 mod html;
 mod sandbox;
+mod statements;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,8 @@ struct SimInner {
     http: reqwest::Client,
     sandbox: sandbox::SandboxStore,
     bakong: bakong::BakongStore,
+    /// Cash paid in at the simulated bank's counter, for statements.
+    deposits: statements::DepositStore,
     /// Delays before each retry of a callback that got no 2xx.
     callback_retry_schedule: Vec<Duration>,
 }
@@ -128,6 +131,7 @@ impl SimState {
                 http: build_client(CALLBACK_TIMEOUT)?,
                 sandbox: sandbox::SandboxStore::default(),
                 bakong: bakong::BakongStore::default(),
+                deposits: statements::DepositStore::default(),
                 callback_retry_schedule: schedule,
                 config,
             }),
@@ -145,6 +149,7 @@ pub fn router(state: SimState) -> Router {
         .route("/healthz", get(healthz))
         .merge(sandbox::routes())
         .merge(bakong::routes())
+        .merge(statements::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

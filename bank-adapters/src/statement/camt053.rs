@@ -869,7 +869,7 @@ fn end_of_day(date: NaiveDate) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     /// A camt.053.001.02 document around `body` (the elements inside `Stmt`).

@@ -72,7 +72,34 @@ struct BakongState {
 #[derive(Debug, Clone)]
 struct SimPayment {
     md5: String,
+    /// The paid KHQR's bill number (tag 62, sub-tag 01), the payer's reference on statements.
+    bill_number: Option<String>,
     transaction: BakongTransaction,
+}
+
+/// A Bakong payment as a statement of its receiving account lists it.
+#[derive(Debug, Clone)]
+pub(in crate::sim) struct BakongCredit {
+    pub(in crate::sim) md5: String,
+    pub(in crate::sim) bill_number: Option<String>,
+    pub(in crate::sim) transaction: BakongTransaction,
+}
+
+impl BakongStore {
+    /// Every payment whose KHQR named `account_id` (its `to_account_id`).
+    pub(in crate::sim) async fn credits_into(&self, account_id: &str) -> Vec<BakongCredit> {
+        let state = self.state.lock().await;
+        state
+            .payments
+            .iter()
+            .filter(|payment| payment.transaction.to_account_id == account_id)
+            .map(|payment| BakongCredit {
+                md5: payment.md5.clone(),
+                bill_number: payment.bill_number.clone(),
+                transaction: payment.transaction.clone(),
+            })
+            .collect()
+    }
 }
 
 impl BakongState {

@@ -56,6 +56,7 @@ pub(super) struct PayResponse {
 /// What the payer's app read from a KHQR it accepts.
 struct Payable {
     md5: String,
+    bill_number: Option<String>,
     to_account_id: String,
     amount: rust_decimal::Decimal,
     currency: &'static str,
@@ -106,6 +107,7 @@ pub(super) async fn pay(state: &SimState, request: PayRequest) -> Result<PayResp
         store.by_hash.insert(transaction.hash.clone(), index);
         store.payments.push(SimPayment {
             md5: payable.md5.clone(),
+            bill_number: payable.bill_number.clone(),
             transaction: transaction.clone(),
         });
     }
@@ -163,6 +165,7 @@ fn scan(qr: &str, now_ms: i64) -> Result<Payable, SimError> {
         .ok_or_else(|| qr_problem("qr_invalid", "the KHQR names no Bakong account".to_owned()))?;
     Ok(Payable {
         md5: verification.md5,
+        bill_number: decoded.bill_number.map(str::to_owned),
         to_account_id,
         amount,
         currency,

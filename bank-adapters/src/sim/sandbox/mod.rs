@@ -39,6 +39,9 @@ struct SandboxPayment {
     currency: String,
     description: String,
     expires_at: DateTime<Utc>,
+    /// The account the money lands in, when the creator named one; its statement lists
+    /// the payment.
+    account_id: Option<String>,
     /// The latest payment; a second pay replaces it, as the bank only reports the latest.
     paid: Option<PaidPayment>,
 }
@@ -48,6 +51,38 @@ struct PaidPayment {
     transaction_id: String,
     amount: String,
     currency: String,
+    paid_at: DateTime<Utc>,
+}
+
+/// A paid sandbox payment into a named account, as a statement lists it.
+#[derive(Debug, Clone)]
+pub(in crate::sim) struct SandboxCredit {
+    pub(in crate::sim) provider_reference: String,
+    pub(in crate::sim) transaction_id: String,
+    pub(in crate::sim) amount: String,
+    pub(in crate::sim) currency: String,
+    pub(in crate::sim) paid_at: DateTime<Utc>,
+}
+
+impl SandboxStore {
+    /// Every paid payment into `account_id`.
+    pub(in crate::sim) async fn credits_into(&self, account_id: &str) -> Vec<SandboxCredit> {
+        let payments = self.payments.read().await;
+        payments
+            .iter()
+            .filter_map(|(provider_reference, payment)| {
+                let paid = payment.paid.as_ref()?;
+                let account = payment.account_id.as_deref()?;
+                (account == account_id).then(|| SandboxCredit {
+                    provider_reference: provider_reference.clone(),
+                    transaction_id: paid.transaction_id.clone(),
+                    amount: paid.amount.clone(),
+                    currency: paid.currency.clone(),
+                    paid_at: paid.paid_at,
+                })
+            })
+            .collect()
+    }
 }
 
 impl SandboxPayment {
@@ -103,6 +138,7 @@ async fn create_payment(
                     currency: request.currency.clone(),
                     description: request.description.clone(),
                     expires_at: request.expires_at,
+                    account_id: request.account_id.clone(),
                     paid: None,
                 },
             );

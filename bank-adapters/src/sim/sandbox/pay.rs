@@ -240,6 +240,7 @@ async fn record_payment(
             transaction_id: plan.transaction_id.clone(),
             amount: amount.clone(),
             currency: currency.clone(),
+            paid_at: Utc::now(),
         });
     }
     Ok((amount, currency))
