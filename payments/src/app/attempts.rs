@@ -254,6 +254,16 @@ where
             .unwrap_or(i64::MAX),
     };
     db::attempts::insert_pending(&mut tx, &new).await?;
+    // The bank books the money to the office's account for this channel (`sandbox` for the
+    // sandbox bank), so its statement of that account lists the payment for reconciliation;
+    // an office without one still takes payments, they only appear on no statement.
+    let account_id = db::offices::channel_account(
+        &mut tx,
+        &intent.office_code,
+        &intent.currency,
+        channel.as_str(),
+    )
+    .await?;
     tx.commit().await?;
 
     let total = money::from_row(intent.total_minor, &intent.currency)?;
@@ -263,6 +273,7 @@ where
         currency: total.currency().code().to_owned(),
         description: format!("OWSO case {}", intent.case_reference),
         expires_at: planned.expires_at,
+        account_id,
     };
     let outcome = state.sandbox.create_payment(&bank_request).await;
     match outcome {

@@ -37,3 +37,24 @@ pub async fn by_province(conn: &mut PgConnection) -> Result<Vec<OfficeInProvince
     .fetch_all(conn)
     .await
 }
+
+/// The account where an office's money of `channel` in `currency` lands (`sandbox`, `khqr`,
+/// `cash`, ...), when the office has one; a bank told it books the payment to that account,
+/// so its statement of the account lists it.
+pub async fn channel_account(
+    conn: &mut PgConnection,
+    office_code: &str,
+    currency: &str,
+    channel: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        "select account_id from office_account_channels
+         where office_code = $1 and currency = $2 and channel = $3",
+        office_code,
+        currency,
+        channel,
+    )
+    .fetch_optional(conn)
+    .await
+}
