@@ -502,3 +502,49 @@ fn parse_date(text: &str) -> Result<NaiveDate, SimError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| SimError::unprocessable(format!("date {text:?} is not YYYY-MM-DD")))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn line(amount: &str, currency: &str) -> StatementLine {
+        StatementLine {
+            line_no: 1,
+            booking_date: NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
+            transaction_id: Some("TX".to_owned()),
+            reference: None,
+            amount: amount.parse().unwrap(),
+            currency: currency.to_owned(),
+            direction: Direction::Credit,
+            description: None,
+            parts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_fee_is_one_percent_rounded_and_at_least_one_minor_unit() {
+        for (amount, currency, left) in [
+            ("600000", "KHR", "594000"),
+            ("150", "KHR", "148"), // 1.5 rounds half away from zero to 2
+            ("40", "KHR", "39"),   // 0.4 rounds to 0, the least fee is 1 riel
+            ("0.40", "USD", "0.39"),
+            ("12.50", "USD", "12.37"), // 0.125 rounds to 0.13
+            ("1", "KHR", "1"),         // nothing would be left: the line stays whole
+        ] {
+            let mut line = line(amount, currency);
+            deduct_fee(&mut line);
+            assert_eq!(
+                line.amount,
+                left.parse::<Decimal>().unwrap(),
+                "{amount} {currency}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_noise_words_are_refused_and_blanks_ignored() {
+        assert!(Noise::parse("batch, late_line,,").is_ok());
+        assert!(Noise::parse("batch,fees").is_err());
+    }
+}

@@ -1091,6 +1091,18 @@ mod tests {
     }
 
     #[test]
+    fn more_entries_than_a_statement_may_hold_are_refused() {
+        let body = "<Ntry/>".repeat(MAX_STATEMENT_LINES + 1);
+        let problems = parse_camt053(document("02", &body).as_bytes()).unwrap_err();
+        let last = problems.last().unwrap();
+        assert_eq!(
+            last.location,
+            format!("Stmt/Ntry[{}]", MAX_STATEMENT_LINES + 1)
+        );
+        assert!(last.message.contains("at most"));
+    }
+
+    #[test]
     fn an_entry_without_any_id_or_reference_is_a_problem() {
         let body = entry("5", "KHR", "CRDT", "<Dt>2026-12-05</Dt>", "<TxDtls/>");
         let problems = parse_camt053(document("02", &body).as_bytes()).unwrap_err();
