@@ -278,16 +278,21 @@ struct Index<'a> {
 impl<'a> Index<'a> {
     fn build(items: &'a [LedgerItem]) -> Self {
         // The order candidates are tried in: earliest date, lowest posting_id, lowest index.
-        let mut order: Vec<usize> = (0..items.len()).collect();
-        order.sort_unstable_by_key(|&position| {
-            items
-                .get(position)
-                .map(|item| (item.date, item.posting_id, position))
-        });
+        // Sorted as a contiguous vector of tuples, not indexes into the items: a sort that
+        // reads the items through an index misses the cache on every comparison.
+        let mut order: Vec<(NaiveDate, i64, usize)> = items
+            .iter()
+            .enumerate()
+            .map(|(position, item)| (item.date, item.posting_id, position))
+            .collect();
+        order.sort_unstable();
 
-        let mut key_slots: HashMap<&'a str, usize> = HashMap::new();
-        let mut key_pairs: Vec<(usize, usize)> = Vec::new();
-        for &position in &order {
+        // Sized up front: a month of all offices has millions of keys, and growing the table
+        // rehashes every one of them each time it doubles.
+        let key_count: usize = items.iter().map(|item| item.keys.len()).sum();
+        let mut key_slots: HashMap<&'a str, usize> = HashMap::with_capacity(key_count);
+        let mut key_pairs: Vec<(usize, usize)> = Vec::with_capacity(key_count);
+        for &(_, _, position) in &order {
             let Some(item) = items.get(position) else {
                 continue;
             };
