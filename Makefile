@@ -9,7 +9,7 @@ CARGO ?= cargo
 # Where scripts/browser-up.sh puts axe-core (npm prefix target/web-tools).
 AXE_CORE_JS := $(CURDIR)/target/web-tools/node_modules/axe-core/axe.min.js
 
-.PHONY: help build run test bench bench-console bench-khqr bench-ledger bench-throughput bench-web screenshots fmt lint clean sqlx-prepare
+.PHONY: help build run test bench bench-console bench-khqr bench-ledger bench-recon bench-throughput bench-web screenshots fmt lint clean sqlx-prepare
 
 help: ## list the targets
 	@echo "OWSO Pay — make targets:"
@@ -65,11 +65,12 @@ bench-web: ## Lighthouse (mobile, pinned) on the pay page, status and a catalog 
 sqlx-prepare: ## rewrite the query cache .sqlx/ after changing a query (needs PostgreSQL; see scripts/sqlx-data.sh)
 	@scripts/sqlx-data.sh prepare
 
-bench: ## all benchmarks: KHQR vs the official JS SDK; the ledger at 1,000,000 postings; write throughput vs pgbench; console pages at 2 M intents
+bench: ## all benchmarks: KHQR vs the official JS SDK; the ledger at 1,000,000 postings; write throughput vs pgbench; console pages at 2 M intents; matching 1,000,000 statement lines
 	@scripts/bench.sh
 	@scripts/bench-ledger.sh
 	@scripts/bench-throughput.sh
 	@scripts/bench-console.sh
+	@scripts/bench-recon.sh
 
 bench-console: ## console pages' server time at the seed's scale (204 offices, 2 M intents) against the 300 ms budget
 	@scripts/bench-console.sh
@@ -79,6 +80,9 @@ bench-khqr: ## KHQR encode+decode throughput, ours vs the official JS SDK (npm, 
 
 bench-ledger: ## ledger: 1M postings, trial balance time, posting rate (1 vs 204 offices), sealing, verify
 	@scripts/bench-ledger.sh
+
+bench-recon: ## reconciliation matching: a busy office's month (30,000 lines) and all 204 offices' (1,000,000), time and peak memory
+	@scripts/bench-recon.sh
 
 bench-throughput: ## pgbench tpcb-like vs ledger group commit (1 and 204 offices) vs sandbox callbacks over HTTP
 	@scripts/bench-throughput.sh
