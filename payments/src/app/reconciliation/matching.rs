@@ -158,8 +158,8 @@ pub struct Outcome {
 ///    bound: [`Method::Batch`], items in part order. Otherwise the line takes nothing.
 /// 3. **Batch by sum**, for lines whose keys (their own and their parts') name no item at all,
 ///    used or not: the unused channel items of one ledger day D with the line's currency and
-///    flow, D in the window, latest D first. All of that day's unused items are taken when
-///    their total is the line's amount, or exceeds it by a fee within the bound (money in):
+///    flow, D in the window, latest D first. All of that day's unused items (two or more) are
+///    taken when their total is exactly the line's amount (no fee: see [`batch_by_sum`]):
 ///    [`Method::BatchBySum`], items ascending. There is no subset search: a settlement pays a
 ///    day's items together, a search over subsets is exponential and would find chance sums in
 ///    a busy day; a keyless line that fits no whole day stays an exception for a person.
@@ -607,6 +607,10 @@ fn names_any_item(index: &Index<'_>, line: &Line) -> bool {
         .any(|key| index.key_slots.contains_key(key))
 }
 
+/// The fewest items a keyless line may settle by sum: one item is a single payment, which
+/// needs a key.
+const MIN_ITEMS_BY_SUM: usize = 2;
+
 /// Pass 3 for one keyless line: the free channel items of the latest ledger day in the window
 /// whose total is the line (or the line plus a fee within the bound, money in). Returns the
 /// items ascending and the fee.
@@ -628,15 +632,11 @@ fn batch_by_sum(
         if let Some(slot) = slot {
             let total = state.day_unused_total.get(slot).copied().unwrap_or(0);
             let count = state.day_unused_count.get(slot).copied().unwrap_or(0);
-            let fee = if count == 0 {
-                None
-            } else if total == paid {
-                Some(0)
-            } else if line.flow == Flow::In {
-                fee_within(total, paid, rules)
-            } else {
-                None
-            };
+            // Exact totals of two or more items only: with a fee allowed (or one item), a
+            // stray line lands within a few percent of some day's leftovers by chance (the
+            // benchmark's busy office paired 3 of 6 that way), and a wrong pairing hides two
+            // exceptions instead of showing them.
+            let fee = (count >= MIN_ITEMS_BY_SUM && total == paid).then_some(0);
             if let Some(fee) = fee {
                 let chosen: Vec<usize> = index
                     .day(slot)
@@ -994,11 +994,16 @@ mod tests {
         assert_eq!(only(&outcome, 1).items, vec![0, 3]);
         assert_eq!(outcome.unmatched_items, vec![4]);
 
-        // Less a fee within the bound.
+        // Less a fee: no match by sum (a stray line lands near some day's total by chance).
         let lines = vec![keyless(34_900, day(3))];
         let outcome = reconcile(&items, &lines, &Rules::default());
-        assert_eq!(only(&outcome, 0).items, vec![1, 2]);
-        assert_eq!(only(&outcome, 0).fee_minor, 100);
+        assert!(outcome.matches.is_empty());
+        assert_eq!(outcome.unmatched_lines, vec![0]);
+
+        // One item is a single payment, which needs a key: 7,000 of day 5 alone is no batch.
+        let items = vec![channel(1, 7_000, day(5))];
+        let outcome = reconcile(&items, &[keyless(7_000, day(5))], &Rules::default());
+        assert!(outcome.matches.is_empty());
 
         // No subset search: 20,000 is one item of day 3, not the day's total.
         let outcome = reconcile(&items, &[keyless(20_000, day(3))], &Rules::default());
@@ -1231,7 +1236,7 @@ mod tests {
         }
 
         #[test]
-        fn a_keyless_line_of_a_days_total_matches_by_sum(amounts in prop::collection::vec(1_i64..100_000, 1..30), late in 0_u32..=3) {
+        fn a_keyless_line_of_a_days_total_matches_by_sum(amounts in prop::collection::vec(1_i64..100_000, 2..30), late in 0_u32..=3) {
             let items: Vec<LedgerItem> = amounts.iter().enumerate()
                 .map(|(n, &amount)| channel(i64::try_from(n).unwrap() + 1, amount, day(3)))
                 .collect();
