@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, callbacks, cashier, catalog, console, intents, ledger, ops, pay, public,
-    receipt_pages, status_page, web, webhooks,
+    receipt_pages, reconciliation, status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
 
@@ -68,6 +68,8 @@ impl Modify for BearerAuth {
         ledger::export_entries, ledger::list_periods,
         ledger::close_period, ledger::verify,
         ledger::list_digests,
+        reconciliation::load_statement, reconciliation::list_statements,
+        reconciliation::get_statement, reconciliation::get_report, reconciliation::list_days,
         webhooks::create_webhook_endpoint, webhooks::list_webhook_endpoints,
         webhooks::list_webhook_deliveries, webhooks::retry_webhook_delivery,
         webhooks::get_webhook_endpoint, webhooks::update_webhook_endpoint, webhooks::rotate_webhook_secret,

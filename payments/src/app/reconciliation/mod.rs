@@ -5,3 +5,5 @@
 //! read the candidates, call it, and record its outcome in one transaction.
 
 pub mod matching;
+pub mod report;
+pub mod statements;
