@@ -224,13 +224,6 @@ pub async fn list_days(
     AppQuery(query): AppQuery<DaysQuery>,
 ) -> Result<Json<Vec<DayStatus>>, ApiError> {
     Ok(Json(
-        report::days(
-            &state,
-            &principal,
-            &query.office_code,
-            query.from,
-            query.to,
-        )
-        .await?,
+        report::days(&state, &principal, &query.office_code, query.from, query.to).await?,
     ))
 }

@@ -207,7 +207,8 @@ impl DailyReport {
     /// The report as CSV (`currency,section,item,count,amount`), text cells neutralised
     /// against spreadsheet formulas.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("office_code,account_id,date,currency,section,item,count,amount\r\n");
+        let mut out =
+            String::from("office_code,account_id,date,currency,section,item,count,amount\r\n");
         let date = self.date.to_string();
         let mut row = |currency: &str, section: &str, item: &str, count: &str, amount: &str| {
             let cells = [
@@ -229,7 +230,13 @@ impl DailyReport {
         };
         for day in &self.currencies {
             let c = day.currency.as_str();
-            row(c, "opening_balance", &day.ledger_account, "", &day.opening_balance.amount);
+            row(
+                c,
+                "opening_balance",
+                &day.ledger_account,
+                "",
+                &day.opening_balance.amount,
+            );
             for channel in &day.receipts_by_channel {
                 let count = channel.count.to_string();
                 row(c, "receipts", &channel.channel, &count, &channel.sum.amount);
@@ -237,16 +244,46 @@ impl DailyReport {
             let count = day.deposits.count.to_string();
             row(c, "deposits", "cash", &count, &day.deposits.sum.amount);
             let count = day.statement_lines.count.to_string();
-            row(c, "statement_lines", "CRDT", &count, &day.statement_lines.credit.amount);
-            row(c, "statement_lines", "DBIT", "", &day.statement_lines.debit.amount);
+            row(
+                c,
+                "statement_lines",
+                "CRDT",
+                &count,
+                &day.statement_lines.credit.amount,
+            );
+            row(
+                c,
+                "statement_lines",
+                "DBIT",
+                "",
+                &day.statement_lines.debit.amount,
+            );
             let count = day.matched.count.to_string();
             row(c, "matched", "lines", &count, &day.matched.sum.amount);
             row(c, "matched", "fees", "", &day.matched.fees.amount);
             let count = day.unmatched_lines.count.to_string();
-            row(c, "unmatched_lines", "", &count, &day.unmatched_lines.sum.amount);
+            row(
+                c,
+                "unmatched_lines",
+                "",
+                &count,
+                &day.unmatched_lines.sum.amount,
+            );
             let count = day.unmatched_items.count.to_string();
-            row(c, "unmatched_items", "", &count, &day.unmatched_items.sum.amount);
-            row(c, "closing_balance", &day.ledger_account, "", &day.closing_balance.amount);
+            row(
+                c,
+                "unmatched_items",
+                "",
+                &count,
+                &day.unmatched_items.sum.amount,
+            );
+            row(
+                c,
+                "closing_balance",
+                &day.ledger_account,
+                "",
+                &day.closing_balance.amount,
+            );
             row(c, "difference", "", "", &day.difference.amount);
         }
         let reconciled = if self.reconciled { "true" } else { "false" };

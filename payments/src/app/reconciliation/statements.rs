@@ -325,8 +325,10 @@ fn stored_lines(parsed: &Statement) -> Result<(Vec<Uuid>, NewLines), AppError> {
                     .amount
                     .map(|amount| minor_of(amount, &line.currency))
                     .transpose()?;
-                Ok(json!({"transaction_id": part.transaction_id, "reference": part.reference,
-                    "amount_minor": amount_minor}))
+                Ok(
+                    json!({"transaction_id": part.transaction_id, "reference": part.reference,
+                    "amount_minor": amount_minor}),
+                )
             })
             .collect::<Result<_, AppError>>()?;
         lines.ids.push(Uuid::now_v7());
@@ -517,8 +519,10 @@ async fn record_match(
         &format!("{} line {line_id} {what}", context.account_id),
     )
     .idempotency_key(format!("statement_line:{line_id}"))
-    .metadata(json!({"statement_line_id": line_id, "account_id": context.account_id,
-        "method": found.method.as_str(), "fee_minor": found.fee_minor}));
+    .metadata(
+        json!({"statement_line_id": line_id, "account_id": context.account_id,
+        "method": found.method.as_str(), "fee_minor": found.fee_minor}),
+    );
     let line_money = money(line.amount_minor, &line.currency)?;
     let fee_money = money(found.fee_minor, &line.currency)?;
     match line.flow {
