@@ -33,7 +33,7 @@ pub const STATEMENTS_ROUTE: &str = "/v1/reconciliation/statements";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            STATEMENTS_ROUTE,
+            "/v1/reconciliation/statements",
             // A month of a busy office's lines is megabytes, past the API's 64 kB bodies.
             axum::routing::post(load_statement)
                 .layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES))
