@@ -642,3 +642,137 @@ async fn a_supervisor_loads_a_statement_through_the_console_session(pool: PgPool
     assert!(!name.starts_with("api key"), "{name}");
     assert_eq!(actions, 1);
 }
+
+/// A `multipart/form-data` body as a browser sends the statement form.
+fn multipart(csrf: &str, account_id: &str, file_name: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----owso-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [("csrf", csrf), ("account_id", account_id)] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\ncontent-type: text/csv\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_supervisor_loads_a_statement_on_the_console_and_reads_the_report(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    paid(&app, "0320150601", "SBX-PAGE-1").await;
+    let person = log_in(&app, "supervisor.0320").await;
+    let get = |path: String| {
+        crate::pages::browser()
+            .get(format!("{}{path}", app.base))
+            .header("cookie", &person.cookie)
+            .send()
+    };
+    let overview =
+        crate::pages::read(get("/console/reconciliation".to_owned()).await.unwrap()).await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.html);
+    assert!(overview.html.contains("data-testid=\"nav-reconciliation\""));
+    assert!(overview.html.contains(KHR_ACCOUNT));
+    let form = crate::pages::read(
+        get("/console/reconciliation/statements/new".to_owned())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.html.contains("enctype=\"multipart/form-data\""));
+
+    let post = |content_type: String, body: Vec<u8>| {
+        crate::pages::browser()
+            .post(format!(
+                "{}/console/reconciliation/statements/new",
+                app.base
+            ))
+            .header("cookie", &person.cookie)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let mut bad = HEADER.to_owned();
+    bad.push_str("2026-13-01,B-1,,100,KHR,CRDT,x\n2026-12-01,B-2,,1.5,KHR,CRDT,x\n2026-12-01,B-3,,100,EUR,CRDT,x\n");
+    let (content_type, body) = multipart(&person.csrf, KHR_ACCOUNT, "bad.csv", bad.as_bytes());
+    let refused = crate::pages::read(post(content_type, body).await.unwrap()).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.html
+    );
+    assert_eq!(
+        refused
+            .html
+            .matches("data-testid=\"statement-problem\"")
+            .count(),
+        3,
+        "{}",
+        refused.html
+    );
+    assert!(refused.html.contains("line 2") && refused.html.contains("line 4"));
+    assert_eq!(count(&app, "select count(*) from bank_statements").await, 0);
+
+    let (content_type, body) = multipart("not-the-token", KHR_ACCOUNT, "s.csv", HEADER.as_bytes());
+    let forged = crate::pages::read(post(content_type, body).await.unwrap()).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let good = csv(&[(today(), "SBX-PAGE-1", "", "600000", "KHR", "CRDT")]);
+    let (content_type, body) = multipart(&person.csrf, KHR_ACCOUNT, "good.csv", &good);
+    let loaded = crate::pages::read(post(content_type, body).await.unwrap()).await;
+    assert_eq!(loaded.status, StatusCode::SEE_OTHER, "{}", loaded.html);
+    let target = loaded.location().to_owned();
+    assert!(
+        target.starts_with("/console/reconciliation/statements/"),
+        "{target}"
+    );
+    let statement = crate::pages::read(get(target).await.unwrap()).await;
+    assert_eq!(statement.status, StatusCode::OK);
+    assert!(
+        statement.html.contains("data-status=\"matched\""),
+        "{}",
+        statement.html
+    );
+
+    let day = today();
+    let report = crate::pages::read(
+        get(format!(
+            "/console/reconciliation/report?account_id={KHR_ACCOUNT}&date={day}"
+        ))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.html);
+    assert!(
+        report.html.contains("data-testid=\"report-reconciled\""),
+        "{}",
+        report.html
+    );
+    let csv_page = get(format!(
+        "/console/reconciliation/report.csv?account_id={KHR_ACCOUNT}&date={day}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(csv_page.status(), StatusCode::OK);
+    let text = csv_page.text().await.unwrap();
+    assert!(text.contains(r#""KHR","difference","","","0""#), "{text}");
+
+    // Another office's account is not this person's.
+    let other = crate::pages::read(
+        get(format!(
+            "/console/reconciliation/report?account_id=acleda-1201-khr&date={day}"
+        ))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+}
