@@ -299,12 +299,12 @@ pub async fn insert_lines(
         &lines.ids,
         &lines.line_nos,
         &lines.booking_dates,
-        &lines.transaction_ids as &[Option<String>],
-        &lines.references as &[Option<String>],
+        &lines.transaction_ids as _,
+        &lines.references as _,
         &lines.currencies,
         &lines.amounts_minor,
         &lines.directions,
-        &lines.descriptions as &[Option<String>],
+        &lines.descriptions as _,
         &lines.details,
     )
     .execute(conn)

@@ -390,6 +390,15 @@ async fn an_account_of_another_office_is_not_found(pool: PgPool) {
         empty.body
     );
     assert_eq!(empty.body["code"], "statement_invalid");
+    let huge = vec![b'x'; bank_adapters::statement::MAX_STATEMENT_BYTES + 1];
+    let too_large = upload(&app, &key, "text/csv", Some(KHR_ACCOUNT), huge).await;
+    assert_eq!(
+        too_large.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        too_large.body
+    );
+    assert_eq!(too_large.body["code"], "payload_too_large");
     // camt.053 is refused whole until its reader lands, with the problem listed.
     let camt = upload(&app, &key, "application/xml", None, b"<Document/>".to_vec()).await;
     assert_eq!(
