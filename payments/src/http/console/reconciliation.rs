@@ -118,19 +118,26 @@ pub async fn get_reconciliation(
     OriginalUri(uri): OriginalUri,
 ) -> Response {
     let principal = &session.principal;
+    // A person of every office (an admin, a national auditor) sees the office they ask for,
+    // else the first office that has accounts.
+    let all = match statements::accounts(&state, principal, None).await {
+        Ok(accounts) => accounts,
+        Err(error) => return web::error_page(&page, error),
+    };
     let office = query_param(uri.query(), "office")
         .or_else(|| principal.office_codes.first().cloned())
-        .unwrap_or_else(|| "0320".to_owned());
+        .or_else(|| all.first().map(|row| row.office_code.clone()))
+        .unwrap_or_default();
+    let accounts: Vec<AccountRow> = all
+        .into_iter()
+        .filter(|row| row.office_code == office)
+        .collect();
     let to = today();
     let from = to
         .checked_sub_days(Days::new(OVERVIEW_DAYS - 1))
         .unwrap_or(to);
     let days = match report::days(&state, principal, &office, from, to).await {
         Ok(days) => days,
-        Err(error) => return web::error_page(&page, error),
-    };
-    let accounts = match statements::accounts(&state, principal, Some(&office)).await {
-        Ok(accounts) => accounts,
         Err(error) => return web::error_page(&page, error),
     };
     let view = OverviewPage {
