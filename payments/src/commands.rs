@@ -11,7 +11,10 @@ use payments::http::ledger::views::VerifyView;
 use payments::{config::Config, db};
 use secrecy::SecretString;
 
-use crate::{CatalogCommand, DbCommand, KeysCommand, LedgerCommand, SecretsCommand, UsersCommand};
+use crate::{
+    AccountsCommand, CatalogCommand, DbCommand, KeysCommand, LedgerCommand, SecretsCommand,
+    UsersCommand,
+};
 
 /// `DATABASE_URL` alone: the commands that only read or write rows need nothing else.
 fn database_url() -> anyhow::Result<SecretString> {
@@ -126,6 +129,47 @@ pub(crate) async fn ledger(command: LedgerCommand) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&VerifyView::from(report))?);
             if !ok {
                 return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `payments accounts add|list`: each account printed as one JSON line; a refused account
+/// exits 1.
+pub(crate) async fn accounts(command: AccountsCommand) -> anyhow::Result<ExitCode> {
+    use payments::app::reconciliation::accounts::{self, AccountError};
+    let pool = pool().await?;
+    let mut conn = pool.acquire().await?;
+    match command {
+        AccountsCommand::List { office } => {
+            for account in accounts::list(&mut conn, office.as_deref()).await? {
+                println!("{}", serde_json::to_string(&account)?);
+            }
+        }
+        AccountsCommand::Add {
+            office,
+            account_id,
+            currency,
+            kind,
+            ledger_segment,
+            channels,
+        } => {
+            let row = payments::db::reconciliation::AccountRow {
+                account_id,
+                currency,
+                office_code: office,
+                kind,
+                ledger_segment,
+                channels,
+            };
+            match accounts::add(&mut conn, row).await {
+                Ok(added) => println!("{}", serde_json::to_string(&added)?),
+                Err(AccountError::Database(error)) => return Err(error.into()),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return Ok(ExitCode::from(1));
+                }
             }
         }
     }

@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// An office's accounts at Bakong and banks, where statements come from (issue 15).
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
     /// Database roles.
     Db {
         #[command(subcommand)]
@@ -162,6 +167,37 @@ enum KeysCommand {
     Revoke { id: uuid::Uuid },
 }
 
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Register one currency of an office's account and the channels whose money lands there;
+    /// prints it as JSON. Exits 1 when refused (unknown office, a bad value, a channel already
+    /// mapped to another account of the office and currency).
+    Add {
+        #[arg(long)]
+        office: String,
+        /// How statements name it: a Bakong account id or a bank account number.
+        #[arg(long = "account-id")]
+        account_id: String,
+        /// KHR or USD.
+        #[arg(long)]
+        currency: String,
+        /// `bakong` or `bank`.
+        #[arg(long)]
+        kind: String,
+        /// Names the ledger account `{office}:bank:{segment}:{currency}` (a-z, 0-9, _ and -).
+        #[arg(long = "ledger-segment")]
+        ledger_segment: String,
+        /// A channel whose money lands here: khqr, sandbox, a gateway, cash (repeatable).
+        #[arg(long = "channel", required = true)]
+        channels: Vec<String>,
+    },
+    /// Print every account (or one office's) as JSON lines.
+    List {
+        #[arg(long)]
+        office: Option<String>,
+    },
+}
+
 /// Exit code 2 for usage errors, as the KHQR tools' contract says (clap's own default is 2 too).
 const EXIT_USAGE: u8 = 2;
 
@@ -216,6 +252,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ledger { command } => commands::ledger(command).await,
         Command::Khqr { command } => Ok(khqr(command)),
         Command::Keys { command } => commands::keys(command).await,
+        Command::Accounts { command } => commands::accounts(command).await,
         Command::Users { command } => commands::users(command).await,
     }
 }

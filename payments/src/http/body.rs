@@ -58,6 +58,8 @@ fn has_body(headers: &HeaderMap) -> bool {
 fn takes_other_media(route: &str) -> bool {
     route.starts_with("/v1/callbacks/")
         || route == "/v1/admin/catalog/import"
+        // Bank statements are the bank's file as received: camt.053 XML or CSV.
+        || route == super::reconciliation::STATEMENTS_ROUTE
         || route == "/pay/{token}/khqr"
         // The console's forms: a person's session cookie is SameSite=Strict and every form
         // carries the session's CSRF token, which a cross-site post cannot know.

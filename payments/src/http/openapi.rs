@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, callbacks, cashier, catalog, console, intents, ledger, ops, pay, public,
-    receipt_pages, status_page, web, webhooks,
+    receipt_pages, reconciliation, status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
 
@@ -63,11 +63,16 @@ impl Modify for BearerAuth {
         console::counter::get_drawer, console::counter::post_drawer, console::counter::get_take,
         console::counter::get_take_intent, console::counter::post_take_intent,
         console::counter::get_receipts, console::counter::get_console_receipt,
+        console::reconciliation::get_reconciliation, console::reconciliation::get_new_statement,
+        console::reconciliation::post_new_statement, console::reconciliation::get_statement_page,
+        console::reconciliation::get_report_page, console::reconciliation::get_report_csv,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,
         ledger::close_period, ledger::verify,
         ledger::list_digests,
+        reconciliation::load_statement, reconciliation::list_statements,
+        reconciliation::get_statement, reconciliation::get_report, reconciliation::list_days,
         webhooks::create_webhook_endpoint, webhooks::list_webhook_endpoints,
         webhooks::list_webhook_deliveries, webhooks::retry_webhook_delivery,
         webhooks::get_webhook_endpoint, webhooks::update_webhook_endpoint, webhooks::rotate_webhook_secret,

@@ -37,6 +37,7 @@ mod pay_page;
 mod problems;
 mod receipts;
 mod receipts_page;
+mod reconciliation;
 mod recovery;
 mod sandbox_accounts;
 mod secrets;

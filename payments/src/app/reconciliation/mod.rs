@@ -4,4 +4,7 @@
 //! The matching itself is a pure function ([`matching::reconcile`]); the use cases around it
 //! read the candidates, call it, and record its outcome in one transaction.
 
+pub mod accounts;
 pub mod matching;
+pub mod report;
+pub mod statements;

@@ -4,6 +4,7 @@
 
 pub mod closing;
 pub mod counter;
+pub mod reconciliation;
 
 use askama::Template;
 use axum::extract::{FromRequestParts, OriginalUri, RawQuery, State};
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/password", get(get_password).post(post_password))
         .merge(closing::routes())
         .merge(counter::routes())
+        .merge(reconciliation::routes())
 }
 
 /// One entry of the console's navigation. The drawer step adds its pages to [`NAV`].
@@ -94,6 +96,13 @@ pub const NAV: &[NavItem] = &[
         km: "ថតប្រាក់នៃការិយាល័យ",
         en: "Office drawers",
         roles: &[Role::Supervisor, Role::Admin],
+    },
+    NavItem {
+        key: "reconciliation",
+        href: reconciliation::RECONCILIATION_HREF,
+        km: "ការផ្ទៀងផ្ទាត់ធនាគារ",
+        en: "Bank reconciliation",
+        roles: &[Role::Supervisor, Role::Auditor, Role::Admin],
     },
 ];
 
