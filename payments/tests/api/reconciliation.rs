@@ -199,7 +199,6 @@ async fn a_perfect_statement_matches_every_payment_and_moves_clearing_to_the_ban
 }
 
 #[sqlx::test(migrations = "../migrations")]
-#[ignore = "needs the full matcher (fee_deducted) of the matching branch; the placeholder matches exact amounts only"]
 async fn a_line_less_a_bank_fee_posts_the_fee_to_bank_fees(pool: PgPool) {
     let app = TestApp::start(pool).await;
     paid(&app, "0320150101", "SBX-FEE-1").await;
