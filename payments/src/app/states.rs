@@ -134,6 +134,10 @@ pub enum ExceptionKind {
     UnsupportedCurrency,
     /// A bank reported a payment for an attempt of another channel.
     ChannelMismatch,
+    /// A bank statement line no ledger item matched.
+    UnmatchedStatementLine,
+    /// A ledger item (money on its way to the bank) no statement line showed.
+    UnmatchedLedgerItem,
 }
 
 texts!(ExceptionKind {
@@ -146,6 +150,8 @@ texts!(ExceptionKind {
     UnknownReference => "unknown_reference",
     UnsupportedCurrency => "unsupported_currency",
     ChannelMismatch => "channel_mismatch",
+    UnmatchedStatementLine => "unmatched_statement_line",
+    UnmatchedLedgerItem => "unmatched_ledger_item",
 });
 
 /// `reconciliation_exceptions.status`: whether someone still has to look at the exception.

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod quotes;
 pub mod receipt_views;
 pub mod receipts;
+pub mod resolutions;
 pub mod roles;
 pub mod schema;
 pub mod secrets;

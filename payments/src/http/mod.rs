@@ -18,6 +18,7 @@ pub mod pay;
 pub mod public;
 pub mod rate_limit;
 pub mod receipt_pages;
+pub mod resolutions;
 pub mod serve;
 pub mod status_page;
 pub mod web;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::routes())
         .merge(pay::routes())
         .merge(ledger::routes())
+        .merge(resolutions::routes())
         .merge(webhooks::routes())
         .merge(web::routes())
         .merge(receipt_pages::routes())

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, callbacks, cashier, catalog, console, intents, ledger, ops, pay, public,
-    receipt_pages, status_page, web, webhooks,
+    receipt_pages, resolutions, status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
 
@@ -37,6 +37,7 @@ impl Modify for BearerAuth {
         crate::app::outbox::PaymentPaid,
         crate::app::outbox::PaymentClosed,
         crate::app::outbox::ReconciliationException,
+        crate::app::outbox::ReconciliationExceptionStatus,
         crate::app::outbox::PaymentVoided,
     )),
     paths(
@@ -68,6 +69,7 @@ impl Modify for BearerAuth {
         ledger::export_entries, ledger::list_periods,
         ledger::close_period, ledger::verify,
         ledger::list_digests,
+        resolutions::get_exception, resolutions::create_resolution,
         webhooks::create_webhook_endpoint, webhooks::list_webhook_endpoints,
         webhooks::list_webhook_deliveries, webhooks::retry_webhook_delivery,
         webhooks::get_webhook_endpoint, webhooks::update_webhook_endpoint, webhooks::rotate_webhook_secret,

@@ -5,3 +5,4 @@
 //! read the candidates, call it, and record its outcome in one transaction.
 
 pub mod matching;
+pub mod resolutions;
