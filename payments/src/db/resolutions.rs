@@ -317,7 +317,9 @@ pub async fn resolutions_of(
 }
 
 /// A pending attempt through `channel` for an allocation: the attempt the allocated money
-/// settles, as the counter records a cash attempt for the cash it takes.
+/// settles, as the counter records a cash attempt for the cash it takes. A KHQR allocation
+/// has no QR (the money came without one): its QR text is empty, its md5 that of the
+/// reference (unique), and it is never polled (`done`).
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_attempt(
     conn: &mut PgConnection,
@@ -332,8 +334,10 @@ pub async fn insert_attempt(
     // language=PostgreSQL
     sqlx::query!(
         "insert into payment_attempts (id, payment_intent_id, office_code, channel, status, currency, amount_minor,
-             provider_reference, expires_at)
-         values ($1, $2, $3, $4, 'pending', $5, $6, $7, now() + interval '1 hour')",
+             provider_reference, expires_at, khqr, khqr_md5, poll_state)
+         values ($1, $2, $3, $4, 'pending', $5, $6, $7, now() + interval '1 hour',
+                 case when $4 = 'khqr' then '' end, case when $4 = 'khqr' then md5($7) end,
+                 case when $4 = 'khqr' then 'done' end)",
         id,
         intent_id,
         office_code,

@@ -38,6 +38,7 @@ mod problems;
 mod receipts;
 mod receipts_page;
 mod recovery;
+mod resolutions;
 mod secrets;
 mod serve;
 mod services_page;
