@@ -2,8 +2,8 @@
 //! its resolutions (allocate, refund, write off, match by hand, reverse). The console pages
 //! call the same app::reconciliation::resolutions functions.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,11 +11,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::body::parse_json;
 use super::error::{ApiError, Problem};
-use super::extract::{AppJson, AppPath};
+use super::extract::{AppPath, JsonBytes};
 use super::ledger::views::ExceptionView;
 use crate::app::auth::Principal;
 use crate::app::books::exceptions::Exception;
+use crate::app::error::AppError;
+use crate::app::idempotency::request_hash;
 use crate::app::reconciliation::resolutions::{
     self, ItemDetail, LineDetail, Resolution, ResolutionRequest, Resolved,
 };
@@ -62,6 +65,7 @@ pub async fn get_exception(
 
 #[utoipa::path(post, path = "/v1/reconciliation/exceptions/{id}/resolutions", tag = "reconciliation",
     request_body(content = ResolutionRequest, content_type = "application/json"), security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Optional, 1 to 255 characters: a repeated request records once and answers the same resolution")),
     responses((status = 201, body = Resolved, description = "Posted and recorded; `exception_status` is `resolved` (`open` after a reverse)"),
         (status = 403, body = Problem, description = "Not a supervisor, auditor or admin; `approval_refused` for a write-off"),
         (status = 404, body = Problem, description = "No such exception (or another office's)"),
@@ -71,8 +75,27 @@ pub async fn create_resolution(
     State(state): State<AppState>,
     principal: Principal,
     AppPath(id): AppPath<Uuid>,
-    AppJson(request): AppJson<ResolutionRequest>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
-    let resolved = resolutions::resolve(&state, &principal, id, request).await?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|key| (1..=255).contains(&key.len()))
+                .ok_or_else(|| {
+                    AppError::validation("Idempotency-Key", "Idempotency-Key must be 1 to 255 characters")
+                })?
+                .to_owned(),
+        ),
+    };
+    let hash = request_hash("POST", uri.path(), &body);
+    let request: ResolutionRequest = parse_json(&body)?;
+    let idempotency = key.as_deref().map(|key| (key, hash.as_slice()));
+    let resolved = resolutions::resolve(&state, &principal, id, idempotency, request).await?;
     Ok((StatusCode::CREATED, Json(resolved)).into_response())
 }

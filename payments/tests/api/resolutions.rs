@@ -648,3 +648,26 @@ async fn another_offices_exception_is_not_found(pool: PgPool) {
     assert_eq!(app.ledger_entries().await, entries);
     assert_eq!(status_of(&app, &exception).await, "open");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_repeated_request_with_its_key_records_once(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let exception = amount_mismatch(&app, "0320100081").await;
+    let body = json!({"action": "refund", "reason": "given back", "bank_reference": "RF-7"});
+    let path = resolutions_path(&exception);
+    let first = app
+        .post(&path, Some(app.key("auditor")), Some("form-1"), &body)
+        .await;
+    let entries = app.ledger_entries().await;
+    let second = app
+        .post(&path, Some(app.key("auditor")), Some("form-1"), &body)
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
+    assert_eq!(first.body["id"], second.body["id"]);
+    assert_eq!(app.ledger_entries().await, entries);
+    let other_body = app
+        .post(&path, Some(app.key("auditor")), Some("form-1"), &json!({"action": "refund", "reason": "other", "bank_reference": "RF-8"}))
+        .await;
+    assert_eq!(other_body.status.as_u16() / 100, 4, "{}", other_body.body);
+}

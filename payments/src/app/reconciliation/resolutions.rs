@@ -38,6 +38,7 @@ use uuid::Uuid;
 use crate::app::auth::{Principal, Role};
 use crate::app::cashier::Approval;
 use crate::app::error::{AppError, Refusal};
+use crate::app::idempotency::{self, Claim};
 use crate::app::intents::{self, IntentStatus};
 use crate::app::money::MoneyView;
 use crate::app::outbox::{self, Event, NewEvent};
@@ -235,18 +236,30 @@ fn creator_name(principal: &Principal) -> String {
 /// `flow_mismatch`), a resolved exception (409 `exception_already_resolved`), a reversal of a
 /// resolution that cannot be reversed (409 `not_reversible`) or is reversed already (409
 /// `already_reversed`), an approval refused (403 `approval_refused`).
+///
+/// With `idempotency` (`Idempotency-Key` and the request's hash; a console form's key) a
+/// double-submitted request records once and the replay answers with the resolution as it
+/// stands.
 #[tracing::instrument(skip_all, fields(exception.id = %exception_id))]
 pub async fn resolve(
     state: &AppState,
     principal: &Principal,
     exception_id: Uuid,
+    idempotency: Option<(&str, &[u8])>,
     request: ResolutionRequest,
 ) -> Result<Resolved, AppError> {
     principal.require(&RESOLVE_ROLES)?;
     let action = Action::parse(request.action.trim())?;
     let reason = checked_text("reason", request.reason.as_deref(), 1000)?;
     check_fields(action, &request)?;
+    let scope = principal.idempotency_scope();
     let mut tx = state.pool.begin().await?;
+    if let Some((key, hash)) = idempotency {
+        if let Claim::Replay { body, .. } = idempotency::claim(&mut tx, &scope, key, hash).await? {
+            tx.rollback().await?;
+            return replay(state, principal, &body).await;
+        }
+    }
     // Seen without a lock first only to learn the office (404 before anything) and, for a
     // match, the other side's exception: both are then locked in id order.
     let seen = db::resolutions::exception(&mut tx, exception_id)
@@ -284,6 +297,9 @@ pub async fn resolve(
             request.resolution_id,
         )
         .await?;
+        if let Some((key, _)) = idempotency {
+            idempotency::save_created(&mut tx, &scope, key, &json!({"id": resolution_id, "exception_id": exception_id})).await?;
+        }
         tx.commit().await?;
         tracing::info!(exception_resolution.id = %resolution_id, "exception reopened by a reversal");
         return Ok(resolved);
@@ -444,6 +460,15 @@ pub async fn resolve(
         }
         _ => None,
     };
+    if let Some((key, _)) = idempotency {
+        idempotency::save_created(
+            &mut tx,
+            &scope,
+            key,
+            &json!({"id": resolution_id, "exception_id": exception_id, "also_resolved_exception_id": also}),
+        )
+        .await?;
+    }
     tx.commit().await?;
     tracing::info!(exception_resolution.id = %resolution_id, action = action.as_str(), "exception resolved");
     if let Some(office) = done.paid_office.as_deref() {
@@ -456,6 +481,33 @@ pub async fn resolve(
         resolution,
         exception_status: ExceptionStatus::Resolved,
         also_resolved_exception_id: also,
+    })
+}
+
+/// The answer to a replayed request: the resolution it recorded, as it stands now.
+async fn replay(
+    state: &AppState,
+    principal: &Principal,
+    body: &serde_json::Value,
+) -> Result<Resolved, AppError> {
+    let id_of = |field: &str| {
+        body.get(field)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|id| id.parse::<Uuid>().ok())
+    };
+    let (Some(id), Some(exception_id)) = (id_of("id"), id_of("exception_id")) else {
+        return Err(AppError::internal("a stored resolution answer without its ids"));
+    };
+    let mut conn = state.pool.acquire().await?;
+    let exception = db::resolutions::exception(&mut conn, exception_id)
+        .await?
+        .filter(|row| principal.sees_office(&row.office_code))
+        .ok_or_else(|| AppError::not_found("exception"))?;
+    let resolution = read_resolution(&mut conn, exception_id, id).await?;
+    Ok(Resolved {
+        resolution,
+        exception_status: exception.status,
+        also_resolved_exception_id: id_of("also_resolved_exception_id"),
     })
 }
 
