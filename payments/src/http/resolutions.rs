@@ -88,7 +88,10 @@ pub async fn create_resolution(
                 .map(str::trim)
                 .filter(|key| (1..=255).contains(&key.len()))
                 .ok_or_else(|| {
-                    AppError::validation("Idempotency-Key", "Idempotency-Key must be 1 to 255 characters")
+                    AppError::validation(
+                        "Idempotency-Key",
+                        "Idempotency-Key must be 1 to 255 characters",
+                    )
                 })?
                 .to_owned(),
         ),

@@ -667,7 +667,12 @@ async fn a_repeated_request_with_its_key_records_once(pool: PgPool) {
     assert_eq!(first.body["id"], second.body["id"]);
     assert_eq!(app.ledger_entries().await, entries);
     let other_body = app
-        .post(&path, Some(app.key("auditor")), Some("form-1"), &json!({"action": "refund", "reason": "other", "bank_reference": "RF-8"}))
+        .post(
+            &path,
+            Some(app.key("auditor")),
+            Some("form-1"),
+            &json!({"action": "refund", "reason": "other", "bank_reference": "RF-8"}),
+        )
         .await;
     assert_eq!(other_body.status.as_u16() / 100, 4, "{}", other_body.body);
 }

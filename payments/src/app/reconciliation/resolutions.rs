@@ -298,7 +298,13 @@ pub async fn resolve(
         )
         .await?;
         if let Some((key, _)) = idempotency {
-            idempotency::save_created(&mut tx, &scope, key, &json!({"id": resolution_id, "exception_id": exception_id})).await?;
+            idempotency::save_created(
+                &mut tx,
+                &scope,
+                key,
+                &json!({"id": resolution_id, "exception_id": exception_id}),
+            )
+            .await?;
         }
         tx.commit().await?;
         tracing::info!(exception_resolution.id = %resolution_id, "exception reopened by a reversal");
@@ -496,7 +502,9 @@ async fn replay(
             .and_then(|id| id.parse::<Uuid>().ok())
     };
     let (Some(id), Some(exception_id)) = (id_of("id"), id_of("exception_id")) else {
-        return Err(AppError::internal("a stored resolution answer without its ids"));
+        return Err(AppError::internal(
+            "a stored resolution answer without its ids",
+        ));
     };
     let mut conn = state.pool.acquire().await?;
     let exception = db::resolutions::exception(&mut conn, exception_id)
