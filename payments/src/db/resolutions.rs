@@ -468,3 +468,22 @@ pub async fn candidate_items(
     .fetch_all(conn)
     .await
 }
+
+/// The intent of `office_code` awaiting payment for case `case_reference` (the registration
+/// code a person types), the newest if several.
+pub async fn intent_awaiting_for_case(
+    conn: &mut PgConnection,
+    office_code: &str,
+    case_reference: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query_scalar!(
+        "select id from payment_intents
+         where office_code = $1 and case_reference = $2 and status = 'awaiting_payment'
+         order by created_at desc limit 1",
+        office_code,
+        case_reference,
+    )
+    .fetch_optional(conn)
+    .await
+}

@@ -64,6 +64,7 @@ impl Modify for BearerAuth {
         console::counter::get_drawer, console::counter::post_drawer, console::counter::get_take,
         console::counter::get_take_intent, console::counter::post_take_intent,
         console::counter::get_receipts, console::counter::get_console_receipt,
+        console::exceptions::get_exceptions, console::exceptions::get_exception, console::exceptions::post_exception,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,

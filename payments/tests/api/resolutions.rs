@@ -676,3 +676,165 @@ async fn a_repeated_request_with_its_key_records_once(pool: PgPool) {
         .await;
     assert_eq!(other_body.status.as_u16() / 100, 4, "{}", other_body.body);
 }
+
+async fn page_as(app: &TestApp, person: &crate::pages::Person, path: &str) -> crate::pages::Page {
+    crate::pages::read(
+        browser()
+            .get(format!("{}{path}", app.base))
+            .header("cookie", &person.cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn post_form_as(
+    app: &TestApp,
+    person: &crate::pages::Person,
+    path: &str,
+    pairs: &[(&str, &str)],
+) -> crate::pages::Page {
+    crate::pages::read(
+        browser()
+            .post(format!("{}{path}", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", &person.cookie)
+            .body(crate::pages::form(pairs))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_console_lists_open_exceptions_and_works_them_with_forms(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let exception = amount_mismatch(&app, "0320100091").await;
+    let (line, _) = line_exception(&app, "acleda-0320-khr", 2_000, "DBIT").await;
+    let person = log_in(&app, "auditor").await;
+    let list = page_as(&app, &person, "/console/exceptions").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.html);
+    assert!(list
+        .html
+        .contains(&format!("/console/exceptions/{exception}")));
+    assert!(list.html.contains(r#"data-testid="nav-exceptions""#));
+    // Oldest first: the suspense exception was raised before the line's.
+    let first = list.html.find(&exception).unwrap();
+    let second = list.html.find(&line).unwrap();
+    assert!(first < second);
+    let lines_only = page_as(
+        &app,
+        &person,
+        "/console/exceptions?status=open&kind=unmatched_statement_line",
+    )
+    .await;
+    assert!(!lines_only.html.contains(&exception));
+    assert!(lines_only.html.contains(&line));
+
+    let path = format!("/console/exceptions/{exception}");
+    let detail = page_as(&app, &person, &path).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    for form in ["allocate-form", "refund-form", "write-off-form"] {
+        assert!(detail.html.contains(form), "{form}");
+    }
+    assert!(!detail.html.contains("match-form"));
+
+    // No reason: the page again, naming the field; nothing posted.
+    let entries = app.ledger_entries().await;
+    let missing = post_form_as(
+        &app,
+        &person,
+        &path,
+        &[
+            ("csrf", &person.csrf),
+            ("idempotency_key", "f-1"),
+            ("action", "refund"),
+            ("bank_reference", "RF-1"),
+            ("reason", ""),
+        ],
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST, "{}", missing.html);
+    assert!(
+        missing.html.contains(r##"href="#reason""##),
+        "{}",
+        missing.html
+    );
+    // A wrong approval on the write-off: refused, naming the approver field.
+    let refused = post_form_as(
+        &app,
+        &person,
+        &path,
+        &[
+            ("csrf", &person.csrf),
+            ("idempotency_key", "f-2"),
+            ("action", "write_off"),
+            ("write_off_to", "income"),
+            ("approver_username", "supervisor.0320"),
+            ("approver_password", "guess"),
+            ("reason", "nobody claims it"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.html.contains(r##"href="#approver""##));
+    assert_eq!(app.ledger_entries().await, entries);
+    // No CSRF: refused.
+    let forged = post_form_as(
+        &app,
+        &person,
+        &path,
+        &[
+            ("idempotency_key", "f-3"),
+            ("action", "refund"),
+            ("bank_reference", "RF-1"),
+            ("reason", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let done = post_form_as(
+        &app,
+        &person,
+        &path,
+        &[
+            ("csrf", &person.csrf),
+            ("idempotency_key", "f-4"),
+            ("action", "refund"),
+            ("bank_reference", "RF-1"),
+            ("reason", "given back"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert_eq!(done.location(), path);
+    // The same form twice records once.
+    let again = post_form_as(
+        &app,
+        &person,
+        &path,
+        &[
+            ("csrf", &person.csrf),
+            ("idempotency_key", "f-4"),
+            ("action", "refund"),
+            ("bank_reference", "RF-1"),
+            ("reason", "given back"),
+        ],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.ledger_entries().await, entries + 1);
+    let after = page_as(&app, &person, &path).await;
+    assert!(after.html.contains(r#"data-action="refund""#));
+    assert!(after.html.contains("reverse-form"));
+    assert!(after.html.contains("Meas Rithy (auditor)"));
+
+    // The line: a match form with the office's unmatched items (none here) and a write-off.
+    let line_page = page_as(&app, &person, &format!("/console/exceptions/{line}")).await;
+    assert!(line_page.html.contains("match-form"));
+    assert!(line_page.html.contains("write-off-form"));
+    assert!(!line_page.html.contains("refund-form"));
+}

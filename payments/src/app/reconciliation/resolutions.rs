@@ -66,6 +66,9 @@ pub struct ResolutionRequest {
     pub reason: Option<String>,
     /// allocate: the intent the money pays.
     pub payment_intent_id: Option<Uuid>,
+    /// allocate, instead of `payment_intent_id`: the case's registration code; the office's
+    /// intent awaiting payment for it.
+    pub case_reference: Option<String>,
     /// refund: the bank's reference of the refund.
     pub bank_reference: Option<String>,
     /// write_off: `suspense`, `income` or `bank_fees`.
@@ -317,13 +320,41 @@ pub async fn resolve(
     let mut done = Done::default();
     match action {
         Action::Allocate => {
+            let intent_id = match (request.payment_intent_id, request.case_reference.as_deref()) {
+                (Some(id), _) => Some(id),
+                (None, Some(case)) => {
+                    let case = case.trim();
+                    if case.chars().count() > 64 || case.chars().any(char::is_control) {
+                        return Err(AppError::validation(
+                            "case_reference",
+                            "case_reference must be up to 64 printable characters",
+                        ));
+                    }
+                    let found = db::resolutions::intent_awaiting_for_case(
+                        &mut tx,
+                        &exception.office_code,
+                        case,
+                    )
+                    .await?;
+                    if found.is_none() {
+                        return Err(AppError::unprocessable(
+                            "intent_not_payable",
+                            "Intent not payable",
+                            "this office has no payment awaiting for that case",
+                        )
+                        .with("parameter", "case_reference"));
+                    }
+                    found
+                }
+                (None, None) => None,
+            };
             allocate(
                 &mut tx,
                 &exception,
                 &side,
                 resolution_id,
                 &reason,
-                request.payment_intent_id,
+                intent_id,
                 &mut done,
             )
             .await?;
@@ -522,10 +553,15 @@ async fn replay(
 /// The fields each action needs, checked before anything is read.
 fn check_fields(action: Action, request: &ResolutionRequest) -> Result<(), AppError> {
     match action {
-        Action::Allocate if request.payment_intent_id.is_none() => Err(AppError::validation(
-            "payment_intent_id",
-            "allocate needs payment_intent_id: the intent the money pays",
-        )),
+        Action::Allocate
+            if request.payment_intent_id.is_none()
+                && request.case_reference.as_deref().map_or(true, |case| case.trim().is_empty()) =>
+        {
+            Err(AppError::validation(
+                "payment_intent_id",
+                "allocate needs payment_intent_id (or case_reference): the intent the money pays",
+            ))
+        }
         Action::Refund => checked_text("bank_reference", request.bank_reference.as_deref(), 140)
             .map(|_| ()),
         Action::WriteOff => match request.write_off_to.as_deref() {

@@ -4,6 +4,7 @@
 
 pub mod closing;
 pub mod counter;
+pub mod exceptions;
 
 use askama::Template;
 use axum::extract::{FromRequestParts, OriginalUri, RawQuery, State};
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/logout", axum::routing::post(post_logout))
         .route("/console/password", get(get_password).post(post_password))
         .merge(closing::routes())
+        .merge(exceptions::routes())
         .merge(counter::routes())
 }
 
@@ -94,6 +96,13 @@ pub const NAV: &[NavItem] = &[
         km: "ថតប្រាក់នៃការិយាល័យ",
         en: "Office drawers",
         roles: &[Role::Supervisor, Role::Admin],
+    },
+    NavItem {
+        key: "exceptions",
+        href: exceptions::EXCEPTIONS_HREF,
+        km: "ករណីលើកលែង",
+        en: "Exceptions",
+        roles: &[Role::Supervisor, Role::Auditor, Role::Admin],
     },
 ];
 
