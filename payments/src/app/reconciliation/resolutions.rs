@@ -555,7 +555,7 @@ fn check_fields(action: Action, request: &ResolutionRequest) -> Result<(), AppEr
     match action {
         Action::Allocate
             if request.payment_intent_id.is_none()
-                && request.case_reference.as_deref().map_or(true, |case| case.trim().is_empty()) =>
+                && request.case_reference.as_deref().is_none_or(|case| case.trim().is_empty()) =>
         {
             Err(AppError::validation(
                 "payment_intent_id",
