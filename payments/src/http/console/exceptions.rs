@@ -37,7 +37,7 @@ pub const EXCEPTIONS_HREF: &str = "/console/exceptions";
 /// The routes of this module (merged into the console's).
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(EXCEPTIONS_HREF, get(get_exceptions))
+        .route("/console/exceptions", get(get_exceptions))
         .route(
             "/console/exceptions/{id}",
             get(get_exception).post(post_exception),
