@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::money::MoneyView;
-use super::states::ExceptionKind;
+use super::states::{ExceptionKind, ExceptionStatus};
 use crate::app::error::AppError;
 use crate::db::outbox::{self as store, EventColumns};
 
@@ -99,6 +99,8 @@ pub enum Event {
     PaymentExpired(PaymentClosed),
     PaymentCancelled(PaymentClosed),
     ReconciliationException(ReconciliationException),
+    /// An exception resolved, or reopened by a reversing resolution (same event type).
+    ReconciliationExceptionStatus(ReconciliationExceptionStatus),
     PaymentVoided(PaymentVoided),
 }
 
@@ -108,7 +110,9 @@ impl Event {
             Event::PaymentPaid(_) => EventType::PaymentPaid,
             Event::PaymentExpired(_) => EventType::PaymentExpired,
             Event::PaymentCancelled(_) => EventType::PaymentCancelled,
-            Event::ReconciliationException(_) => EventType::ReconciliationException,
+            Event::ReconciliationException(_) | Event::ReconciliationExceptionStatus(_) => {
+                EventType::ReconciliationException
+            }
             Event::PaymentVoided(_) => EventType::PaymentVoided,
         }
     }
@@ -121,6 +125,7 @@ impl Event {
                 serde_json::to_value(data)
             }
             Event::ReconciliationException(data) => serde_json::to_value(data),
+            Event::ReconciliationExceptionStatus(data) => serde_json::to_value(data),
             Event::PaymentVoided(data) => serde_json::to_value(data),
         }
         .map_err(AppError::internal)
@@ -246,6 +251,23 @@ pub struct ReconciliationException {
     pub provider: String,
     pub provider_transaction_id: String,
     /// As the bank reported it.
+    pub amount: MoneyView,
+}
+
+/// `data` of `reconciliation.exception` when someone worked an exception: `status` is
+/// `resolved` after a resolution, `open` again after a reversing one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReconciliationExceptionStatus {
+    pub exception_id: Uuid,
+    pub kind: ExceptionKind,
+    pub office_code: String,
+    pub status: ExceptionStatus,
+    /// The resolution's action: allocate, refund, write_off, match, reverse.
+    pub action: String,
+    pub resolution_id: Uuid,
+    pub ledger_entry_id: Option<i64>,
+    /// The intent the money was allocated to (allocate), or the exception's own.
+    pub payment_intent_id: Option<Uuid>,
     pub amount: MoneyView,
 }
 

@@ -24,11 +24,14 @@ pub struct ExceptionQuery<'a> {
     pub offices: Option<&'a [String]>,
     pub office_code: Option<&'a str>,
     pub status: Option<ExceptionStatus>,
+    pub kind: Option<ExceptionKind>,
+    /// Oldest first (the console's work queue) instead of newest first.
+    pub oldest_first: bool,
     pub after: Option<(DateTime<Utc>, Uuid)>,
     pub limit: i64,
 }
 
-/// Exceptions newest first, at most `query.limit`.
+/// Exceptions newest first (or oldest first), at most `query.limit`.
 pub async fn list_exceptions(
     conn: &mut PgConnection,
     query: ExceptionQuery<'_>,
@@ -38,13 +41,18 @@ pub async fn list_exceptions(
         Exception,
         r#"select id, office_code, kind as "kind: ExceptionKind", status as "status: ExceptionStatus",
                   provider, provider_transaction_id, payment_intent_id, payment_attempt_id,
-                  amount, currency, ledger_entry_id, created_at
+                  amount, currency, ledger_entry_id, created_at, account_id, statement_line_id,
+                  item_posting_id, business_date, resolved_at
            from reconciliation_exceptions
            where ($1::text[] is null or office_code = any($1))
              and ($2::text is null or office_code = $2)
              and ($3::text is null or status = $3)
-             and ($4::timestamptz is null or (created_at, id) < ($4, $5::uuid))
-           order by created_at desc, id desc
+             and ($7::text is null or kind = $7)
+             and ($4::timestamptz is null
+                  or (not $8 and (created_at, id) < ($4, $5::uuid))
+                  or ($8 and (created_at, id) > ($4, $5::uuid)))
+           order by case when $8 then created_at end asc, case when $8 then id end asc,
+                    created_at desc, id desc
            limit $6"#,
         query.offices,
         query.office_code,
@@ -52,6 +60,8 @@ pub async fn list_exceptions(
         query.after.map(|(at, _)| at),
         query.after.map(|(_, id)| id),
         query.limit,
+        query.kind.map(ExceptionKind::as_str),
+        query.oldest_first,
     )
     .fetch_all(conn)
     .await

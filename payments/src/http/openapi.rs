@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, callbacks, cashier, catalog, console, intents, ledger, ops, pay, public,
-    receipt_pages, reconciliation, status_page, web, webhooks,
+    receipt_pages, reconciliation, resolutions, status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
 
@@ -37,6 +37,7 @@ impl Modify for BearerAuth {
         crate::app::outbox::PaymentPaid,
         crate::app::outbox::PaymentClosed,
         crate::app::outbox::ReconciliationException,
+        crate::app::outbox::ReconciliationExceptionStatus,
         crate::app::outbox::PaymentVoided,
     )),
     paths(
@@ -66,6 +67,7 @@ impl Modify for BearerAuth {
         console::reconciliation::get_reconciliation, console::reconciliation::get_new_statement,
         console::reconciliation::post_new_statement, console::reconciliation::get_statement_page,
         console::reconciliation::get_report_page, console::reconciliation::get_report_csv,
+        console::exceptions::get_exceptions, console::exceptions::get_exception, console::exceptions::post_exception,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,
@@ -73,6 +75,7 @@ impl Modify for BearerAuth {
         ledger::list_digests,
         reconciliation::load_statement, reconciliation::list_statements,
         reconciliation::get_statement, reconciliation::get_report, reconciliation::list_days,
+        resolutions::get_exception, resolutions::create_resolution,
         webhooks::create_webhook_endpoint, webhooks::list_webhook_endpoints,
         webhooks::list_webhook_deliveries, webhooks::retry_webhook_delivery,
         webhooks::get_webhook_endpoint, webhooks::update_webhook_endpoint, webhooks::rotate_webhook_secret,

@@ -39,6 +39,7 @@ mod receipts;
 mod receipts_page;
 mod reconciliation;
 mod recovery;
+mod resolutions;
 mod sandbox_accounts;
 mod secrets;
 mod serve;

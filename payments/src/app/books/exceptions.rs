@@ -1,6 +1,6 @@
 //! The reconciliation exceptions: money that reached suspense instead of an intent.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::AUDIT_ROLES;
@@ -27,6 +27,38 @@ pub struct Exception {
     pub currency: String,
     pub ledger_entry_id: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// The office account a statement exception is about.
+    pub account_id: Option<String>,
+    pub statement_line_id: Option<Uuid>,
+    /// The posting of an unmatched ledger item.
+    pub item_posting_id: Option<i64>,
+    /// The day the exception is about (a line's booking date, an item's Cambodian date).
+    pub business_date: Option<NaiveDate>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::db::resolutions::ExceptionRow> for Exception {
+    fn from(row: crate::db::resolutions::ExceptionRow) -> Exception {
+        Exception {
+            id: row.id,
+            office_code: row.office_code,
+            kind: row.kind,
+            status: row.status,
+            provider: row.provider,
+            provider_transaction_id: row.provider_transaction_id,
+            payment_intent_id: row.payment_intent_id,
+            payment_attempt_id: row.payment_attempt_id,
+            amount: row.amount,
+            currency: row.currency,
+            ledger_entry_id: row.ledger_entry_id,
+            created_at: row.created_at,
+            account_id: row.account_id,
+            statement_line_id: row.statement_line_id,
+            item_posting_id: row.item_posting_id,
+            business_date: row.business_date,
+            resolved_at: row.resolved_at,
+        }
+    }
 }
 
 /// The list's filters as the caller sent them; checked here, after the caller's role.
@@ -35,6 +67,10 @@ pub struct ExceptionFilter {
     pub office_code: Option<String>,
     /// `open` or `resolved`.
     pub status: Option<String>,
+    /// An exception kind, such as `unmatched_statement_line`.
+    pub kind: Option<String>,
+    /// `oldest` for oldest first (the work queue); newest first otherwise.
+    pub oldest_first: bool,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -56,6 +92,14 @@ pub async fn list(
                 .ok_or_else(|| AppError::validation("status", "status must be open or resolved"))
         })
         .transpose()?;
+    let kind = filter
+        .kind
+        .as_deref()
+        .map(|kind| {
+            ExceptionKind::from_text(kind)
+                .ok_or_else(|| AppError::validation("kind", "kind must be an exception kind"))
+        })
+        .transpose()?;
     if filter
         .office_code
         .as_deref()
@@ -72,6 +116,8 @@ pub async fn list(
         offices: principal.office_filter(),
         office_code: filter.office_code.as_deref(),
         status,
+        kind,
+        oldest_first: filter.oldest_first,
         after,
         limit: limit + 1,
     };

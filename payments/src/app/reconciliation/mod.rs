@@ -7,4 +7,5 @@
 pub mod accounts;
 pub mod matching;
 pub mod report;
+pub mod resolutions;
 pub mod statements;

@@ -4,6 +4,7 @@
 
 pub mod closing;
 pub mod counter;
+pub mod exceptions;
 pub mod reconciliation;
 
 use askama::Template;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/logout", axum::routing::post(post_logout))
         .route("/console/password", get(get_password).post(post_password))
         .merge(closing::routes())
+        .merge(exceptions::routes())
         .merge(counter::routes())
         .merge(reconciliation::routes())
 }
@@ -102,6 +104,13 @@ pub const NAV: &[NavItem] = &[
         href: reconciliation::RECONCILIATION_HREF,
         km: "ការផ្ទៀងផ្ទាត់ធនាគារ",
         en: "Bank reconciliation",
+        roles: &[Role::Supervisor, Role::Auditor, Role::Admin],
+    },
+    NavItem {
+        key: "exceptions",
+        href: exceptions::EXCEPTIONS_HREF,
+        km: "ករណីលើកលែង",
+        en: "Exceptions",
         roles: &[Role::Supervisor, Role::Auditor, Role::Admin],
     },
 ];

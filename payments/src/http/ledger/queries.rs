@@ -95,6 +95,8 @@ pub struct ExceptionsQuery {
     // `status`, and a caller without the role still gets the 403 first.
     #[param(schema_with = exception_status_schema)]
     pub status: Option<String>,
+    /// An exception kind, such as `amount_mismatch` or `unmatched_statement_line`.
+    pub kind: Option<String>,
     /// Rows per page, 1 to 500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
@@ -113,6 +115,8 @@ impl From<ExceptionsQuery> for ExceptionFilter {
         ExceptionFilter {
             office_code: query.office_code,
             status: query.status,
+            kind: query.kind,
+            oldest_first: false,
             limit: query.limit,
             cursor: query.cursor,
         }

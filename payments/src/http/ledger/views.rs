@@ -326,6 +326,29 @@ pub struct ExceptionView {
     pub amount: Option<MoneyView>,
     pub ledger_entry_id: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// Whole days since the exception was raised.
+    pub age_days: i64,
+    /// The same age as an ISO 8601 duration, e.g. `P3DT4H`.
+    #[schema(example = "P3DT4H")]
+    pub age: String,
+    /// The office account a statement exception is about.
+    pub account_id: Option<String>,
+    pub statement_line_id: Option<Uuid>,
+    /// The posting of an unmatched ledger item.
+    pub item_posting_id: Option<i64>,
+    /// The day the exception is about (a line's booking date, an item's Cambodian date).
+    pub business_date: Option<NaiveDate>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Whole days and an ISO 8601 duration (days and hours) since `since`.
+pub fn age(since: DateTime<Utc>) -> (i64, String) {
+    let elapsed = Utc::now()
+        .signed_duration_since(since)
+        .max(chrono::Duration::zero());
+    let days = elapsed.num_days();
+    let hours = elapsed.num_hours() - days * 24;
+    (days, format!("P{days}DT{hours}H"))
 }
 
 impl From<Exception> for ExceptionView {
@@ -346,6 +369,13 @@ impl From<Exception> for ExceptionView {
             }),
             ledger_entry_id: exception.ledger_entry_id,
             created_at: exception.created_at,
+            age_days: age(exception.created_at).0,
+            age: age(exception.created_at).1,
+            account_id: exception.account_id,
+            statement_line_id: exception.statement_line_id,
+            item_posting_id: exception.item_posting_id,
+            business_date: exception.business_date,
+            resolved_at: exception.resolved_at,
         }
     }
 }
