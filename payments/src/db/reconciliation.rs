@@ -366,7 +366,7 @@ pub async fn candidate_items(
            ) k on true
            where c.account_id = $1 and c.channel <> 'cash'
              and p.created_at >= $2 and p.created_at < $3
-             and not exists (select 1 from reconciliation_match_items m where m.posting_id = p.id)
+             and not reconciliation_item_settled(p.id, p.entry_id)
            union all
            select p.id, p.entry_id, a.code, p.currency, p.amount_minor,
                   ((p.created_at at time zone 'UTC') + interval '7 hours')::date,
@@ -378,7 +378,7 @@ pub async fn candidate_items(
                 and (d.bank_account is null or d.bank_account = c.account_id)
            where c.account_id = $1 and c.channel = 'cash'
              and p.created_at >= $2 and p.created_at < $3
-             and not exists (select 1 from reconciliation_match_items m where m.posting_id = p.id)
+             and not reconciliation_item_settled(p.id, p.entry_id)
            union all
            select p.id, p.entry_id, a.code, p.currency, -p.amount_minor,
                   ((p.created_at at time zone 'UTC') + interval '7 hours')::date,
@@ -390,7 +390,7 @@ pub async fn candidate_items(
                 and r.bank_reference is not null
            where o.account_id = $1
              and p.created_at >= $2 and p.created_at < $3
-             and not exists (select 1 from reconciliation_match_items m where m.posting_id = p.id)
+             and not reconciliation_item_settled(p.id, p.entry_id)
            order by 1"#,
         account_id,
         since,

@@ -72,7 +72,7 @@ pub async fn exception(
 }
 
 /// A posting with its account: the money a suspense entry parked, or a ledger item.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PostingRow {
     pub id: i64,
     pub entry_id: i64,
@@ -86,6 +86,9 @@ pub struct PostingRow {
     pub description: String,
     /// Whether a statement line is matched to it already.
     pub matched: bool,
+    /// Whether it is no longer a candidate for any line: matched, its exception resolved
+    /// another way, or its entry reversed (`reconciliation_item_settled`, migration 0020).
+    pub settled: bool,
 }
 
 /// The credit to a suspense account in entry `entry_id` (where a suspense exception's money
@@ -99,7 +102,8 @@ pub async fn suspense_posting(
         PostingRow,
         r#"select p.id, p.entry_id, p.office_code, a.code as account, a.kind as account_kind,
                   p.currency as "currency!", p.amount_minor, p.created_at, e.description,
-                  exists (select 1 from reconciliation_match_items m where m.posting_id = p.id) as "matched!"
+                  exists (select 1 from reconciliation_match_items m where m.posting_id = p.id) as "matched!",
+                  reconciliation_item_settled(p.id, p.entry_id) as "settled!"
            from ledger_postings p
            join ledger_accounts a on a.id = p.account_id
            join ledger_entries e on e.id = p.entry_id
@@ -118,7 +122,8 @@ pub async fn posting(conn: &mut PgConnection, id: i64) -> Result<Option<PostingR
         PostingRow,
         r#"select p.id, p.entry_id, p.office_code, a.code as account, a.kind as account_kind,
                   p.currency as "currency!", p.amount_minor, p.created_at, e.description,
-                  exists (select 1 from reconciliation_match_items m where m.posting_id = p.id) as "matched!"
+                  exists (select 1 from reconciliation_match_items m where m.posting_id = p.id) as "matched!",
+                  reconciliation_item_settled(p.id, p.entry_id) as "settled!"
            from ledger_postings p
            join ledger_accounts a on a.id = p.account_id
            join ledger_entries e on e.id = p.entry_id
@@ -130,7 +135,7 @@ pub async fn posting(conn: &mut PgConnection, id: i64) -> Result<Option<PostingR
 }
 
 /// A statement line with the bank account it belongs to.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LineRow {
     pub id: Uuid,
     pub statement_id: Uuid,
@@ -458,7 +463,7 @@ pub async fn candidate_items(
                   or (a.kind = 'refunds_payable' and p.amount_minor < 0))
              and p.created_at >= ($3::date - 7)::timestamp at time zone 'Asia/Phnom_Penh'
              and p.created_at < ($3::date + 8)::timestamp at time zone 'Asia/Phnom_Penh'
-             and not exists (select 1 from reconciliation_match_items m where m.posting_id = p.id)
+             and not reconciliation_item_settled(p.id, p.entry_id)
            order by p.created_at, p.id
            limit 200"#,
         office_code,

@@ -784,3 +784,117 @@ async fn a_supervisor_loads_a_statement_on_the_console_and_reads_the_report(pool
     .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
 }
+
+/// Resolves `exception` through the API as office 0320's supervisor key.
+async fn resolve(app: &TestApp, exception: uuid::Uuid, body: Value) -> Reply {
+    let key = app.key("supervisor_0320").to_owned();
+    let reply = app
+        .post(
+            &format!("/v1/reconciliation/exceptions/{exception}/resolutions"),
+            Some(&key),
+            None,
+            &body,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_written_off_item_is_never_matched_again_until_its_write_off_is_reversed(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    paid(&app, "0320150601", "SBX-WO-1").await;
+    let day = today();
+    // The bank shows nothing that day: the payment becomes an item exception, written off.
+    let empty_day = load_csv(&app, csv(&[(day, "SBX-OTHER", "", "1000", "KHR", "CRDT")])).await;
+    assert_eq!(empty_day.status, StatusCode::CREATED, "{}", empty_day.body);
+    let item: uuid::Uuid = sqlx::query_scalar(
+        "select id from reconciliation_exceptions where kind = 'unmatched_ledger_item' and status = 'open'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let written_off = resolve(
+        &app,
+        item,
+        json!({"action": "write_off", "reason": "the bank says it never came", "write_off_to": "income"}),
+    )
+    .await;
+    assert_eq!(app.balance("0320:clearing:sandbox:KHR").await, "0");
+
+    // The money shows up the next day after all: not matched to the written-off item (that
+    // would credit clearing twice), but a line exception for a person.
+    let late = load_csv(
+        &app,
+        csv(&[(next_day(day), "SBX-WO-1", "", "600000", "KHR", "CRDT")]),
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::CREATED, "{}", late.body);
+    assert_eq!(late.body["matched"], 0, "{}", late.body);
+    assert_eq!(late.body["exceptions"], 1, "{}", late.body);
+    assert_eq!(app.balance("0320:clearing:sandbox:KHR").await, "0");
+    let line: uuid::Uuid = sqlx::query_scalar(
+        "select id from reconciliation_exceptions where kind = 'unmatched_statement_line' and status = 'open'
+         and provider_transaction_id = 'SBX-WO-1'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let item_posting: i64 =
+        sqlx::query_scalar("select item_posting_id from reconciliation_exceptions where id = $1")
+            .bind(item)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // Matching by hand to the written-off item is refused too.
+    let key = app.key("supervisor_0320").to_owned();
+    let refused = app
+        .post(
+            &format!("/v1/reconciliation/exceptions/{line}/resolutions"),
+            Some(&key),
+            None,
+            &json!({"action": "match", "reason": "it came late", "item_posting_id": item_posting}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+
+    // Reverse the write-off: the item is open again and the reversal's own debit to clearing
+    // is no new item; now the line matches it by hand.
+    resolve(
+        &app,
+        item,
+        json!({"action": "reverse", "reason": "the money came", "resolution_id": written_off.body["id"]}),
+    )
+    .await;
+    resolve(
+        &app,
+        line,
+        json!({"action": "match", "reason": "it came late", "item_posting_id": item_posting}),
+    )
+    .await;
+    assert_eq!(app.balance("0320:clearing:sandbox:KHR").await, "0");
+    assert_eq!(app.balance("0320:bank:acleda-0320-khr:KHR").await, "600000");
+    assert_eq!(app.balance("0320:other-income:KHR").await, "0");
+    // A third day's statement raises nothing for the reversal's debit.
+    let third = load_csv(
+        &app,
+        csv(&[(
+            next_day(next_day(day)),
+            "SBX-OTHER-3",
+            "",
+            "1000",
+            "KHR",
+            "CRDT",
+        )]),
+    )
+    .await;
+    assert_eq!(third.status, StatusCode::CREATED, "{}", third.body);
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from reconciliation_exceptions where kind = 'unmatched_ledger_item' and status = 'open'"
+        )
+        .await,
+        0
+    );
+}

@@ -993,7 +993,7 @@ async fn manual_match(
                     AppError::unprocessable("flow_mismatch", "Nothing to match", "no such ledger item of this office")
                         .with("parameter", "item_posting_id")
                 })?;
-            (clone_line(line), item)
+            (line.clone(), item)
         }
         (About::Item(item), None, Some(line_id)) => {
             let line = db::resolutions::line(conn, line_id)
@@ -1003,7 +1003,7 @@ async fn manual_match(
                     AppError::unprocessable("flow_mismatch", "Nothing to match", "no such statement line of this office")
                         .with("parameter", "statement_line_id")
                 })?;
-            (line, clone_posting(item))
+            (line, item.clone())
         }
         _ => {
             return Err(not_allowed(
@@ -1016,11 +1016,11 @@ async fn manual_match(
             return Err(already_resolved());
         }
     }
-    if line.matched || item.matched {
+    if line.matched || item.settled {
         return Err(AppError::conflict(
             "already_matched",
             "Already matched",
-            "this statement line or ledger item is matched already",
+            "this statement line or ledger item is matched or settled already",
         ));
     }
     if line.currency.trim() != item.currency.trim() {
@@ -1131,41 +1131,6 @@ async fn manual_match(
     done.entry_id = Some(entry_id);
     done.match_id = Some(match_id);
     Ok(())
-}
-
-fn clone_line(line: &LineRow) -> LineRow {
-    LineRow {
-        id: line.id,
-        statement_id: line.statement_id,
-        office_code: line.office_code.clone(),
-        account_id: line.account_id.clone(),
-        line_no: line.line_no,
-        booking_date: line.booking_date,
-        transaction_id: line.transaction_id.clone(),
-        reference: line.reference.clone(),
-        currency: line.currency.clone(),
-        amount_minor: line.amount_minor,
-        direction: line.direction.clone(),
-        description: line.description.clone(),
-        ledger_segment: line.ledger_segment.clone(),
-        channels: line.channels.clone(),
-        matched: line.matched,
-    }
-}
-
-fn clone_posting(item: &PostingRow) -> PostingRow {
-    PostingRow {
-        id: item.id,
-        entry_id: item.entry_id,
-        office_code: item.office_code.clone(),
-        account: item.account.clone(),
-        account_kind: item.account_kind.clone(),
-        currency: item.currency.clone(),
-        amount_minor: item.amount_minor,
-        created_at: item.created_at,
-        description: item.description.clone(),
-        matched: item.matched,
-    }
 }
 
 /// Undoes resolution `target` of `exception`: the reversal of its entry, a `reverse`
