@@ -62,24 +62,24 @@ impl EventType {
 
     /// What the OpenAPI `webhooks` section says of an emitted type: the name of its `data`
     /// schema and a summary; `None` for a type nothing emits yet.
-    pub const fn documentation(self) -> Option<(&'static str, &'static str)> {
+    pub const fn documentation(self) -> Option<(&'static [&'static str], &'static str)> {
         match self {
             EventType::PaymentPaid => {
-                Some(("PaymentPaid", "The cashier step is done: the case is paid."))
+                Some((&["PaymentPaid"], "The cashier step is done: the case is paid."))
             }
             EventType::PaymentCancelled => Some((
-                "PaymentClosed",
+                &["PaymentClosed"],
                 "The payment intent was cancelled before payment.",
             )),
             EventType::PaymentExpired => {
-                Some(("PaymentClosed", "The payment intent expired unpaid."))
+                Some((&["PaymentClosed"], "The payment intent expired unpaid."))
             }
             EventType::ReconciliationException => Some((
-                "ReconciliationException",
-                "Money arrived that did not match; it is in suspense.",
+                &["ReconciliationException", "ReconciliationExceptionStatus"],
+                "Money that did not match: held in suspense, or a statement line or ledger item nobody matched; or a person worked such an exception (`status` resolved, or open again after a reversal).",
             )),
             EventType::PaymentVoided => Some((
-                "PaymentVoided",
+                &["PaymentVoided"],
                 "A cash receipt was voided the day it was issued: the case is unpaid again (or cancelled).",
             )),
             EventType::RefundSucceeded | EventType::RefundFailed => None,

@@ -109,10 +109,18 @@ fn webhooks() -> serde_json::Value {
     // The events we send to the workflow system (OpenAPI 3.1 `webhooks`), each with the `data`
     // type the outbox serializes: named by app::outbox::EventType, nowhere else.
     for kind in EventType::ALL {
-        let Some((schema, summary)) = kind.documentation() else {
+        let Some((schemas, summary)) = kind.documentation() else {
             continue;
         };
         let event = kind.name();
+        let refs: Vec<serde_json::Value> = schemas
+            .iter()
+            .map(|schema| serde_json::json!({"$ref": format!("#/components/schemas/{schema}")}))
+            .collect();
+        let data = match refs.as_slice() {
+            [one] => one.clone(),
+            _ => serde_json::json!({"oneOf": refs}),
+        };
         hooks.insert(
             event.to_owned(),
             serde_json::json!({
@@ -125,7 +133,7 @@ fn webhooks() -> serde_json::Value {
                         "properties": {
                             "type": {"type": "string", "const": event},
                             "timestamp": {"type": "string", "format": "date-time"},
-                            "data": {"$ref": format!("#/components/schemas/{schema}")}
+                            "data": data
                         }
                     }}}},
                     "responses": {"2XX": {"description": "Received. Anything else is retried with backoff for 3 days."}}
