@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod matching;
+pub mod postings;
 pub mod report;
 pub mod resolutions;
 pub mod statements;

@@ -35,6 +35,8 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::matching::Flow;
+use super::postings;
 use crate::app::auth::{Principal, Role};
 use crate::app::cashier::Approval;
 use crate::app::error::{AppError, Refusal};
@@ -1034,20 +1036,39 @@ async fn manual_match(
     let segment = line.ledger_segment.clone().ok_or_else(|| {
         not_allowed("the statement line's account is not one of this office's accounts")
     })?;
-    let bank = AccountCode::new(
-        &exception.office_code,
-        AccountKind::Bank { account: segment },
-        currency,
-    )?;
     let item_account = AccountCode::parse(&item.account)?;
-    let line_money = Money::from_minor(line.amount_minor, currency);
-    let item_money = Money::from_minor(item.amount_minor.abs(), currency);
     let money_in = line.direction == "CRDT"
         && item.amount_minor > 0
         && matches!(item.account_kind.as_str(), "clearing" | "cash_in_transit");
     let money_out =
         line.direction == "DBIT" && item.amount_minor < 0 && item.account_kind == "refunds_payable";
-    let mut entry = EntryBuilder::new(
+    let (flow, fee_minor) = if money_in {
+        let fee = item.amount_minor - line.amount_minor;
+        if fee < 0 {
+            return Err(AppError::unprocessable(
+                "flow_mismatch",
+                "Amounts do not match",
+                "the line brings more than the item expects; only a bank fee may make the line smaller",
+            ));
+        }
+        (Flow::In, fee)
+    } else if money_out {
+        if line.amount_minor != item.amount_minor.abs() {
+            return Err(AppError::unprocessable(
+                "flow_mismatch",
+                "Amounts do not match",
+                "a refund's line must pay out exactly the amount payable",
+            ));
+        }
+        (Flow::Out, 0)
+    } else {
+        return Err(AppError::unprocessable(
+            "flow_mismatch",
+            "Directions do not match",
+            "money in (CRDT) matches an item expected in (clearing, cash in transit); money out (DBIT) matches a refund payable",
+        ));
+    };
+    let builder = EntryBuilder::new(
         &exception.office_code,
         "bank_settlement",
         &format!("statement line matched by hand: {reason}")
@@ -1063,41 +1084,16 @@ async fn manual_match(
         "posting_id": item.id,
         "method": "manual",
     }));
-    let fee_minor = if money_in {
-        let fee = item.amount_minor - line.amount_minor;
-        if fee < 0 {
-            return Err(AppError::unprocessable(
-                "flow_mismatch",
-                "Amounts do not match",
-                "the line brings more than the item expects; only a bank fee may make the line smaller",
-            ));
-        }
-        entry = entry.debit(bank, line_money);
-        if fee > 0 {
-            let fees = AccountCode::new(&exception.office_code, AccountKind::BankFees, currency)?;
-            entry = entry.debit(fees, Money::from_minor(fee, currency));
-        }
-        entry = entry.credit(item_account, item_money);
-        fee
-    } else if money_out {
-        if line.amount_minor != item.amount_minor.abs() {
-            return Err(AppError::unprocessable(
-                "flow_mismatch",
-                "Amounts do not match",
-                "a refund's line must pay out exactly the amount payable",
-            ));
-        }
-        entry = entry
-            .debit(item_account, item_money)
-            .credit(bank, line_money);
-        0
-    } else {
-        return Err(AppError::unprocessable(
-            "flow_mismatch",
-            "Directions do not match",
-            "money in (CRDT) matches an item expected in (clearing, cash in transit); money out (DBIT) matches a refund payable",
-        ));
+    let settled = postings::Settled {
+        office_code: &exception.office_code,
+        bank_segment: &segment,
+        currency,
+        flow,
+        line_minor: line.amount_minor,
+        fee_minor,
+        items: vec![(item_account, item.amount_minor.abs())],
     };
+    let entry = postings::entry(&settled, builder)?;
     let entry_id = post(conn, &entry.build()?).await?;
     let match_id = Uuid::now_v7();
     let written = db::resolutions::insert_match(

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use bank_adapters::statement::{self, Direction, Problem, Statement, StatementFormat};
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, TimeZone as _, Utc};
-use ledger::{AccountCode, AccountKind, Currency, EntryBuilder, Money};
+use ledger::{AccountCode, Currency, EntryBuilder, Money};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::matching::{self, Flow, ItemKind, LedgerItem, Line, LinePart, Outcome, Rules};
+use super::postings;
 use crate::app::auth::{Principal, Role};
 use crate::app::error::{AppError, Refusal};
 use crate::app::money::MoneyView;
@@ -492,28 +493,11 @@ async fn record_match(
         .currency
         .parse()
         .map_err(|_| AppError::internal("a stored line's currency"))?;
-    let bank = AccountCode::new(
-        context.office_code,
-        AccountKind::Bank {
-            account: account.ledger_segment.clone(),
-        },
-        currency,
-    )?;
-    let fees = AccountCode::new(context.office_code, AccountKind::BankFees, currency)?;
-    let items_total = items.iter().try_fold(0_i64, |sum, item| {
-        sum.checked_add(item.amount_minor)
-            .ok_or_else(|| AppError::internal("items' total overflows"))
-    })?;
-    if items_total.checked_sub(line.amount_minor) != Some(found.fee_minor) {
-        return Err(AppError::internal(
-            "a match's items, line and fee do not add up",
-        ));
-    }
     let (kind, what) = match line.flow {
         Flow::In => ("bank_settlement", "settled on the bank statement"),
         Flow::Out => ("bank_payment_out", "paid out on the bank statement"),
     };
-    let mut entry = EntryBuilder::new(
+    let builder = EntryBuilder::new(
         context.office_code,
         kind,
         &format!("{} line {line_id} {what}", context.account_id),
@@ -523,30 +507,19 @@ async fn record_match(
         json!({"statement_line_id": line_id, "account_id": context.account_id,
         "method": found.method.as_str(), "fee_minor": found.fee_minor}),
     );
-    let line_money = money(line.amount_minor, &line.currency)?;
-    let fee_money = money(found.fee_minor, &line.currency)?;
-    match line.flow {
-        Flow::In => {
-            entry = entry.debit(bank, line_money);
-            if found.fee_minor > 0 {
-                entry = entry.debit(fees, fee_money);
-            }
-            for item in &items {
-                let code = AccountCode::parse(&item.account_code)?;
-                entry = entry.credit(code, money(item.amount_minor, &line.currency)?);
-            }
-        }
-        Flow::Out => {
-            for item in &items {
-                let code = AccountCode::parse(&item.account_code)?;
-                entry = entry.debit(code, money(item.amount_minor, &line.currency)?);
-            }
-            entry = entry.credit(bank, line_money);
-            if found.fee_minor > 0 {
-                entry = entry.credit(fees, fee_money);
-            }
-        }
-    }
+    let settled = postings::Settled {
+        office_code: context.office_code,
+        bank_segment: &account.ledger_segment,
+        currency,
+        flow: line.flow,
+        line_minor: line.amount_minor,
+        fee_minor: found.fee_minor,
+        items: items
+            .iter()
+            .map(|item| Ok((AccountCode::parse(&item.account_code)?, item.amount_minor)))
+            .collect::<Result<_, AppError>>()?,
+    };
+    let entry = postings::entry(&settled, builder)?;
     let entry = entry.build()?;
     let entry_id = match ledger::store::post(&mut *conn, &entry).await? {
         ledger::store::PostOutcome::Posted(id) | ledger::store::PostOutcome::AlreadyPosted(id) => {
