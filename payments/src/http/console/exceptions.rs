@@ -275,6 +275,17 @@ impl DetailPage<'_> {
         }
     }
 
+    /// A write-off's target in the page's words.
+    fn target_label<'t>(&self, target: &'t str) -> &'t str {
+        let lang = self.page.lang;
+        match target {
+            "suspense" => lang.pick("គណនីរង់ចាំ", "Suspense"),
+            "income" => lang.pick("ចំណូលផ្សេងៗ", "Other income"),
+            "bank_fees" => lang.pick("កម្រៃធនាគារ", "Bank fees"),
+            other => other,
+        }
+    }
+
     fn has(&self, field: &str) -> bool {
         self.problems.iter().any(|problem| problem.field == field)
     }

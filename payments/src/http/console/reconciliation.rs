@@ -377,6 +377,36 @@ impl StatementPage<'_> {
     fn report_href(&self, date: &NaiveDate) -> String {
         report_href(&self.detail.statement.account_id, *date)
     }
+
+    /// The file's format as a person names it.
+    fn format_label(&self) -> &'static str {
+        match self.detail.statement.format.as_str() {
+            "camt053" => "camt.053",
+            _ => "CSV",
+        }
+    }
+
+    /// `CRDT` / `DBIT` in the page's words.
+    fn direction_label(&self, direction: &str) -> &'static str {
+        if direction == "DBIT" {
+            self.page.lang.pick("ប្រាក់ចេញ", "Money out")
+        } else {
+            self.page.lang.pick("ប្រាក់ចូល", "Money in")
+        }
+    }
+
+    /// How a line was matched, in the page's words (the stored method otherwise).
+    fn method_label<'m>(&self, method: &'m str) -> &'m str {
+        let lang = self.page.lang;
+        match method {
+            "exact" => lang.pick("ត្រូវគ្នាទាំងស្រុង", "exact"),
+            "fee_deducted" => lang.pick("ដកកម្រៃ", "less a fee"),
+            "batch" => lang.pick("ជាបាច់", "a batch"),
+            "batch_by_sum" => lang.pick("ជាបាច់តាមផលបូក", "a batch, by its sum"),
+            "manual" => lang.pick("ដោយដៃ", "by hand"),
+            other => other,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/console/reconciliation/statements/{id}", tag = "console",
@@ -423,6 +453,20 @@ struct ReportPage<'a> {
 impl ReportPage<'_> {
     fn money(&self, view: &MoneyView) -> String {
         money_view(view)
+    }
+
+    /// A channel as a person names it.
+    fn channel_label<'c>(&self, channel: &'c str) -> &'c str {
+        let lang = self.page.lang;
+        match channel {
+            "khqr" => "KHQR",
+            "sandbox" => lang.pick("ធនាគារសាកល្បង", "Sandbox bank"),
+            "cash" => lang.pick("សាច់ប្រាក់", "Cash"),
+            "aba_payway" => "ABA PayWay",
+            "acleda_xpay" => "ACLEDA XPAY",
+            "wing" => "Wing",
+            other => other,
+        }
     }
 
     fn csv_href(&self) -> String {
