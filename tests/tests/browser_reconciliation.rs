@@ -365,6 +365,13 @@ async fn reconcile_day(stack: &Stack, browser: &mut Browser, day: &Day, shots: O
         deposit_line.as_str().unwrap().contains("Matched"),
         "the deposit is matched by its slip: {deposit_line}"
     );
+    // The extra line links to its exception; the missing payment is not a line: the page
+    // points to the list for it.
+    let line_href = browser
+        .attr("[data-testid=line-exception]", "href")
+        .await
+        .unwrap();
+    assert!(browser.exists("[data-testid=statement-items-link]").await);
     check_page(
         browser,
         "reconciliation-statement",
@@ -378,6 +385,10 @@ async fn reconcile_day(stack: &Stack, browser: &mut Browser, day: &Day, shots: O
     browser.wait_for_element("[data-testid=exceptions]").await;
     let line = exception_of_kind(browser, "unmatched_statement_line").await;
     let item = exception_of_kind(browser, "unmatched_ledger_item").await;
+    assert!(
+        line_href.ends_with(&format!("/console/exceptions/{line}")),
+        "{line_href}"
+    );
     check_page(browser, "exceptions", shots, "[data-testid=exceptions]").await;
 
     // The extra line: the bank sends it back.

@@ -54,6 +54,28 @@ fn money_view(view: &MoneyView) -> String {
         .unwrap_or_else(|_| format!("{} {}", view.amount, view.currency))
 }
 
+/// A channel as a person names it.
+fn channel_words(lang: web::Lang, channel: &str) -> String {
+    match channel {
+        "khqr" => "KHQR".to_owned(),
+        "sandbox" => lang.pick("ធនាគារសាកល្បង", "sandbox bank").to_owned(),
+        "cash" => lang.pick("សាច់ប្រាក់", "cash").to_owned(),
+        "aba_payway" => "ABA PayWay".to_owned(),
+        "acleda_xpay" => "ACLEDA XPAY".to_owned(),
+        "wing" => "Wing".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// An account's kind as a person names it.
+fn kind_words(lang: web::Lang, kind: &str) -> String {
+    match kind {
+        "bakong" => "Bakong".to_owned(),
+        "bank" => lang.pick("ធនាគារ", "bank").to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 fn today() -> NaiveDate {
     (Utc::now() + chrono::Duration::hours(7)).date_naive()
 }
@@ -80,6 +102,18 @@ struct OverviewPage<'a> {
 impl OverviewPage<'_> {
     fn report_href(&self, account_id: &str, date: &NaiveDate) -> String {
         report_href(account_id, *date)
+    }
+
+    fn kind_label(&self, kind: &str) -> String {
+        kind_words(self.page.lang, kind)
+    }
+
+    fn channels_label(&self, channels: &[String]) -> String {
+        channels
+            .iter()
+            .map(|channel| channel_words(self.page.lang, channel))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn account_ids(&self) -> Vec<String> {
@@ -164,6 +198,15 @@ struct NewStatementPage<'a> {
 }
 
 impl NewStatementPage<'_> {
+    /// A problem's place in the page's words: the parser says `line 4` or a camt path.
+    fn location_label(&self, location: &str) -> String {
+        match location.strip_prefix("line ") {
+            Some(number) => format!("{} {number}", self.page.lang.pick("បន្ទាត់", "line")),
+            None if location == "file" => self.page.lang.pick("ឯកសារ", "file").to_owned(),
+            None => location.to_owned(),
+        }
+    }
+
     /// One option per account id (an account of two currencies is one file's account).
     fn options(&self) -> Vec<(String, String)> {
         let mut options: Vec<(String, String)> = Vec::new();
@@ -179,7 +222,7 @@ impl NewStatementPage<'_> {
                         "{} · {} · {} {}",
                         row.account_id,
                         row.office_code,
-                        row.kind,
+                        kind_words(self.page.lang, &row.kind),
                         row.currency.trim()
                     ),
                 )),
@@ -455,18 +498,8 @@ impl ReportPage<'_> {
         money_view(view)
     }
 
-    /// A channel as a person names it.
-    fn channel_label<'c>(&self, channel: &'c str) -> &'c str {
-        let lang = self.page.lang;
-        match channel {
-            "khqr" => "KHQR",
-            "sandbox" => lang.pick("ធនាគារសាកល្បង", "Sandbox bank"),
-            "cash" => lang.pick("សាច់ប្រាក់", "Cash"),
-            "aba_payway" => "ABA PayWay",
-            "acleda_xpay" => "ACLEDA XPAY",
-            "wing" => "Wing",
-            other => other,
-        }
+    fn channel_label(&self, channel: &str) -> String {
+        channel_words(self.page.lang, channel)
     }
 
     fn csv_href(&self) -> String {
