@@ -440,6 +440,13 @@ async fn reconcile_day(stack: &Stack, browser: &mut Browser, day: &Day, shots: O
         "[data-testid=write-off-form]",
     )
     .await;
+    // A supervisor is asked for no one's password: the page says they approve it.
+    assert!(
+        browser
+            .exists("[data-testid=write-off-self-approval]")
+            .await
+    );
+    assert!(!browser.exists("#approver-password").await);
     browser.click("[data-testid=write-off-income]").await;
     type_into(
         browser,

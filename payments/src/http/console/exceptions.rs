@@ -18,6 +18,7 @@ use super::{
     csrf_refused, form_csrf_ok, form_idempotency_key, new_idempotency_key, see_other,
     ConsoleSession, Shell,
 };
+use crate::app::auth::Role;
 use crate::app::books::exceptions::{self, Exception, ExceptionFilter};
 use crate::app::cashier::Approval;
 use crate::app::error::AppError;
@@ -223,6 +224,14 @@ impl DetailPage<'_> {
 
     fn csrf(&self) -> &str {
         self.shell.as_ref().map_or("", |shell| shell.csrf.as_str())
+    }
+
+    /// A supervisor or admin approves their own write-off (app::reconciliation::resolutions):
+    /// no one else's name and password to ask for.
+    fn approves_self(&self) -> bool {
+        self.shell
+            .as_ref()
+            .is_some_and(|shell| matches!(shell.role, Role::Supervisor | Role::Admin))
     }
 
     fn is_suspense(&self) -> bool {
