@@ -373,6 +373,7 @@ async fn screenshots() {
     // cashier.0320's next one.
     crate::browser_closing::screenshots(&stack, &mut browser, &dir).await;
     crate::browser_counter::screenshots(&stack, &mut browser, &dir).await;
+    crate::browser_reconciliation::screenshots(&stack, &mut browser, &dir).await;
     browser.close().await;
 }
 

@@ -18,6 +18,7 @@ use super::{
     csrf_refused, form_csrf_ok, form_idempotency_key, new_idempotency_key, see_other,
     ConsoleSession, Shell,
 };
+use crate::app::auth::Role;
 use crate::app::books::exceptions::{self, Exception, ExceptionFilter};
 use crate::app::cashier::Approval;
 use crate::app::error::AppError;
@@ -225,6 +226,14 @@ impl DetailPage<'_> {
         self.shell.as_ref().map_or("", |shell| shell.csrf.as_str())
     }
 
+    /// A supervisor or admin approves their own write-off (app::reconciliation::resolutions):
+    /// no one else's name and password to ask for.
+    fn approves_self(&self) -> bool {
+        self.shell
+            .as_ref()
+            .is_some_and(|shell| matches!(shell.role, Role::Supervisor | Role::Admin))
+    }
+
     fn is_suspense(&self) -> bool {
         !matches!(
             self.detail.exception.kind,
@@ -272,6 +281,17 @@ impl DetailPage<'_> {
             "matched_later" => lang.pick("ផ្គូផ្គងពេលក្រោយ", "Matched later"),
             "reverse" => lang.pick("បញ្ច្រាស", "Reversed"),
             _ => "",
+        }
+    }
+
+    /// A write-off's target in the page's words.
+    fn target_label<'t>(&self, target: &'t str) -> &'t str {
+        let lang = self.page.lang;
+        match target {
+            "suspense" => lang.pick("គណនីរង់ចាំ", "Suspense"),
+            "income" => lang.pick("ចំណូលផ្សេងៗ", "Other income"),
+            "bank_fees" => lang.pick("កម្រៃធនាគារ", "Bank fees"),
+            other => other,
         }
     }
 

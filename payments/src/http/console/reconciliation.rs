@@ -54,6 +54,28 @@ fn money_view(view: &MoneyView) -> String {
         .unwrap_or_else(|_| format!("{} {}", view.amount, view.currency))
 }
 
+/// A channel as a person names it.
+fn channel_words(lang: web::Lang, channel: &str) -> String {
+    match channel {
+        "khqr" => "KHQR".to_owned(),
+        "sandbox" => lang.pick("ធនាគារសាកល្បង", "sandbox bank").to_owned(),
+        "cash" => lang.pick("សាច់ប្រាក់", "cash").to_owned(),
+        "aba_payway" => "ABA PayWay".to_owned(),
+        "acleda_xpay" => "ACLEDA XPAY".to_owned(),
+        "wing" => "Wing".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// An account's kind as a person names it.
+fn kind_words(lang: web::Lang, kind: &str) -> String {
+    match kind {
+        "bakong" => "Bakong".to_owned(),
+        "bank" => lang.pick("ធនាគារ", "bank").to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 fn today() -> NaiveDate {
     (Utc::now() + chrono::Duration::hours(7)).date_naive()
 }
@@ -80,6 +102,18 @@ struct OverviewPage<'a> {
 impl OverviewPage<'_> {
     fn report_href(&self, account_id: &str, date: &NaiveDate) -> String {
         report_href(account_id, *date)
+    }
+
+    fn kind_label(&self, kind: &str) -> String {
+        kind_words(self.page.lang, kind)
+    }
+
+    fn channels_label(&self, channels: &[String]) -> String {
+        channels
+            .iter()
+            .map(|channel| channel_words(self.page.lang, channel))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn account_ids(&self) -> Vec<String> {
@@ -164,6 +198,15 @@ struct NewStatementPage<'a> {
 }
 
 impl NewStatementPage<'_> {
+    /// A problem's place in the page's words: the parser says `line 4` or a camt path.
+    fn location_label(&self, location: &str) -> String {
+        match location.strip_prefix("line ") {
+            Some(number) => format!("{} {number}", self.page.lang.pick("បន្ទាត់", "line")),
+            None if location == "file" => self.page.lang.pick("ឯកសារ", "file").to_owned(),
+            None => location.to_owned(),
+        }
+    }
+
     /// One option per account id (an account of two currencies is one file's account).
     fn options(&self) -> Vec<(String, String)> {
         let mut options: Vec<(String, String)> = Vec::new();
@@ -179,7 +222,7 @@ impl NewStatementPage<'_> {
                         "{} · {} · {} {}",
                         row.account_id,
                         row.office_code,
-                        row.kind,
+                        kind_words(self.page.lang, &row.kind),
                         row.currency.trim()
                     ),
                 )),
@@ -377,6 +420,36 @@ impl StatementPage<'_> {
     fn report_href(&self, date: &NaiveDate) -> String {
         report_href(&self.detail.statement.account_id, *date)
     }
+
+    /// The file's format as a person names it.
+    fn format_label(&self) -> &'static str {
+        match self.detail.statement.format.as_str() {
+            "camt053" => "camt.053",
+            _ => "CSV",
+        }
+    }
+
+    /// `CRDT` / `DBIT` in the page's words.
+    fn direction_label(&self, direction: &str) -> &'static str {
+        if direction == "DBIT" {
+            self.page.lang.pick("ប្រាក់ចេញ", "Money out")
+        } else {
+            self.page.lang.pick("ប្រាក់ចូល", "Money in")
+        }
+    }
+
+    /// How a line was matched, in the page's words (the stored method otherwise).
+    fn method_label<'m>(&self, method: &'m str) -> &'m str {
+        let lang = self.page.lang;
+        match method {
+            "exact" => lang.pick("ត្រូវគ្នាទាំងស្រុង", "exact"),
+            "fee_deducted" => lang.pick("ដកកម្រៃ", "less a fee"),
+            "batch" => lang.pick("ជាបាច់", "a batch"),
+            "batch_by_sum" => lang.pick("ជាបាច់តាមផលបូក", "a batch, by its sum"),
+            "manual" => lang.pick("ដោយដៃ", "by hand"),
+            other => other,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/console/reconciliation/statements/{id}", tag = "console",
@@ -423,6 +496,10 @@ struct ReportPage<'a> {
 impl ReportPage<'_> {
     fn money(&self, view: &MoneyView) -> String {
         money_view(view)
+    }
+
+    fn channel_label(&self, channel: &str) -> String {
+        channel_words(self.page.lang, channel)
     }
 
     fn csv_href(&self) -> String {
