@@ -154,6 +154,9 @@ pub struct LineRow {
     pub channels: Option<Vec<String>>,
     /// Whether it is matched already.
     pub matched: bool,
+    /// Whether it is no longer open to a match: matched, or its exception resolved another way
+    /// (refunded, written off), so its money is accounted for once.
+    pub settled: bool,
 }
 
 /// One statement line.
@@ -164,7 +167,10 @@ pub async fn line(conn: &mut PgConnection, id: Uuid) -> Result<Option<LineRow>, 
         r#"select l.id, l.statement_id, l.office_code, l.account_id, l.line_no, l.booking_date,
                   l.transaction_id, l.reference, l.currency as "currency!", l.amount_minor, l.direction,
                   l.description, a.ledger_segment as "ledger_segment?", a.channels as "channels?",
-                  exists (select 1 from reconciliation_matches m where m.statement_line_id = l.id) as "matched!"
+                  exists (select 1 from reconciliation_matches m where m.statement_line_id = l.id) as "matched!",
+                  (exists (select 1 from reconciliation_matches m where m.statement_line_id = l.id)
+                   or exists (select 1 from reconciliation_exceptions x
+                              where x.statement_line_id = l.id and x.status = 'resolved')) as "settled!"
            from statement_lines l
            left join office_accounts a on a.account_id = l.account_id and a.currency = l.currency
                 and a.office_code = l.office_code
@@ -426,11 +432,14 @@ pub async fn candidate_lines(
     sqlx::query_as!(
         Candidate,
         r#"select l.id::text as "id!", l.booking_date as "day?", l.currency as "currency!", l.amount_minor,
-                  l.account_id || ' ' || l.direction || ' ' || coalesce(l.reference, l.transaction_id, '') as "label!"
+                  l.account_id || ' ' || case l.direction when 'CRDT' then '+' else '−' end || ' '
+                      || coalesce(l.reference, l.transaction_id, '') as "label!"
            from statement_lines l
            where l.office_code = $1 and l.currency = $2
              and l.booking_date between $3::date - 7 and $3::date + 7
              and not exists (select 1 from reconciliation_matches m where m.statement_line_id = l.id)
+             and not exists (select 1 from reconciliation_exceptions x
+                             where x.statement_line_id = l.id and x.status = 'resolved')
            order by l.booking_date, l.line_no
            limit 200"#,
         office_code,

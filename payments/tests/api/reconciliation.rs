@@ -903,3 +903,59 @@ async fn a_written_off_item_is_never_matched_again_until_its_write_off_is_revers
         0
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_refunded_line_is_not_matched_again_by_hand(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    paid(&app, "0320150701", "SBX-RF-1").await;
+    let day = today();
+    // A line of the payment's amount whose id names nothing: one item alone is no batch, so
+    // both stay exceptions.
+    let loaded = load_csv(
+        &app,
+        csv(&[(day, "SBX-UNKNOWN-7", "", "600000", "KHR", "CRDT")]),
+    )
+    .await;
+    assert_eq!(loaded.body["exceptions"], 2, "{}", loaded.body);
+    let exception_of = |kind: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, uuid::Uuid>(
+                "select id from reconciliation_exceptions where kind = $1 and status = 'open'",
+            )
+            .bind(kind)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let line = exception_of("unmatched_statement_line").await;
+    let item = exception_of("unmatched_ledger_item").await;
+    let line_id: uuid::Uuid =
+        sqlx::query_scalar("select statement_line_id from reconciliation_exceptions where id = $1")
+            .bind(line)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    resolve(
+        &app,
+        line,
+        json!({"action": "refund", "reason": "the payer asked for it back", "bank_reference": "ACL-RF-77"}),
+    )
+    .await;
+    let entries = app.ledger_entries().await;
+    // The refunded line's money is accounted for: it cannot also settle the item.
+    let key = app.key("supervisor_0320").to_owned();
+    let refused = app
+        .post(
+            &format!("/v1/reconciliation/exceptions/{item}/resolutions"),
+            Some(&key),
+            None,
+            &json!({"action": "match", "reason": "same money", "statement_line_id": line_id}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(refused.body["code"], "already_matched");
+    assert_eq!(app.ledger_entries().await, entries);
+    assert_eq!(app.balance("0320:clearing:sandbox:KHR").await, "600000");
+}

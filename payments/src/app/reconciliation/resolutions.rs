@@ -1018,7 +1018,7 @@ async fn manual_match(
             return Err(already_resolved());
         }
     }
-    if line.matched || item.settled {
+    if line.settled || item.settled {
         return Err(AppError::conflict(
             "already_matched",
             "Already matched",
