@@ -213,5 +213,12 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         HeaderValue::from_static("application/problem+json"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read: the connection cannot carry another request,
+        // and a client that pools it would write its next request into a closed socket.
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     Response::from_parts(parts, rendered.into_body())
 }
