@@ -770,3 +770,383 @@ async fn a_batch_with_an_extra_line() {
     }
     assert_matches_sound(&pool).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 3. Cash deposited at the bank counter
+
+/// `POST` `body` at `path` of the service with `key` (and an idempotency key): (status, answer).
+async fn post_json(stack: &Stack, key: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = stack
+        .http
+        .post(stack.url(path))
+        .bearer_auth(key)
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A cashier of `office` takes the cash of a fresh intent, closes the drawer and deposits it
+/// with slip `slip`: the amount in riel.
+async fn cash_deposited(stack: &Stack, office: &str, case: &str, slip: &str) -> i64 {
+    let (_, price) = service_of(office);
+    let cashier = stack
+        .office_key("cashier", office)
+        .unwrap_or_else(|| panic!("the demo seed has no cashier key of {office}"));
+    let (intent_id, _) = intent(stack, office, case).await;
+    let (status, drawer) = post_json(
+        stack,
+        &cashier,
+        "/v1/cashier/sessions",
+        json!({"office_code": office, "opening_float": [{"amount": "0", "currency": "KHR"}]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{drawer}");
+    let drawer = drawer["id"].as_str().unwrap().to_owned();
+    let cash = json!({"amount": price.to_string(), "currency": "KHR"});
+    let (status, receipt) = post_json(
+        stack,
+        &cashier,
+        &format!("/v1/cashier/sessions/{drawer}/receipts"),
+        json!({"payment_intent_id": intent_id, "tendered": cash}),
+    )
+    .await;
+    assert_eq!(status, 201, "{receipt}");
+    let (status, closed) = post_json(
+        stack,
+        &cashier,
+        &format!("/v1/cashier/sessions/{drawer}/close"),
+        json!({"counted": [cash]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{closed}");
+    let (status, deposit) = post_json(
+        stack,
+        &cashier,
+        &format!("/v1/cashier/sessions/{drawer}/deposits"),
+        json!({"amount": cash, "slip_reference": slip}),
+    )
+    .await;
+    assert_eq!(status, 201, "{deposit}");
+    price
+}
+
+/// bank-sim books a counter deposit of `amount` riel into `account` on `date`.
+async fn bank_deposit(stack: &Stack, account: &str, slip: &str, amount: i64) {
+    let response = stack
+        .http
+        .post(format!("{}/sim/deposits", stack.bank_sim_url))
+        .json(&json!({"account_id": account, "slip_reference": slip,
+                      "amount": amount.to_string(), "currency": "KHR"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_cash_deposit_matches_its_counter_line_by_slip() {
+    let db = TestDb::create().await;
+    let stack = start_stack(&db).await;
+    let pool = db.pool().await;
+    let today = cambodian_today();
+    for (office, format) in [("0320", "camt053"), ("1201", "csv")] {
+        let slip = format!("SLIP-{office}-0001");
+        let amount = cash_deposited(&stack, office, &format!("{office}800001"), &slip).await;
+        let in_transit = format!("{office}:cash-in-transit:KHR");
+        let bank = format!("{office}:bank:acleda-{office}-khr:KHR");
+        assert_eq!(balance(&pool, &in_transit).await, amount);
+        assert_eq!(balance(&pool, &bank).await, 0);
+        bank_deposit(&stack, &bank_account(office), &slip, amount).await;
+        let loaded = load(&stack, &bank_account(office), today, format, "").await;
+        assert_eq!(
+            (
+                loaded["lines"].as_i64(),
+                loaded["matched"].as_i64(),
+                loaded["exceptions"].as_i64()
+            ),
+            (Some(1), Some(1), Some(0)),
+            "{office} {loaded}"
+        );
+        assert_eq!(balance(&pool, &in_transit).await, 0, "{office}");
+        assert_eq!(balance(&pool, &bank).await, amount, "{office}");
+    }
+    assert_matches_sound(&pool).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A refund paid out by the bank
+
+#[tokio::test]
+async fn a_refunded_extra_line_is_matched_to_the_banks_payout_the_next_day() {
+    let db = TestDb::create().await;
+    let stack = start_stack(&db).await;
+    let pool = db.pool().await;
+    let today = cambodian_today();
+    for (office, format) in [("0320", "camt053"), ("1201", "csv")] {
+        let (_, price) = service_of(office);
+        let account = bank_account(office);
+        let bank = format!("{office}:bank:acleda-{office}-khr:KHR");
+        let payable = format!("{office}:refunds-payable:KHR");
+        sandbox_paid(&stack, office, &format!("{office}900001")).await;
+        let loaded = load(&stack, &account, today, format, "extra_line").await;
+        assert_eq!(loaded["exceptions"], 1, "{loaded}");
+        let exceptions = statement_exceptions(&pool, office).await;
+        assert_eq!(exceptions.len(), 1, "{exceptions:?}");
+        let (exception, kind, _, amount) = &exceptions[0];
+        assert_eq!(
+            (kind.as_str(), amount.as_str()),
+            ("unmatched_statement_line", "12300")
+        );
+        assert_eq!(balance(&pool, &bank).await, price);
+
+        let reference = format!("RF-{office}-0001");
+        let (status, refund) = post_json(
+            &stack,
+            stack.key("admin"),
+            &format!("/v1/reconciliation/exceptions/{exception}/resolutions"),
+            json!({"action": "refund", "reason": "a transfer nobody can place, sent back",
+                   "bank_reference": reference}),
+        )
+        .await;
+        assert_eq!(status, 201, "{refund}");
+        assert_eq!(balance(&pool, &bank).await, price + 12_300);
+        assert_eq!(balance(&pool, &payable).await, -12_300);
+
+        let tomorrow = next_day(today);
+        let paid_out = stack
+            .http
+            .post(format!("{}/sim/payouts", stack.bank_sim_url))
+            .json(
+                &json!({"account_id": account, "reference": reference, "amount": "12300",
+                          "currency": "KHR", "date": tomorrow.to_string()}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(paid_out.status(), 201);
+        let next = load(&stack, &account, tomorrow, format, "").await;
+        assert_eq!(
+            (
+                next["lines"].as_i64(),
+                next["matched"].as_i64(),
+                next["exceptions"].as_i64()
+            ),
+            (Some(1), Some(1), Some(0)),
+            "{office} {next}"
+        );
+        let detail = statement_detail(&stack, &next["id"]).await;
+        assert_eq!(detail["lines_detail"][0]["direction"], "DBIT", "{detail}");
+        assert_eq!(detail["lines_detail"][0]["status"], "matched", "{detail}");
+        assert_eq!(balance(&pool, &payable).await, 0, "{office}");
+        assert_eq!(balance(&pool, &bank).await, price, "{office}");
+    }
+    assert_matches_sound(&pool).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Bad input over HTTP
+
+async fn statements_stored(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from bank_statements")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn bad_statements_are_refused_whole_over_http() {
+    let db = TestDb::create().await;
+    let stack = start_stack(&db).await;
+    let pool = db.pool().await;
+    let admin = stack.key("admin").to_owned();
+
+    // Billion laughs: refused at once, never expanded.
+    let mut bomb = String::from(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n \
+         <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n",
+    );
+    for level in 2..=9 {
+        let previous = format!("&lol{};", level - 1);
+        bomb.push_str(&format!(
+            " <!ENTITY lol{level} \"{}\">\n",
+            previous.repeat(10)
+        ));
+    }
+    bomb.push_str("]>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\"><BkToCstmrStmt><Stmt><Id>&lol9;</Id></Stmt></BkToCstmrStmt></Document>\n");
+    let started = std::time::Instant::now();
+    let (status, answer) = upload_at(
+        &stack,
+        &stack.payments_url,
+        &admin,
+        "acleda-0320-khr",
+        "camt053",
+        bomb.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["code"], "statement_invalid", "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the bomb took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(statements_stored(&pool).await, 0);
+
+    // 20 MB: past the route's limit, and the problem says which limit.
+    let (status, answer) = upload_at(
+        &stack,
+        &stack.payments_url,
+        &admin,
+        "acleda-0320-khr",
+        "csv",
+        vec![b'a'; 20 * 1024 * 1024],
+    )
+    .await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["code"], "payload_too_large", "{answer}");
+    let detail = answer["detail"].as_str().unwrap();
+    assert!(detail.contains("16777216"), "{detail}");
+    assert!(!detail.contains("65536"), "{detail}");
+    assert_eq!(statements_stored(&pool).await, 0);
+
+    // Another office's account with an office-scoped key: as if it did not exist.
+    let today = cambodian_today();
+    sandbox_paid(&stack, "1201", "1201950001").await;
+    let statement = sim_statement(&stack, "acleda-1201-khr", today, "camt053", "").await;
+    let supervisor_0320 = stack
+        .office_key("supervisor", "0320")
+        .expect("a supervisor key of 0320");
+    let (status, answer) = upload_at(
+        &stack,
+        &stack.payments_url,
+        &supervisor_0320,
+        "acleda-1201-khr",
+        "camt053",
+        statement.clone(),
+    )
+    .await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(answer["code"], "account_unknown", "{answer}");
+    assert_eq!(statements_stored(&pool).await, 0);
+
+    // The same file twice: the second answer is the first statement, nothing loaded again.
+    let (status, first) = upload_at(
+        &stack,
+        &stack.payments_url,
+        &admin,
+        "acleda-1201-khr",
+        "camt053",
+        statement.clone(),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["duplicate"], false);
+    let (status, again) = upload_at(
+        &stack,
+        &stack.payments_url,
+        &admin,
+        "acleda-1201-khr",
+        "camt053",
+        statement,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(statements_stored(&pool).await, 1);
+    assert_eq!(
+        balance(&pool, "1201:bank:acleda-1201-khr:KHR").await,
+        90_000
+    );
+    assert_matches_sound(&pool).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Several instances loading at once
+
+#[tokio::test]
+async fn two_instances_loading_at_once_load_one_statement() {
+    let db = TestDb::create().await;
+    let mut stack = start_stack(&db).await;
+    let second = stack.add_payments_instance().await;
+    let first = stack.payments_url.clone();
+    let pool = db.pool().await;
+    let admin = stack.key("admin").to_owned();
+    let today = cambodian_today();
+
+    // The same file at both instances at once: one 201, one 200 duplicate.
+    for n in 1..=3 {
+        sandbox_paid(&stack, "0320", &format!("03209600{n:02}")).await;
+    }
+    let statement = sim_statement(&stack, "acleda-0320-khr", today, "camt053", "").await;
+    let (a, b) = tokio::join!(
+        upload_at(
+            &stack,
+            &first,
+            &admin,
+            "acleda-0320-khr",
+            "camt053",
+            statement.clone()
+        ),
+        upload_at(
+            &stack,
+            &second,
+            &admin,
+            "acleda-0320-khr",
+            "camt053",
+            statement
+        ),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201], "{} / {}", a.1, b.1);
+    assert_eq!(a.1["id"], b.1["id"]);
+
+    // Two different files of one account and day at once: one 201, one 409.
+    for n in 1..=3 {
+        sandbox_paid(&stack, "1201", &format!("12019600{n:02}")).await;
+    }
+    let plain = sim_statement(&stack, "acleda-1201-khr", today, "csv", "").await;
+    let noisy = sim_statement(&stack, "acleda-1201-khr", today, "csv", "extra_line").await;
+    let (a, b) = tokio::join!(
+        upload_at(&stack, &first, &admin, "acleda-1201-khr", "csv", plain),
+        upload_at(&stack, &second, &admin, "acleda-1201-khr", "csv", noisy),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409], "{} / {}", a.1, b.1);
+    let refused = if a.0 == 409 { &a.1 } else { &b.1 };
+    assert_eq!(refused["code"], "statement_overlaps", "{refused}");
+
+    assert_eq!(statements_stored(&pool).await, 2);
+    let lines: i64 = sqlx::query_scalar("select count(*) from statement_lines")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let loaded_lines = 3 + if a.0 == 201 {
+        a.1["lines"].as_i64().unwrap()
+    } else {
+        b.1["lines"].as_i64().unwrap()
+    };
+    assert_eq!(lines, loaded_lines);
+    let items: i64 = sqlx::query_scalar("select count(*) from reconciliation_match_items")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(items, 6, "each payment matched once");
+    for office in ["0320", "1201"] {
+        assert_eq!(
+            balance(&pool, &format!("{office}:clearing:sandbox:KHR")).await,
+            0
+        );
+    }
+    assert_eq!(
+        balance(&pool, "0320:bank:acleda-0320-khr:KHR").await,
+        1_800_000
+    );
+    assert_matches_sound(&pool).await;
+}
