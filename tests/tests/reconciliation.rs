@@ -1150,3 +1150,84 @@ async fn two_instances_loading_at_once_load_one_statement() {
     );
     assert_matches_sound(&pool).await;
 }
+
+/// A batch from which the bank kept a fee: camt lists the parts, so each payment is found and
+/// the fee goes to bank-fees; a CSV batch line is only a sum, short of the day's total, so the
+/// matcher does not guess: one unmatched line, and the day's payments stay open items.
+#[tokio::test]
+async fn a_batch_less_a_fee() {
+    let db = TestDb::create().await;
+    let stack = start_stack(&db).await;
+    let pool = db.pool().await;
+    let today = cambodian_today();
+    for (office, format) in [("0320", "camt053"), ("1201", "csv")] {
+        let (_, price) = service_of(office);
+        for n in 1..=3 {
+            sandbox_paid(&stack, office, &format!("{office}620{n:03}")).await;
+        }
+        let loaded = load(
+            &stack,
+            &bank_account(office),
+            today,
+            format,
+            "batch,fee_deducted",
+        )
+        .await;
+        let fee = price / 100;
+        let clearing = format!("{office}:clearing:sandbox:KHR");
+        let bank = format!("{office}:bank:acleda-{office}-khr:KHR");
+        if format == "camt053" {
+            assert_eq!(
+                (
+                    loaded["lines"].as_i64(),
+                    loaded["matched"].as_i64(),
+                    loaded["exceptions"].as_i64()
+                ),
+                (Some(1), Some(1), Some(0)),
+                "{office} {loaded}"
+            );
+            let detail = statement_detail(&stack, &loaded["id"]).await;
+            assert_eq!(detail["lines_detail"][0]["method"], "batch", "{detail}");
+            assert_eq!(
+                detail["lines_detail"][0]["fee"]["amount"],
+                fee.to_string(),
+                "{detail}"
+            );
+            assert_eq!(balance(&pool, &clearing).await, 0);
+            assert_eq!(balance(&pool, &bank).await, 3 * price - fee);
+            assert_eq!(
+                balance(&pool, &format!("{office}:bank-fees:KHR")).await,
+                fee
+            );
+        } else {
+            assert_eq!(
+                (
+                    loaded["lines"].as_i64(),
+                    loaded["matched"].as_i64(),
+                    loaded["exceptions"].as_i64()
+                ),
+                (Some(1), Some(0), Some(4)),
+                "{office} {loaded}"
+            );
+            let mut kinds: Vec<String> = statement_exceptions(&pool, office)
+                .await
+                .into_iter()
+                .map(|(_, kind, _, _)| kind)
+                .collect();
+            kinds.sort();
+            assert_eq!(
+                kinds,
+                [
+                    "unmatched_ledger_item",
+                    "unmatched_ledger_item",
+                    "unmatched_ledger_item",
+                    "unmatched_statement_line"
+                ]
+            );
+            assert_eq!(balance(&pool, &clearing).await, 3 * price);
+            // An unmatched line is not booked until someone works it.
+            assert_eq!(balance(&pool, &bank).await, 0);
+        }
+    }
+    assert_matches_sound(&pool).await;
+}
