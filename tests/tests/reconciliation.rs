@@ -287,6 +287,29 @@ async fn assert_matches_sound(pool: &PgPool) {
     assert_eq!(unbalanced, 0, "the books do not balance");
 }
 
+/// The daily reconciliation report of `account` for `date`: (reconciled, its KHR day).
+async fn report(stack: &Stack, account: &str, date: NaiveDate) -> (bool, Value) {
+    let response = stack
+        .http
+        .get(stack.url(&format!(
+            "/v1/reconciliation/report?account_id={account}&date={date}"
+        )))
+        .bearer_auth(stack.key("admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let report: Value = response.json().await.unwrap();
+    let khr = report["currencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|day| day["currency"] == "KHR")
+        .unwrap_or_else(|| panic!("no KHR in {report}"))
+        .clone();
+    (report["reconciled"].as_bool().unwrap(), khr)
+}
+
 /// The methods of a statement's matched lines, by line number.
 fn methods(detail: &Value) -> Vec<(i64, String)> {
     detail["lines_detail"]
@@ -355,6 +378,11 @@ async fn khqr_payments_match_todays_bakong_statement_exactly() {
         assert_eq!(total["balance"], "0", "{trial}");
     }
     assert!(statement_exceptions(&pool, "0320").await.is_empty());
+    let (reconciled, day) = report(&stack, "owso_0320@demo", today).await;
+    assert!(reconciled, "{day}");
+    assert_eq!(day["difference"]["amount"], "0", "{day}");
+    assert_eq!(day["matched"]["count"], 3, "{day}");
+    assert_eq!(day["closing_balance"]["amount"], "1800000", "{day}");
     assert_matches_sound(&pool).await;
 }
 
@@ -407,6 +435,10 @@ async fn missing_line(stack: &Stack, pool: &PgPool, office: &str, format: &str) 
         balance(pool, &format!("{office}:bank:acleda-{office}-khr:KHR")).await,
         2 * price
     );
+    let (reconciled, day) = report(stack, &bank_account(office), cambodian_today()).await;
+    assert!(!reconciled, "{day}");
+    assert_eq!(day["unmatched_items"]["count"], 1, "{day}");
+    assert_eq!(day["difference"]["amount"], (-price).to_string(), "{day}");
 }
 
 /// `extra_line`: a credit nobody expects → one unmatched statement line; the rest matched.
@@ -442,6 +474,10 @@ async fn extra_line(stack: &Stack, pool: &PgPool, office: &str, format: &str) {
         balance(pool, &format!("{office}:bank:acleda-{office}-khr:KHR")).await,
         3 * price
     );
+    let (reconciled, day) = report(stack, &bank_account(office), cambodian_today()).await;
+    assert!(!reconciled, "{day}");
+    assert_eq!(day["unmatched_lines"]["count"], 1, "{day}");
+    assert_eq!(day["difference"]["amount"], "12300", "{day}");
 }
 
 /// `fee_deducted`: the first line less 1% → matched, the fee on bank-fees.
@@ -559,6 +595,9 @@ async fn late_line(stack: &Stack, pool: &PgPool, office: &str, format: &str) {
         balance(pool, &format!("{office}:clearing:sandbox:KHR")).await,
         price
     );
+    let (reconciled, day) = report(stack, &account, today).await;
+    assert!(!reconciled, "{day}");
+    assert_eq!(day["difference"]["amount"], (-price).to_string(), "{day}");
 
     let tomorrow = load(stack, &account, next_day(today), format, "late_line").await;
     assert_eq!(
@@ -589,6 +628,11 @@ async fn late_line(stack: &Stack, pool: &PgPool, office: &str, format: &str) {
         balance(pool, &format!("{office}:bank:acleda-{office}-khr:KHR")).await,
         3 * price
     );
+    for date in [today, next_day(today)] {
+        let (reconciled, day) = report(stack, &account, date).await;
+        assert!(reconciled, "{date}: {day}");
+        assert_eq!(day["difference"]["amount"], "0", "{date}: {day}");
+    }
 }
 
 #[tokio::test]
@@ -873,6 +917,10 @@ async fn a_cash_deposit_matches_its_counter_line_by_slip() {
         );
         assert_eq!(balance(&pool, &in_transit).await, 0, "{office}");
         assert_eq!(balance(&pool, &bank).await, amount, "{office}");
+        let (reconciled, day) = report(&stack, &bank_account(office), today).await;
+        assert!(reconciled, "{day}");
+        assert_eq!(day["deposits"]["count"], 1, "{day}");
+        assert_eq!(day["difference"]["amount"], "0", "{day}");
     }
     assert_matches_sound(&pool).await;
 }
@@ -943,6 +991,13 @@ async fn a_refunded_extra_line_is_matched_to_the_banks_payout_the_next_day() {
         assert_eq!(detail["lines_detail"][0]["status"], "matched", "{detail}");
         assert_eq!(balance(&pool, &payable).await, 0, "{office}");
         assert_eq!(balance(&pool, &bank).await, price, "{office}");
+        for date in [today, tomorrow] {
+            let (reconciled, day) = report(&stack, &account, date).await;
+            assert!(reconciled, "{office} {date}: {day}");
+            assert_eq!(day["difference"]["amount"], "0", "{day}");
+        }
+        let (_, day) = report(&stack, &account, tomorrow).await;
+        assert_eq!(day["statement_lines"]["debit"]["amount"], "12300", "{day}");
     }
     assert_matches_sound(&pool).await;
 }
