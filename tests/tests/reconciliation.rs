@@ -310,6 +310,30 @@ async fn report(stack: &Stack, account: &str, date: NaiveDate) -> (bool, Value) 
     (report["reconciled"].as_bool().unwrap(), khr)
 }
 
+/// Runs the futures at once (on this task) and returns their outputs in order.
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|context| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(context) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}
+
 /// The methods of a statement's matched lines, by line number.
 fn methods(detail: &Value) -> Vec<(i64, String)> {
     detail["lines_detail"]
@@ -1133,60 +1157,77 @@ async fn two_instances_loading_at_once_load_one_statement() {
     let admin = stack.key("admin").to_owned();
     let today = cambodian_today();
 
-    // The same file at both instances at once: one 201, one 200 duplicate.
+    // The same file three times at each instance at once: one 201, the rest 200 duplicates
+    // naming it.
     for n in 1..=3 {
         sandbox_paid(&stack, "0320", &format!("03209600{n:02}")).await;
     }
     let statement = sim_statement(&stack, "acleda-0320-khr", today, "camt053", "").await;
-    let (a, b) = tokio::join!(
-        upload_at(
-            &stack,
-            &first,
-            &admin,
-            "acleda-0320-khr",
-            "camt053",
-            statement.clone()
-        ),
-        upload_at(
-            &stack,
-            &second,
-            &admin,
-            "acleda-0320-khr",
-            "camt053",
-            statement
-        ),
-    );
-    let mut statuses = [a.0, b.0];
+    let answers = futures_join(
+        (0..6)
+            .map(|n| {
+                let base = if n % 2 == 0 { &first } else { &second };
+                upload_at(
+                    &stack,
+                    base,
+                    &admin,
+                    "acleda-0320-khr",
+                    "camt053",
+                    statement.clone(),
+                )
+            })
+            .collect(),
+    )
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
     statuses.sort_unstable();
-    assert_eq!(statuses, [200, 201], "{} / {}", a.1, b.1);
-    assert_eq!(a.1["id"], b.1["id"]);
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 201], "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(_, answer)| answer["id"] == answers[0].1["id"]),
+        "{answers:?}"
+    );
 
-    // Two different files of one account and day at once: one 201, one 409.
+    // Three different files of one account and day at once: one 201, two 409.
     for n in 1..=3 {
         sandbox_paid(&stack, "1201", &format!("12019600{n:02}")).await;
     }
-    let plain = sim_statement(&stack, "acleda-1201-khr", today, "csv", "").await;
-    let noisy = sim_statement(&stack, "acleda-1201-khr", today, "csv", "extra_line").await;
-    let (a, b) = tokio::join!(
-        upload_at(&stack, &first, &admin, "acleda-1201-khr", "csv", plain),
-        upload_at(&stack, &second, &admin, "acleda-1201-khr", "csv", noisy),
-    );
-    let mut statuses = [a.0, b.0];
+    let mut files = Vec::new();
+    for noise in ["", "extra_line", "fee_deducted"] {
+        files.push(sim_statement(&stack, "acleda-1201-khr", today, "csv", noise).await);
+    }
+    let answers = futures_join(
+        files
+            .into_iter()
+            .enumerate()
+            .map(|(n, file)| {
+                let base = if n % 2 == 0 { &first } else { &second };
+                upload_at(&stack, base, &admin, "acleda-1201-khr", "csv", file)
+            })
+            .collect(),
+    )
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
     statuses.sort_unstable();
-    assert_eq!(statuses, [201, 409], "{} / {}", a.1, b.1);
-    let refused = if a.0 == 409 { &a.1 } else { &b.1 };
-    assert_eq!(refused["code"], "statement_overlaps", "{refused}");
-
+    assert_eq!(statuses, [201, 409, 409], "{answers:?}");
+    let winner = answers
+        .iter()
+        .find(|(status, _)| *status == 201)
+        .map(|(_, answer)| answer.clone())
+        .unwrap();
+    for (status, answer) in &answers {
+        if *status == 409 {
+            assert_eq!(answer["code"], "statement_overlaps", "{answer}");
+            assert_eq!(answer["statement_id"], winner["id"], "{answer}");
+        }
+    }
     assert_eq!(statements_stored(&pool).await, 2);
     let lines: i64 = sqlx::query_scalar("select count(*) from statement_lines")
         .fetch_one(&pool)
         .await
         .unwrap();
-    let loaded_lines = 3 + if a.0 == 201 {
-        a.1["lines"].as_i64().unwrap()
-    } else {
-        b.1["lines"].as_i64().unwrap()
-    };
+    let loaded_lines = 3 + winner["lines"].as_i64().unwrap();
     assert_eq!(lines, loaded_lines);
     let items: i64 = sqlx::query_scalar("select count(*) from reconciliation_match_items")
         .fetch_one(&pool)
