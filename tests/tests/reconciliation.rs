@@ -1327,3 +1327,109 @@ async fn a_batch_less_a_fee() {
     }
     assert_matches_sound(&pool).await;
 }
+
+/// Money that arrived for the wrong amount went to suspense (an `amount_mismatch` exception):
+/// the bank's line still matches that arrival, which leaves clearing for the bank, while the
+/// suspense exception stays for a person to work.
+#[tokio::test]
+async fn a_payment_of_the_wrong_amount_matches_its_line_and_stays_in_suspense() {
+    let db = TestDb::create().await;
+    let stack = start_stack(&db).await;
+    let pool = db.pool().await;
+    let (intent_id, _) = intent(&stack, "0320", "0320970001").await;
+    let attempt: Value = stack
+        .http
+        .post(stack.url(&format!("/v1/payment-intents/{intent_id}/attempts")))
+        .bearer_auth(stack.key("workflow"))
+        .header("idempotency-key", "attempt-short")
+        .json(&json!({"channel": "sandbox"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reference = attempt["provider_reference"].as_str().unwrap();
+    let paid = stack
+        .http
+        .post(format!(
+            "{}/sandbox/payments/{reference}/pay",
+            stack.bank_sim_url
+        ))
+        .json(&json!({"amount": "500000"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.status().is_success(), "{}", paid.text().await.unwrap());
+    let suspense = wait_for_some(Duration::from_secs(15), || async {
+        let kinds: Vec<String> = sqlx::query_scalar(
+            "select kind from reconciliation_exceptions where office_code = '0320'",
+        )
+        .fetch_all(&pool)
+        .await
+        .ok()?;
+        (!kinds.is_empty()).then_some(kinds)
+    })
+    .await
+    .expect("the short payment is an exception");
+    assert_eq!(suspense, ["amount_mismatch"]);
+    assert_eq!(balance(&pool, "0320:suspense:KHR").await, -500_000);
+    assert_eq!(balance(&pool, "0320:clearing:sandbox:KHR").await, 500_000);
+
+    let loaded = load(&stack, "acleda-0320-khr", cambodian_today(), "camt053", "").await;
+    assert_eq!(
+        (
+            loaded["lines"].as_i64(),
+            loaded["matched"].as_i64(),
+            loaded["exceptions"].as_i64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{loaded}"
+    );
+    assert_eq!(balance(&pool, "0320:clearing:sandbox:KHR").await, 0);
+    assert_eq!(
+        balance(&pool, "0320:bank:acleda-0320-khr:KHR").await,
+        500_000
+    );
+    assert_eq!(balance(&pool, "0320:suspense:KHR").await, -500_000);
+    assert_matches_sound(&pool).await;
+}
+
+/// KHQR payments of office 1201 against bank-sim's CSV statement of its Bakong account.
+#[tokio::test]
+async fn khqr_payments_match_a_csv_bakong_statement() {
+    let db = TestDb::create().await;
+    let stack = start_stack_with(&db, &[("KHQR_POLL_MS", "100")]).await;
+    let pool = db.pool().await;
+    for case in ["1201710001", "1201710002"] {
+        khqr_paid(&stack, "1201", case).await;
+    }
+    let loaded = load(
+        &stack,
+        "owso_1201@demo",
+        cambodian_today(),
+        "csv",
+        "fee_deducted",
+    )
+    .await;
+    assert_eq!(
+        (
+            loaded["lines"].as_i64(),
+            loaded["matched"].as_i64(),
+            loaded["exceptions"].as_i64()
+        ),
+        (Some(2), Some(2), Some(0)),
+        "{loaded}"
+    );
+    let detail = statement_detail(&stack, &loaded["id"]).await;
+    let mut found: Vec<String> = methods(&detail)
+        .into_iter()
+        .map(|(_, method)| method)
+        .collect();
+    found.sort();
+    assert_eq!(found, ["exact", "fee_deducted"], "{detail}");
+    assert_eq!(balance(&pool, "1201:clearing:khqr:KHR").await, 0);
+    assert_eq!(balance(&pool, "1201:bank-fees:KHR").await, 900);
+    assert_eq!(balance(&pool, "1201:bank:bakong:KHR").await, 180_000 - 900);
+    assert_matches_sound(&pool).await;
+}
