@@ -158,6 +158,7 @@ async fn record_metrics(request: Request, next: Next) -> Response {
 fn body_limit_of(path: &str) -> usize {
     match path {
         reconciliation::STATEMENTS_ROUTE => bank_adapters::statement::MAX_STATEMENT_BYTES,
+        "/console/reconciliation/statements/new" => console::reconciliation::UPLOAD_FORM_BYTES,
         catalog::IMPORT_ROUTE => crate::app::fees::admin::MAX_IMPORT_BYTES,
         _ => MAX_BODY_BYTES,
     }
