@@ -364,3 +364,68 @@ async fn bad_queries_and_deposits_are_problems() {
     let (status, _) = sim.post("/sim/deposits", body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_payout_is_a_debit_line_of_its_day_with_the_banks_reference() {
+    let sim = Sim::new().await;
+    let day = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
+    sim.deposit("SLIP-1", "50000", day).await;
+    let (status, answer) = sim
+        .post(
+            "/sim/payouts",
+            json!({"account_id": ACCOUNT, "reference": "RF-77", "amount": "12300",
+                   "currency": "KHR", "date": "2026-12-05"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["reference"], "RF-77");
+    assert_eq!(answer["date"], "2026-12-05");
+    assert!(answer["transaction_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("OUT-20261205-"));
+    // Noise never touches a payout: batch and fees are for payments.
+    for noise in ["", "batch,fee_deducted,missing_line,late_line"] {
+        let (camt, csv) = sim.statements(day, noise).await;
+        for statement in [&camt, &csv] {
+            let out: Vec<&StatementLine> = statement
+                .lines
+                .iter()
+                .filter(|line| line.direction == Direction::Debit)
+                .collect();
+            assert_eq!(out.len(), 1, "{noise}: {:?}", statement.lines);
+            assert_eq!(out[0].reference.as_deref(), Some("RF-77"));
+            assert_eq!(out[0].amount, Decimal::from(12_300));
+            assert_eq!(out[0].booking_date, day);
+            assert_eq!(
+                out[0].transaction_id.as_deref(),
+                answer["transaction_id"].as_str()
+            );
+        }
+    }
+    // Another day's statement does not list it.
+    let (status, _, camt) = sim.raw_statement("date=2026-12-06&format=camt053").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(parse_camt053(&camt).unwrap().lines.is_empty());
+
+    let good = json!({"account_id": ACCOUNT, "reference": "RF-78", "amount": "100",
+                      "currency": "KHR"});
+    let (status, answer) = sim.post("/sim/payouts", good.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["date"], cambodian_date(Utc::now()).to_string());
+    for (field, value) in [
+        ("amount", json!("0.5")),
+        ("currency", json!("EUR")),
+        ("date", json!("tomorrow")),
+        ("reference", json!("")),
+    ] {
+        let mut body = good.clone();
+        body[field] = value;
+        let (status, _) = sim.post("/sim/payouts", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+    }
+    let mut body = good;
+    body["slip_reference"] = json!("S");
+    let (status, _) = sim.post("/sim/payouts", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -25,6 +25,7 @@ mod khqr;
 mod khqr_cli;
 mod lost_callbacks;
 mod profile;
+mod reconciliation;
 mod staff_cli;
 mod walking_skeleton;
 mod webhooks;

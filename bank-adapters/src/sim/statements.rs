@@ -10,6 +10,9 @@
 //!   create request named, deposits in theirs. Lines are in booking order (time, then id).
 //! - `POST /sim/deposits {"account_id","slip_reference","amount","currency","date"?}`: cash a
 //!   cashier paid in at the bank counter, a `CRDT` line whose reference is the slip's.
+//! - `POST /sim/payouts {"account_id","reference","amount","currency","date"?}`: money the bank
+//!   paid out of the account on the office's order (a refund), a `DBIT` line whose reference is
+//!   the bank's reference the office recorded.
 //!
 //! `noise` is a comma list, applied in this order whatever order it is written in:
 //!
@@ -51,10 +54,11 @@ const MAX_DEPOSITS: usize = 100_000;
 /// Longest account id or slip reference (API.md: references ≤ 64).
 const MAX_ID_CHARS: usize = 64;
 
-/// The simulated bank's counter deposits.
+/// The simulated bank's counter deposits and the payments it made out of accounts.
 #[derive(Default)]
 pub(super) struct DepositStore {
     deposits: Mutex<Vec<Deposit>>,
+    payouts: Mutex<Vec<Deposit>>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +72,7 @@ struct Deposit {
     recorded_at: DateTime<Utc>,
 }
 
-/// One credit into an account before noise: a payment or a deposit.
+/// One movement of an account before noise: a payment or a deposit in, a payout out.
 #[derive(Debug, Clone)]
 struct Credit {
     booked: NaiveDate,
@@ -79,6 +83,8 @@ struct Credit {
     amount: Decimal,
     currency: String,
     description: &'static str,
+    /// `Credit` for money in; `Debit` for a payout.
+    direction: Direction,
     /// A payment (Bakong or sandbox) rather than a counter deposit: only payments are moved,
     /// dropped, charged or batched by noise.
     payment: bool,
@@ -124,6 +130,7 @@ pub(super) fn routes() -> Router<SimState> {
     Router::new()
         .route("/sim/statements/{account_id}", get(statement))
         .route("/sim/deposits", post(deposit))
+        .route("/sim/payouts", post(payout))
 }
 
 async fn statement(
@@ -174,7 +181,7 @@ async fn statement(
     })
 }
 
-/// Every credit into the account from both banks and the counter.
+/// Every movement of the account: credits from both banks and the counter, payouts.
 async fn credits_into(state: &SimState, account_id: &str) -> Vec<Credit> {
     let mut credits = Vec::new();
     for credit in state.inner.bakong.credits_into(account_id).await {
@@ -191,6 +198,7 @@ async fn credits_into(state: &SimState, account_id: &str) -> Vec<Credit> {
             amount: transaction.amount,
             currency: transaction.currency,
             description: "Bakong KHQR payment",
+            direction: Direction::Credit,
             payment: true,
         });
     }
@@ -208,6 +216,7 @@ async fn credits_into(state: &SimState, account_id: &str) -> Vec<Credit> {
             amount,
             currency: credit.currency,
             description: "Sandbox bank payment",
+            direction: Direction::Credit,
             payment: true,
         });
     }
@@ -221,6 +230,22 @@ async fn credits_into(state: &SimState, account_id: &str) -> Vec<Credit> {
                 amount: deposit.amount,
                 currency: deposit.currency.clone(),
                 description: "Cash deposit at the counter",
+                direction: Direction::Credit,
+                payment: false,
+            });
+        }
+    }
+    for payout in state.inner.deposits.payouts.lock().await.iter() {
+        if payout.account_id == account_id {
+            credits.push(Credit {
+                booked: payout.date,
+                at: payout.recorded_at,
+                transaction_id: payout.transaction_id.clone(),
+                reference: payout.slip_reference.clone(),
+                amount: payout.amount,
+                currency: payout.currency.clone(),
+                description: "Payment out on the account holder's order",
+                direction: Direction::Debit,
                 payment: false,
             });
         }
@@ -332,7 +357,7 @@ fn line_of(credit: &Credit) -> StatementLine {
         reference: Some(credit.reference.clone()),
         amount: credit.amount,
         currency: credit.currency.clone(),
-        direction: Direction::Credit,
+        direction: credit.direction,
         description: Some(credit.description.to_owned()),
         parts: Vec::new(),
     }
@@ -487,6 +512,82 @@ async fn deposit(
             transaction_id,
             account_id: request.account_id,
             slip_reference: request.slip_reference,
+            amount: amount.to_string(),
+            currency,
+            date: date.to_string(),
+        }),
+    ))
+}
+
+/// Money the bank paid out of an account on its holder's order (a refund to a citizen).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)] // Our own test control API: a misspelt field must not pass silently.
+struct PayoutRequest {
+    account_id: String,
+    /// The bank's reference, the one the office records with the refund.
+    reference: String,
+    amount: String,
+    currency: String,
+    /// The Cambodian day it is booked; today's when left out.
+    date: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PayoutResponse {
+    transaction_id: String,
+    account_id: String,
+    reference: String,
+    amount: String,
+    currency: String,
+    date: String,
+}
+
+async fn payout(
+    State(state): State<SimState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<PayoutResponse>), SimError> {
+    let request: PayoutRequest = serde_json::from_slice(&body).map_err(|error| {
+        SimError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_request",
+            format!("the body is not a payout ({error})"),
+        )
+    })?;
+    check_id("account_id", &request.account_id)?;
+    check_id("reference", &request.reference)?;
+    let currency = check_currency(&request.currency).map_err(SimError::unprocessable)?;
+    let amount = parse_amount(&request.amount, &currency).map_err(SimError::unprocessable)?;
+    let now = Utc::now();
+    let date = match &request.date {
+        Some(text) => parse_date(text)?,
+        None => cambodian_date(now),
+    };
+    let mut payouts = state.inner.deposits.payouts.lock().await;
+    if payouts.len() >= MAX_DEPOSITS {
+        return Err(SimError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "simulator_full",
+            format!("the simulator holds {MAX_DEPOSITS} payouts; restart it"),
+        ));
+    }
+    let transaction_id = format!("OUT-{}-{:06}", date.format("%Y%m%d"), payouts.len() + 1);
+    payouts.push(Deposit {
+        account_id: request.account_id.clone(),
+        slip_reference: request.reference.clone(),
+        amount,
+        currency: currency.clone(),
+        date,
+        transaction_id: transaction_id.clone(),
+        recorded_at: now,
+    });
+    drop(payouts);
+    tracing::info!(%transaction_id, %amount, %currency, "payout recorded");
+    Ok((
+        StatusCode::CREATED,
+        Json(PayoutResponse {
+            transaction_id,
+            account_id: request.account_id,
+            reference: request.reference,
             amount: amount.to_string(),
             currency,
             date: date.to_string(),

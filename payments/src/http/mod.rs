@@ -153,9 +153,21 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     response
 }
 
+/// The body limit of the route at `path`, for the 413's detail: the routes that take files say
+/// their own, larger limit (a statement upload must not be told 64 kB).
+fn body_limit_of(path: &str) -> usize {
+    match path {
+        reconciliation::STATEMENTS_ROUTE => bank_adapters::statement::MAX_STATEMENT_BYTES,
+        "/console/reconciliation/statements/new" => console::reconciliation::UPLOAD_FORM_BYTES,
+        catalog::IMPORT_ROUTE => crate::app::fees::admin::MAX_IMPORT_BYTES,
+        _ => MAX_BODY_BYTES,
+    }
+}
+
 /// Errors produced below our handlers (body limits, timeouts, layer rejections) come out as
 /// plain text; rewrite them as problem+json so every error has the same shape.
 async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let body_limit = body_limit_of(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -184,7 +196,7 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     };
     let detail = match status {
         StatusCode::PAYLOAD_TOO_LARGE => {
-            format!("request bodies are limited to {MAX_BODY_BYTES} bytes")
+            format!("request bodies are limited to {body_limit} bytes")
         }
         _ => title.to_owned(),
     };
@@ -202,5 +214,12 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         HeaderValue::from_static("application/problem+json"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was never read: the connection cannot carry another request,
+        // and a client that pools it would write its next request into a closed socket.
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     Response::from_parts(parts, rendered.into_body())
 }

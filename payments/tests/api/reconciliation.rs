@@ -398,6 +398,14 @@ async fn an_account_of_another_office_is_not_found(pool: PgPool) {
         too_large.body
     );
     assert_eq!(too_large.body["code"], "payload_too_large");
+    // The detail names this route's limit, not the API's 64 kB.
+    assert_eq!(
+        too_large.body["detail"],
+        format!(
+            "request bodies are limited to {} bytes",
+            bank_adapters::statement::MAX_STATEMENT_BYTES
+        )
+    );
     // camt.053 is refused whole until its reader lands, with the problem listed.
     let camt = upload(&app, &key, "application/xml", None, b"<Document/>".to_vec()).await;
     assert_eq!(

@@ -29,6 +29,9 @@ pub const RECONCILIATION_HREF: &str = "/console/reconciliation";
 /// How many days the overview shows.
 const OVERVIEW_DAYS: u64 = 14;
 
+/// The upload form's body limit: the file plus the form's few fields.
+pub const UPLOAD_FORM_BYTES: usize = MAX_STATEMENT_BYTES + 64 * 1024;
+
 /// The routes of this module (merged into the console's).
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -37,8 +40,7 @@ pub fn routes() -> Router<AppState> {
             "/console/reconciliation/statements/new",
             get(get_new_statement)
                 .post(post_new_statement)
-                // The file plus the form's few fields.
-                .layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES + 64 * 1024)),
+                .layer(DefaultBodyLimit::max(UPLOAD_FORM_BYTES)),
         )
         .route(
             "/console/reconciliation/statements/{id}",
