@@ -477,46 +477,109 @@ async fn deposit(
             format!("the body is not a deposit ({error})"),
         )
     })?;
-    check_id("account_id", &request.account_id)?;
     check_id("slip_reference", &request.slip_reference)?;
-    let currency = check_currency(&request.currency).map_err(SimError::unprocessable)?;
-    let amount = parse_amount(&request.amount, &currency).map_err(SimError::unprocessable)?;
-    let now = Utc::now();
-    let date = match &request.date {
-        Some(text) => parse_date(text)?,
-        None => cambodian_date(now),
-    };
-    let mut deposits = state.inner.deposits.deposits.lock().await;
-    if deposits.len() >= MAX_DEPOSITS {
-        return Err(SimError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "simulator_full",
-            format!("the simulator holds {MAX_DEPOSITS} deposits; restart it"),
-        ));
-    }
-    let transaction_id = format!("DEP-{}-{:06}", date.format("%Y%m%d"), deposits.len() + 1);
-    deposits.push(Deposit {
-        account_id: request.account_id.clone(),
-        slip_reference: request.slip_reference.clone(),
-        amount,
-        currency: currency.clone(),
-        date,
-        transaction_id: transaction_id.clone(),
-        recorded_at: now,
-    });
-    drop(deposits);
-    tracing::info!(%transaction_id, %amount, %currency, "cash deposit recorded");
+    let recorded = record_at_counter(
+        &state.inner.deposits.deposits,
+        Counter::Deposit,
+        &request.account_id,
+        &request.slip_reference,
+        &request.amount,
+        &request.currency,
+        request.date.as_deref(),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(DepositResponse {
-            transaction_id,
-            account_id: request.account_id,
-            slip_reference: request.slip_reference,
-            amount: amount.to_string(),
-            currency,
-            date: date.to_string(),
+            transaction_id: recorded.transaction_id,
+            account_id: recorded.account_id,
+            slip_reference: recorded.slip_reference,
+            amount: recorded.amount.to_string(),
+            currency: recorded.currency,
+            date: recorded.date.to_string(),
         }),
     ))
+}
+
+/// Which way money crossed the bank's counter: names the record, its transaction ids and
+/// its log line.
+#[derive(Clone, Copy)]
+enum Counter {
+    Deposit,
+    Payout,
+}
+
+impl Counter {
+    fn noun(self) -> &'static str {
+        match self {
+            Counter::Deposit => "deposits",
+            Counter::Payout => "payouts",
+        }
+    }
+
+    fn id_prefix(self) -> &'static str {
+        match self {
+            Counter::Deposit => "DEP",
+            Counter::Payout => "OUT",
+        }
+    }
+}
+
+/// Checks a counter movement (account, amount in its currency's scale, optional Cambodian
+/// day) and keeps it in `store` with a transaction id of its own.
+async fn record_at_counter(
+    store: &Mutex<Vec<Deposit>>,
+    counter: Counter,
+    account_id: &str,
+    reference: &str,
+    amount: &str,
+    currency: &str,
+    date: Option<&str>,
+) -> Result<Deposit, SimError> {
+    check_id("account_id", account_id)?;
+    let currency = check_currency(currency).map_err(SimError::unprocessable)?;
+    let amount = parse_amount(amount, &currency).map_err(SimError::unprocessable)?;
+    let now = Utc::now();
+    let date = match date {
+        Some(text) => parse_date(text)?,
+        None => cambodian_date(now),
+    };
+    let mut records = store.lock().await;
+    if records.len() >= MAX_DEPOSITS {
+        return Err(SimError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "simulator_full",
+            format!(
+                "the simulator holds {MAX_DEPOSITS} {}; restart it",
+                counter.noun()
+            ),
+        ));
+    }
+    let transaction_id = format!(
+        "{}-{}-{:06}",
+        counter.id_prefix(),
+        date.format("%Y%m%d"),
+        records.len() + 1
+    );
+    let recorded = Deposit {
+        account_id: account_id.to_owned(),
+        slip_reference: reference.to_owned(),
+        amount,
+        currency,
+        date,
+        transaction_id,
+        recorded_at: now,
+    };
+    records.push(recorded.clone());
+    drop(records);
+    tracing::info!(
+        transaction_id = %recorded.transaction_id,
+        amount = %recorded.amount,
+        currency = %recorded.currency,
+        kind = counter.noun(),
+        "counter movement recorded"
+    );
+    Ok(recorded)
 }
 
 /// Money the bank paid out of an account on its holder's order (a refund to a citizen).
@@ -553,44 +616,26 @@ async fn payout(
             format!("the body is not a payout ({error})"),
         )
     })?;
-    check_id("account_id", &request.account_id)?;
     check_id("reference", &request.reference)?;
-    let currency = check_currency(&request.currency).map_err(SimError::unprocessable)?;
-    let amount = parse_amount(&request.amount, &currency).map_err(SimError::unprocessable)?;
-    let now = Utc::now();
-    let date = match &request.date {
-        Some(text) => parse_date(text)?,
-        None => cambodian_date(now),
-    };
-    let mut payouts = state.inner.deposits.payouts.lock().await;
-    if payouts.len() >= MAX_DEPOSITS {
-        return Err(SimError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "simulator_full",
-            format!("the simulator holds {MAX_DEPOSITS} payouts; restart it"),
-        ));
-    }
-    let transaction_id = format!("OUT-{}-{:06}", date.format("%Y%m%d"), payouts.len() + 1);
-    payouts.push(Deposit {
-        account_id: request.account_id.clone(),
-        slip_reference: request.reference.clone(),
-        amount,
-        currency: currency.clone(),
-        date,
-        transaction_id: transaction_id.clone(),
-        recorded_at: now,
-    });
-    drop(payouts);
-    tracing::info!(%transaction_id, %amount, %currency, "payout recorded");
+    let recorded = record_at_counter(
+        &state.inner.deposits.payouts,
+        Counter::Payout,
+        &request.account_id,
+        &request.reference,
+        &request.amount,
+        &request.currency,
+        request.date.as_deref(),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(PayoutResponse {
-            transaction_id,
-            account_id: request.account_id,
-            reference: request.reference,
-            amount: amount.to_string(),
-            currency,
-            date: date.to_string(),
+            transaction_id: recorded.transaction_id,
+            account_id: recorded.account_id,
+            reference: recorded.slip_reference,
+            amount: recorded.amount.to_string(),
+            currency: recorded.currency,
+            date: recorded.date.to_string(),
         }),
     ))
 }
