@@ -12,7 +12,6 @@
 //! and in Khmer.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::support::browser::{browser, Browser, DESK};
 use crate::support::console::*;
@@ -68,27 +67,6 @@ async fn post_with_key(stack: &Stack, key: &str, path: &str, body: Value) -> Val
     body
 }
 
-async fn wait_paid(stack: &Stack, intent_id: &str) {
-    let paid = wait_until(Duration::from_secs(15), || async {
-        let intent: Option<Value> = async {
-            stack
-                .http
-                .get(stack.url(&format!("/v1/payment-intents/{intent_id}")))
-                .bearer_auth(stack.key("workflow"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()
-        }
-        .await;
-        intent.is_some_and(|intent| intent["status"] == "paid")
-    })
-    .await;
-    assert!(paid, "intent {intent_id} was not paid within 15 s");
-}
-
 /// Three sandbox payments (600,000 riel each) paid at bank-sim one after the other, and one
 /// cash payment taken by the cashier key, the drawer closed and its 600,000 riel deposited at
 /// the bank counter with slip `slip` (the service and bank-sim both told).
@@ -96,20 +74,10 @@ async fn make_day(stack: &Stack, cases: [&str; 4], slip: &str) -> Day {
     let mut intents = Vec::new();
     for case in &cases[..3] {
         let (intent_id, reference) = stack.pending_attempt(case).await;
-        let paid = stack
-            .http
-            .post(format!(
-                "{}/sandbox/payments/{reference}/pay",
-                stack.bank_sim_url
-            ))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert!(paid.status().is_success(), "paying {reference}");
+        stack.pay_at_sandbox(&reference, json!({})).await;
         // Paid one at a time: bank-sim books them in this order (the noise picks the first
         // and the last).
-        wait_paid(stack, &intent_id).await;
+        stack.wait_paid(&intent_id).await;
         intents.push(intent_id);
     }
 

@@ -68,28 +68,6 @@ async fn intent(stack: &Stack, office: &str, case: &str) -> (String, String) {
     (id, token)
 }
 
-/// Waits until the intent is `paid`.
-async fn wait_paid(stack: &Stack, intent_id: &str) {
-    let paid = wait_for_some(Duration::from_secs(15), || async {
-        let intent: Value = stack
-            .http
-            .get(stack.url(&format!("/v1/payment-intents/{intent_id}")))
-            .bearer_auth(stack.key("workflow"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (intent["status"] == "paid").then_some(())
-    })
-    .await;
-    assert!(
-        paid.is_some(),
-        "intent {intent_id} was not paid within 15 s"
-    );
-}
-
 /// A sandbox payment of a fresh intent of `office`, paid at bank-sim and settled: the intent id.
 async fn sandbox_paid(stack: &Stack, office: &str, case: &str) -> String {
     let (intent_id, _) = intent(stack, office, case).await;
@@ -108,18 +86,8 @@ async fn sandbox_paid(stack: &Stack, office: &str, case: &str) -> String {
     let reference = attempt["provider_reference"]
         .as_str()
         .unwrap_or_else(|| panic!("no attempt: {attempt}"));
-    let paid = stack
-        .http
-        .post(format!(
-            "{}/sandbox/payments/{reference}/pay",
-            stack.bank_sim_url
-        ))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert!(paid.status().is_success(), "{}", paid.text().await.unwrap());
-    wait_paid(stack, &intent_id).await;
+    stack.pay_at_sandbox(reference, json!({})).await;
+    stack.wait_paid(&intent_id).await;
     intent_id
 }
 
@@ -146,7 +114,7 @@ async fn khqr_paid(stack: &Stack, office: &str, case: &str) -> String {
         .await
         .unwrap();
     assert_eq!(paid.status(), 200, "{}", paid.text().await.unwrap());
-    wait_paid(stack, &intent_id).await;
+    stack.wait_paid(&intent_id).await;
     intent_id
 }
 
@@ -1350,17 +1318,9 @@ async fn a_payment_of_the_wrong_amount_matches_its_line_and_stays_in_suspense() 
         .await
         .unwrap();
     let reference = attempt["provider_reference"].as_str().unwrap();
-    let paid = stack
-        .http
-        .post(format!(
-            "{}/sandbox/payments/{reference}/pay",
-            stack.bank_sim_url
-        ))
-        .json(&json!({"amount": "500000"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(paid.status().is_success(), "{}", paid.text().await.unwrap());
+    stack
+        .pay_at_sandbox(reference, json!({"amount": "500000"}))
+        .await;
     let suspense = wait_for_some(Duration::from_secs(15), || async {
         let kinds: Vec<String> = sqlx::query_scalar(
             "select kind from reconciliation_exceptions where office_code = '0320'",

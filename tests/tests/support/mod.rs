@@ -796,6 +796,49 @@ impl Stack {
         (intent_id, reference)
     }
 
+    /// Pays sandbox attempt `reference` at bank-sim as the payer would; `body` is the pay
+    /// request (`{}` pays the amount asked). Panics naming bank-sim's answer if it refuses.
+    pub async fn pay_at_sandbox(&self, reference: &str, body: serde_json::Value) {
+        let paid = self
+            .http
+            .post(format!(
+                "{}/sandbox/payments/{reference}/pay",
+                self.bank_sim_url
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = paid.status();
+        assert!(
+            status.is_success(),
+            "paying {reference}: {status} {}",
+            paid.text().await.unwrap_or_default()
+        );
+    }
+
+    /// Waits (15 s at most) until intent `intent_id` is `paid`; panics naming it otherwise.
+    pub async fn wait_paid(&self, intent_id: &str) {
+        let paid = wait_for_some(Duration::from_secs(15), || async {
+            let intent: serde_json::Value = self
+                .http
+                .get(self.url(&format!("/v1/payment-intents/{intent_id}")))
+                .bearer_auth(self.key("workflow"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (intent["status"] == "paid").then_some(())
+        })
+        .await;
+        assert!(
+            paid.is_some(),
+            "intent {intent_id} was not paid within 15 s"
+        );
+    }
+
     /// A further `payments serve` on the same database and bank-sim (several instances must
     /// stay correct). Returns its base URL; the process joins `procs`. bank-sim keeps calling
     /// back the first instance.
