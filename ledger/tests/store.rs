@@ -291,7 +291,7 @@ async fn delete_and_truncate_of_postings_and_entries_are_refused(pool: PgPool) {
         .await;
     assert_refused(delete_entry, "23001", "ledger rows are append-only");
     for statement in [
-        "truncate ledger_postings",
+        "truncate ledger_postings cascade",
         "truncate ledger_entries cascade",
         "truncate ledger_accounts cascade",
     ] {
