@@ -90,6 +90,7 @@ pub(crate) async fn seed(demo: bool) -> anyhow::Result<ExitCode> {
     let report = payments::app::seed::catalog(&mut tx).await?;
     let demo_output = if demo {
         let mut output = payments::app::seed::demo(&mut tx).await?;
+        payments::app::seed::demo_accounts(&mut tx).await?;
         let people = payments::app::seed::demo_people(&mut tx).await?;
         if let Some(object) = output.as_object_mut() {
             object.insert("people".to_owned(), people);

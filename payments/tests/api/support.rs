@@ -38,6 +38,7 @@ impl TestApp {
         let mut tx = pool.begin().await.unwrap();
         payments::app::seed::catalog(&mut tx).await.unwrap();
         payments::app::seed::demo(&mut tx).await.unwrap();
+        payments::app::seed::demo_accounts(&mut tx).await.unwrap();
         payments::app::seed::demo_people(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
 
