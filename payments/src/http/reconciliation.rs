@@ -182,7 +182,7 @@ pub fn report_csv(report: &DailyReport) -> Response {
         .into_response()
 }
 
-#[utoipa::path(get, path = "/v1/reconciliation/report", tag = "reconciliation", params(ReportQuery), security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_reconciliation_report", path = "/v1/reconciliation/report", tag = "reconciliation", params(ReportQuery), security(("bearer" = [])),
     responses((status = 200, body = DailyReport, description = "JSON; with `Accept: text/csv` the same as CSV (office_code,account_id,date,currency,section,item,count,amount)"),
         (status = 404, body = Problem, description = "`account_unknown`")))]
 pub async fn get_report(

@@ -47,7 +47,7 @@ pub struct ExceptionDetailView {
     pub resolutions: Vec<Resolution>,
 }
 
-#[utoipa::path(get, path = "/v1/reconciliation/exceptions/{id}", tag = "reconciliation", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "get_reconciliation_exception", path = "/v1/reconciliation/exceptions/{id}", tag = "reconciliation", security(("bearer" = [])),
     responses((status = 200, body = ExceptionDetailView), (status = 403, body = Problem), (status = 404, body = Problem, description = "No such exception (or another office's)")))]
 pub async fn get_exception(
     State(state): State<AppState>,

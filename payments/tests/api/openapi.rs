@@ -90,6 +90,28 @@ fn the_document_parses_as_openapi_3_1() {
     assert!(spec.paths.as_ref().is_some_and(|paths| !paths.is_empty()));
 }
 
+/// OpenAPI requires operation ids to be unique (`openapi-spec-validator` refuses the document
+/// otherwise, and client generators name functions by them); utoipa takes the handler's name,
+/// which two modules may share.
+#[test]
+fn every_operation_id_is_unique() {
+    let document = document();
+    let mut seen = std::collections::BTreeMap::<String, String>::new();
+    let mut twice = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(id) = operation["operationId"].as_str() else {
+                continue;
+            };
+            let here = format!("{method} {path}");
+            if let Some(first) = seen.insert(id.to_owned(), here.clone()) {
+                twice.push(format!("{id}: {first} and {here}"));
+            }
+        }
+    }
+    assert!(twice.is_empty(), "operation ids used twice: {twice:#?}");
+}
+
 #[test]
 fn every_route_of_the_router_is_documented_and_nothing_else() {
     let routes = router_routes();

@@ -345,7 +345,7 @@ async fn detail_page<'a>(
     })
 }
 
-#[utoipa::path(get, path = "/console/exceptions/{id}", tag = "console",
+#[utoipa::path(get, operation_id = "get_exception_page", path = "/console/exceptions/{id}", tag = "console",
     params(("id" = Uuid, Path, description = "The exception")),
     responses(
         (status = 200, description = "HTML: the exception, its line or item, its resolutions and one form per action it allows", content_type = "text/html"),

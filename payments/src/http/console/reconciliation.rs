@@ -554,7 +554,7 @@ pub async fn get_report_page(
     }
 }
 
-#[utoipa::path(get, path = "/console/reconciliation/report.csv", tag = "console",
+#[utoipa::path(get, operation_id = "get_reconciliation_report_csv_page", path = "/console/reconciliation/report.csv", tag = "console",
     params(("account_id" = String, Query, description = "The account"), ("date" = Option<String>, Query, description = "YYYY-MM-DD (default: today, Cambodia)")),
     responses(
         (status = 200, description = "The day's report as CSV (office_code,account_id,date,currency,section,item,count,amount), as an attachment", content_type = "text/csv"),
