@@ -103,7 +103,7 @@ const DEMO_KEYS: [(Role, &[&str], &str); 7] = [
 pub const DEMO_PASSWORD: &str = "owso-demo-pass";
 
 /// Demo people who log in to the console with [`DEMO_PASSWORD`], no password change asked.
-const DEMO_PEOPLE: [(&str, &str, Role, &[&str]); 5] = [
+const DEMO_PEOPLE: [(&str, &str, Role, &[&str]); 7] = [
     (
         "cashier.0320",
         "Sok Dara (cashier 0320)",
@@ -129,6 +129,13 @@ const DEMO_PEOPLE: [(&str, &str, Role, &[&str]); 5] = [
         &["1201"],
     ),
     ("auditor", "Meas Rithy (auditor)", Role::Auditor, &[]),
+    (
+        "auditor.1201",
+        "Chea Sophal (auditor 1201)",
+        Role::Auditor,
+        &["1201"],
+    ),
+    ("admin", "Ouk Dara (administrator)", Role::Admin, &[]),
 ];
 
 /// Adds the demo offices (with sandbox Bakong accounts) and the demo keys; returns what to print.

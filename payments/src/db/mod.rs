@@ -26,6 +26,7 @@ pub mod secrets;
 pub mod seed;
 pub mod settlement;
 pub mod staff;
+pub mod verifications;
 pub mod webhooks;
 
 pub use roles::{grant_service_role, service_role_grants, APPEND_ONLY_TABLES};

@@ -2,10 +2,15 @@
 //! Pages are HTML forms (no script needed); every form that changes something carries the
 //! session's CSRF token in a hidden `csrf` field, checked in constant time.
 
+pub mod audit;
+pub mod books;
 pub mod closing;
 pub mod counter;
 pub mod exceptions;
+pub mod periods;
+pub mod proofs;
 pub mod reconciliation;
+pub mod reports;
 
 use askama::Template;
 use axum::extract::{FromRequestParts, OriginalUri, RawQuery, State};
@@ -36,6 +41,11 @@ pub fn routes() -> Router<AppState> {
         .merge(exceptions::routes())
         .merge(counter::routes())
         .merge(reconciliation::routes())
+        .merge(reports::routes())
+        .merge(books::routes())
+        .merge(proofs::routes())
+        .merge(periods::routes())
+        .merge(audit::routes())
 }
 
 /// One entry of the console's navigation. The drawer step adds its pages to [`NAV`].
@@ -50,6 +60,8 @@ pub struct NavItem {
 }
 
 const EVERY_PERSON: &[Role] = &[Role::Cashier, Role::Supervisor, Role::Auditor, Role::Admin];
+/// Who reads the books and the dashboard of their offices (app::books' audit roles).
+const BOOKS_PEOPLE: &[Role] = &[Role::Supervisor, Role::Auditor, Role::Admin];
 /// Who works a drawer (app::cashier's drawer roles): the counter's pages.
 const DRAWER_PEOPLE: &[Role] = &[Role::Cashier, Role::Supervisor, Role::Admin];
 
@@ -112,6 +124,41 @@ pub const NAV: &[NavItem] = &[
         km: "ករណីលើកលែង",
         en: "Exceptions",
         roles: &[Role::Supervisor, Role::Auditor, Role::Admin],
+    },
+    NavItem {
+        key: "reports",
+        href: reports::REPORTS_HREF,
+        km: "ផ្ទាំងរបាយការណ៍",
+        en: "Dashboard",
+        roles: BOOKS_PEOPLE,
+    },
+    NavItem {
+        key: "books",
+        href: books::BOOKS_HREF,
+        km: "បញ្ជីគណនេយ្យ",
+        en: "Books",
+        roles: BOOKS_PEOPLE,
+    },
+    NavItem {
+        key: "proofs",
+        href: proofs::PROOFS_HREF,
+        km: "ភស្តុតាង",
+        en: "Proofs",
+        roles: &[Role::Auditor, Role::Admin],
+    },
+    NavItem {
+        key: "periods",
+        href: periods::PERIODS_HREF,
+        km: "ការបិទគ្រា",
+        en: "Period close",
+        roles: &[Role::Auditor, Role::Admin],
+    },
+    NavItem {
+        key: "audit",
+        href: audit::AUDIT_HREF,
+        km: "កំណត់ត្រាសវនកម្ម",
+        en: "Audit trail",
+        roles: &[Role::Auditor, Role::Admin],
     },
 ];
 
