@@ -15,8 +15,8 @@ mod seal;
 
 pub use accounts::{ensure_account, list_accounts, AccountRow};
 pub use balances::{
-    account_balance, find_account, journal, journal_page, rollup_once, statement, trial_balance,
-    AccountRef, JournalCursor, JournalRow, RollupOutcome, Statement, StatementLine,
+    account_balance, find_account, journal, journal_page, rollup_once, rollup_pending, statement,
+    trial_balance, AccountRef, JournalCursor, JournalRow, RollupOutcome, Statement, StatementLine,
     TrialBalanceLine,
 };
 pub use batch::post_batch;

@@ -106,6 +106,10 @@ enum LedgerCommand {
     /// Recompute the hash chain and check the signed digests; print the report as JSON;
     /// exit 0 when the ledger verifies, 1 when it does not.
     Verify,
+    /// Seal every finished entry into the hash chain and roll up every finished day (the
+    /// workers' own rounds, in a loop until both are idle); print one JSON line of counts.
+    /// For a database filled with history outside the service (`make demo-data`).
+    CatchUp,
 }
 
 #[derive(Subcommand)]

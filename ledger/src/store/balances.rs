@@ -116,6 +116,28 @@ pub async fn rollup_once(
     })
 }
 
+/// Tells whether a finished UTC day has postings that [`rollup_once`] has not aggregated yet:
+/// a catch-up loop keeps calling it while a round returns 0 only because transactions of the
+/// cluster were still running (the day's mark not yet passed).
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when the query fails.
+pub async fn rollup_pending(conn: &mut PgConnection) -> Result<bool, LedgerError> {
+    // language=PostgreSQL
+    let pending: bool = sqlx::query_scalar(
+        "select case
+             when (select next_day from ledger_rollup_state) is null
+                 then exists (select 1 from ledger_postings
+                              where created_at < date_trunc('day', now() at time zone 'UTC') at time zone 'UTC')
+             else ((select next_day from ledger_rollup_state) + 1)::timestamp at time zone 'UTC' <= now()
+         end",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(pending)
+}
+
 async fn aggregate_day(conn: &mut PgConnection, day: NaiveDate) -> Result<(), LedgerError> {
     // language=PostgreSQL
     sqlx::query(
