@@ -9,7 +9,7 @@ CARGO ?= cargo
 # Where scripts/browser-up.sh puts axe-core (npm prefix target/web-tools).
 AXE_CORE_JS := $(CURDIR)/target/web-tools/node_modules/axe-core/axe.min.js
 
-.PHONY: help build run test bench bench-console bench-khqr bench-ledger bench-recon bench-throughput bench-web screenshots fmt lint clean sqlx-prepare
+.PHONY: help build run test demo-data bench bench-books bench-console bench-khqr bench-ledger bench-recon bench-throughput bench-web screenshots fmt lint clean sqlx-prepare
 
 help: ## list the targets
 	@echo "OWSO Pay — make targets:"
@@ -55,7 +55,7 @@ screenshots: ## PNGs of every citizen page (Khmer, English; 360 and 1280 px) and
 	$(CARGO) build --workspace --bins
 	$(CARGO) test -p e2e --test e2e -- --ignored --exact browser_pay::screenshots --nocapture
 
-bench-web: ## Lighthouse (mobile, pinned) on the pay page, status and a catalog page: scores and bytes; prints, never asserts
+bench-web: ## Lighthouse (mobile, pinned) on the pay page, status, a catalog page and the dashboard (/console/reports): scores and bytes; prints, never asserts
 	@DATABASE_URL=$$(scripts/pg-up.sh)
 	CHROMEDRIVER=$$(scripts/browser-up.sh)
 	export DATABASE_URL CHROMEDRIVER
@@ -65,12 +65,19 @@ bench-web: ## Lighthouse (mobile, pinned) on the pay page, status and a catalog 
 sqlx-prepare: ## rewrite the query cache .sqlx/ after changing a query (needs PostgreSQL; see scripts/sqlx-data.sh)
 	@scripts/sqlx-data.sh prepare
 
-bench: ## all benchmarks: KHQR vs the official JS SDK; the ledger at 1,000,000 postings; write throughput vs pgbench; console pages at 2 M intents; matching 1,000,000 statement lines
+bench: ## all benchmarks: KHQR vs the official JS SDK; the ledger at 1,000,000 postings; write throughput vs pgbench; console pages at 2 M intents; matching 1,000,000 statement lines; books and dashboard at 4 M intents
 	@scripts/bench.sh
 	@scripts/bench-ledger.sh
 	@scripts/bench-throughput.sh
 	@scripts/bench-console.sh
 	@scripts/bench-recon.sh
+	@scripts/bench-books.sh
+
+demo-data: ## database DEMO_DB (default owso_demo_data): 204 offices, 2 years, ~4 M intents and ~10 M postings, sealed, rolled up, verified
+	@scripts/demo-data.sh
+
+bench-books: ## trial balance, reports and the dashboard's server time on the demo-data database (made if missing) against the 300 ms budget
+	@scripts/bench-books.sh
 
 bench-console: ## console pages' server time at the seed's scale (204 offices, 2 M intents) against the 300 ms budget
 	@scripts/bench-console.sh
