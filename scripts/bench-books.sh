@@ -114,7 +114,7 @@ fetch() { # auth path [curl args...]
 # Nearest-rank percentile $2 (0-100) of the sorted numbers in file $1.
 percentile() { awk -v p="$2" '{ v[NR] = $1 } END { i = int((p * NR + 99) / 100); if (i < 1) i = 1; print v[i] }' <"$1"; }
 
-row() { printf '%-9s %-62s %8s %8s %8s %8s  %s\n' "$@" | tee -a "$OUT/requests.txt" >&2; }
+row() { printf '%-9s %-68s %8s %8s %8s %8s  %s\n' "$@" | tee -a "$OUT/requests.txt" >&2; }
 row scope request median_ms p95_ms max_ms p95/300 status
 for request in "${requests[@]}"; do
     IFS='|' read -r scope auth path <<<"$request"

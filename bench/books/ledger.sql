@@ -25,6 +25,9 @@
 --     grows with time, as the sealer and the roll-up expect (ledger crate docs, "Sealing").
 \set ON_ERROR_STOP on
 set synchronous_commit = off;
+set client_min_messages = warning;
+-- Sorts and hashes of millions of rows in memory rather than on disk.
+set work_mem = '256MB';
 
 create index if not exists demo_gen_intents_id on demo_gen.intents (id);
 analyze demo_gen.intents;
