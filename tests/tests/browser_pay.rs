@@ -402,8 +402,18 @@ async fn lighthouse_scores() {
     // A console page needs a person's session: Lighthouse sends its cookie with every request.
     let auditor = console_cookie(&stack, "auditor").await;
     let pages = [
-        ("pay page (km)", "pay-km", format!("{pay_url}?lang=km"), None),
-        ("pay page (en)", "pay-en", format!("{pay_url}?lang=en"), None),
+        (
+            "pay page (km)",
+            "pay-km",
+            format!("{pay_url}?lang=km"),
+            None,
+        ),
+        (
+            "pay page (en)",
+            "pay-en",
+            format!("{pay_url}?lang=en"),
+            None,
+        ),
         (
             "status lookup (km)",
             "status-km",
@@ -448,7 +458,9 @@ async fn lighthouse_scores() {
                 .unwrap()
                 .status();
             if status != reqwest::StatusCode::OK {
-                println!("Lighthouse {LIGHTHOUSE} mobile, {page}: not measured, {url} answers {status}");
+                println!(
+                    "Lighthouse {LIGHTHOUSE} mobile, {page}: not measured, {url} answers {status}"
+                );
                 continue;
             }
             args.push(format!(
@@ -518,7 +530,11 @@ async fn console_cookie(stack: &Stack, username: &str) -> String {
         .send()
         .await
         .unwrap();
-    assert_eq!(login.status(), reqwest::StatusCode::SEE_OTHER, "login of {username}");
+    assert_eq!(
+        login.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "login of {username}"
+    );
     login
         .headers()
         .get_all("set-cookie")

@@ -372,3 +372,73 @@ async fn exceptions_filter_by_status(pool: PgPool) {
         .await;
     assert_eq!(cashier.status, StatusCode::FORBIDDEN);
 }
+
+/// `payments ledger catch-up` (what `make demo-data` runs after writing history outside the
+/// service): the sealer's and the roll-up's rounds until idle, so that back-dated days are
+/// sealed, rolled up and verify.
+#[sqlx::test(migrations = "../migrations")]
+async fn catch_up_seals_and_rolls_up_history_written_outside_the_service(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    paid(&app, "0320001101", "sbx_c1").await;
+    paid(&app, "0320001102", "sbx_c2").await;
+    // One entry three days old, written as the generator writes history: the owner's session
+    // with the triggers off (they would stamp it with today's clock).
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("set local session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let entry: i64 = sqlx::query_scalar(
+        "insert into ledger_entries (office_code, kind, description, metadata, created_at)
+         values ('0320', 'payment_confirmed', 'case H1 paid by sandbox', '{}',
+                 (date_trunc('day', now() at time zone 'UTC') - interval '3 days' + interval '9 hours')
+                     at time zone 'UTC')
+         returning id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into ledger_postings (entry_id, account_id, currency, office_code, amount_minor, created_at)
+         select e.id, a.id, a.currency, a.office_code,
+                case when a.code like '%:clearing:%' then 600000 else -600000 end, e.created_at
+         from ledger_entries e
+         join ledger_accounts a on a.code in ('0320:clearing:sandbox:KHR', '0320:revenue:labour:KHR')
+         where e.id = $1
+         order by a.code",
+    )
+    .bind(entry)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_payments"))
+        .args(["ledger", "catch-up"])
+        .env("DATABASE_URL", database_url(&app.pool))
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let counts: serde_json::Value =
+        serde_json::from_str(String::from_utf8(output.stdout).unwrap().trim()).unwrap();
+    assert_eq!(counts["sealed"], 3, "{counts}");
+    // The three days before today: the history's day and the two after it (today is not over).
+    assert_eq!(counts["days_rolled_up"], 3, "{counts}");
+    assert_eq!(app.scalar_i64("select count(*) from ledger_seals").await, 3);
+    assert_eq!(
+        app.scalar_i64(
+            "select count(*) from ledger_daily_balances
+             where day = (now() at time zone 'UTC')::date - 3"
+        )
+        .await,
+        2
+    );
+    let (code, report) = cli_verify(&app.pool);
+    assert_eq!((code, &report["ok"]), (0, &json!(true)), "{report}");
+    assert_eq!(report["rollup_rows_checked"], 2, "{report}");
+}
