@@ -124,8 +124,10 @@
 //! # Balances
 //!
 //! Revenue accounts are hot, so no balance row is updated on the write path. A worker rolls
-//! finished UTC days up into `ledger_daily_balances` ([`store::rollup_once`]); a balance as of
-//! an instant is the aggregates of the days before it plus the postings since
+//! finished UTC days up into `ledger_daily_balances` ([`store::rollup_once`]), and the days of
+//! every finished month into `ledger_monthly_balances`; a balance as of an instant is the
+//! aggregates of the months before the instant's month, of its days before the instant, plus
+//! the postings since
 //! ([`store::trial_balance`], [`store::account_balance`], [`store::statement`]). A day is
 //! rolled up only after it ended *and* every transaction that could still add a posting to it
 //! has finished: the round records `pg_snapshot_xmax()` after midnight and waits until

@@ -605,3 +605,98 @@ async fn verify_recomputes_the_daily_balances_and_names_a_tampered_one(pool: PgP
         Some(("0320:revenue:land:KHR".to_owned(), day))
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn monthly_balances_carry_long_histories_and_verify_names_a_tampered_one(pool: PgPool) {
+    let now = Utc::now();
+    let mut conn = pool.acquire().await.unwrap();
+    // Forty days back: at least one whole month before this one, whatever today is.
+    for day in (1..=40_i64).step_by(3) {
+        for (n, office) in ["0320", "1201"].iter().enumerate() {
+            let n = i64::try_from(n).unwrap();
+            let at = now - chrono::Duration::days(day) + chrono::Duration::minutes(n * 61);
+            historical_entry(&mut conn, office, "land", 100 * day + n, at).await;
+        }
+    }
+    let first_day = (now - chrono::Duration::days(40)).date_naive();
+    let today = now.date_naive();
+    rollup_until(&pool, (today - first_day).num_days()).await;
+    let (months, next_month): (i64, Option<NaiveDate>) = sqlx::query_as(
+        "select (select count(distinct month) from ledger_monthly_balances),
+                (select next_month from ledger_rollup_state)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(months >= 1, "{months} months aggregated");
+    // UTC months, as the daily rows are UTC days.
+    let this_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap();
+    assert_eq!(next_month, Some(this_month));
+
+    // Balances at instants in every month, and at month ends, equal the postings' sums.
+    let mut instants: Vec<DateTime<Utc>> = (0..=45)
+        .step_by(2)
+        .map(|day| now - chrono::Duration::days(day) + chrono::Duration::hours(day % 7))
+        .collect();
+    instants.push(
+        month_start(now).and_hms_opt(0, 0, 0).unwrap().and_utc() - chrono::Duration::seconds(1),
+    );
+    for as_of in instants {
+        for offices in [None, Some(vec!["1201".to_owned()])] {
+            let lines = store::trial_balance(&mut conn, offices.as_deref(), Some(as_of))
+                .await
+                .unwrap();
+            let got: Vec<(String, i64)> = lines
+                .iter()
+                .map(|line| (line.account.clone(), line.balance_minor))
+                .collect();
+            let expected: Vec<(String, i64)> = sqlx::query_as(
+                "select a.code, sum(p.amount_minor)::bigint
+                 from ledger_postings p join ledger_accounts a on a.id = p.account_id
+                 where p.created_at <= $1 and ($2::text[] is null or p.office_code = any ($2))
+                 group by a.code order by a.code collate \"C\"",
+            )
+            .bind(as_of)
+            .bind(offices.as_deref())
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert_eq!(got, expected, "trial balance as of {as_of}");
+        }
+    }
+    seal_all(&pool).await;
+    let report = verify(&pool).await;
+    assert!(report.ok, "{report:?}");
+    assert!(report.monthly_rows_checked >= 2, "{report:?}");
+
+    // A superuser edits one month's aggregate: verify names it, though every day is right.
+    let (account, month): (String, NaiveDate) = sqlx::query_as(
+        "select a.code, m.month from ledger_monthly_balances m
+         join ledger_accounts a on a.id = m.account_id
+         order by m.month, a.code limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query("set session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "update ledger_monthly_balances set credit_minor = credit_minor + 5, balance_minor = balance_minor - 5
+         where month = $1 and account_id = (select id from ledger_accounts where code = $2)",
+    )
+    .bind(month)
+    .bind(&account)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("set session_replication_role = origin")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let report = verify(&pool).await;
+    assert!(!report.ok);
+    assert_eq!(report.first_bad_rollup, Some((account.clone(), month)));
+    assert!(report.reason.unwrap().contains("monthly balance"));
+}

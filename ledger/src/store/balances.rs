@@ -110,6 +110,7 @@ pub async fn rollup_once(
         .bind(mark.as_deref())
         .execute(&mut *conn)
         .await?;
+    aggregate_months(conn).await?;
     Ok(RollupOutcome {
         days,
         next_day: Some(day),
@@ -136,6 +137,35 @@ pub async fn rollup_pending(conn: &mut PgConnection) -> Result<bool, LedgerError
     .fetch_one(&mut *conn)
     .await?;
     Ok(pending)
+}
+
+/// Sums the daily rows of every month whose days are all rolled up (those before the month of
+/// `next_day`) into `ledger_monthly_balances`, and moves `next_month` past them, so that a
+/// balance two years into the books reads one row per account and month, not per day.
+async fn aggregate_months(conn: &mut PgConnection) -> Result<(), LedgerError> {
+    // language=PostgreSQL
+    sqlx::query(
+        "with state as (
+             select coalesce(next_month, '-infinity'::date) as from_month,
+                    date_trunc('month', next_day)::date as to_month
+             from ledger_rollup_state
+             where next_day is not null
+         ), inserted as (
+             insert into ledger_monthly_balances
+                 (account_id, month, office_code, debit_minor, credit_minor, balance_minor, posting_count)
+             select d.account_id, date_trunc('month', d.day)::date, min(d.office_code),
+                    sum(d.debit_minor), sum(d.credit_minor), sum(d.balance_minor), sum(d.posting_count)
+             from ledger_daily_balances d, state
+             where d.day >= state.from_month and d.day < state.to_month
+             group by 1, 2
+         )
+         update ledger_rollup_state s set next_month = state.to_month
+         from state
+         where s.next_month is distinct from state.to_month",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn aggregate_day(conn: &mut PgConnection, day: NaiveDate) -> Result<(), LedgerError> {
@@ -181,10 +211,22 @@ const TOTALS_SQL: &str = "
     with cut as materialized (
         select least(coalesce((select next_day from ledger_rollup_state), '-infinity'::date),
                      (coalesce($2::timestamptz, 'infinity'::timestamptz) at time zone 'UTC')::date) as day
+    ), month_cut as materialized (
+        -- Whole months before the cut's month come from the monthly rows (never beyond the
+        -- months aggregated), the days from there to the cut from the daily rows.
+        select least(coalesce((select next_month from ledger_rollup_state), '-infinity'::date),
+                     date_trunc('month', (select day from cut))::date) as month
     ), totals as (
-        select d.account_id, d.debit_minor as debit, d.credit_minor as credit
+        select m.account_id, m.debit_minor as debit, m.credit_minor as credit
+        from ledger_monthly_balances m
+        where m.month < (select month from month_cut)
+          and ($1::text[] is null or m.office_code = any ($1))
+          and ($3::bigint is null or m.account_id = $3)
+        union all
+        select d.account_id, d.debit_minor, d.credit_minor
         from ledger_daily_balances d
-        where d.day < (select day from cut)
+        where d.day >= (select month from month_cut)
+          and d.day < (select day from cut)
           and ($1::text[] is null or d.office_code = any ($1))
           and ($3::bigint is null or d.account_id = $3)
         union all

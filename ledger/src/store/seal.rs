@@ -297,8 +297,11 @@ pub struct VerifyReport {
     pub head_hash: String,
     /// Daily balance rows (`ledger_daily_balances`) recomputed from their postings.
     pub rollup_rows_checked: i64,
+    /// Monthly balance rows (`ledger_monthly_balances`) recomputed from their days.
+    pub monthly_rows_checked: i64,
     /// The first daily balance, by day then account code, that differs from its postings
-    /// (or a rolled-up day whose postings have no row): `(account code, day)`.
+    /// (or a rolled-up day whose postings have no row): `(account code, day)`; or else the
+    /// first monthly balance that differs from its days: `(account code, first of the month)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad_rollup: Option<(String, NaiveDate)>,
 }
@@ -349,6 +352,7 @@ pub async fn verify_chain_against(
         head_seq,
         head_hash: hex::encode(head_hash),
         rollup_rows_checked: 0,
+        monthly_rows_checked: 0,
         first_bad_rollup: None,
     };
     // Balances per account code over the seals walked so far (BTreeMap: byte order, as the
@@ -530,6 +534,53 @@ async fn verify_rollups(
             "the daily balance of {account} on {day} differs from its postings"
         ));
         report.first_bad_rollup = Some((account, day));
+        return Ok(());
+    }
+    verify_monthly_rollups(conn, report).await
+}
+
+/// Recomputes every aggregated month from its daily rows (which [`verify_rollups`] has just
+/// checked against the postings) and compares it with `ledger_monthly_balances`, which
+/// balances read for whole months.
+async fn verify_monthly_rollups(
+    conn: &mut PgConnection,
+    report: &mut VerifyReport,
+) -> Result<(), LedgerError> {
+    // language=PostgreSQL
+    let checked: i64 = sqlx::query_scalar("select count(*) from ledger_monthly_balances")
+        .fetch_one(&mut *conn)
+        .await?;
+    // language=PostgreSQL
+    let first_bad: Option<(String, NaiveDate)> = sqlx::query_as(
+        "with rolled as (
+             select coalesce((select next_month from ledger_rollup_state), '-infinity'::date) as next_month
+         ),
+         actual as (
+             select d.account_id, date_trunc('month', d.day)::date as month,
+                    sum(d.debit_minor) as debit, sum(d.credit_minor) as credit,
+                    sum(d.posting_count) as n
+             from ledger_daily_balances d, rolled
+             where d.day < rolled.next_month
+             group by 1, 2
+         )
+         select a.code, coalesce(m.month, x.month)
+         from actual x
+         full join ledger_monthly_balances m on m.account_id = x.account_id and m.month = x.month
+         join ledger_accounts a on a.id = coalesce(m.account_id, x.account_id)
+         where (m.debit_minor, m.credit_minor, m.balance_minor, m.posting_count)
+               is distinct from (x.debit, x.credit, x.debit - x.credit, x.n)
+         order by 2, 1
+         limit 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    report.monthly_rows_checked = checked;
+    if let Some((account, month)) = first_bad {
+        report.ok = false;
+        report.reason = Some(format!(
+            "the monthly balance of {account} for the month of {month} differs from its daily balances"
+        ));
+        report.first_bad_rollup = Some((account, month));
     }
     Ok(())
 }

@@ -4,13 +4,14 @@ use sqlx::PgPool;
 
 /// Tables the service appends to and never changes: the service role gets no UPDATE,
 /// DELETE or TRUNCATE on them (their triggers refuse those too; a second wall).
-pub const APPEND_ONLY_TABLES: [&str; 6] = [
+pub const APPEND_ONLY_TABLES: [&str; 7] = [
     "ledger_entries",
     "ledger_postings",
     "ledger_seals",
     "ledger_digests",
     "ledger_closed_periods",
     "ledger_daily_balances",
+    "ledger_monthly_balances",
 ];
 
 /// The statements of `payments db grant-service-role ROLE` (docs/RUNNING.md, "Database
