@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod digests;
+pub mod export;
 pub mod exceptions;
 pub mod journal;
 pub mod periods;
