@@ -214,6 +214,8 @@ struct AccountPage<'a> {
     statement: AccountStatement,
     from_text: String,
     to_text: String,
+    /// Lines per page, kept in the page links.
+    limit: i64,
 }
 
 impl AccountPage<'_> {
@@ -226,11 +228,23 @@ impl AccountPage<'_> {
     }
 
     fn base_href(&self) -> String {
+        let limit = if self.limit == STATEMENT_PAGE_LINES {
+            String::new()
+        } else {
+            format!("&limit={}", self.limit)
+        };
         format!(
-            "/console/books/accounts/{}?from={}&to={}",
+            "/console/books/accounts/{}?from={}&to={}{limit}",
             encode(&self.statement.account.code),
             encode(&self.from_text),
             encode(&self.to_text)
+        )
+    }
+
+    fn form_action(&self) -> String {
+        format!(
+            "/console/books/accounts/{}",
+            encode(&self.statement.account.code)
         )
     }
 
@@ -281,7 +295,8 @@ impl AccountPage<'_> {
     params(("code" = String, Path, description = "The account code"),
         ("from" = Option<String>, Query, description = "A date (start of that day in Phnom Penh; default: the 1st of this month)"),
         ("to" = Option<String>, Query, description = "A date (end of that day; default: today)"),
-        ("cursor" = Option<String>, Query, description = "A page's cursor")),
+        ("cursor" = Option<String>, Query, description = "A page's cursor"),
+        ("limit" = Option<i64>, Query, description = "Lines per page, 1 to 500 (default 50)")),
     responses(
         (status = 200, description = "HTML: the statement page: opening balance, lines with their source, closing balance, next/previous pages", content_type = "text/html"),
         (status = 303, description = "No session: to /console/login"),
@@ -299,12 +314,22 @@ pub async fn get_account_page(
         Err(error) => return web::error_page(&page, error),
     };
     let cursor = param(query, "cursor");
+    let limit = match param(query, "limit").map(|raw| raw.parse::<i64>()) {
+        None => STATEMENT_PAGE_LINES,
+        Some(Ok(limit)) => limit,
+        Some(Err(_)) => {
+            return web::error_page(
+                &page,
+                AppError::validation("limit", "limit must be between 1 and 500"),
+            )
+        }
+    };
     let found = statements::statement(
         &state,
         &session.principal,
         &code,
         (period.from, period.to),
-        Some(STATEMENT_PAGE_LINES),
+        Some(limit),
         cursor.as_deref(),
     )
     .await;
@@ -316,6 +341,7 @@ pub async fn get_account_page(
                 statement,
                 from_text: period.from_text,
                 to_text: period.to_text,
+                limit,
             };
             web::render(&page, StatusCode::OK, &view, Caching::Private)
         }
