@@ -48,13 +48,31 @@ async fn offices_shown(browser: &Browser) -> Vec<String> {
     offices
 }
 
-/// The balance cell of `account` on the trial balance page now open.
+/// The balance cell of `account` on the trial balance page now open (read in one script, so
+/// a page being replaced reads as nothing rather than failing).
 async fn balance_shown(browser: &Browser, account: &str) -> String {
     browser
-        .text(&format!(
-            "tr[data-account='{account}'] [data-testid=account-balance]"
-        ))
+        .js(
+            "const cell = document.querySelector('tr[data-account=\"' + arguments[0] + '\"] [data-testid=account-balance]'); return cell ? cell.textContent.trim() : '';",
+            vec![Value::String(account.to_owned())],
+        )
         .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The statement page's opening balance (as [`balance_shown`]).
+async fn opening_shown(browser: &Browser) -> String {
+    browser
+        .js(
+            "const cell = document.querySelector('[data-testid=statement-opening]'); return cell ? cell.textContent.trim() : '';",
+            vec![],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Waits until the statement page's opening balance reads exactly `text`.
@@ -63,7 +81,7 @@ async fn opening_is(browser: &Browser, text: &str) {
         .wait_for(
             &format!("opening balance {text}"),
             std::time::Duration::from_secs(10),
-            || async { browser.text("[data-testid=statement-opening]").await == text },
+            || async { opening_shown(browser).await == text },
         )
         .await;
 }
@@ -110,7 +128,9 @@ async fn make_books(stack: &Stack, series: u32) -> String {
 async fn national_walk(stack: &Stack, browser: &mut Browser, between: &str) {
     login(stack, browser, "auditor").await;
     browser.open(&stack.url("/console/books?lang=en")).await;
-    browser.wait_for_element("[data-testid=trial-balance]").await;
+    browser
+        .wait_for_element("[data-testid=trial-balance]")
+        .await;
     let offices = offices_shown(browser).await;
     assert!(offices.contains(&"0320".to_owned()), "{offices:?}");
     assert!(offices.contains(&"1201".to_owned()), "{offices:?}");
@@ -118,16 +138,12 @@ async fn national_walk(stack: &Stack, browser: &mut Browser, between: &str) {
     check_page(browser, "books", "[data-testid=trial-balance]", None).await;
 
     // One office, chosen in the select.
-    browser
-        .click("#books-office option[value='0320']")
-        .await;
+    browser.click("#books-office option[value='0320']").await;
     browser.click("[data-testid=books-show]").await;
     browser
-        .wait_for(
-            "only 0320",
-            std::time::Duration::from_secs(10),
-            || async { offices_shown(browser).await == vec!["0320".to_owned()] },
-        )
+        .wait_for("only 0320", std::time::Duration::from_secs(10), || async {
+            offices_shown(browser).await == vec!["0320".to_owned()]
+        })
         .await;
 
     // The instant between the two payments: the second is not in the balance yet.
@@ -152,17 +168,28 @@ async fn national_walk(stack: &Stack, browser: &mut Browser, between: &str) {
             "/console/books/accounts/{REVENUE_0320}?from=2020-01-01&limit=1&lang=en"
         )))
         .await;
-    browser.wait_for_element("[data-testid=statement-lines]").await;
+    browser
+        .wait_for_element("[data-testid=statement-lines]")
+        .await;
     assert_eq!(browser.text("[data-testid=statement-opening]").await, "0 ៛");
     assert_eq!(
         browser.text("[data-testid=statement-closing]").await,
         "-1,200,000 ៛"
     );
-    assert_eq!(browser.text("[data-testid=line-balance]").await, "-600,000 ៛");
+    assert_eq!(
+        browser.text("[data-testid=line-balance]").await,
+        "-600,000 ៛"
+    );
     assert!(!browser.exists("[data-testid=statement-previous]").await);
     assert!(browser.exists("[data-testid=line-receipt]").await);
     assert!(browser.exists("[data-testid=line-bank-id]").await);
-    check_page(browser, "books-statement", "[data-testid=statement-lines]", None).await;
+    check_page(
+        browser,
+        "books-statement",
+        "[data-testid=statement-lines]",
+        None,
+    )
+    .await;
     browser.click("[data-testid=statement-next]").await;
     opening_is(browser, "-600,000 ៛").await;
     assert_eq!(
@@ -172,7 +199,10 @@ async fn national_walk(stack: &Stack, browser: &mut Browser, between: &str) {
     assert!(!browser.exists("[data-testid=statement-next]").await);
     browser.click("[data-testid=statement-previous]").await;
     opening_is(browser, "0 ៛").await;
-    assert_eq!(browser.text("[data-testid=line-balance]").await, "-600,000 ៛");
+    assert_eq!(
+        browser.text("[data-testid=line-balance]").await,
+        "-600,000 ៛"
+    );
     assert!(browser.exists("[data-testid=statement-next]").await);
     logout(browser).await;
 }
@@ -187,13 +217,17 @@ async fn office_and_national_auditors_read_the_books() {
     // The office auditor: 1201 only, and a 0320 statement is not found.
     login(&stack, &browser, "auditor.1201").await;
     browser.open(&stack.url("/console/books?lang=en")).await;
-    browser.wait_for_element("[data-testid=trial-balance]").await;
+    browser
+        .wait_for_element("[data-testid=trial-balance]")
+        .await;
     assert_eq!(offices_shown(&browser).await, vec!["1201".to_owned()]);
     assert!(!browser.exists("#books-office").await, "no office choice");
     assert_eq!(browser.text("[data-testid=books-own-office]").await, "1201");
     let status = stack
         .http
-        .get(stack.url(&format!("/v1/ledger/accounts/{REVENUE_0320}/statement?from=2020-01-01")))
+        .get(stack.url(&format!(
+            "/v1/ledger/accounts/{REVENUE_0320}/statement?from=2020-01-01"
+        )))
         .bearer_auth(stack.key("auditor"))
         .send()
         .await
@@ -201,11 +235,11 @@ async fn office_and_national_auditors_read_the_books() {
         .status();
     assert_eq!(status, 200, "the account exists");
     browser
-        .open(&stack.url(&format!(
-            "/console/books/accounts/{REVENUE_0320}?lang=en"
-        )))
+        .open(&stack.url(&format!("/console/books/accounts/{REVENUE_0320}?lang=en")))
         .await;
     browser.wait_for_element("[data-testid=not-found]").await;
+    // The not-found page has no console chrome: log out from the books page.
+    browser.open(&stack.url("/console/books?lang=en")).await;
     logout(&browser).await;
 
     national_walk(&stack, &mut browser, &between).await;
@@ -219,14 +253,18 @@ pub(crate) async fn screenshots(stack: &Stack, browser: &mut Browser, dir: &Path
     make_books(stack, 702).await;
     login(stack, browser, "auditor").await;
     browser.open(&stack.url("/console/books?lang=en")).await;
-    browser.wait_for_element("[data-testid=trial-balance]").await;
+    browser
+        .wait_for_element("[data-testid=trial-balance]")
+        .await;
     check_page(browser, "books", "[data-testid=trial-balance]", Some(dir)).await;
     browser
         .open(&stack.url(&format!(
             "/console/books/accounts/{REVENUE_0320}?from=2020-01-01&limit=10&lang=en"
         )))
         .await;
-    browser.wait_for_element("[data-testid=statement-lines]").await;
+    browser
+        .wait_for_element("[data-testid=statement-lines]")
+        .await;
     check_page(
         browser,
         "books-statement",
@@ -235,5 +273,8 @@ pub(crate) async fn screenshots(stack: &Stack, browser: &mut Browser, dir: &Path
     )
     .await;
     logout(browser).await;
-    println!("wrote {}/console-books{{,-statement}}-*-1280.png", dir.display());
+    println!(
+        "wrote {}/console-books{{,-statement}}-*-1280.png",
+        dir.display()
+    );
 }

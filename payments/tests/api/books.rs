@@ -83,7 +83,8 @@ async fn statement_pages_walk_every_line_past_the_old_cap(pool: PgPool) {
     let closing_expected = app.balance(REVENUE).await;
 
     let auditor = app.key("auditor").to_owned();
-    let base = format!("/v1/ledger/accounts/{REVENUE}/statement?from=2020-01-01T00:00:00Z&limit=500");
+    let base =
+        format!("/v1/ledger/accounts/{REVENUE}/statement?from=2020-01-01T00:00:00Z&limit=500");
     let mut seen: Vec<i64> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut carried = "0".to_owned();
@@ -97,7 +98,11 @@ async fn statement_pages_walk_every_line_past_the_old_cap(pool: PgPool) {
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         pages += 1;
         // Each page opens where the one before closed.
-        assert_eq!(page.body["opening_balance"], carried.as_str(), "page {pages}");
+        assert_eq!(
+            page.body["opening_balance"],
+            carried.as_str(),
+            "page {pages}"
+        );
         assert_eq!(page.body["closing_balance"], closing_expected.as_str());
         let mut balance: i64 = carried.parse().unwrap();
         for line in page.body["lines"].as_array().unwrap() {
@@ -126,7 +131,10 @@ async fn statement_pages_walk_every_line_past_the_old_cap(pool: PgPool) {
     .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, "x-statement-opening-balance"), "0");
-    assert_eq!(header(&response, "x-statement-closing-balance"), closing_expected);
+    assert_eq!(
+        header(&response, "x-statement-closing-balance"),
+        closing_expected
+    );
     assert_eq!(header(&response, "x-export-offices"), "0320");
     assert!(header(&response, "content-disposition").contains("statement_0320-revenue-labour-KHR_"));
     let text = response.text().await.unwrap();
@@ -307,7 +315,10 @@ async fn office_scoped_keys_see_only_their_office_in_every_export(pool: PgPool) 
     assert_eq!(xlsx.status(), StatusCode::OK);
     let bytes = xlsx.bytes().await.unwrap();
     let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes.to_vec())).unwrap();
-    assert_eq!(cells(&workbook.worksheet_range("Journal").unwrap()).len(), 1);
+    assert_eq!(
+        cells(&workbook.worksheet_range("Journal").unwrap()).len(),
+        1
+    );
     // The national auditor's whole journal has them, named "all".
     let national = get_raw(
         &app,
@@ -328,10 +339,18 @@ async fn office_scoped_keys_see_only_their_office_in_every_export(pool: PgPool) 
         "/v1/ledger/trial-balance?office_code=0320".to_owned(),
     ] {
         let reply = app.get(&path, Some(&office_auditor)).await;
-        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {}",
+            reply.body
+        );
     }
     let own = app
-        .get("/v1/ledger/trial-balance?office_code=1201", Some(&office_auditor))
+        .get(
+            "/v1/ledger/trial-balance?office_code=1201",
+            Some(&office_auditor),
+        )
         .await;
     assert_eq!(own.status, StatusCode::OK, "{}", own.body);
     assert!(own.body["accounts"]
@@ -359,7 +378,12 @@ async fn bad_statement_and_export_input_is_a_4xx(pool: PgPool) {
             .to_owned(),
     ] {
         let reply = app.get(&path, Some(app.key("auditor"))).await;
-        assert!(reply.status.is_client_error(), "{path}: {} {}", reply.status, reply.body);
+        assert!(
+            reply.status.is_client_error(),
+            "{path}: {} {}",
+            reply.status,
+            reply.body
+        );
     }
     // A cursor from another list (a key cursor of another shape) is refused too.
     let other = payments::app::pagination::cursor::encode_key("0320:revenue");

@@ -312,13 +312,27 @@ fn about_sheet(sheet: &mut Worksheet, info: &ExportInfo) -> Result<(), XlsxError
     sheet.set_name("About")?;
     let rows: [(&str, String); 8] = [
         ("export", "OWSO Pay journal, one posting a row".to_owned()),
-        ("period_from", info.from.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        ("period_to", info.to.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        ("period_note", "from exclusive, to inclusive (UTC)".to_owned()),
+        (
+            "period_from",
+            info.from
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        ),
+        (
+            "period_to",
+            info.to.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        ),
+        (
+            "period_note",
+            "from exclusive, to inclusive (UTC)".to_owned(),
+        ),
         ("offices", info.offices_label()),
         ("chain_head_seq", info.head.seq.to_string()),
         ("chain_head_hash", info.head.hash.clone()),
-        ("made_at", info.made_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        (
+            "made_at",
+            info.made_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
     ];
     sheet.set_column_width(0, 18)?;
     sheet.set_column_width(1, 70)?;

@@ -5,8 +5,8 @@
 
 pub mod accounts;
 pub mod digests;
-pub mod export;
 pub mod exceptions;
+pub mod export;
 pub mod journal;
 pub mod periods;
 pub mod statements;

@@ -115,7 +115,11 @@ pub async fn statement(
     let closed_months = closed_in_range(&mut conn, &account.office_code, (from, to)).await?;
     let lines = running(opening_minor, rows)?;
     let next_cursor = more
-        .then(|| lines.last().map(|line| encode((line.created_at, line.posting_id))))
+        .then(|| {
+            lines
+                .last()
+                .map(|line| encode((line.created_at, line.posting_id)))
+        })
         .flatten();
     Ok(AccountStatement {
         account,
@@ -256,7 +260,15 @@ pub async fn statement_csv(
     let streamed = account.clone();
     let stream = export::spawn_stream(header, max_duration, move |sender, deadline| {
         async move {
-            write_statement(&pool, &streamed, (from, to), opening_minor, &sender, deadline).await
+            write_statement(
+                &pool,
+                &streamed,
+                (from, to),
+                opening_minor,
+                &sender,
+                deadline,
+            )
+            .await
         }
         .in_current_span()
     });
@@ -300,11 +312,7 @@ async fn write_statement(
         for chunk in lines.chunks(export::CSV_ROWS_PER_CHUNK) {
             let records: Vec<[String; 11]> =
                 chunk.iter().map(|line| csv_record(line, account)).collect();
-            if sender
-                .send(Ok(export::csv_chunk(&records)?))
-                .await
-                .is_err()
-            {
+            if sender.send(Ok(export::csv_chunk(&records)?)).await.is_err() {
                 return Ok(());
             }
         }

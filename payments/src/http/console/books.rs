@@ -73,8 +73,8 @@ struct Period {
 
 fn period(query: Option<&str>) -> Result<Period, AppError> {
     let today = today();
-    let from_text = param(query, "from")
-        .unwrap_or_else(|| today.with_day(1).unwrap_or(today).to_string());
+    let from_text =
+        param(query, "from").unwrap_or_else(|| today.with_day(1).unwrap_or(today).to_string());
     let to_text = param(query, "to").unwrap_or_else(|| today.to_string());
     let from = dates::parse_start(&from_text)
         .ok_or_else(|| AppError::validation("from", format!("expected {}", dates::FORMAT)))?;
@@ -188,7 +188,7 @@ pub async fn get_books(
         Err(error) => return web::error_page(&page, error),
     };
     let local = balance.as_of + chrono::TimeDelta::hours(7);
-    let at_text = at_text.unwrap_or_else(|| local.format("%Y-%m-%dT%H:%M").to_string());
+    let at_text = at_text.unwrap_or_else(|| local.format("%Y-%m-%dT%H:%M:%S").to_string());
     let day = local.date_naive();
     let view = BooksPage {
         page: &page,
@@ -256,10 +256,13 @@ impl AccountPage<'_> {
     }
 
     fn previous_href(&self) -> Option<String> {
-        self.statement.previous_cursor.as_ref().map(|cursor| match cursor {
-            Some(cursor) => format!("{}&cursor={}", self.base_href(), encode(cursor)),
-            None => self.base_href(),
-        })
+        self.statement
+            .previous_cursor
+            .as_ref()
+            .map(|cursor| match cursor {
+                Some(cursor) => format!("{}&cursor={}", self.base_href(), encode(cursor)),
+                None => self.base_href(),
+            })
     }
 
     fn csv_href(&self) -> String {
@@ -285,7 +288,11 @@ impl AccountPage<'_> {
             None => String::new(),
             Some("cash") => self.page.lang.pick("សាច់ប្រាក់", "cash").to_owned(),
             Some("khqr") => "KHQR".to_owned(),
-            Some("sandbox") => self.page.lang.pick("ធនាគារសាកល្បង", "sandbox bank").to_owned(),
+            Some("sandbox") => self
+                .page
+                .lang
+                .pick("ធនាគារសាកល្បង", "sandbox bank")
+                .to_owned(),
             Some(other) => other.to_owned(),
         }
     }

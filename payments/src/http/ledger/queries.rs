@@ -179,7 +179,10 @@ impl utoipa::IntoParams for StatementQuery {
                 ))
                 .build(),
         );
-        params.push(text_param("cursor", "The `next_cursor` of the previous page."));
+        params.push(text_param(
+            "cursor",
+            "The `next_cursor` of the previous page.",
+        ));
         params.push(text_param(
             "format",
             "`json` (default, one page) or `csv` (the whole range streamed; so does `Accept: text/csv`).",
