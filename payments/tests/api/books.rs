@@ -403,3 +403,155 @@ async fn bad_statement_and_export_input_is_a_4xx(pool: PgPool) {
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
 }
+
+/// A console page or download as the person behind `cookie` gets it.
+async fn console_get(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
+    crate::pages::browser()
+        .get(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn console_downloads_follow_the_person_and_their_offices(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    paid(&app, "0320001005", "sbx_c1").await;
+    let office = crate::pages::log_in(&app, "auditor.1201").await;
+    let national = crate::pages::log_in(&app, "auditor").await;
+
+    // The office auditor's journal names 1201 and holds nothing of 0320.
+    let csv = console_get(
+        &app,
+        &office.cookie,
+        "/console/books/journal.csv?from=2020-01-01",
+    )
+    .await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert_eq!(header(&csv, "x-export-offices"), "1201");
+    assert_eq!(header(&csv, "cache-control"), "private, no-store");
+    assert!(header(&csv, "content-disposition").contains("journal_"));
+    assert_eq!(csv.text().await.unwrap().lines().count(), 1);
+    let xlsx = console_get(
+        &app,
+        &office.cookie,
+        "/console/books/journal.xlsx?from=2020-01-01",
+    )
+    .await;
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    assert_eq!(header(&xlsx, "content-type"), XLSX);
+    let bytes = xlsx.bytes().await.unwrap();
+    let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(
+        cells(&workbook.worksheet_range("Journal").unwrap()).len(),
+        1
+    );
+    for path in [
+        "/console/books/journal.csv?from=2020-01-01&office=0320".to_owned(),
+        "/console/books/journal.xlsx?from=2020-01-01&office=0320".to_owned(),
+        format!("/console/books/accounts/{REVENUE}/statement.csv?from=2020-01-01"),
+        format!("/console/books/accounts/{REVENUE}?from=2020-01-01"),
+        "/console/books?office=0320".to_owned(),
+    ] {
+        let page = console_get(&app, &office.cookie, &path).await;
+        assert_eq!(page.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let page = console_get(&app, &office.cookie, "/console/books").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("0320:"),
+        "no 0320 account on the office auditor's page"
+    );
+
+    // The national auditor: the statement page traces the line and formats it for people;
+    // the statement download keeps plain numbers.
+    let page = console_get(
+        &app,
+        &national.cookie,
+        &format!("/console/books/accounts/{REVENUE}?from=2020-01-01"),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("-600,000 ៛"), "{html}");
+    assert!(html.contains("sbx_c1"), "the bank's transaction id");
+    let csv = console_get(
+        &app,
+        &national.cookie,
+        &format!("/console/books/accounts/{REVENUE}/statement.csv?from=2020-01-01"),
+    )
+    .await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert_eq!(header(&csv, "x-statement-closing-balance"), "-600000");
+    let text = csv.text().await.unwrap();
+    assert!(
+        text.lines().nth(1).unwrap().ends_with(",-600000,-600000"),
+        "{text}"
+    );
+    // A bad instant on the picker is a 4xx page, not a 500.
+    let page = console_get(&app, &national.cookie, "/console/books?at=yesterday").await;
+    assert!(page.status().is_client_error(), "{}", page.status());
+    // Without a session the download is the login redirect.
+    let anonymous = crate::pages::browser()
+        .get(format!("{}/console/books/journal.csv", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_closed_month_is_marked_on_the_statement_and_the_trial_balance(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    paid(&app, "0320001005", "sbx_m1").await;
+    let closed = app
+        .post(
+            "/v1/ledger/periods/close",
+            Some(app.key("admin")),
+            None,
+            &serde_json::json!({"office_code": "0320", "month": "2026-01"}),
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::CREATED, "{}", closed.body);
+
+    let statement = app
+        .get(
+            &format!("/v1/ledger/accounts/{REVENUE}/statement?from=2025-12-15&to=2026-02-15"),
+            Some(app.key("auditor")),
+        )
+        .await;
+    assert_eq!(
+        statement.body["closed_months"],
+        serde_json::json!(["2026-01"])
+    );
+    let later = app
+        .get(
+            &format!("/v1/ledger/accounts/{REVENUE}/statement?from=2026-02-01"),
+            Some(app.key("auditor")),
+        )
+        .await;
+    assert_eq!(later.body["closed_months"], serde_json::json!([]));
+
+    let in_january = app
+        .get(
+            "/v1/ledger/trial-balance?as_of=2026-01-20T00:00:00Z",
+            Some(app.key("auditor")),
+        )
+        .await;
+    assert_eq!(
+        in_january.body["closed_offices"],
+        serde_json::json!(["0320"])
+    );
+    let now = app
+        .get("/v1/ledger/trial-balance", Some(app.key("auditor")))
+        .await;
+    assert_eq!(now.body["closed_offices"], serde_json::json!([]));
+
+    // The page marks it too.
+    let person = crate::pages::log_in(&app, "auditor").await;
+    let page = console_get(&app, &person.cookie, "/console/books?at=2026-01-20T12:00").await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-testid=\"books-closed\""), "{html}");
+}
