@@ -148,21 +148,20 @@ pub async fn statement_rows(
     .await
 }
 
-/// The sum of the postings of `account_id` after `from` up to and including `upto`: what the
-/// lines before a page add to the statement's opening balance.
-pub async fn statement_sum_upto(
+/// The sum of the postings of `account_id` at exactly `upto.0` with an id up to `upto.1`: with
+/// the balance just before that instant, the balance after the cursor's posting (postings of
+/// one instant are ordered by id, as the statement orders them).
+pub async fn statement_sum_at(
     conn: &mut PgConnection,
     account_id: i64,
-    from: DateTime<Utc>,
     upto: (DateTime<Utc>, i64),
 ) -> Result<i64, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_scalar(
         "select coalesce(sum(amount_minor), 0)::bigint from ledger_postings
-         where account_id = $1 and created_at > $2 and (created_at, id) <= ($3, $4)",
+         where account_id = $1 and created_at = $2 and id <= $3",
     )
     .bind(account_id)
-    .bind(from)
     .bind(upto.0)
     .bind(upto.1)
     .fetch_one(conn)

@@ -85,15 +85,34 @@ pub async fn statement(
     let after = after.map(decode).transpose()?;
     let account = visible_account(state, principal, code).await?;
     let mut conn = state.pool.acquire().await?;
-    let mut opening_minor = store::account_balance(&mut conn, &account, from)
-        .await?
-        .balance_minor;
     let mut previous_cursor = None;
+    let opening_minor = match after {
+        None => {
+            store::account_balance(&mut conn, &account, from)
+                .await?
+                .balance_minor
+        }
+        // The balance after the cursor's posting: the balance just before its instant (from
+        // the daily roll-ups, so a deep page costs no more than the first) plus the postings
+        // of that instant up to it. PostgreSQL keeps microseconds, so "just before" is 1 µs.
+        Some((at, id)) => {
+            if at <= from || at > to {
+                return Err(AppError::validation(
+                    "cursor",
+                    "cursor is not one this API returned for this range",
+                ));
+            }
+            let before = at - chrono::TimeDelta::microseconds(1);
+            let balance = store::account_balance(&mut conn, &account, before)
+                .await?
+                .balance_minor;
+            let same_instant = db::books::statement_sum_at(&mut conn, account.id, (at, id)).await?;
+            balance
+                .checked_add(same_instant)
+                .ok_or_else(|| AppError::internal("statement balance overflows"))?
+        }
+    };
     if let Some(after) = after {
-        let before = db::books::statement_sum_upto(&mut conn, account.id, from, after).await?;
-        opening_minor = opening_minor
-            .checked_add(before)
-            .ok_or_else(|| AppError::internal("statement balance overflows"))?;
         previous_cursor = db::books::statement_previous(&mut conn, account.id, from, after, limit)
             .await?
             .map(|key| key.map(encode));
