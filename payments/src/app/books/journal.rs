@@ -190,7 +190,8 @@ async fn write_csv(
 /// rust_xlsxwriter's constant memory mode (rows go to a temporary file as they come), and the
 /// zipped workbook is streamed to the body as it is written, so memory stays flat. A range of
 /// more than [`XLSX_MAX_ROWS`] postings is refused (422 `range_too_large`) before anything is
-/// sent: one sheet holds no more.
+/// sent: one sheet holds no more. The zip is written once every row is in the temporary file,
+/// so a large workbook's body starts only after its rows are read (the headers go first).
 #[tracing::instrument(skip_all, fields(api_key.id = %principal.key_id))]
 pub async fn journal_xlsx(
     state: &AppState,
@@ -240,10 +241,13 @@ pub async fn journal_xlsx(
             buffer: Vec::with_capacity(XLSX_CHUNK_BYTES),
         };
         let failure = match write_xlsx(&handle, &pool, &written, &mut body, deadline) {
-            Ok(()) => match body.flush() {
-                Ok(()) => return,
-                Err(_) => return, // the client went away
-            },
+            Ok(()) => {
+                // The last bytes; an error here is a client gone away.
+                let _ = body.flush();
+                return;
+            }
+            // The client went away: nothing to tell anyone.
+            Err(_) if sender.is_closed() => return,
             Err(ExportError::Failed(error)) => {
                 tracing::error!(error.cause = %error, "journal XLSX export failed part way");
                 "export failed"
@@ -374,6 +378,10 @@ fn write_xlsx(
         ))?;
         if std::time::Instant::now() >= deadline {
             return Err(ExportError::PastDeadline);
+        }
+        // Nobody is reading any more: stop writing rows for them.
+        if body.sender.is_closed() {
+            return Ok(());
         }
         let Some(next) = cursor_of(&rows) else {
             break;
