@@ -139,6 +139,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_datetime_local_value_is_phnom_penh_time_to_the_end_of_its_minute_or_second() {
+        let minute = parse_local_datetime("2026-12-06T14:30").map(|at| at.to_rfc3339());
+        assert_eq!(minute.as_deref(), Some("2026-12-06T07:30:59.999999+00:00"));
+        let second = parse_local_datetime("2026-12-06T14:30:20").map(|at| at.to_rfc3339());
+        assert_eq!(second.as_deref(), Some("2026-12-06T07:30:20.999999+00:00"));
+        assert!(parse_local_datetime("2026-12-06").is_none());
+        assert!(parse_local_datetime("yesterday").is_none());
+        assert!(parse_local_datetime("2026-12-06T25:00").is_none());
+    }
+
+    #[test]
     fn a_date_is_the_whole_cambodian_day() {
         let day = "2026-12-06";
         let start = parse(day, Bound::Start).map(|at| at.to_rfc3339());
