@@ -375,6 +375,7 @@ async fn screenshots() {
     crate::browser_closing::screenshots(&stack, &mut browser, &dir).await;
     crate::browser_counter::screenshots(&stack, &mut browser, &dir).await;
     crate::browser_reconciliation::screenshots(&stack, &mut browser, &dir).await;
+    crate::browser_books::screenshots(&stack, &mut browser, &dir).await;
     browser.close().await;
 }
 

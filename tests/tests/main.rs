@@ -11,6 +11,7 @@
 
 mod support;
 
+mod browser_books;
 mod browser_citizen;
 mod browser_closing;
 mod browser_console;

@@ -69,7 +69,7 @@ async fn intent(stack: &Stack, office: &str, case: &str) -> (String, String) {
 }
 
 /// A sandbox payment of a fresh intent of `office`, paid at bank-sim and settled: the intent id.
-async fn sandbox_paid(stack: &Stack, office: &str, case: &str) -> String {
+pub(crate) async fn sandbox_paid(stack: &Stack, office: &str, case: &str) -> String {
     let (intent_id, _) = intent(stack, office, case).await;
     let attempt: Value = stack
         .http

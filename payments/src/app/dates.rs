@@ -79,6 +79,36 @@ pub fn end_exclusive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<
     optional(d, Bound::EndExclusive)
 }
 
+/// A start given as a date or a time (a date: its first instant in UTC+7).
+pub fn parse_start(raw: &str) -> Option<DateTime<Utc>> {
+    parse(raw, Bound::Start)
+}
+
+/// An inclusive end given as a date or a time (a date: its last microsecond in UTC+7).
+pub fn parse_end_inclusive(raw: &str) -> Option<DateTime<Utc>> {
+    parse(raw, Bound::EndInclusive)
+}
+
+/// A `datetime-local` form value (`2026-12-06T14:30`, seconds optional) read in Phnom Penh
+/// time (UTC+7), the only zone the console shows. The instant is the end of that minute (or
+/// second): a payment made at 14:30:20 is in the books "at 14:30".
+pub fn parse_local_datetime(raw: &str) -> Option<DateTime<Utc>> {
+    let offset = FixedOffset::east_opt(7 * 3600)?;
+    let (local, step) = match chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M") {
+        Ok(local) => (local, TimeDelta::minutes(1)),
+        Err(_) => (
+            chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S").ok()?,
+            TimeDelta::seconds(1),
+        ),
+    };
+    let at = offset
+        .from_local_datetime(&local)
+        .single()?
+        .with_timezone(&Utc)
+        .checked_add_signed(step - TimeDelta::microseconds(1))?;
+    timestamp_in_range(at).then_some(at)
+}
+
 /// The OpenAPI schema of such a value: a date-time or a date.
 pub fn schema() -> RefOr<Schema> {
     let format = |known| {
@@ -107,6 +137,17 @@ pub fn timestamp_in_range(at: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_datetime_local_value_is_phnom_penh_time_to_the_end_of_its_minute_or_second() {
+        let minute = parse_local_datetime("2026-12-06T14:30").map(|at| at.to_rfc3339());
+        assert_eq!(minute.as_deref(), Some("2026-12-06T07:30:59.999999+00:00"));
+        let second = parse_local_datetime("2026-12-06T14:30:20").map(|at| at.to_rfc3339());
+        assert_eq!(second.as_deref(), Some("2026-12-06T07:30:20.999999+00:00"));
+        assert!(parse_local_datetime("2026-12-06").is_none());
+        assert!(parse_local_datetime("yesterday").is_none());
+        assert!(parse_local_datetime("2026-12-06T25:00").is_none());
+    }
 
     #[test]
     fn a_date_is_the_whole_cambodian_day() {

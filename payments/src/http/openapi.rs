@@ -68,6 +68,8 @@ impl Modify for BearerAuth {
         console::reconciliation::post_new_statement, console::reconciliation::get_statement_page,
         console::reconciliation::get_report_page, console::reconciliation::get_report_csv,
         console::exceptions::get_exceptions, console::exceptions::get_exception, console::exceptions::post_exception,
+        console::books::get_books, console::books::get_account_page, console::books::get_statement_csv,
+        console::books::get_journal_csv, console::books::get_journal_xlsx,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,

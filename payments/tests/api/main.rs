@@ -13,6 +13,7 @@ mod support;
 
 mod auth;
 mod basics;
+mod books;
 mod callbacks;
 mod cashier;
 mod catalog;

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod digests;
 pub mod exceptions;
+pub mod export;
 pub mod journal;
 pub mod periods;
 pub mod statements;

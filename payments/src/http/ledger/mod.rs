@@ -6,7 +6,7 @@ pub mod views;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,12 +16,14 @@ use super::error::{ApiError, Problem};
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::app::auth::Principal;
 use crate::app::books::{
-    accounts, digests, exceptions, journal, periods, statements, trial_balance, verify as chain,
+    accounts, digests, exceptions, export as journal_export, journal, periods, statements,
+    trial_balance, verify as chain,
 };
 use crate::app::pagination::{ListQuery, Page};
 use crate::state::AppState;
 use queries::{
-    AsOfQuery, BalanceQuery, ClosePeriodRequest, DigestsQuery, ExceptionsQuery, RangeQuery,
+    AsOfQuery, BalanceQuery, ClosePeriodRequest, DigestsQuery, ExceptionsQuery, JournalQuery,
+    StatementQuery,
 };
 use views::{
     AccountView, BalanceView, ClosedPeriodView, DigestsView, ExceptionView, StatementView,
@@ -63,7 +65,13 @@ pub async fn get_trial_balance(
     principal: Principal,
     AppQuery(query): AppQuery<AsOfQuery>,
 ) -> Result<Json<TrialBalanceView>, ApiError> {
-    let trial_balance = trial_balance::trial_balance(&state, &principal, query.as_of).await?;
+    let trial_balance = trial_balance::trial_balance(
+        &state,
+        &principal,
+        query.as_of,
+        query.office_code.as_deref(),
+    )
+    .await?;
     Ok(Json(trial_balance.into()))
 }
 
@@ -92,16 +100,114 @@ pub async fn get_account_balance(
     Ok(Json(balance.into()))
 }
 
-#[utoipa::path(get, path = "/v1/ledger/accounts/{code}/statement", tag = "ledger", params(RangeQuery), security(("bearer" = [])),
-    responses((status = 200, body = StatementView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/v1/ledger/accounts/{code}/statement", tag = "ledger", params(StatementQuery), security(("bearer" = [])),
+    responses((status = 200, body = StatementView, description = "One page of the statement; with `format=csv` or `Accept: text/csv`, the whole range as CSV, streamed"),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn get_account_statement(
     State(state): State<AppState>,
     principal: Principal,
+    headers: HeaderMap,
     AppPath(code): AppPath<String>,
-    AppQuery(query): AppQuery<RangeQuery>,
-) -> Result<Json<StatementView>, ApiError> {
-    let statement = statements::statement(&state, &principal, &code, query.from, query.to).await?;
-    Ok(Json(statement.into()))
+    AppQuery(query): AppQuery<StatementQuery>,
+) -> Result<Response, ApiError> {
+    let csv = match query.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        None => wants(&headers, "text/csv"),
+        Some(_) => return Err(bad_format("json or csv")),
+    };
+    if csv {
+        let (export, body) =
+            statements::statement_csv(&state, &principal, &code, (query.from, query.to)).await?;
+        return Ok(statement_csv_response(export, body));
+    }
+    let statement = statements::statement(
+        &state,
+        &principal,
+        &code,
+        (query.from, query.to),
+        query.limit,
+        query.cursor.as_deref(),
+    )
+    .await?;
+    Ok(Json(StatementView::from(statement)).into_response())
+}
+
+/// The CSV of a statement with the facts of its export in its headers.
+pub fn statement_csv_response(
+    export: statements::StatementExport,
+    body: impl futures_util::Stream<Item = journal_export::Chunk> + Send + 'static,
+) -> Response {
+    let currency = export.account.currency;
+    let money = |minor| ledger::Money::from_minor(minor, currency).format_amount();
+    let stem = format!("statement_{}", export.account.code.replace(':', "-"));
+    let mut response = export_response(&export.info, &stem, CSV, Body::from_stream(body));
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-statement-account", export.account.code.clone()),
+        ("x-statement-opening-balance", money(export.opening_minor)),
+        ("x-statement-closing-balance", money(export.closing_minor)),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    response
+}
+
+/// The media type of an XLSX workbook.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+const CSV: &str = "text/csv; charset=utf-8";
+
+/// An export's body with the facts it was made from: its file name (Content-Disposition) and
+/// the `X-Export-*` headers (period, offices, chain head).
+pub fn export_response(
+    info: &journal_export::ExportInfo,
+    stem: &str,
+    content_type: &'static str,
+    body: Body,
+) -> Response {
+    let extension = if content_type == XLSX { "xlsx" } else { "csv" };
+    let file_name = info.file_name(stem, extension);
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-export-period", info.period()),
+        ("x-export-offices", info.offices_label()),
+        ("x-export-chain-head-seq", info.head.seq.to_string()),
+        ("x-export-chain-head-hash", info.head.hash.clone()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    response
+}
+
+fn bad_format(allowed: &str) -> ApiError {
+    crate::app::error::AppError::validation("format", format!("format must be {allowed}")).into()
+}
+
+/// Whether the Accept header names `media` itself (not a wildcard).
+fn wants(headers: &HeaderMap, media: &str) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|range| range.split(';').next().unwrap_or("").trim() == media)
+        })
 }
 
 /// Whether the client takes CSV: no Accept header, or one naming `text/csv`, `text/*` or `*/*`.
@@ -117,36 +223,40 @@ fn accepts_csv(headers: &HeaderMap) -> bool {
         })
 }
 
-#[utoipa::path(get, path = "/v1/ledger/entries", tag = "ledger", params(RangeQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The journal of (from, to] as CSV, one posting a line, streamed", content_type = "text/csv"),
-        (status = 406, body = Problem)))]
+#[utoipa::path(get, path = "/v1/ledger/entries", tag = "ledger", params(JournalQuery), security(("bearer" = [])),
+    responses((status = 200, description = "The journal of (from, to] as CSV (default) or XLSX (`format=xlsx` or that Accept), one posting a line, streamed; `X-Export-*` headers and the file name name its period, offices and chain head",
+            content(("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 406, body = Problem), (status = 422, body = Problem)))]
 pub async fn export_entries(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    AppQuery(query): AppQuery<RangeQuery>,
+    AppQuery(query): AppQuery<JournalQuery>,
 ) -> Result<Response, ApiError> {
-    if !accepts_csv(&headers) {
-        return Err(ApiError::new(
-            StatusCode::NOT_ACCEPTABLE,
-            "not_acceptable",
-            "Not acceptable",
-            "the journal is exported as text/csv only",
-        ));
-    }
-    let body =
-        Body::from_stream(journal::journal_csv(&state, &principal, query.from, query.to).await?);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"journal.csv\"",
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    let xlsx = match query.format.as_deref() {
+        Some("xlsx") => true,
+        Some("csv") => false,
+        None if wants(&headers, XLSX) => true,
+        None if accepts_csv(&headers) => false,
+        None => {
+            return Err(ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_acceptable",
+                "Not acceptable",
+                "the journal is exported as text/csv or XLSX only",
+            ))
+        }
+        Some(_) => return Err(bad_format("csv or xlsx")),
+    };
+    let period = (query.from, query.to);
+    let office = query.office_code.as_deref();
+    Ok(if xlsx {
+        let (info, body) = journal::journal_xlsx(&state, &principal, period, office).await?;
+        export_response(&info, "journal", XLSX, Body::from_stream(body))
+    } else {
+        let (info, body) = journal::journal_csv(&state, &principal, period, office).await?;
+        export_response(&info, "journal", CSV, Body::from_stream(body))
+    })
 }
 
 #[utoipa::path(get, path = "/v1/ledger/periods", tag = "ledger", params(ListQuery), security(("bearer" = [])), responses((status = 200, body = Page<ClosedPeriodView>)))]

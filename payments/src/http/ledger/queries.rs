@@ -23,6 +23,8 @@ pub struct ClosePeriodRequest {
 #[serde(deny_unknown_fields)]
 pub struct AsOfQuery {
     pub as_of: Option<DateTime<Utc>>,
+    /// One of the caller's offices (default: all of them).
+    pub office_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -120,5 +122,102 @@ impl From<ExceptionsQuery> for ExceptionFilter {
             limit: query.limit,
             cursor: query.cursor,
         }
+    }
+}
+
+fn range_params() -> Vec<utoipa::openapi::path::Parameter> {
+    <RangeQuery as utoipa::IntoParams>::into_params(|| None)
+}
+
+fn text_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::Required;
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+/// A statement: its range, then a page (JSON) or the whole range (CSV).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementQuery {
+    #[serde(deserialize_with = "dates::required_start")]
+    pub from: DateTime<Utc>,
+    #[serde(default, deserialize_with = "dates::end_inclusive")]
+    pub to: Option<DateTime<Utc>>,
+    /// Lines per page, 1 to 500 (default 50).
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// `json` (default) or `csv` (the whole range, streamed; so does `Accept: text/csv`).
+    pub format: Option<String>,
+}
+
+impl utoipa::IntoParams for StatementQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::Required;
+        let mut params = range_params();
+        params.push(
+            ParameterBuilder::new()
+                .name("limit")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some("Lines per page, 1 to 500 (default 50)."))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1))
+                        .maximum(Some(500)),
+                ))
+                .build(),
+        );
+        params.push(text_param(
+            "cursor",
+            "The `next_cursor` of the previous page.",
+        ));
+        params.push(text_param(
+            "format",
+            "`json` (default, one page) or `csv` (the whole range streamed; so does `Accept: text/csv`).",
+        ));
+        params
+    }
+}
+
+/// A journal export: its range, the office and the format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalQuery {
+    #[serde(deserialize_with = "dates::required_start")]
+    pub from: DateTime<Utc>,
+    #[serde(default, deserialize_with = "dates::end_inclusive")]
+    pub to: Option<DateTime<Utc>>,
+    /// One of the caller's offices (default: all of them).
+    pub office_code: Option<String>,
+    /// `csv` (default) or `xlsx`; `Accept` may ask for either instead.
+    pub format: Option<String>,
+}
+
+impl utoipa::IntoParams for JournalQuery {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut params = range_params();
+        params.push(text_param(
+            "office_code",
+            "One of the caller's offices (default: all of them).",
+        ));
+        params.push(text_param(
+            "format",
+            "`csv` (default) or `xlsx`; without it the `Accept` header chooses.",
+        ));
+        params
     }
 }

@@ -71,12 +71,19 @@ pub struct TrialBalanceView {
     pub as_of: DateTime<Utc>,
     pub accounts: Vec<TrialBalanceRow>,
     pub totals: Vec<CurrencyTotal>,
+    /// Offices whose month of `as_of` (Cambodian calendar) is closed.
+    pub closed_offices: Vec<String>,
 }
 
 impl From<TrialBalance> for TrialBalanceView {
     fn from(trial_balance: TrialBalance) -> TrialBalanceView {
         TrialBalanceView {
             as_of: trial_balance.as_of,
+            closed_offices: trial_balance
+                .closed
+                .iter()
+                .map(|period| period.office_code.clone())
+                .collect(),
             accounts: trial_balance.lines.into_iter().map(Into::into).collect(),
             totals: trial_balance.totals.into_iter().map(Into::into).collect(),
         }
@@ -133,6 +140,7 @@ impl From<AccountBalance> for BalanceView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatementLineView {
+    pub posting_id: i64,
     pub entry_id: i64,
     pub created_at: DateTime<Utc>,
     pub kind: String,
@@ -141,6 +149,14 @@ pub struct StatementLineView {
     pub amount: String,
     /// Balance after this line.
     pub balance: String,
+    /// The payment intent the entry is about, if any.
+    pub payment_intent_id: Option<Uuid>,
+    /// That intent's receipt number, once paid.
+    pub receipt_number: Option<String>,
+    /// How it was paid (`khqr`, `cash`, ...), or the reporting provider of a bank entry.
+    pub channel: Option<String>,
+    /// The bank's transaction id (a refund's bank reference, a deposit's slip reference).
+    pub bank_transaction_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -150,35 +166,51 @@ pub struct StatementView {
     pub currency: String,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    /// The balance before this page's first line (at `from` on the first page).
     pub opening_balance: String,
     pub lines: Vec<StatementLineView>,
+    /// The balance at `to`, whatever the page.
     pub closing_balance: String,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+    /// Months (`YYYY-MM`) of the account's office closed in the range.
+    pub closed_months: Vec<String>,
 }
 
 impl From<AccountStatement> for StatementView {
     fn from(found: AccountStatement) -> StatementView {
         let currency = found.account.currency;
-        let statement = found.statement;
         StatementView {
             account: found.account.code,
             office_code: found.account.office_code,
             currency: currency.code().to_owned(),
             from: found.from,
             to: found.to,
-            opening_balance: amount(statement.opening_minor, currency),
-            lines: statement
+            opening_balance: amount(found.opening_minor, currency),
+            lines: found
                 .lines
                 .into_iter()
                 .map(|line| StatementLineView {
+                    posting_id: line.posting_id,
                     entry_id: line.entry_id,
                     created_at: line.created_at,
                     kind: line.kind,
                     description: line.description,
                     amount: amount(line.amount_minor, currency),
                     balance: amount(line.balance_minor, currency),
+                    payment_intent_id: line.trace.payment_intent_id,
+                    receipt_number: line.trace.receipt_number,
+                    channel: line.trace.channel,
+                    bank_transaction_id: line.trace.bank_transaction_id,
                 })
                 .collect(),
-            closing_balance: amount(statement.closing_minor, currency),
+            closing_balance: amount(found.closing_minor, currency),
+            next_cursor: found.next_cursor,
+            closed_months: found
+                .closed_months
+                .iter()
+                .map(|period| store::format_month(period.month))
+                .collect(),
         }
     }
 }
