@@ -24,6 +24,7 @@ pub mod qr_image;
 pub mod quotes;
 pub mod receipt_pages;
 pub mod receipts;
+pub mod reports;
 pub mod reconciliation;
 pub mod secrets;
 pub mod seed;

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod quotes;
 pub mod receipt_views;
 pub mod receipts;
+pub mod reports;
 pub mod reconciliation;
 pub mod resolutions;
 pub mod roles;
