@@ -18,7 +18,9 @@ create table report_intent_counts (
     day date not null,
     office_code text not null,
     status text not null,
-    count bigint not null check (count >= 0),
+    -- No check (count >= 0): an upsert's proposed row carries the delta (-1) and PostgreSQL
+    -- checks it before it finds the conflict; verify recomputes every count instead.
+    count bigint not null,
     primary key (day, office_code, status)
 );
 create index report_intent_counts_office_idx on report_intent_counts (office_code, day);
@@ -31,7 +33,7 @@ create table report_paid_latency (
     office_code text not null,
     -- The bucket's lower bound in seconds.
     bucket_seconds integer not null check (bucket_seconds >= 0),
-    count bigint not null check (count >= 0),
+    count bigint not null,
     primary key (day, office_code, bucket_seconds)
 );
 create index report_paid_latency_office_idx on report_paid_latency (office_code, day);

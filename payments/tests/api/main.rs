@@ -38,6 +38,7 @@ mod problems;
 mod receipts;
 mod receipts_page;
 mod reconciliation;
+mod reports;
 mod recovery;
 mod resolutions;
 mod sandbox_accounts;
