@@ -68,6 +68,7 @@ impl Modify for BearerAuth {
         console::reconciliation::post_new_statement, console::reconciliation::get_statement_page,
         console::reconciliation::get_report_page, console::reconciliation::get_report_csv,
         console::exceptions::get_exceptions, console::exceptions::get_exception, console::exceptions::post_exception,
+        console::reports::get_reports,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,

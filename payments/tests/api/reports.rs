@@ -461,3 +461,63 @@ async fn counters_follow_every_change_of_status_exactly(pool: PgPool) {
     assert_eq!(counts["data"][0]["count"], 1);
     assert_eq!(counts["data"][2]["count"], 1);
 }
+
+async fn page(app: &TestApp, person: &crate::pages::Person, path: &str) -> crate::pages::Page {
+    crate::pages::read(
+        crate::pages::browser()
+            .get(format!("{}{path}", app.base))
+            .header("cookie", &person.cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_dashboard_shows_a_persons_offices_only_with_charts_tables_and_csv(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    sqlx::query("update staff_users set must_change_password = false")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let a = paid_by_bank(&app, "0320", "0320540001").await;
+    let c = paid_by_bank(&app, "1201", "1201540002").await;
+
+    let national = crate::pages::log_in(&app, "auditor").await;
+    let html = page(&app, &national, "/console/reports?lang=en").await;
+    assert_eq!(html.status, StatusCode::OK, "{}", html.html);
+    let html = html.html;
+    assert!(html.contains(r#"role="img""#) && html.contains("<title id=\"chart-office-khr-title\">"));
+    assert!(html.contains(r#"data-testid="table-by-office""#));
+    for intent in [&a, &c] {
+        let code = intent["office_code"].as_str().unwrap();
+        let amount = intent["total"]["amount"].as_str().unwrap();
+        assert!(html.contains(&format!(r#"<tr data-key="{code}" data-count="1" data-amount="{amount}" data-currency="KHR">"#)), "{code}");
+    }
+    assert!(html.contains("Kampong Cham") && html.contains("Phnom Penh"));
+    assert!(html.contains(r#"data-testid="period-office""#), "a national person picks an office");
+    assert!(html.contains("Never verified"));
+    assert!(html.contains("/v1/reports/revenue?from="), "CSV links");
+    // The CSV link works with the session alone.
+    let today = today();
+    let csv = page(&app, &national, &format!("/v1/reports/revenue?from={today}&to={today}&group_by=office&format=csv")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.html.contains("0320,") && csv.html.contains("1201,"), "{}", csv.html);
+
+    let scoped = crate::pages::log_in(&app, "auditor.1201").await;
+    let html = page(&app, &scoped, "/console/reports?lang=en").await.html;
+    assert!(html.contains(r#"<tr data-key="1201""#) && !html.contains("0320"), "{html}");
+    assert!(!html.contains(r#"data-testid="period-office""#));
+    let other = page(&app, &scoped, "/console/reports?office_code=0320").await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let csv = page(&app, &scoped, &format!("/v1/reports/revenue?from={today}&to={today}&group_by=office&format=csv")).await;
+    assert!(csv.html.contains("1201,") && !csv.html.contains("0320"), "{}", csv.html);
+    let bad = page(&app, &scoped, "/console/reports?from=someday").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.html.contains(r#"data-testid="reports-refused""#) && bad.html.contains("from must be a date"));
+
+    let cashier = crate::pages::log_in(&app, "cashier.0320").await;
+    let refused = page(&app, &cashier, "/console/reports").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
