@@ -96,7 +96,9 @@ impl PeriodQuery {
                 .unwrap_or(to),
         };
         if from > to {
-            return Err(AppError::bad_request("from must not be after to").with("parameter", "from"));
+            return Err(
+                AppError::bad_request("from must not be after to").with("parameter", "from")
+            );
         }
         let too_long = from
             .checked_add_days(Days::new(MAX_DAYS))
@@ -297,7 +299,12 @@ async fn revenue_in(
     // Counts per key: each payment once, except by sector (a payment of two sectors is in both).
     let counts: BTreeMap<(String, String), i64> = if group_by == GroupBy::Sector {
         sums.iter()
-            .map(|sum| ((sum.key.clone(), sum.currency.clone()), sum.sector_payment_count))
+            .map(|sum| {
+                (
+                    (sum.key.clone(), sum.currency.clone()),
+                    sum.sector_payment_count,
+                )
+            })
             .collect()
     } else {
         db::reports::payments(conn, scope, group_by.as_str(), "none")
@@ -353,7 +360,11 @@ async fn revenue_in(
     };
     for row in &rows {
         let total = totals.entry(row.total.currency.clone()).or_insert((0, 0));
-        total.0 += if group_by == GroupBy::Sector { 0 } else { row.count };
+        total.0 += if group_by == GroupBy::Sector {
+            0
+        } else {
+            row.count
+        };
         total.1 = total
             .1
             .checked_add(row.total_minor)
@@ -861,7 +872,10 @@ mod tests {
         };
         let buckets = [bucket(0, 1), bucket(60, 1), bucket(3600, 2)];
         assert_eq!(median_bucket(&buckets, 4).map(|b| b.from_seconds), Some(60));
-        assert_eq!(median_bucket(&buckets[..1], 1).map(|b| b.from_seconds), Some(0));
+        assert_eq!(
+            median_bucket(&buckets[..1], 1).map(|b| b.from_seconds),
+            Some(0)
+        );
         assert!(median_bucket(&[], 0).is_none());
         assert_eq!(bucket_width(3600), Some(900));
         assert_eq!(bucket_width(30 * 86_400), None);

@@ -154,7 +154,7 @@ const KEY: &str = "case $4::text
 fn key(param: &str, sector: bool) -> String {
     let key = KEY.replace("$4", param);
     if sector {
-        key.replacen("else ''", &format!("when 'sector' then sector else ''"), 1)
+        key.replacen("else ''", "when 'sector' then sector else ''", 1)
     } else {
         key
     }
@@ -359,17 +359,19 @@ pub struct OfficeName {
     pub province_en: Option<String>,
 }
 
+type OfficeRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// Every office with its province, by code.
 pub async fn offices(conn: &mut PgConnection) -> Result<Vec<OfficeName>, sqlx::Error> {
     // language=PostgreSQL
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let rows: Vec<OfficeRow> = sqlx::query_as(
         "select o.code, o.name_km, o.name_en, o.province_code, p.name_km, p.name_en
          from offices o
          left join provinces p on p.code = o.province_code
@@ -393,7 +395,9 @@ pub async fn offices(conn: &mut PgConnection) -> Result<Vec<OfficeName>, sqlx::E
 }
 
 /// Every sector: (code, name_km, name_en).
-pub async fn sectors(conn: &mut PgConnection) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+pub async fn sectors(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
     // language=PostgreSQL
     sqlx::query_as("select code, name_km, name_en from sectors order by code")
         .fetch_all(conn)
@@ -480,7 +484,10 @@ pub async fn verify_rollups(conn: &mut PgConnection) -> Result<RollupCheck, sqlx
                  limit 1",
                 REVENUE_FROM_POSTINGS
                     .replace("$1::date", "'-infinity'::date")
-                    .replace("$2::date", "coalesce((select next_day from cut), '-infinity')")
+                    .replace(
+                        "$2::date",
+                        "coalesce((select next_day from cut), '-infinity')"
+                    )
             ),
         ),
         (
@@ -502,7 +509,10 @@ pub async fn verify_rollups(conn: &mut PgConnection) -> Result<RollupCheck, sqlx
                  limit 1",
                 PAYMENTS_FROM_POSTINGS
                     .replace("$1::date", "'-infinity'::date")
-                    .replace("$2::date", "coalesce((select next_day from cut), '-infinity')")
+                    .replace(
+                        "$2::date",
+                        "coalesce((select next_day from cut), '-infinity')"
+                    )
             ),
         ),
     ];

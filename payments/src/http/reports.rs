@@ -14,8 +14,7 @@ use super::extract::AppQuery;
 use crate::app::auth::Principal;
 use crate::app::error::AppError;
 use crate::app::reports::{
-    self, AgeReport, GroupBy, IntentReport, LatencyReport, PeriodQuery, RevenueReport,
-    ShareReport,
+    self, AgeReport, GroupBy, IntentReport, LatencyReport, PeriodQuery, RevenueReport, ShareReport,
 };
 use crate::state::AppState;
 
@@ -147,9 +146,13 @@ pub async fn get_online_share_report(
     AppQuery(query): AppQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let csv_wanted = query.wants_csv(&headers)?;
-    let report =
-        reports::online_share(&state, &principal, &query.period(), query.interval.as_deref())
-            .await?;
+    let report = reports::online_share(
+        &state,
+        &principal,
+        &query.period(),
+        query.interval.as_deref(),
+    )
+    .await?;
     Ok(if csv_wanted {
         csv("online-share", reports::share_csv(&report))
     } else {
@@ -188,8 +191,7 @@ pub async fn get_exceptions_report(
     AppQuery(query): AppQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let csv_wanted = query.wants_csv(&headers)?;
-    let report: AgeReport =
-        reports::exceptions_by_age(&state, &principal, &query.period()).await?;
+    let report: AgeReport = reports::exceptions_by_age(&state, &principal, &query.period()).await?;
     Ok(if csv_wanted {
         csv("exceptions-by-age", reports::ages_csv(&report))
     } else {

@@ -75,7 +75,9 @@ pub async fn verify_ledger(
     tx.commit().await?;
     let reason = match (&report.reason, &reports.first_bad) {
         (Some(reason), _) => Some(reason.clone()),
-        (None, Some(row)) => Some(format!("a dashboard roll-up row differs from its source: {row}")),
+        (None, Some(row)) => Some(format!(
+            "a dashboard roll-up row differs from its source: {row}"
+        )),
         (None, None) => None,
     };
     Ok(Verification {

@@ -15,9 +15,7 @@ use axum::Router;
 use super::{ConsoleSession, Shell};
 use crate::app::error::AppError;
 use crate::app::money;
-use crate::app::reports::{
-    self, Dashboard, LatencyBucket, PeriodQuery, RevenueReport,
-};
+use crate::app::reports::{self, Dashboard, LatencyBucket, PeriodQuery, RevenueReport};
 use crate::http::receipt_pages::query_param;
 use crate::http::web::charts::{self, Bar, Point};
 use crate::http::web::{self, format, Caching, Lang, PageRequest};
@@ -184,7 +182,10 @@ fn currencies(report: &RevenueReport) -> Vec<String> {
 }
 
 /// Rows of a revenue report (key label, count, amount).
-fn revenue_rows(report: &RevenueReport, label: impl Fn(&reports::RevenueRow) -> String) -> Vec<Row> {
+fn revenue_rows(
+    report: &RevenueReport,
+    label: impl Fn(&reports::RevenueRow) -> String,
+) -> Vec<Row> {
     report
         .data
         .iter()
@@ -349,7 +350,14 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
             "KHQR, សាច់ប្រាក់ និងធនាគារ (ច្រកទូទាត់របស់ធនាគារ)។",
             "KHQR, cash and bank (the banks' gateways).",
         )),
-        charts: revenue_bars("chart-channel", &title, &dashboard.by_channel, channel, usize::MAX, &none),
+        charts: revenue_bars(
+            "chart-channel",
+            &title,
+            &dashboard.by_channel,
+            channel,
+            usize::MAX,
+            &none,
+        ),
         headers: vec![
             header(lang.pick("ឆានែល", "Channel"), false),
             count_header(),
@@ -363,18 +371,27 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
 
     // By sector.
     let title = pick("ចំណូលតាមវិស័យ", "Revenue by sector");
-    let sector = |row: &reports::RevenueRow| match lang {
-        Lang::Km => row.name_km.clone(),
-        Lang::En => row.name_en.clone(),
-    }
-    .unwrap_or_else(|| row.key.clone());
+    let sector = |row: &reports::RevenueRow| {
+        match lang {
+            Lang::Km => row.name_km.clone(),
+            Lang::En => row.name_en.clone(),
+        }
+        .unwrap_or_else(|| row.key.clone())
+    };
     out.push(Section {
         id: "by-sector",
         note: Some(pick(
             "ការបង់មួយដែលមានសេវាពីរវិស័យ ត្រូវបានរាប់ក្នុងវិស័យនីមួយៗ។",
             "A payment with services of two sectors counts in each.",
         )),
-        charts: revenue_bars("chart-sector", &title, &dashboard.by_sector, sector, usize::MAX, &none),
+        charts: revenue_bars(
+            "chart-sector",
+            &title,
+            &dashboard.by_sector,
+            sector,
+            usize::MAX,
+            &none,
+        ),
         headers: vec![
             header(lang.pick("វិស័យ", "Sector"), false),
             count_header(),
@@ -400,10 +417,13 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
     };
     let mut ranking = revenue_rows(&dashboard.by_office, office);
     for (row, found) in ranking.iter_mut().zip(&dashboard.by_office.data) {
-        let province = found.province.as_ref().map_or_else(String::new, |p| match lang {
-            Lang::Km => p.name_km.clone(),
-            Lang::En => p.name_en.clone(),
-        });
+        let province = found
+            .province
+            .as_ref()
+            .map_or_else(String::new, |p| match lang {
+                Lang::Km => p.name_km.clone(),
+                Lang::En => p.name_en.clone(),
+            });
         row.cells.insert(
             0,
             Cell {
@@ -418,7 +438,14 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
             "ពីច្រើនទៅតិច ជាមួយខេត្តនៃការិយាល័យ។",
             "Largest first, with each office's province.",
         )),
-        charts: revenue_bars("chart-office", &title, &dashboard.by_office, office, RANKING_BARS, &none),
+        charts: revenue_bars(
+            "chart-office",
+            &title,
+            &dashboard.by_office,
+            office,
+            RANKING_BARS,
+            &none,
+        ),
         headers: vec![
             header(lang.pick("ការិយាល័យ", "Office"), false),
             header(lang.pick("ខេត្ត", "Province"), false),
@@ -449,7 +476,14 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
             "ការបង់មិនមែនសាច់ប្រាក់ (KHQR និងធនាគារ) ក្នុងចំណោមការបង់ទាំងអស់ ប្រចាំថ្ងៃ។",
             "Payments not in cash (KHQR and banks) among all payments, per day.",
         )),
-        charts: vec![charts::line("chart-share", &title, &title, &points, Some(1000), &none)],
+        charts: vec![charts::line(
+            "chart-share",
+            &title,
+            &title,
+            &points,
+            Some(1000),
+            &none,
+        )],
         headers: vec![
             header(lang.pick("ថ្ងៃ", "Day"), false),
             header(lang.pick("ការបង់", "Payments"), true),
@@ -539,7 +573,13 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
             "ឥឡូវនេះ មិនអាស្រ័យលើរយៈពេលដែលបានជ្រើសទេ។",
             "Now, whatever the period chosen.",
         )),
-        charts: vec![charts::bars("chart-exceptions", &title, &title, &bars, &none)],
+        charts: vec![charts::bars(
+            "chart-exceptions",
+            &title,
+            &title,
+            &bars,
+            &none,
+        )],
         headers: vec![
             header(lang.pick("អាយុ", "Age"), false),
             header(lang.pick("ចំនួន", "Count"), true),
@@ -696,7 +736,15 @@ mod tests {
             width_seconds: reports::bucket_width(from),
             count,
         };
-        let bands = latency_bands(&[bucket(0, 2), bucket(120, 1), bucket(240, 1), bucket(2_592_000, 5)]);
-        assert_eq!(bands, vec![(0, Some(60), 2), (60, Some(300), 2), (2_592_000, None, 5)]);
+        let bands = latency_bands(&[
+            bucket(0, 2),
+            bucket(120, 1),
+            bucket(240, 1),
+            bucket(2_592_000, 5),
+        ]);
+        assert_eq!(
+            bands,
+            vec![(0, Some(60), 2), (60, Some(300), 2), (2_592_000, None, 5)]
+        );
     }
 }

@@ -230,7 +230,9 @@ pub struct VerifyView {
     pub report_rows_checked: i64,
     /// The first dashboard roll-up row that differs from its source (table, key, both figures).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "report_daily_revenue 2026-12-01 0320 construction khqr KHR: stored 900000/3, postings 800000/2")]
+    #[schema(
+        example = "report_daily_revenue 2026-12-01 0320 construction khqr KHR: stored 900000/3, postings 800000/2"
+    )]
     pub first_bad_report_row: Option<String>,
 }
 

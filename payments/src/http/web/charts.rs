@@ -207,7 +207,10 @@ mod tests {
         assert!(svg.contains("0320 &amp; co") && svg.contains("&lt;script&gt;"));
         assert!(!svg.contains("<script>"));
         // Scaled to the largest: the second bar is half the first.
-        assert!(svg.contains(r#"width="350""#) && svg.contains(r#"width="175""#), "{svg}");
+        assert!(
+            svg.contains(r#"width="350""#) && svg.contains(r#"width="175""#),
+            "{svg}"
+        );
         assert!(svg.contains(">200</text>") && svg.contains(">100</text>"));
     }
 
@@ -230,7 +233,11 @@ mod tests {
             .collect();
         let svg = line("l", "t", "d", &points, None, "");
         assert_eq!(svg.matches("<circle").count(), 3);
-        assert!(svg.contains(">5 x</text>") && svg.contains(">day 0</text>") && svg.contains(">day 2</text>"));
+        assert!(
+            svg.contains(">5 x</text>")
+                && svg.contains(">day 0</text>")
+                && svg.contains(">day 2</text>")
+        );
         assert!(svg.contains("<polyline"));
     }
 }
