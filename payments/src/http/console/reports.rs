@@ -29,7 +29,7 @@ const RANKING_BARS: usize = 25;
 
 /// The routes of this module (merged into the console's).
 pub fn routes() -> Router<AppState> {
-    Router::new().route(REPORTS_HREF, get(get_reports))
+    Router::new().route("/console/reports", get(get_reports))
 }
 
 /// One cell of a table: its text, and whether it is a number (right-aligned).
