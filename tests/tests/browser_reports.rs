@@ -158,7 +158,9 @@ async fn check_languages(browser: &mut Browser, stack: &Stack, name: &str, shots
         browser
             .open(&stack.url(&format!("/console/reports?lang={lang}")))
             .await;
-        browser.wait_for_element("[data-testid=report-by-office]").await;
+        browser
+            .wait_for_element("[data-testid=report-by-office]")
+            .await;
         assert_accessible(browser, &format!("{name} ({lang})")).await;
         if let Some(dir) = shots {
             browser
@@ -182,7 +184,9 @@ async fn walk(stack: &Stack, browser: &mut Browser, shots: Option<&Path>) {
     // The office auditor: 1201 only, everywhere on the page and in the CSV.
     log_in(stack, browser, "auditor.1201").await;
     browser.open(&stack.url("/console/reports?lang=en")).await;
-    browser.wait_for_element("[data-testid=table-by-office]").await;
+    browser
+        .wait_for_element("[data-testid=table-by-office]")
+        .await;
     let only = table(browser, "by-office").await;
     assert_eq!(
         only,
@@ -198,7 +202,10 @@ async fn walk(stack: &Stack, browser: &mut Browser, shots: Option<&Path>) {
     assert!(!html.as_str().unwrap().contains("0320"), "no trace of 0320");
     assert!(!browser.exists("[data-testid=period-office]").await);
     let csv = csv_of(browser, "by-office").await;
-    assert!(csv.starts_with("200\n") && csv.contains("1201,") && !csv.contains("0320"), "{csv}");
+    assert!(
+        csv.starts_with("200\n") && csv.contains("1201,") && !csv.contains("0320"),
+        "{csv}"
+    );
     let paid_1201 = table(browser, "intents").await["paid"].0;
     assert_eq!(paid_1201, 1);
     check_languages(browser, stack, "reports-office", None).await;
@@ -207,7 +214,9 @@ async fn walk(stack: &Stack, browser: &mut Browser, shots: Option<&Path>) {
     // The national auditor: both offices; the page's figures are the API's and the intents'.
     log_in(stack, browser, "auditor").await;
     browser.open(&stack.url("/console/reports?lang=en")).await;
-    browser.wait_for_element("[data-testid=table-by-office]").await;
+    browser
+        .wait_for_element("[data-testid=table-by-office]")
+        .await;
     assert_eq!(table(browser, "by-office").await, by_office);
     let intents = table(browser, "intents").await;
     for (status, count) in &by_status {
@@ -238,7 +247,10 @@ async fn walk(stack: &Stack, browser: &mut Browser, shots: Option<&Path>) {
     let total: (i64, i64) = by_office
         .values()
         .fold((0, 0), |sum, row| (sum.0 + row.0, sum.1 + row.1));
-    assert_eq!(from_api["bank"], total, "sandbox payments are bank payments");
+    assert_eq!(
+        from_api["bank"], total,
+        "sandbox payments are bank payments"
+    );
     assert_eq!(table(browser, "by-day").await[&today()], total);
     assert_eq!(table(browser, "online-share").await[&today()].0, total.0);
     let svg = browser

@@ -38,6 +38,19 @@ pub fn escape(text: &str) -> String {
 }
 
 const WIDTH: i64 = 720;
+/// Characters of a bar's label drawn beside it (the rest is in its `<title>` and the table).
+const LABEL_CHARS: usize = 26;
+
+/// `label` cut to [`LABEL_CHARS`] with an ellipsis, so it stays in the label column.
+fn short(label: &str) -> String {
+    if label.chars().count() <= LABEL_CHARS {
+        label.to_owned()
+    } else {
+        let mut cut: String = label.chars().take(LABEL_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
 const LABEL_WIDTH: i64 = 220;
 const VALUE_WIDTH: i64 = 150;
 const ROW: i64 = 26;
@@ -81,12 +94,13 @@ pub fn bars(id: &str, title: &str, desc: &str, bars: &[Bar], empty: &str) -> Str
         let length = scale(bar.value, max, room).max(i64::from(bar.value > 0));
         let _ = write!(
             out,
-            r#"<g class="bar"><text x="{lx}" y="{ty}" text-anchor="end" class="chart-label">{label}</text><rect x="{LABEL_WIDTH}" y="{ry}" width="{length}" height="18" class="chart-bar"><title>{label}: {shown}</title></rect><text x="{vx}" y="{ty}" class="chart-value">{shown}</text></g>"#,
+            r#"<g class="bar"><text x="{lx}" y="{ty}" text-anchor="end" class="chart-label">{shown_label}</text><rect x="{LABEL_WIDTH}" y="{ry}" width="{length}" height="18" class="chart-bar"><title>{label}: {shown}</title></rect><text x="{vx}" y="{ty}" class="chart-value">{shown}</text></g>"#,
             lx = LABEL_WIDTH - 8,
             ty = y + 14,
             ry = y + 1,
             vx = LABEL_WIDTH + length + 6,
             label = escape(&bar.label),
+            shown_label = escape(&short(&bar.label)),
             shown = escape(&bar.shown),
         );
     }
@@ -212,6 +226,14 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains(">200</text>") && svg.contains(">100</text>"));
+    }
+
+    #[test]
+    fn long_labels_are_cut_in_the_chart_and_whole_in_the_title() {
+        let long = "OWSO district 0320 (Kampong Cham province)";
+        let svg = bars("c", "t", "d", &[bar(long, 1)], "");
+        assert!(svg.contains(">OWSO district 0320 (Kampo…</text>"), "{svg}");
+        assert!(svg.contains(&format!("<title>{long}: 1</title>")));
     }
 
     #[test]
