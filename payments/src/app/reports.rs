@@ -296,6 +296,23 @@ async fn revenue_in(
 ) -> Result<RevenueReport, AppError> {
     let scope = period.scope();
     let sums = db::reports::revenue(conn, scope, group_by.as_str(), "none").await?;
+    let counts = if group_by == GroupBy::Sector {
+        db::reports::payments(conn, scope, "none", "none").await?
+    } else {
+        db::reports::payments(conn, scope, group_by.as_str(), "none").await?
+    };
+    assemble(conn, period, group_by, sums, counts).await
+}
+
+/// A revenue report from its sums and its payment counts (per key; for `sector`, per
+/// currency only, as a payment counts once in the totals).
+async fn assemble(
+    conn: &mut sqlx::PgConnection,
+    period: Period,
+    group_by: GroupBy,
+    sums: Vec<db::reports::RevenueSum>,
+    payment_counts: Vec<db::reports::PaymentCount>,
+) -> Result<RevenueReport, AppError> {
     // Counts per key: each payment once, except by sector (a payment of two sectors is in both).
     let counts: BTreeMap<(String, String), i64> = if group_by == GroupBy::Sector {
         sums.iter()
@@ -307,10 +324,9 @@ async fn revenue_in(
             })
             .collect()
     } else {
-        db::reports::payments(conn, scope, group_by.as_str(), "none")
-            .await?
-            .into_iter()
-            .map(|count| ((count.key, count.currency), count.count))
+        payment_counts
+            .iter()
+            .map(|count| ((count.key.clone(), count.currency.clone()), count.count))
             .collect()
     };
     let mut amounts: BTreeMap<(String, String), i64> = BTreeMap::new();
@@ -354,7 +370,7 @@ async fn revenue_in(
     }
     let mut totals: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     let all_counts = if group_by == GroupBy::Sector {
-        db::reports::payments(conn, scope, "none", "none").await?
+        payment_counts
     } else {
         Vec::new()
     };
@@ -504,6 +520,14 @@ async fn share_in(
 ) -> Result<ShareReport, AppError> {
     let counts =
         db::reports::payments(conn, period.scope(), interval.as_str(), "channel_group").await?;
+    Ok(share_of(period, interval, counts))
+}
+
+fn share_of(
+    period: Period,
+    interval: GroupBy,
+    counts: Vec<db::reports::PaymentCount>,
+) -> ShareReport {
     let mut by_key: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for count in counts {
         let row = by_key.entry(count.key).or_insert((0, 0));
@@ -526,11 +550,11 @@ async fn share_in(
             }
         })
         .collect();
-    Ok(ShareReport {
+    ShareReport {
         data,
         period,
         interval: interval.as_str().to_owned(),
-    })
+    }
 }
 
 /// `part` per thousand of `whole`, rounded half up; 0 for an empty whole.
@@ -721,11 +745,60 @@ pub async fn dashboard(
     let mut conn = state.pool.acquire().await?;
     let period = query.resolve(&mut conn, principal).await?;
     let counts = db::reports::intent_counts(&mut conn, period.scope()).await?;
-    let by_day = revenue_in(&mut conn, period.clone(), GroupBy::Day).await?;
-    let by_channel = revenue_in(&mut conn, period.clone(), GroupBy::ChannelGroup).await?;
-    let by_sector = revenue_in(&mut conn, period.clone(), GroupBy::Sector).await?;
-    let by_office = revenue_in(&mut conn, period.clone(), GroupBy::Office).await?;
-    let share = share_in(&mut conn, period.clone(), GroupBy::Day).await?;
+    // One pass over the revenue rows and one over the payments for the four groupings (the
+    // dashboard's time budget: each pass reads the period's roll-up rows once).
+    let sums = db::reports::revenue_sets(&mut conn, period.scope()).await?;
+    let payments = db::reports::payment_sets(&mut conn, period.scope()).await?;
+    let pick_sums = |set: &str| -> Vec<db::reports::RevenueSum> {
+        sums.iter()
+            .filter(|(name, _)| name == set)
+            .map(|(_, sum)| sum.clone())
+            .collect()
+    };
+    let pick_counts = |set: &str| -> Vec<db::reports::PaymentCount> {
+        payments
+            .iter()
+            .filter(|(name, _)| name == set)
+            .map(|(_, count)| count.clone())
+            .collect()
+    };
+    let by_day = assemble(
+        &mut conn,
+        period.clone(),
+        GroupBy::Day,
+        pick_sums("day"),
+        pick_counts("day"),
+    )
+    .await?;
+    let by_channel = assemble(
+        &mut conn,
+        period.clone(),
+        GroupBy::ChannelGroup,
+        pick_sums("channel_group"),
+        pick_counts("channel_group"),
+    )
+    .await?;
+    let by_sector = assemble(
+        &mut conn,
+        period.clone(),
+        GroupBy::Sector,
+        pick_sums("sector"),
+        pick_counts("none"),
+    )
+    .await?;
+    let by_office = assemble(
+        &mut conn,
+        period.clone(),
+        GroupBy::Office,
+        pick_sums("office"),
+        pick_counts("office"),
+    )
+    .await?;
+    let share = share_of(
+        period.clone(),
+        GroupBy::Day,
+        pick_counts("day_channel_group"),
+    );
     let latency = latency_in(&mut conn, period.clone()).await?;
     let exceptions = ages_in(&mut conn, &period).await?;
     let verification = db::verifications::latest_finished(&mut conn)

@@ -284,6 +284,137 @@ pub async fn payments(
         .collect())
 }
 
+/// The rows of the revenue tables of `scope` (roll-up rows, then postings), with `cg` the
+/// channel group; `$1`..`$3` = from, to, offices.
+// language=PostgreSQL
+const REVENUE_ROWS: &str = "
+    with cut as materialized (
+        select coalesce((select next_day from report_rollup_state), '-infinity'::date) as day
+    ), r0 as (
+        select day, office_code, sector, channel, currency::text as currency, amount_minor,
+               payment_count
+        from report_daily_revenue
+        where day >= $1 and day <= $2 and day < (select day from cut)
+          and ($3::text[] is null or office_code = any ($3))
+        union all
+        select day, office_code, sector, channel, currency, amount_minor, payment_sign
+        from report_revenue_entries(
+                greatest($1, (select day from cut))::timestamp at time zone 'Asia/Phnom_Penh',
+                ($2 + 1)::timestamp at time zone 'Asia/Phnom_Penh')
+        where ($3::text[] is null or office_code = any ($3))
+    ), r as (
+        select r0.*, case when channel in ('khqr', 'cash', 'other') then channel else 'bank' end as cg
+        from r0
+    )";
+
+/// The dashboard's four revenue groupings in one pass (GROUPING SETS): each sum tagged with
+/// its grouping (`office`, `day`, `sector`, `channel_group`) in `key2`'s place.
+pub async fn revenue_sets(
+    conn: &mut PgConnection,
+    scope: Scope<'_>,
+) -> Result<Vec<(String, RevenueSum)>, sqlx::Error> {
+    let sql = format!(
+        "{REVENUE_ROWS}
+         select case when grouping(office_code) = 0 then 'office'
+                     when grouping(day) = 0 then 'day'
+                     when grouping(sector) = 0 then 'sector'
+                     else 'channel_group' end,
+                case when grouping(office_code) = 0 then office_code
+                     when grouping(day) = 0 then day::text
+                     when grouping(sector) = 0 then sector
+                     else cg end,
+                currency, sum(amount_minor)::bigint, sum(payment_count)::bigint
+         from r
+         group by grouping sets ((office_code, currency), (day, currency), (sector, currency),
+                                 (cg, currency))
+         order by 1, 2, 3"
+    );
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(&sql)
+        .bind(scope.from)
+        .bind(scope.to)
+        .bind(scope.offices)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(set, key, currency, amount_minor, sector_payment_count)| {
+            (
+                set,
+                RevenueSum {
+                    key,
+                    key2: String::new(),
+                    currency,
+                    amount_minor,
+                    sector_payment_count,
+                },
+            )
+        })
+        .collect())
+}
+
+/// The dashboard's payment counts in one pass: tagged `office`, `day`, `channel_group`,
+/// `day_channel_group` (key = day, key2 = group) and `none` (per currency).
+pub async fn payment_sets(
+    conn: &mut PgConnection,
+    scope: Scope<'_>,
+) -> Result<Vec<(String, PaymentCount)>, sqlx::Error> {
+    // language=PostgreSQL
+    let sql = "
+        with cut as materialized (
+            select coalesce((select next_day from report_rollup_state), '-infinity'::date) as day
+        ), r0 as (
+            select day, office_code, channel, currency::text as currency, payment_count
+            from report_daily_payments
+            where day >= $1 and day <= $2 and day < (select day from cut)
+              and ($3::text[] is null or office_code = any ($3))
+            union all
+            select day, office_code, channel, currency, payment_sign
+            from (select distinct entry_id, day, office_code, channel, currency, payment_sign
+                  from report_revenue_entries(
+                      greatest($1, (select day from cut))::timestamp at time zone 'Asia/Phnom_Penh',
+                      ($2 + 1)::timestamp at time zone 'Asia/Phnom_Penh')
+                  where payment_sign <> 0
+                    and ($3::text[] is null or office_code = any ($3))) e
+        ), r as (
+            select r0.*, case when channel in ('khqr', 'cash', 'other') then channel else 'bank' end as cg
+            from r0
+        )
+        select case when grouping(office_code) = 0 then 'office'
+                    when grouping(day) = 0 and grouping(cg) = 0 then 'day_channel_group'
+                    when grouping(day) = 0 then 'day'
+                    when grouping(cg) = 0 then 'channel_group'
+                    else 'none' end,
+               coalesce(case when grouping(office_code) = 0 then office_code end,
+                        case when grouping(day) = 0 then day::text end,
+                        case when grouping(cg) = 0 then cg end, ''),
+               case when grouping(day) = 0 and grouping(cg) = 0 then cg else '' end,
+               currency, sum(payment_count)::bigint
+        from r
+        group by grouping sets ((office_code, currency), (day, currency), (cg, currency),
+                                (day, cg, currency), (currency))
+        order by 1, 2, 3, 4";
+    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(sql)
+        .bind(scope.from)
+        .bind(scope.to)
+        .bind(scope.offices)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(set, key, key2, currency, count)| {
+            (
+                set,
+                PaymentCount {
+                    key,
+                    key2,
+                    currency,
+                    count,
+                },
+            )
+        })
+        .collect())
+}
+
 /// Intents created in `scope` per status.
 pub async fn intent_counts(
     conn: &mut PgConnection,
