@@ -18,6 +18,7 @@ mod browser_console;
 mod browser_counter;
 mod browser_pay;
 mod browser_reconciliation;
+mod browser_reports;
 mod build_features;
 mod edge;
 mod harness_smoke;

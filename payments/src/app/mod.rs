@@ -25,6 +25,7 @@ pub mod quotes;
 pub mod receipt_pages;
 pub mod receipts;
 pub mod reconciliation;
+pub mod reports;
 pub mod secrets;
 pub mod seed;
 pub mod sessions;

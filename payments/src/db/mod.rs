@@ -19,6 +19,7 @@ pub mod quotes;
 pub mod receipt_views;
 pub mod receipts;
 pub mod reconciliation;
+pub mod reports;
 pub mod resolutions;
 pub mod roles;
 pub mod schema;

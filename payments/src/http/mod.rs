@@ -19,6 +19,7 @@ pub mod public;
 pub mod rate_limit;
 pub mod receipt_pages;
 pub mod reconciliation;
+pub mod reports;
 pub mod resolutions;
 pub mod serve;
 pub mod status_page;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pay::routes())
         .merge(ledger::routes())
         .merge(reconciliation::routes())
+        .merge(reports::routes())
         .merge(resolutions::routes())
         .merge(webhooks::routes())
         .merge(web::routes())

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     attempts, callbacks, cashier, catalog, console, intents, ledger, ops, pay, public,
-    receipt_pages, reconciliation, resolutions, status_page, web, webhooks,
+    receipt_pages, reconciliation, reports, resolutions, status_page, web, webhooks,
 };
 use crate::app::outbox::EventType;
 
@@ -70,11 +70,14 @@ impl Modify for BearerAuth {
         console::exceptions::get_exceptions, console::exceptions::get_exception, console::exceptions::post_exception,
         console::books::get_books, console::books::get_account_page, console::books::get_statement_csv,
         console::books::get_journal_csv, console::books::get_journal_xlsx,
+        console::reports::get_reports,
         ledger::get_trial_balance, ledger::list_accounts, ledger::list_exceptions,
         ledger::get_account_balance, ledger::get_account_statement,
         ledger::export_entries, ledger::list_periods,
         ledger::close_period, ledger::verify,
         ledger::list_digests,
+        reports::get_intents_report, reports::get_revenue_report, reports::get_online_share_report,
+        reports::get_time_to_pay_report, reports::get_exceptions_report,
         reconciliation::load_statement, reconciliation::list_statements,
         reconciliation::get_statement, reconciliation::get_report, reconciliation::list_days,
         resolutions::get_exception, resolutions::create_resolution,
@@ -91,6 +94,7 @@ impl Modify for BearerAuth {
         (name = "citizens", description = "What a payment link shows"),
         (name = "ledger", description = "Auditor reads"),
         (name = "reconciliation", description = "Money that did not match"),
+        (name = "reports", description = "The dashboard's figures"),
         (name = "webhooks", description = "Events to the workflow system"),
         (name = "operations", description = "Health and metrics"),
         (name = "console", description = "The staff console: HTML pages behind a person's session cookie"),

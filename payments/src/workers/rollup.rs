@@ -32,11 +32,17 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// One roll-up round; returns the number of days aggregated.
+/// One roll-up round: the ledger's daily balances (UTC days), then the dashboard's revenue
+/// (Cambodian days, db::reports), each in its own transaction; returns the number of days
+/// aggregated by both, so a caller that loops until 0 has caught both up.
 #[tracing::instrument(skip_all)]
 pub async fn round(pool: &sqlx::PgPool) -> Result<i64, AppError> {
     let mut tx = pool.begin().await?;
     let outcome = ledger::store::rollup_once(&mut tx, MAX_DAYS_PER_ROUND).await?;
     tx.commit().await?;
-    Ok(outcome.days)
+    let mut tx = pool.begin().await?;
+    let report_days =
+        crate::db::reports::rollup_once(&mut tx, crate::db::reports::MAX_DAYS_PER_ROUND).await?;
+    tx.commit().await?;
+    Ok(outcome.days + report_days)
 }

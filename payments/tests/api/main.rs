@@ -40,6 +40,7 @@ mod receipts;
 mod receipts_page;
 mod reconciliation;
 mod recovery;
+mod reports;
 mod resolutions;
 mod sandbox_accounts;
 mod secrets;

@@ -36,6 +36,10 @@ pub struct Verification {
     pub rollup_rows_checked: i64,
     /// The first daily balance that differs from its postings.
     pub first_bad_rollup: Option<BadRollup>,
+    /// Rows of the dashboard's roll-ups (db::reports) recomputed from intents and postings.
+    pub report_rows_checked: i64,
+    /// The first dashboard roll-up row that differs from its source, named by table and key.
+    pub first_bad_report_row: Option<String>,
 }
 
 /// A daily balance row that differs from its postings.
@@ -66,13 +70,22 @@ pub async fn verify_ledger(
         }
     };
     let report = store::verify_chain_against(&mut tx, &checkpoints).await?;
+    // The dashboard's figures come from roll-ups: recomputed in the same snapshot.
+    let reports = db::reports::verify_rollups(&mut tx).await?;
     tx.commit().await?;
+    let reason = match (&report.reason, &reports.first_bad) {
+        (Some(reason), _) => Some(reason.clone()),
+        (None, Some(row)) => Some(format!(
+            "a dashboard roll-up row differs from its source: {row}"
+        )),
+        (None, None) => None,
+    };
     Ok(Verification {
-        ok: report.ok,
+        ok: report.ok && reports.first_bad.is_none(),
         entries_checked: report.entries_checked,
         first_bad_entry: report.first_bad_entry,
         bad_digest: report.bad_digest,
-        reason: report.reason,
+        reason,
         head_seq: report.head_seq,
         head_hash: report.head_hash,
         digests_checked: digests.len(),
@@ -80,6 +93,8 @@ pub async fn verify_ledger(
         first_bad_rollup: report
             .first_bad_rollup
             .map(|(account, day)| BadRollup { account, day }),
+        report_rows_checked: reports.rows_checked,
+        first_bad_report_row: reports.first_bad,
     })
 }
 
@@ -104,6 +119,8 @@ impl RefusedDigest {
             digests_checked: self.checked,
             rollup_rows_checked: 0,
             first_bad_rollup: None,
+            report_rows_checked: 0,
+            first_bad_report_row: None,
         }
     }
 }

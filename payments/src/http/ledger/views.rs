@@ -258,6 +258,14 @@ pub struct VerifyView {
     /// The first daily balance that differs from its postings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad_rollup: Option<BadRollup>,
+    /// Rows of the dashboard's roll-ups recomputed from intents and postings.
+    pub report_rows_checked: i64,
+    /// The first dashboard roll-up row that differs from its source (table, key, both figures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        example = "report_daily_revenue 2026-12-01 0320 construction khqr KHR: stored 900000/3, postings 800000/2"
+    )]
+    pub first_bad_report_row: Option<String>,
 }
 
 /// A daily balance row that differs from its postings.
@@ -290,6 +298,8 @@ impl From<Verification> for VerifyView {
             digests_checked: found.digests_checked,
             rollup_rows_checked: found.rollup_rows_checked,
             first_bad_rollup: found.first_bad_rollup.map(Into::into),
+            report_rows_checked: found.report_rows_checked,
+            first_bad_report_row: found.first_bad_report_row,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! function, render. Every page works with script off.
 
 pub mod assets;
+pub mod charts;
 pub mod format;
 mod lang;
 
