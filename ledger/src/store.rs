@@ -29,6 +29,7 @@ pub use periods::{
 };
 pub use seal::{
     chain_head, digest_payload, has_digest, insert_digest, list_digests, seal_pending,
-    sealed_before, try_lock_sealer, verify_chain, verify_chain_against, ChainHead, DigestPayload,
+    chain_length, sealed_before, try_lock_sealer, verify_chain, verify_chain_against,
+    verify_chain_against_with_progress, ChainHead, DigestPayload, VERIFY_PROGRESS_EVERY,
     DigestRow, VerifyReport,
 };

@@ -8,6 +8,7 @@ pub mod digests;
 pub mod exceptions;
 pub mod journal;
 pub mod periods;
+pub mod proofs;
 pub mod statements;
 pub mod trial_balance;
 pub mod verify;

@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::db;
 use crate::state::AppState;
 
-/// What a verification found.
-#[derive(Debug)]
+/// What a verification found (stored as a run's report in this shape).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
     pub ok: bool,
     pub entries_checked: i64,
@@ -39,7 +39,7 @@ pub struct Verification {
 }
 
 /// A daily balance row that differs from its postings.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BadRollup {
     pub account: String,
     pub day: NaiveDate,
@@ -53,6 +53,16 @@ pub async fn verify_ledger(
     pool: &PgPool,
     trusted: &[VerifyingKey],
 ) -> Result<Verification, AppError> {
+    verify_ledger_with_progress(pool, trusted, &mut |_| {}).await
+}
+
+/// [`verify_ledger`], calling `on_progress(entries_checked)` every
+/// [`store::VERIFY_PROGRESS_EVERY`] entries (a run started from the proofs page).
+pub async fn verify_ledger_with_progress(
+    pool: &PgPool,
+    trusted: &[VerifyingKey],
+    on_progress: &mut (dyn FnMut(i64) + Send),
+) -> Result<Verification, AppError> {
     let mut tx = pool.begin().await?;
     // One snapshot for seals, entries and the sealer's horizon; read only, so it blocks no one.
     db::books::read_only_snapshot(&mut tx).await?;
@@ -65,7 +75,13 @@ pub async fn verify_ledger(
             return Ok(refused.into_verification(head));
         }
     };
-    let report = store::verify_chain_against(&mut tx, &checkpoints).await?;
+    let report = store::verify_chain_against_with_progress(
+        &mut tx,
+        &checkpoints,
+        store::VERIFY_PROGRESS_EVERY,
+        on_progress,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Verification {
         ok: report.ok,

@@ -1,6 +1,7 @@
 //! The auditor's reads of the books (trial balance, accounts, balances, statements, the
 //! journal export, periods, verification, digests) and the reconciliation exceptions.
 
+pub mod proofs;
 pub mod queries;
 pub mod views;
 
@@ -55,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/ledger/verify", get(verify))
         .route("/v1/ledger/digests", get(list_digests))
         .route("/v1/reconciliation/exceptions", get(list_exceptions))
+        .merge(proofs::routes())
 }
 
 #[utoipa::path(get, path = "/v1/ledger/trial-balance", tag = "ledger", params(AsOfQuery), security(("bearer" = [])), responses((status = 200, body = TrialBalanceView)))]
