@@ -15,6 +15,7 @@ pub mod keys;
 pub mod khqr;
 pub mod offices;
 pub mod outbox;
+pub mod period_close;
 pub mod quotes;
 pub mod receipt_views;
 pub mod receipts;
