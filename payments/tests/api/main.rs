@@ -29,6 +29,7 @@ mod intents;
 mod khqr;
 mod ledger_audit;
 mod ledger_db;
+mod ledger_periods;
 mod ledger_proofs;
 mod ledger_random;
 mod ledger_trust;
