@@ -1,6 +1,7 @@
 //! Connecting, migrating, readiness; the store functions live in one module per noun.
 
 pub mod attempts;
+pub mod audit;
 pub mod books;
 pub mod cashier;
 pub mod catalog;
