@@ -11,6 +11,7 @@
 mod pages;
 mod support;
 
+mod audit_trail;
 mod auth;
 mod basics;
 mod callbacks;

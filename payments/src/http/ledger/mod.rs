@@ -1,6 +1,7 @@
 //! The auditor's reads of the books (trial balance, accounts, balances, statements, the
 //! journal export, periods, verification, digests) and the reconciliation exceptions.
 
+pub mod audit;
 pub mod period_close;
 pub mod proofs;
 pub mod queries;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/reconciliation/exceptions", get(list_exceptions))
         .merge(proofs::routes())
         .merge(period_close::routes())
+        .merge(audit::routes())
 }
 
 #[utoipa::path(get, path = "/v1/ledger/trial-balance", tag = "ledger", params(AsOfQuery), security(("bearer" = [])), responses((status = 200, body = TrialBalanceView)))]
