@@ -73,6 +73,19 @@ async fn activity(app: &TestApp) -> (String, String) {
         .post("/v1/ledger/verifications", Some(app.key("auditor")), None, &json!({}))
         .await;
     assert_eq!(run.status, StatusCode::ACCEPTED, "{}", run.body);
+    // Let the background run finish inside the test.
+    for _ in 0..200 {
+        let now = app
+            .get(
+                &format!("/v1/ledger/verifications/{}", run.body["id"].as_str().unwrap()),
+                Some(app.key("auditor")),
+            )
+            .await;
+        if now.body["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let key = cli(&app.pool, &["keys", "create", "--role", "auditor", "--name", "Outside auditor 16"]);
     let key_id = key["id"].as_str().unwrap().to_owned();
     cli(&app.pool, &["keys", "revoke", &key_id]);

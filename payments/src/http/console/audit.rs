@@ -21,7 +21,7 @@ pub const AUDIT_HREF: &str = "/console/audit";
 
 /// The routes of this module (merged into the console's).
 pub fn routes() -> Router<AppState> {
-    Router::new().route(AUDIT_HREF, get(get_audit_page))
+    Router::new().route("/console/audit", get(get_audit_page))
 }
 
 /// The filters as typed (kept in the form).

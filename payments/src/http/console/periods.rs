@@ -24,7 +24,7 @@ pub const PERIODS_HREF: &str = "/console/periods";
 /// The routes of this module (merged into the console's).
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(PERIODS_HREF, get(get_periods))
+        .route("/console/periods", get(get_periods))
         .route("/console/periods/close", post(post_close))
 }
 

@@ -19,7 +19,7 @@ pub const PROOFS_HREF: &str = "/console/proofs";
 /// The routes of this module (merged into the console's).
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(PROOFS_HREF, get(get_proofs))
+        .route("/console/proofs", get(get_proofs))
         .route("/console/proofs/verify", post(post_verify))
         .route("/console/proofs/bundle", get(get_bundle))
 }
