@@ -16,6 +16,7 @@ mod browser_closing;
 mod browser_console;
 mod browser_counter;
 mod browser_pay;
+mod browser_proofs;
 mod browser_reconciliation;
 mod build_features;
 mod edge;
