@@ -61,12 +61,16 @@ async fn verify_on_page(browser: &Browser) {
     browser.wait_for_element("[data-testid=verify-start]").await;
     browser.click("[data-testid=verify-start]").await;
     browser
-        .wait_for("the verification to finish", Duration::from_secs(60), || async {
-            browser
-                .attr("[data-testid=verification-status]", "data-status")
-                .await
-                .is_some_and(|status| status != "running")
-        })
+        .wait_for(
+            "the verification to finish",
+            Duration::from_secs(60),
+            || async {
+                browser
+                    .attr("[data-testid=verification-status]", "data-status")
+                    .await
+                    .is_some_and(|status| status != "running")
+            },
+        )
         .await;
 }
 
@@ -121,7 +125,10 @@ async fn an_auditor_verifies_the_chain_on_the_page_and_it_names_a_tampered_entry
             .as_deref(),
         Some("false")
     );
-    assert_eq!(browser.text("[data-testid=bad-entry]").await, last.to_string());
+    assert_eq!(
+        browser.text("[data-testid=bad-entry]").await,
+        last.to_string()
+    );
     assert!(!browser
         .text("[data-testid=verification-reason]")
         .await
@@ -165,11 +172,13 @@ async fn the_admin_closes_a_month_only_after_its_drawer_closed_and_the_audit_tra
     .await;
     let drawer_id = drawer["id"].as_str().unwrap().to_owned();
     let mut conn = owner(&db).await;
-    sqlx::query("update cashier_sessions set opened_at = '2026-01-15T03:00:00Z' where id = $1::uuid")
-        .bind(&drawer_id)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update cashier_sessions set opened_at = '2026-01-15T03:00:00Z' where id = $1::uuid",
+    )
+    .bind(&drawer_id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
     conn.close().await.unwrap();
 
     login(&stack, &browser, "admin").await;
@@ -177,19 +186,26 @@ async fn the_admin_closes_a_month_only_after_its_drawer_closed_and_the_audit_tra
     browser.open(&month_page).await;
     browser.wait_for_element("[data-testid=checklist]").await;
     assert_eq!(
-        browser.attr("[data-testid=check-drawers]", "data-ok").await.as_deref(),
+        browser
+            .attr("[data-testid=check-drawers]", "data-ok")
+            .await
+            .as_deref(),
         Some("false")
     );
     assert!(
         browser
-            .exists(&format!("[data-testid=open-drawers] tr[data-drawer='{drawer_id}']"))
+            .exists(&format!(
+                "[data-testid=open-drawers] tr[data-drawer='{drawer_id}']"
+            ))
             .await,
         "the open drawer is listed"
     );
     assert!(browser.exists("[data-testid=close-blocked]").await);
     assert!(!browser.exists("[data-testid=close-form]").await);
     assert_accessible(&browser, "periods (blocked)").await;
-    browser.open(&stack.url("/console/periods?office=0320&month=2026-01&lang=km")).await;
+    browser
+        .open(&stack.url("/console/periods?office=0320&month=2026-01&lang=km"))
+        .await;
     browser.wait_for_element("[data-testid=checklist]").await;
     assert_accessible(&browser, "periods (blocked, km)").await;
 
@@ -204,19 +220,29 @@ async fn the_admin_closes_a_month_only_after_its_drawer_closed_and_the_audit_tra
     browser.open(&format!("{month_page}&lang=en")).await;
     browser.wait_for_element("[data-testid=close-form]").await;
     assert_eq!(
-        browser.attr("[data-testid=checklist]", "data-passes").await.as_deref(),
+        browser
+            .attr("[data-testid=checklist]", "data-passes")
+            .await
+            .as_deref(),
         Some("true")
     );
     browser.click("[data-testid=close-submit]").await;
-    browser.wait_for_element("[data-testid=error-summary]").await;
+    browser
+        .wait_for_element("[data-testid=error-summary]")
+        .await;
     assert_eq!(
-        browser.attr("[data-testid=error-summary]", "data-code").await.as_deref(),
+        browser
+            .attr("[data-testid=error-summary]", "data-code")
+            .await
+            .as_deref(),
         Some("confirm")
     );
     assert_accessible(&browser, "periods (not confirmed)").await;
     browser.click("[data-testid=close-confirm]").await;
     browser.click("[data-testid=close-submit]").await;
-    browser.wait_for_element("[data-testid=period-closed-notice]").await;
+    browser
+        .wait_for_element("[data-testid=period-closed-notice]")
+        .await;
     assert!(browser.exists("[data-testid=month-closed]").await);
     assert!(!browser.exists("[data-testid=close-form]").await);
     assert!(
@@ -251,9 +277,13 @@ async fn the_admin_closes_a_month_only_after_its_drawer_closed_and_the_audit_tra
         "the admin person closed it"
     );
     assert_accessible(&browser, "audit trail (filtered)").await;
-    browser.open(&stack.url("/console/audit?kind=staff&actor=nobody-at-all")).await;
+    browser
+        .open(&stack.url("/console/audit?kind=staff&actor=nobody-at-all"))
+        .await;
     browser.wait_for_element("[data-testid=audit-none]").await;
-    browser.open(&stack.url("/console/audit?kind=staff&actor=admin")).await;
+    browser
+        .open(&stack.url("/console/audit?kind=staff&actor=admin"))
+        .await;
     browser.wait_for_element("[data-testid=audit-rows]").await;
     let actions = browser
         .js(
@@ -261,9 +291,20 @@ async fn the_admin_closes_a_month_only_after_its_drawer_closed_and_the_audit_tra
             vec![],
         )
         .await;
-    assert!(actions.as_array().unwrap().iter().any(|action| action == "login"), "{actions}");
-    browser.open(&stack.url("/console/audit?from=not-a-date")).await;
-    browser.wait_for_element("[data-testid=error-summary]").await;
+    assert!(
+        actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|action| action == "login"),
+        "{actions}"
+    );
+    browser
+        .open(&stack.url("/console/audit?from=not-a-date"))
+        .await;
+    browser
+        .wait_for_element("[data-testid=error-summary]")
+        .await;
     assert_accessible(&browser, "audit trail (bad filter)").await;
     browser.close().await;
 }

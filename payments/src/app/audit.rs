@@ -124,8 +124,14 @@ pub async fn trail(
         }
     }
     let actor = present(filter.actor);
-    if actor.as_ref().is_some_and(|actor| actor.chars().count() > 200) {
-        return Err(AppError::validation("actor", "actor is at most 200 characters"));
+    if actor
+        .as_ref()
+        .is_some_and(|actor| actor.chars().count() > 200)
+    {
+        return Err(AppError::validation(
+            "actor",
+            "actor is at most 200 characters",
+        ));
     }
     if let (Some(from), Some(to)) = (filter.from, filter.to) {
         if from > to {
@@ -156,7 +162,11 @@ pub async fn trail(
     let mut rows = db::audit::list(&mut conn, &query).await?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = if more { rows.last().map(encode_cursor) } else { None };
+    let next_cursor = if more {
+        rows.last().map(encode_cursor)
+    } else {
+        None
+    };
     Ok(AuditPage { rows, next_cursor })
 }
 

@@ -52,7 +52,10 @@ pub const ACCESS_ACTIONS: [&str; 5] = [
 ];
 
 /// The page of rows the query asks for, newest first.
-pub async fn list(conn: &mut PgConnection, query: &AuditQuery) -> Result<Vec<AuditRow>, sqlx::Error> {
+pub async fn list(
+    conn: &mut PgConnection,
+    query: &AuditQuery,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
     let (before_at, before_kind, before_id) = match &query.before {
         Some((at, kind, id)) => (Some(*at), Some(kind.clone()), Some(id.clone())),
         None => (None, None, None),

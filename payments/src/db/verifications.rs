@@ -40,7 +40,8 @@ pub async fn latest_finished(
 }
 
 /// Columns of [`VerificationRow`], for the runtime queries below.
-const COLUMNS: &str = "id, started_by, started_at, status, entries_checked, entries_total, lease_until,
+const COLUMNS: &str =
+    "id, started_by, started_at, status, entries_checked, entries_total, lease_until,
      finished_at, ok, report, error";
 
 /// How long a run's lease lasts; the running instance renews it every few seconds.
@@ -91,13 +92,13 @@ pub async fn insert_running(
     // language=PostgreSQL
     sqlx::query_as::<_, VerificationRow>(&format!(
         "insert into ledger_verifications (id, started_by, status, entries_total, lease_until)
-         values ($1, $2, 'running', $3, now() + make_interval(secs => $4))
+         values ($1, $2, 'running', $3, now() + make_interval(secs => $4::bigint::double precision))
          returning {COLUMNS}"
     ))
     .bind(id)
     .bind(started_by)
     .bind(entries_total)
-    .bind(LEASE_SECONDS as f64)
+    .bind(LEASE_SECONDS)
     .fetch_one(conn)
     .await
 }
@@ -141,12 +142,12 @@ pub async fn renew(
     let done = sqlx::query(
         "update ledger_verifications
          set entries_checked = greatest(entries_checked, least($2, entries_total)),
-             lease_until = now() + make_interval(secs => $3)
+             lease_until = now() + make_interval(secs => $3::bigint::double precision)
          where id = $1 and status = 'running'",
     )
     .bind(id)
     .bind(entries_checked)
-    .bind(LEASE_SECONDS as f64)
+    .bind(LEASE_SECONDS)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

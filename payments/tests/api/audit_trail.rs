@@ -25,7 +25,11 @@ fn cli(pool: &PgPool, args: &[&str]) -> Value {
         .env("RUST_LOG", "error")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -70,14 +74,22 @@ async fn activity(app: &TestApp) -> (String, String) {
     .await
     .unwrap();
     let run = app
-        .post("/v1/ledger/verifications", Some(app.key("auditor")), None, &json!({}))
+        .post(
+            "/v1/ledger/verifications",
+            Some(app.key("auditor")),
+            None,
+            &json!({}),
+        )
         .await;
     assert_eq!(run.status, StatusCode::ACCEPTED, "{}", run.body);
     // Let the background run finish inside the test.
     for _ in 0..200 {
         let now = app
             .get(
-                &format!("/v1/ledger/verifications/{}", run.body["id"].as_str().unwrap()),
+                &format!(
+                    "/v1/ledger/verifications/{}",
+                    run.body["id"].as_str().unwrap()
+                ),
                 Some(app.key("auditor")),
             )
             .await;
@@ -86,12 +98,31 @@ async fn activity(app: &TestApp) -> (String, String) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let key = cli(&app.pool, &["keys", "create", "--role", "auditor", "--name", "Outside auditor 16"]);
+    let key = cli(
+        &app.pool,
+        &[
+            "keys",
+            "create",
+            "--role",
+            "auditor",
+            "--name",
+            "Outside auditor 16",
+        ],
+    );
     let key_id = key["id"].as_str().unwrap().to_owned();
     cli(&app.pool, &["keys", "revoke", &key_id]);
     cli(
         &app.pool,
-        &["users", "create", "--role", "auditor", "--name", "Chan Sopheap", "--username", "sopheap16"],
+        &[
+            "users",
+            "create",
+            "--role",
+            "auditor",
+            "--name",
+            "Chan Sopheap",
+            "--username",
+            "sopheap16",
+        ],
     );
     cli(&app.pool, &["users", "disable", "sopheap16"]);
     (key_id, run.body["id"].as_str().unwrap().to_owned())
@@ -104,11 +135,17 @@ async fn the_trail_lists_every_kind_with_its_actor_newest_first(pool: PgPool) {
 
     let (status, all) = trail(&app, "auditor", "limit=200").await;
     assert_eq!(status, StatusCode::OK, "{all}");
-    let kinds: HashSet<&str> = rows(&all).iter().map(|row| row["kind"].as_str().unwrap()).collect();
+    let kinds: HashSet<&str> = rows(&all)
+        .iter()
+        .map(|row| row["kind"].as_str().unwrap())
+        .collect();
     for kind in ["catalog", "staff", "access", "period_close", "verification"] {
         assert!(kinds.contains(kind), "{kind} missing: {kinds:?}");
     }
-    let times: Vec<&str> = rows(&all).iter().map(|row| row["at"].as_str().unwrap()).collect();
+    let times: Vec<&str> = rows(&all)
+        .iter()
+        .map(|row| row["at"].as_str().unwrap())
+        .collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
@@ -117,38 +154,78 @@ async fn the_trail_lists_every_kind_with_its_actor_newest_first(pool: PgPool) {
     let (_, access) = trail(&app, "admin", "kind=access").await;
     let actions: Vec<(&str, &str)> = rows(&access)
         .iter()
-        .map(|row| (row["action"].as_str().unwrap(), row["actor"].as_str().unwrap()))
+        .map(|row| {
+            (
+                row["action"].as_str().unwrap(),
+                row["actor"].as_str().unwrap(),
+            )
+        })
         .collect();
-    for action in ["key_created", "key_revoked", "user_created", "user_disabled"] {
+    for action in [
+        "key_created",
+        "key_revoked",
+        "user_created",
+        "user_disabled",
+    ] {
         assert!(actions.contains(&(action, "cli")), "{action}: {actions:?}");
     }
-    assert!(rows(&access).iter().any(|row| row["subject"] == key_id.as_str()));
-    assert!(!access.to_string().contains("opk_"), "a key's secret in the trail: {access}");
+    assert!(rows(&access)
+        .iter()
+        .any(|row| row["subject"] == key_id.as_str()));
+    assert!(
+        !access.to_string().contains("opk_"),
+        "a key's secret in the trail: {access}"
+    );
     assert!(!access.to_string().contains("one_time_password"));
 
     let (_, closes) = trail(&app, "auditor", "kind=period_close&office_code=0320").await;
     assert_eq!(rows(&closes).len(), 1, "{closes}");
     assert_eq!(rows(&closes)[0]["subject"], "2026-01");
-    assert!(rows(&closes)[0]["actor"].as_str().unwrap().starts_with("key:"), "{closes}");
+    assert!(
+        rows(&closes)[0]["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("key:"),
+        "{closes}"
+    );
     let (_, runs) = trail(&app, "auditor", "kind=verification").await;
     assert_eq!(rows(&runs)[0]["id"], run_id.as_str());
 
     // Filters: office, actor, dates.
     let (_, office) = trail(&app, "auditor", "office_code=0320&limit=200").await;
     assert!(!rows(&office).is_empty());
-    assert!(rows(&office).iter().all(|row| row["office_code"] == "0320"), "{office}");
-    assert!(rows(&office).iter().any(|row| row["action"] == "drawer_open"), "{office}");
+    assert!(
+        rows(&office).iter().all(|row| row["office_code"] == "0320"),
+        "{office}"
+    );
+    assert!(
+        rows(&office)
+            .iter()
+            .any(|row| row["action"] == "drawer_open"),
+        "{office}"
+    );
     let (_, by_cli) = trail(&app, "auditor", "actor=CL&limit=200").await;
     assert!(!rows(&by_cli).is_empty());
-    assert!(rows(&by_cli).iter().all(|row| row["actor"] == "cli"), "{by_cli}");
+    assert!(
+        rows(&by_cli).iter().all(|row| row["actor"] == "cli"),
+        "{by_cli}"
+    );
     let (_, literal) = trail(&app, "auditor", "actor=%25").await;
-    assert!(rows(&literal).is_empty(), "% is matched literally: {literal}");
+    assert!(
+        rows(&literal).is_empty(),
+        "% is matched literally: {literal}"
+    );
     let (_, future) = trail(&app, "auditor", "from=2999-01-01").await;
     assert!(rows(&future).is_empty());
     let (_, past) = trail(&app, "auditor", "to=2000-01-01").await;
     assert!(rows(&past).is_empty());
     let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
-    let (_, today_only) = trail(&app, "auditor", &format!("from={today}&to={today}&kind=access")).await;
+    let (_, today_only) = trail(
+        &app,
+        "auditor",
+        &format!("from={today}&to={today}&kind=access"),
+    )
+    .await;
     assert_eq!(rows(&today_only).len(), rows(&access).len());
 }
 
@@ -167,7 +244,11 @@ async fn the_cursor_walks_every_row_once(pool: PgPool) {
     loop {
         let (status, page) = trail(&app, "auditor", &query).await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        walked.extend(rows(&page).iter().map(|row| format!("{}|{}", row["kind"], row["id"])));
+        walked.extend(
+            rows(&page)
+                .iter()
+                .map(|row| format!("{}|{}", row["kind"], row["id"])),
+        );
         match page["next_cursor"].as_str() {
             Some(cursor) => query = format!("limit=2&cursor={cursor}"),
             None => break,
@@ -191,14 +272,21 @@ async fn an_office_auditor_sees_their_offices_and_the_catalog_only(pool: PgPool)
             "an office auditor sees {row}"
         );
     }
-    assert!(rows(&scoped).iter().any(|row| row["kind"] == "period_close"));
+    assert!(rows(&scoped)
+        .iter()
+        .any(|row| row["kind"] == "period_close"));
     let (status, _) = trail(&app, "auditor_1201", "office_code=0320").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     for key in ["cashier_0320", "supervisor_0320", "workflow"] {
         let (status, _) = trail(&app, key, "").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{key}");
     }
-    for bad in ["kind=everything", "from=2026-02-01&to=2026-01-01", "limit=0", "from=yesterday"] {
+    for bad in [
+        "kind=everything",
+        "from=2026-02-01&to=2026-01-01",
+        "limit=0",
+        "from=yesterday",
+    ] {
         let (status, body) = trail(&app, "auditor", bad).await;
         assert!(status.is_client_error(), "{bad}: {status} {body}");
     }

@@ -46,11 +46,13 @@ async fn a_month_closes_only_when_its_drawers_are_closed_and_its_exceptions_reso
         .await;
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
     let drawer = opened.body["id"].as_str().unwrap().to_owned();
-    sqlx::query("update cashier_sessions set opened_at = '2026-01-15T03:00:00Z' where id = $1::uuid")
-        .bind(&drawer)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update cashier_sessions set opened_at = '2026-01-15T03:00:00Z' where id = $1::uuid",
+    )
+    .bind(&drawer)
+    .execute(&app.pool)
+    .await
+    .unwrap();
     // An open reconciliation exception of the month, and a resolved one.
     let open_exception = uuid::Uuid::new_v4();
     let resolved_exception = uuid::Uuid::new_v4();
@@ -74,22 +76,43 @@ async fn a_month_closes_only_when_its_drawers_are_closed_and_its_exceptions_reso
     assert_eq!(list["passes"], false);
     assert_eq!(list["open_drawers"][0]["id"], drawer.as_str());
     assert_eq!(list["open_exceptions"][0]["id"], open_exception.to_string());
-    assert_eq!(list["resolved_exceptions"][0]["id"], resolved_exception.to_string());
+    assert_eq!(
+        list["resolved_exceptions"][0]["id"],
+        resolved_exception.to_string()
+    );
     // Another month's checklist is not blocked by this month's exception; the drawer opened
     // before it still counts for a later month.
     let (_, december) = checklist(&app, "auditor", "0320", "2025-12").await;
     assert_eq!(december["passes"], true, "{december}");
     let (_, february) = checklist(&app, "auditor", "0320", "2026-02").await;
-    assert_eq!(february["open_drawers"].as_array().unwrap().len(), 1, "{february}");
+    assert_eq!(
+        february["open_drawers"].as_array().unwrap().len(),
+        1,
+        "{february}"
+    );
     assert!(february["open_exceptions"].as_array().unwrap().is_empty());
 
     let (status, refused) = close(&app, "0320", "2026-01").await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["code"], "period_checklist_failed");
     let blocking = refused["blocking"].as_array().unwrap();
-    assert!(blocking.iter().any(|item| item["kind"] == "open_drawer" && item["id"] == drawer.as_str()), "{refused}");
-    assert!(blocking.iter().any(|item| item["kind"] == "open_exception" && item["id"] == open_exception.to_string()), "{refused}");
-    assert_eq!(app.scalar_i64("select count(*) from ledger_closed_periods").await, 0);
+    assert!(
+        blocking
+            .iter()
+            .any(|item| item["kind"] == "open_drawer" && item["id"] == drawer.as_str()),
+        "{refused}"
+    );
+    assert!(
+        blocking.iter().any(
+            |item| item["kind"] == "open_exception" && item["id"] == open_exception.to_string()
+        ),
+        "{refused}"
+    );
+    assert_eq!(
+        app.scalar_i64("select count(*) from ledger_closed_periods")
+            .await,
+        0
+    );
 
     // The drawer closes; the exception alone still blocks.
     let closed = app
@@ -103,7 +126,11 @@ async fn a_month_closes_only_when_its_drawers_are_closed_and_its_exceptions_reso
     assert!(closed.status.is_success(), "{}", closed.body);
     let (status, refused) = close(&app, "0320", "2026-01").await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
-    assert_eq!(refused["blocking"].as_array().unwrap().len(), 1, "{refused}");
+    assert_eq!(
+        refused["blocking"].as_array().unwrap().len(),
+        1,
+        "{refused}"
+    );
     // Resolved: the month closes, and its checklist says it is closed.
     sqlx::query("update reconciliation_exceptions set status = 'resolved', resolved_at = now() where id = $1")
         .bind(open_exception)

@@ -17,7 +17,10 @@ use crate::support::TestApp;
 async fn finished(app: &TestApp, id: &str) -> Value {
     for _ in 0..200 {
         let reply = app
-            .get(&format!("/v1/ledger/verifications/{id}"), Some(app.key("auditor")))
+            .get(
+                &format!("/v1/ledger/verifications/{id}"),
+                Some(app.key("auditor")),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         if reply.body["status"] != "running" {
@@ -30,7 +33,12 @@ async fn finished(app: &TestApp, id: &str) -> Value {
 
 async fn start(app: &TestApp, key: &str) -> Value {
     let reply = app
-        .post("/v1/ledger/verifications", Some(app.key(key)), None, &serde_json::json!({}))
+        .post(
+            "/v1/ledger/verifications",
+            Some(app.key(key)),
+            None,
+            &serde_json::json!({}),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     let id = reply.body["id"].as_str().unwrap();
@@ -50,7 +58,7 @@ async fn a_verification_run_finishes_ok_then_names_a_tampered_entry(pool: PgPool
 
     let run = start(&app, "auditor").await;
     assert_eq!(run["entries_total"], 2, "{run}");
-    assert_eq!(run["started_by"].as_str().unwrap().starts_with("key:"), true);
+    assert!(run["started_by"].as_str().unwrap().starts_with("key:"));
     let done = finished(&app, run["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "finished", "{done}");
     assert_eq!(done["ok"], true, "{done}");
@@ -100,10 +108,15 @@ async fn one_run_at_a_time_and_a_lapsed_lease_is_failed_by_the_reader(pool: PgPo
     .await
     .unwrap();
     let reply = start(&app, "auditor").await;
-    assert_eq!(reply["id"], other.to_string(), "a second start shows the running run");
+    assert_eq!(
+        reply["id"],
+        other.to_string(),
+        "a second start shows the running run"
+    );
     assert_eq!(reply["status"], "running");
     assert_eq!(
-        app.scalar_i64("select count(*) from ledger_verifications").await,
+        app.scalar_i64("select count(*) from ledger_verifications")
+            .await,
         1
     );
     // Its instance died: the lease lapses, and whoever reads the run marks it failed.
@@ -112,7 +125,10 @@ async fn one_run_at_a_time_and_a_lapsed_lease_is_failed_by_the_reader(pool: PgPo
         .await
         .unwrap();
     let reply = app
-        .get(&format!("/v1/ledger/verifications/{other}"), Some(app.key("auditor")))
+        .get(
+            &format!("/v1/ledger/verifications/{other}"),
+            Some(app.key("auditor")),
+        )
         .await;
     assert_eq!(reply.body["status"], "failed", "{}", reply.body);
     assert!(reply.body["error"].as_str().unwrap().contains("stopped"));
@@ -129,12 +145,18 @@ async fn verification_runs_are_for_auditors_and_admins(pool: PgPool) {
     let app = TestApp::start(pool).await;
     for key in ["cashier_0320", "supervisor_0320", "workflow"] {
         let reply = app
-            .post("/v1/ledger/verifications", Some(app.key(key)), None, &serde_json::json!({}))
+            .post(
+                "/v1/ledger/verifications",
+                Some(app.key(key)),
+                None,
+                &serde_json::json!({}),
+            )
             .await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{key}: {}", reply.body);
     }
     assert_eq!(
-        app.scalar_i64("select count(*) from ledger_verifications").await,
+        app.scalar_i64("select count(*) from ledger_verifications")
+            .await,
         0
     );
     let missing = app
@@ -145,7 +167,10 @@ async fn verification_runs_are_for_auditors_and_admins(pool: PgPool) {
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let bad = app
-        .get("/v1/ledger/verifications/not-a-uuid", Some(app.key("auditor")))
+        .get(
+            "/v1/ledger/verifications/not-a-uuid",
+            Some(app.key("auditor")),
+        )
         .await;
     assert!(bad.status.is_client_error(), "{}", bad.status);
 }
@@ -187,11 +212,16 @@ async fn the_digest_bundle_verifies_outside_the_service_and_catches_one_changed_
     .await;
     paid(&app, "0320016003", "sbx_b1").await;
     seal(&app, Some(&key)).await;
-    for day in ["2026-01-01", "2026-01-02"] {
-        let day = day.parse().unwrap();
-        assert!(payments::app::books::digests::make_digest(&app.pool, &key, day)
-            .await
-            .unwrap());
+    // Today and tomorrow (Cambodian): after the day the sealer signed (yesterday, before the
+    // payment's entry), so the chain only grows from digest to digest.
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    for day in [today, tomorrow] {
+        assert!(
+            payments::app::books::digests::make_digest(&app.pool, &key, day)
+                .await
+                .unwrap()
+        );
     }
     let digests = app.scalar_i64("select count(*) from ledger_digests").await;
     assert!(digests >= 3);
@@ -224,20 +254,28 @@ async fn the_digest_bundle_verifies_outside_the_service_and_catches_one_changed_
     ));
     let (code, out) = run_script(&folder);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("OK   2026-01-01"), "{out}");
-    assert!(out.contains("OK   2026-01-02"), "{out}");
-    assert_eq!(out.lines().filter(|line| line.starts_with("OK")).count() as i64, digests);
+    assert!(out.contains(&format!("OK   {today}")), "{out}");
+    assert!(out.contains(&format!("OK   {tomorrow}")), "{out}");
+    assert_eq!(
+        out.lines().filter(|line| line.starts_with("OK")).count() as i64,
+        digests
+    );
 
     // One byte of one payload changed: the script fails naming that digest only.
-    let payload = folder.join("digests/2026-01-02.payload");
+    let payload = folder.join(format!("digests/{tomorrow}.payload"));
     let mut bytes = std::fs::read(&payload).unwrap();
     let position = bytes.len() - 3;
     bytes[position] ^= 1;
     std::fs::write(&payload, bytes).unwrap();
     let (code, out) = run_script(&folder);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("FAIL 2026-01-02"), "{out}");
-    assert!(out.contains("OK   2026-01-01"), "{out}");
+    assert!(out.contains(&format!("FAIL {tomorrow}")), "{out}");
+    assert!(out.contains(&format!("OK   {today}")), "{out}");
+    assert_eq!(
+        out.lines().filter(|line| line.starts_with("FAIL ")).count(),
+        1,
+        "{out}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -257,19 +295,28 @@ async fn the_bundle_script_refuses_history_that_goes_backwards(pool: PgPool) {
         .await
         .unwrap();
     assert!(early.head_seq >= 1);
-    let sign = |payload: &ledger::store::DigestPayload| {
-        key.sign(payload.to_text().as_bytes()).to_bytes()
-    };
-    ledger::store::insert_digest(&mut conn, &early, &sign(&early), &key.verifying_key().to_bytes())
-        .await
-        .unwrap();
+    let sign =
+        |payload: &ledger::store::DigestPayload| key.sign(payload.to_text().as_bytes()).to_bytes();
+    ledger::store::insert_digest(
+        &mut conn,
+        &early,
+        &sign(&early),
+        &key.verifying_key().to_bytes(),
+    )
+    .await
+    .unwrap();
     early.day = "2026-01-02".parse().unwrap();
     early.head_seq = 0;
     early.entry_count = 0;
     early.accounts.clear();
-    ledger::store::insert_digest(&mut conn, &early, &sign(&early), &key.verifying_key().to_bytes())
-        .await
-        .unwrap();
+    ledger::store::insert_digest(
+        &mut conn,
+        &early,
+        &sign(&early),
+        &key.verifying_key().to_bytes(),
+    )
+    .await
+    .unwrap();
     drop(conn);
     let bytes = app
         .http
@@ -284,6 +331,9 @@ async fn the_bundle_script_refuses_history_that_goes_backwards(pool: PgPool) {
     let dir = scratch();
     let (code, out) = run_script(&unpack(&bytes, &dir));
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("FAIL 2026-01-02: head_seq/entry_count go backwards"), "{out}");
+    assert!(
+        out.contains("FAIL 2026-01-02: head_seq/entry_count go backwards"),
+        "{out}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -90,9 +90,8 @@ pub async fn start(state: &AppState, principal: &Principal) -> Result<Started, A
         });
     }
     let total = store::chain_length(&mut tx).await?;
-    let row =
-        db::verifications::insert_running(&mut tx, Uuid::new_v4(), &actor(principal), total)
-            .await?;
+    let row = db::verifications::insert_running(&mut tx, Uuid::new_v4(), &actor(principal), total)
+        .await?;
     tx.commit().await?;
     let id = row.id;
     let background = state.clone();
@@ -134,14 +133,25 @@ async fn run(state: AppState, id: Uuid, trusted: Vec<VerifyingKey>) {
         Ok(mut conn) => match outcome {
             Ok(found) => match serde_json::to_value(&found) {
                 Ok(report) => {
-                    db::verifications::finish(&mut conn, id, found.ok, found.entries_checked, &report)
-                        .await
+                    db::verifications::finish(
+                        &mut conn,
+                        id,
+                        found.ok,
+                        found.entries_checked,
+                        &report,
+                    )
+                    .await
                 }
                 Err(error) => db::verifications::fail(&mut conn, id, &error.to_string()).await,
             },
             Err(error) => {
                 tracing::error!(%error, "a chain verification run broke");
-                db::verifications::fail(&mut conn, id, "the verification broke (see the service log); start it again").await
+                db::verifications::fail(
+                    &mut conn,
+                    id,
+                    "the verification broke (see the service log); start it again",
+                )
+                .await
             }
         },
         Err(error) => Err(error),
@@ -276,7 +286,10 @@ pub async fn digest_bundle(
     principal: &Principal,
 ) -> Result<(String, Vec<u8>), AppError> {
     let proofs = digest_proofs(state, principal, None).await?;
-    let folder = format!("owso-ledger-digests-{}", Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let folder = format!(
+        "owso-ledger-digests-{}",
+        Utc::now().format("%Y%m%dT%H%M%SZ")
+    );
     let bytes = pack(&folder, &proofs).map_err(AppError::internal)?;
     Ok((format!("{folder}.tar.gz"), bytes))
 }
@@ -286,7 +299,7 @@ fn pack(folder: &str, proofs: &DigestProofs) -> std::io::Result<Vec<u8>> {
     let mut archive = tar::Builder::new(gzip);
     let mut add = |path: String, mode: u32, bytes: &[u8]| -> std::io::Result<()> {
         let mut header = tar::Header::new_ustar();
-        header.set_size(bytes.len() as u64);
+        header.set_size(u64::try_from(bytes.len()).map_err(std::io::Error::other)?);
         header.set_mode(mode);
         header.set_mtime(0);
         header.set_cksum();

@@ -52,7 +52,10 @@ impl AuditTrailPage<'_> {
     }
 
     fn kinds(&self) -> Vec<(&'static str, &'static str)> {
-        KINDS.iter().map(|kind| (*kind, self.kind_label(kind))).collect()
+        KINDS
+            .iter()
+            .map(|kind| (*kind, self.kind_label(kind)))
+            .collect()
     }
 
     fn kind_label(&self, kind: &str) -> &'static str {

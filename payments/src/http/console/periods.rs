@@ -150,7 +150,12 @@ pub async fn get_periods(
                             .pick("ខែត្រូវតែជា YYYY-MM។", "The month must be YYYY-MM.")
                             .to_owned(),
                     ));
-                    web::render(&page, StatusCode::UNPROCESSABLE_ENTITY, &view, Caching::Private)
+                    web::render(
+                        &page,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &view,
+                        Caching::Private,
+                    )
                 }
                 Err(error) => web::error_page(&page, error),
             }

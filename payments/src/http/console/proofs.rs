@@ -69,7 +69,9 @@ impl ProofsPage<'_> {
     fn key_index(&self, digest: &CheckedDigest) -> Option<usize> {
         let keys = &self.digests.as_ref()?.keys;
         let key = digest.verified_by.as_ref()?;
-        keys.iter().position(|known| known == key).map(|index| index + 1)
+        keys.iter()
+            .position(|known| known == key)
+            .map(|index| index + 1)
     }
 }
 

@@ -109,5 +109,7 @@ pub async fn get_audit(
     principal: Principal,
     AppQuery(query): AppQuery<AuditQueryParams>,
 ) -> Result<Json<AuditPageView>, ApiError> {
-    Ok(Json(audit::trail(&state, &principal, query.into()).await?.into()))
+    Ok(Json(
+        audit::trail(&state, &principal, query.into()).await?.into(),
+    ))
 }

@@ -134,6 +134,7 @@ pub async fn get_checklist(
     principal: Principal,
     AppQuery(query): AppQuery<ChecklistQuery>,
 ) -> Result<Json<ChecklistView>, ApiError> {
-    let checklist = periods::checklist(&state, &principal, &query.office_code, &query.month).await?;
+    let checklist =
+        periods::checklist(&state, &principal, &query.office_code, &query.month).await?;
     Ok(Json(checklist.into()))
 }

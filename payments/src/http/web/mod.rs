@@ -146,7 +146,13 @@ pub fn error_page(page: &PageRequest, error: AppError) -> Response {
     }
     let status = api.status();
     let lang = page.lang;
-    let closed_month = matches!(&api, ApiError::Client { code: "period_closed", .. });
+    let closed_month = matches!(
+        &api,
+        ApiError::Client {
+            code: "period_closed",
+            ..
+        }
+    );
     let (title, message) = match status {
         // A form that would post into a closed month (issue 16): say so, the month is
         // read-only and nothing was done.
