@@ -56,22 +56,46 @@ async fn paid(stack: &Stack, case: &str) {
     stack.wait_paid(&intent_id).await;
 }
 
-/// Starts a verification on the page and waits (the page reloads itself) for its result.
-async fn verify_on_page(browser: &Browser) {
-    browser.wait_for_element("[data-testid=verify-start]").await;
-    browser.click("[data-testid=verify-start]").await;
-    browser
-        .wait_for(
-            "the verification to finish",
-            Duration::from_secs(60),
-            || async {
-                browser
-                    .attr("[data-testid=verification-status]", "data-status")
-                    .await
-                    .is_some_and(|status| status != "running")
-            },
+/// The latest run on the proofs page: `(id, status, ok)`, read in one script call (proofs.js
+/// reloads the page while a run goes on, so an element found before a reload goes stale); `None`
+/// when there is none or the call met a reload.
+async fn latest_run(browser: &Browser) -> Option<(String, String, String)> {
+    let found = browser
+        .client
+        .execute(
+            "var e = document.querySelector('[data-testid=verification-status]'); return e ? [e.dataset.run, e.dataset.status, e.dataset.ok || ''] : null;",
+            vec![],
         )
-        .await;
+        .await
+        .ok()?;
+    let parts = found.as_array()?;
+    let text = |index: usize| parts.get(index).and_then(Value::as_str).map(str::to_owned);
+    Some((text(0)?, text(1)?, text(2)?))
+}
+
+/// Starts a verification on the page and waits (the page reloads itself) for its result;
+/// returns `ok` as the page states it ("true" or "false").
+async fn verify_on_page(browser: &Browser) -> String {
+    browser.wait_for_element("[data-testid=verify-start]").await;
+    let before = latest_run(browser).await.map(|(id, _, _)| id);
+    browser.click("[data-testid=verify-start]").await;
+    let mut ok = String::new();
+    for _ in 0..600 {
+        if let Some((id, status, found)) = latest_run(browser).await {
+            if Some(&id) != before.as_ref() && status != "running" {
+                ok = found;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !ok.is_empty(),
+        "the verification did not finish on the page"
+    );
+    // Let the page settle: nothing reloads it once the run is over.
+    browser.wait_for_element("[data-testid=verify-start]").await;
+    ok
 }
 
 #[tokio::test]
@@ -87,14 +111,7 @@ async fn an_auditor_verifies_the_chain_on_the_page_and_it_names_a_tampered_entry
     browser.open(&stack.url("/console/proofs")).await;
     browser.wait_for_element("[data-testid=verification]").await;
     assert_accessible(&browser, "proofs (before any run)").await;
-    verify_on_page(&browser).await;
-    assert_eq!(
-        browser
-            .attr("[data-testid=verification-status]", "data-ok")
-            .await
-            .as_deref(),
-        Some("true")
-    );
+    assert_eq!(verify_on_page(&browser).await, "true");
     assert!(!browser.exists("[data-testid=bad-entry]").await);
     assert!(browser.exists("[data-testid=bundle-download]").await);
     assert_accessible(&browser, "proofs (ok)").await;
@@ -117,14 +134,7 @@ async fn an_auditor_verifies_the_chain_on_the_page_and_it_names_a_tampered_entry
     conn.close().await.unwrap();
 
     browser.open(&stack.url("/console/proofs")).await;
-    verify_on_page(&browser).await;
-    assert_eq!(
-        browser
-            .attr("[data-testid=verification-status]", "data-ok")
-            .await
-            .as_deref(),
-        Some("false")
-    );
+    assert_eq!(verify_on_page(&browser).await, "false");
     assert_eq!(
         browser.text("[data-testid=bad-entry]").await,
         last.to_string()
