@@ -28,7 +28,8 @@ pub use periods::{
     close_period, format_month, list_closed_periods, parse_month, CloseOutcome, ClosedPeriod,
 };
 pub use seal::{
-    chain_head, digest_payload, has_digest, insert_digest, list_digests, seal_pending,
-    sealed_before, try_lock_sealer, verify_chain, verify_chain_against, ChainHead, DigestPayload,
-    DigestRow, VerifyReport,
+    chain_head, chain_length, digest_payload, has_digest, insert_digest, list_digests,
+    seal_pending, sealed_before, try_lock_sealer, verify_chain, verify_chain_against,
+    verify_chain_against_with_progress, ChainHead, DigestPayload, DigestRow, VerifyReport,
+    VERIFY_PROGRESS_EVERY,
 };

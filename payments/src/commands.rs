@@ -245,9 +245,20 @@ pub(crate) async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
         }
         KeysCommand::Revoke { id } => {
             let pool = pool().await?;
-            let mut conn = pool.acquire().await?;
-            match auth::revoke_key(&mut conn, id).await? {
-                Some(key) => println!("{}", serde_json::to_string(&key)?),
+            let mut tx = pool.begin().await?;
+            match auth::revoke_key(&mut tx, id).await? {
+                Some(key) => {
+                    // The audit trail's key management (issue 16), committed with the revoke.
+                    payments::app::staff::record_cli(
+                        &mut tx,
+                        "key_revoked",
+                        &id.to_string(),
+                        serde_json::json!({"key_id": id}),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    println!("{}", serde_json::to_string(&key)?)
+                }
                 None => {
                     eprintln!("error: no API key has id {id}");
                     return Ok(ExitCode::from(1));
@@ -275,10 +286,21 @@ async fn create_key(
         return Ok(ExitCode::from(2));
     };
     let pool = pool().await?;
-    let mut conn = pool.acquire().await?;
+    let mut tx = pool.begin().await?;
     let name = name.unwrap_or_else(|| format!("{} key", role.as_str()));
-    match auth::create_key(&mut conn, role, offices, &name, None).await {
-        Ok(created) => println!("{}", serde_json::to_string(&created)?),
+    match auth::create_key(&mut tx, role, offices, &name, None).await {
+        Ok(created) => {
+            // The audit trail's key management (issue 16); never the secret.
+            payments::app::staff::record_cli(
+                &mut tx,
+                "key_created",
+                &created.id.to_string(),
+                serde_json::json!({"key_id": created.id, "name": name, "role": role.as_str(), "offices": offices}),
+            )
+            .await?;
+            tx.commit().await?;
+            println!("{}", serde_json::to_string(&created)?)
+        }
         Err(
             error @ (auth::KeyError::UnknownOffice(_)
             | auth::KeyError::NotScopable(_)
@@ -309,9 +331,20 @@ pub(crate) async fn users(command: UsersCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             let pool = pool().await?;
-            let mut conn = pool.acquire().await?;
-            match staff::create_user(&mut conn, &username, &name, role, &offices, None).await {
-                Ok(created) => println!("{}", serde_json::to_string(&created)?),
+            let mut tx = pool.begin().await?;
+            match staff::create_user(&mut tx, &username, &name, role, &offices, None).await {
+                Ok(created) => {
+                    // The audit trail's user management (issue 16); never the password.
+                    staff::record_cli(
+                        &mut tx,
+                        "user_created",
+                        &username,
+                        serde_json::json!({"name": name, "role": role.as_str(), "offices": offices}),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    println!("{}", serde_json::to_string(&created)?)
+                }
                 Err(error) => return refused(error),
             }
         }

@@ -17,6 +17,7 @@ mod browser_closing;
 mod browser_console;
 mod browser_counter;
 mod browser_pay;
+mod browser_proofs;
 mod browser_reconciliation;
 mod browser_reports;
 mod build_features;

@@ -335,6 +335,37 @@ pub async fn verify_chain_against(
     conn: &mut PgConnection,
     checkpoints: &[DigestPayload],
 ) -> Result<VerifyReport, LedgerError> {
+    verify_chain_against_with_progress(conn, checkpoints, i64::MAX, &mut |_| {}).await
+}
+
+/// How many seals a verification walks between two calls of its progress callback by default.
+pub const VERIFY_PROGRESS_EVERY: i64 = 5_000;
+
+/// The number of seals in the chain: what a verification will walk, for a progress bar.
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when the query fails.
+pub async fn chain_length(conn: &mut PgConnection) -> Result<i64, LedgerError> {
+    Ok(head(conn).await?.0)
+}
+
+/// [`verify_chain_against`], calling `on_progress(entries_checked)` after every `every`
+/// seals walked (and once at the end of the walk), so that a long run can report how far it
+/// is. The callback is synchronous and must be quick: it runs between two rows of the stream
+/// (send the count to a channel rather than write it to the database from inside it). The
+/// report is exactly that of [`verify_chain_against`].
+///
+/// # Errors
+///
+/// [`LedgerError::Database`] when a query fails.
+pub async fn verify_chain_against_with_progress(
+    conn: &mut PgConnection,
+    checkpoints: &[DigestPayload],
+    every: i64,
+    on_progress: &mut (dyn FnMut(i64) + Send),
+) -> Result<VerifyReport, LedgerError> {
+    let every = every.max(1);
     let mut by_seq: BTreeMap<i64, Vec<&DigestPayload>> = BTreeMap::new();
     for checkpoint in checkpoints {
         by_seq
@@ -408,8 +439,12 @@ pub async fn verify_chain_against(
         }
         expected_seq = expected_seq.saturating_add(1);
         report.entries_checked = report.entries_checked.saturating_add(1);
+        if report.entries_checked % every == 0 {
+            on_progress(report.entries_checked);
+        }
     }
     drop(rows);
+    on_progress(report.entries_checked);
     if let Some((_, beyond)) = by_seq.range(expected_seq..).next() {
         if let Some(checkpoint) = beyond.first() {
             report.ok = false;

@@ -211,6 +211,11 @@ impl From<ledger::LedgerError> for AppError {
     fn from(error: ledger::LedgerError) -> AppError {
         match error {
             ledger::LedgerError::Database(inner) => return AppError::from(inner),
+            // An entry that would fall into a closed month (issue 16): the month is read-only,
+            // a refusal the person can act on, not a fault of ours.
+            ledger::LedgerError::PeriodClosed(detail) => {
+                return AppError::conflict("period_closed", "Period closed", detail)
+            }
             // The connection broke at commit, or the process is stopping: the same request
             // (same idempotency key) may be retried.
             ledger::LedgerError::CommitOutcomeUnknown(_)

@@ -1,6 +1,7 @@
 //! Use cases. Each function owns its transaction; handlers call exactly one of them.
 
 pub mod attempts;
+pub mod audit;
 pub mod auth;
 pub mod books;
 pub mod callbacks;

@@ -334,6 +334,34 @@ pub async fn record(
     Ok(())
 }
 
+/// Records an operator's command on the server (`payments keys ...`, `payments users ...`) in
+/// the audit trail with the actor `cli`: no person or key acted, whoever ran the command did.
+pub async fn record_cli(
+    conn: &mut PgConnection,
+    action: &str,
+    subject: &str,
+    detail: Value,
+) -> Result<(), AppError> {
+    let mut detail = detail;
+    if let Some(map) = detail.as_object_mut() {
+        map.insert("by".to_owned(), Value::from("cli"));
+    }
+    db::staff::insert_action(
+        conn,
+        db::staff::NewAction {
+            user_id: None,
+            session_id: None,
+            api_key_id: None,
+            action,
+            office_code: None,
+            subject: Some(subject),
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,6 +1,7 @@
 //! Connecting, migrating, readiness; the store functions live in one module per noun.
 
 pub mod attempts;
+pub mod audit;
 pub mod books;
 pub mod cashier;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod khqr;
 pub mod offices;
 pub mod outbox;
+pub mod period_close;
 pub mod quotes;
 pub mod receipt_views;
 pub mod receipts;

@@ -11,6 +11,7 @@
 mod pages;
 mod support;
 
+mod audit_trail;
 mod auth;
 mod basics;
 mod books;
@@ -30,6 +31,8 @@ mod intents;
 mod khqr;
 mod ledger_audit;
 mod ledger_db;
+mod ledger_periods;
+mod ledger_proofs;
 mod ledger_random;
 mod ledger_trust;
 mod money_guards;

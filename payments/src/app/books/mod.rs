@@ -9,6 +9,7 @@ pub mod exceptions;
 pub mod export;
 pub mod journal;
 pub mod periods;
+pub mod proofs;
 pub mod statements;
 pub mod trial_balance;
 pub mod verify;

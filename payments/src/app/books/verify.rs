@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::db;
 use crate::state::AppState;
 
-/// What a verification found.
-#[derive(Debug)]
+/// What a verification found (stored as a run's report in this shape).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
     pub ok: bool,
     pub entries_checked: i64,
@@ -34,6 +34,9 @@ pub struct Verification {
     pub digests_checked: usize,
     /// Daily balance rows recomputed from their postings.
     pub rollup_rows_checked: i64,
+    /// Monthly balance rows recomputed from their days.
+    #[serde(default)]
+    pub monthly_rows_checked: i64,
     /// The first daily balance that differs from its postings.
     pub first_bad_rollup: Option<BadRollup>,
     /// Rows of the dashboard's roll-ups (db::reports) recomputed from intents and postings.
@@ -43,7 +46,7 @@ pub struct Verification {
 }
 
 /// A daily balance row that differs from its postings.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BadRollup {
     pub account: String,
     pub day: NaiveDate,
@@ -57,6 +60,16 @@ pub async fn verify_ledger(
     pool: &PgPool,
     trusted: &[VerifyingKey],
 ) -> Result<Verification, AppError> {
+    verify_ledger_with_progress(pool, trusted, &mut |_| {}).await
+}
+
+/// [`verify_ledger`], calling `on_progress(entries_checked)` every
+/// [`store::VERIFY_PROGRESS_EVERY`] entries (a run started from the proofs page).
+pub async fn verify_ledger_with_progress(
+    pool: &PgPool,
+    trusted: &[VerifyingKey],
+    on_progress: &mut (dyn FnMut(i64) + Send),
+) -> Result<Verification, AppError> {
     let mut tx = pool.begin().await?;
     // One snapshot for seals, entries and the sealer's horizon; read only, so it blocks no one.
     db::books::read_only_snapshot(&mut tx).await?;
@@ -69,7 +82,13 @@ pub async fn verify_ledger(
             return Ok(refused.into_verification(head));
         }
     };
-    let report = store::verify_chain_against(&mut tx, &checkpoints).await?;
+    let report = store::verify_chain_against_with_progress(
+        &mut tx,
+        &checkpoints,
+        store::VERIFY_PROGRESS_EVERY,
+        on_progress,
+    )
+    .await?;
     // The dashboard's figures come from roll-ups: recomputed in the same snapshot.
     let reports = db::reports::verify_rollups(&mut tx).await?;
     tx.commit().await?;
@@ -90,6 +109,7 @@ pub async fn verify_ledger(
         head_hash: report.head_hash,
         digests_checked: digests.len(),
         rollup_rows_checked: report.rollup_rows_checked,
+        monthly_rows_checked: report.monthly_rows_checked,
         first_bad_rollup: report
             .first_bad_rollup
             .map(|(account, day)| BadRollup { account, day }),
@@ -118,6 +138,7 @@ impl RefusedDigest {
             head_hash: head.hash,
             digests_checked: self.checked,
             rollup_rows_checked: 0,
+            monthly_rows_checked: 0,
             first_bad_rollup: None,
             report_rows_checked: 0,
             first_bad_report_row: None,

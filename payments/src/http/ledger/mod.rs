@@ -1,6 +1,9 @@
 //! The auditor's reads of the books (trial balance, accounts, balances, statements, the
 //! journal export, periods, verification, digests) and the reconciliation exceptions.
 
+pub mod audit;
+pub mod period_close;
+pub mod proofs;
 pub mod queries;
 pub mod views;
 
@@ -57,6 +60,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/ledger/verify", get(verify))
         .route("/v1/ledger/digests", get(list_digests))
         .route("/v1/reconciliation/exceptions", get(list_exceptions))
+        .merge(proofs::routes())
+        .merge(period_close::routes())
+        .merge(audit::routes())
 }
 
 #[utoipa::path(get, path = "/v1/ledger/trial-balance", tag = "ledger", params(AsOfQuery), security(("bearer" = [])), responses((status = 200, body = TrialBalanceView)))]
@@ -274,7 +280,8 @@ pub async fn list_periods(
 
 #[utoipa::path(post, path = "/v1/ledger/periods/close", tag = "ledger", request_body = ClosePeriodRequest, security(("bearer" = [])),
     responses((status = 201, body = ClosedPeriodView, description = "Closed now"), (status = 200, body = ClosedPeriodView, description = "Was closed already"),
-        (status = 404, body = Problem), (status = 422, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "`period_checklist_failed`: a drawer of the office opened in or before the month is open, or a reconciliation exception of the month is open; `blocking` lists them"),
+        (status = 422, body = Problem)))]
 pub async fn close_period(
     State(state): State<AppState>,
     principal: Principal,

@@ -255,6 +255,8 @@ pub struct VerifyView {
     pub digests_checked: usize,
     /// Daily balance rows recomputed from their postings.
     pub rollup_rows_checked: i64,
+    /// Monthly balance rows (whole months of daily rows) recomputed from their days.
+    pub monthly_rows_checked: i64,
     /// The first daily balance that differs from its postings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad_rollup: Option<BadRollup>,
@@ -297,6 +299,7 @@ impl From<Verification> for VerifyView {
             head_hash: found.head_hash,
             digests_checked: found.digests_checked,
             rollup_rows_checked: found.rollup_rows_checked,
+            monthly_rows_checked: found.monthly_rows_checked,
             first_bad_rollup: found.first_bad_rollup.map(Into::into),
             report_rows_checked: found.report_rows_checked,
             first_bad_report_row: found.first_bad_report_row,

@@ -69,6 +69,12 @@ const SCRIPTS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../../assets/print.js"),
     ),
+    // The proofs page reloads itself while a chain verification runs.
+    (
+        "proofs.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/proofs.js"),
+    ),
     (
         "pay.js",
         "text/javascript; charset=utf-8",

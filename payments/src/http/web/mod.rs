@@ -147,7 +147,23 @@ pub fn error_page(page: &PageRequest, error: AppError) -> Response {
     }
     let status = api.status();
     let lang = page.lang;
+    let closed_month = matches!(
+        &api,
+        ApiError::Client {
+            code: "period_closed",
+            ..
+        }
+    );
     let (title, message) = match status {
+        // A form that would post into a closed month (issue 16): say so, the month is
+        // read-only and nothing was done.
+        StatusCode::CONFLICT if closed_month => (
+            lang.pick("ខែនេះត្រូវបានបិទហើយ", "This month is closed"),
+            lang.pick(
+                "គ្រាគណនេយ្យនេះត្រូវបានបិទ៖ មិនអាចកត់ត្រាអ្វីចូលក្នុងខែនេះបានទៀតទេ ហើយគ្មានអ្វីត្រូវបានផ្លាស់ប្ដូរទេ។ ការកែតម្រូវត្រូវកត់ត្រាក្នុងខែដែលនៅបើក។",
+                "This accounting period is closed: nothing can be posted into this month any more, and nothing was changed. Corrections are posted in the open month.",
+            ),
+        ),
         StatusCode::SERVICE_UNAVAILABLE => (
             lang.pick("សេវាមិនទាន់អាចប្រើបានទេ", "The service is busy"),
             lang.pick(
