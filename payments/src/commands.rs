@@ -153,21 +153,23 @@ async fn catch_up() -> anyhow::Result<()> {
     let key = payments::app::books::digests::signing_key(&config)?;
     let pool = pool().await?;
     let started = std::time::Instant::now();
-    let (mut sealed, mut days, mut rounds) = (0_usize, 0_i64, 0_u64);
+    let (mut sealed, mut days, mut report_days, mut rounds) = (0_usize, 0_i64, 0_i64, 0_u64);
     let mut idle_since: Option<std::time::Instant> = None;
     loop {
         rounds += 1;
         let sealed_now = sealer::round(&pool, key.as_ref()).await?;
-        let days_now = rollup::round(&pool).await?;
+        let days_now = rollup::round_counts(&pool).await?;
         sealed = sealed.saturating_add(sealed_now);
-        days = days.saturating_add(days_now);
-        if sealed_now > 0 || days_now > 0 {
+        days = days.saturating_add(days_now.ledger_days);
+        report_days = report_days.saturating_add(days_now.report_days);
+        if sealed_now > 0 || days_now.ledger_days > 0 || days_now.report_days > 0 {
             idle_since = None;
             continue;
         }
         // Both idle: done, unless a finished day still waits for running transactions.
         let mut conn = pool.acquire().await?;
-        let pending = ledger::store::rollup_pending(&mut conn).await?;
+        let pending = ledger::store::rollup_pending(&mut conn).await?
+            || payments::db::reports::rollup_pending(&mut conn).await?;
         drop(conn);
         if !pending {
             break;
@@ -185,6 +187,7 @@ async fn catch_up() -> anyhow::Result<()> {
         serde_json::json!({
             "sealed": sealed,
             "days_rolled_up": days,
+            "report_days_rolled_up": report_days,
             "rounds": rounds,
             "seconds": started.elapsed().as_secs_f64(),
         })

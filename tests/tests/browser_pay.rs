@@ -376,6 +376,7 @@ async fn screenshots() {
     crate::browser_counter::screenshots(&stack, &mut browser, &dir).await;
     crate::browser_reconciliation::screenshots(&stack, &mut browser, &dir).await;
     crate::browser_books::screenshots(&stack, &mut browser, &dir).await;
+    crate::browser_proofs::screenshots(&stack, &mut browser, &dir).await;
     browser.close().await;
 }
 

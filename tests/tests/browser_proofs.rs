@@ -318,3 +318,80 @@ async fn the_admin_closes_a_month_only_after_its_drawer_closed_and_the_audit_tra
     assert_accessible(&browser, "audit trail (bad filter)").await;
     browser.close().await;
 }
+
+/// Opens `path` in Khmer and in English, holds each to axe-core and writes
+/// console-`name`-<lang>-1280.png into `dir`.
+async fn shoot(
+    stack: &Stack,
+    browser: &mut Browser,
+    dir: &std::path::Path,
+    name: &str,
+    path: &str,
+    ready: &str,
+) {
+    for lang in ["km", "en"] {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        browser
+            .open(&stack.url(&format!("{path}{separator}lang={lang}")))
+            .await;
+        browser.wait_for_element(ready).await;
+        assert_accessible(browser, &format!("{name} ({lang})")).await;
+        browser
+            .screenshot(&dir.join(format!("console-{name}-{lang}-1280.png")))
+            .await;
+    }
+}
+
+/// The proofs, period close and audit trail pages for `make screenshots` (Khmer and English,
+/// 1280): console-{proofs,periods,audit}-<lang>-1280.png in `dir`. The proofs page after a run
+/// that verified; the admin's checklist of last month for office 0320; the audit trail.
+pub(crate) async fn screenshots(stack: &Stack, browser: &mut Browser, dir: &std::path::Path) {
+    use chrono::Datelike as _;
+    browser.set_viewport(DESK).await;
+    paid(stack, "0320016901").await;
+    login(stack, browser, "auditor").await;
+    browser.open(&stack.url("/console/proofs?lang=en")).await;
+    assert_eq!(verify_on_page(browser).await, "true");
+    shoot(
+        stack,
+        browser,
+        dir,
+        "proofs",
+        "/console/proofs",
+        "[data-testid=verify-start]",
+    )
+    .await;
+    shoot(
+        stack,
+        browser,
+        dir,
+        "audit",
+        "/console/audit",
+        "[data-testid=audit-filter]",
+    )
+    .await;
+    browser.click("[data-testid=console-logout]").await;
+    browser.wait_for_element("[data-testid=login-form]").await;
+    login(stack, browser, "admin").await;
+    let last_month = (chrono::Utc::now() + chrono::Duration::hours(7))
+        .date_naive()
+        .with_day(1)
+        .and_then(|first| first.pred_opt())
+        .map(|day| day.format("%Y-%m").to_string())
+        .unwrap();
+    shoot(
+        stack,
+        browser,
+        dir,
+        "periods",
+        &format!("/console/periods?office=0320&month={last_month}"),
+        "[data-testid=checklist]",
+    )
+    .await;
+    browser.click("[data-testid=console-logout]").await;
+    browser.wait_for_element("[data-testid=login-form]").await;
+    println!(
+        "wrote {}/console-{{proofs,audit,periods}}-*-1280.png",
+        dir.display()
+    );
+}

@@ -32,11 +32,25 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// Days one [`round_counts`] aggregated, apart: the ledger's UTC days and the reports'
+/// Cambodian days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundCounts {
+    pub ledger_days: i64,
+    pub report_days: i64,
+}
+
 /// One roll-up round: the ledger's daily balances (UTC days), then the dashboard's revenue
 /// (Cambodian days, db::reports), each in its own transaction; returns the number of days
 /// aggregated by both, so a caller that loops until 0 has caught both up.
-#[tracing::instrument(skip_all)]
 pub async fn round(pool: &sqlx::PgPool) -> Result<i64, AppError> {
+    let counts = round_counts(pool).await?;
+    Ok(counts.ledger_days.saturating_add(counts.report_days))
+}
+
+/// [`round`], telling the ledger's days from the reports'.
+#[tracing::instrument(skip_all)]
+pub async fn round_counts(pool: &sqlx::PgPool) -> Result<RoundCounts, AppError> {
     let mut tx = pool.begin().await?;
     let outcome = ledger::store::rollup_once(&mut tx, MAX_DAYS_PER_ROUND).await?;
     tx.commit().await?;
@@ -44,5 +58,8 @@ pub async fn round(pool: &sqlx::PgPool) -> Result<i64, AppError> {
     let report_days =
         crate::db::reports::rollup_once(&mut tx, crate::db::reports::MAX_DAYS_PER_ROUND).await?;
     tx.commit().await?;
-    Ok(outcome.days + report_days)
+    Ok(RoundCounts {
+        ledger_days: outcome.days,
+        report_days,
+    })
 }

@@ -429,6 +429,15 @@ async fn catch_up_seals_and_rolls_up_history_written_outside_the_service(pool: P
     assert_eq!(counts["sealed"], 3, "{counts}");
     // The three days before today: the history's day and the two after it (today is not over).
     assert_eq!(counts["days_rolled_up"], 3, "{counts}");
+    // The reports' Cambodian days (UTC+7): the history's day (09:00 UTC is 16:00 there) up to
+    // yesterday in Cambodia, which is one more once it is past 17:00 UTC.
+    let cambodia_today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    let history_day = chrono::Utc::now().date_naive() - chrono::Duration::days(3);
+    assert_eq!(
+        counts["report_days_rolled_up"],
+        (cambodia_today - history_day).num_days(),
+        "{counts}"
+    );
     assert_eq!(app.scalar_i64("select count(*) from ledger_seals").await, 3);
     assert_eq!(
         app.scalar_i64(
