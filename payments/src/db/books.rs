@@ -70,14 +70,16 @@ pub async fn list_exceptions(
 // ---------------------------------------------------------------- the books, traced
 
 /// The columns that trace a posting to its source: the intent named by the entry's metadata
-/// (its receipt number and channel), and the bank's (or the deposit slip's) reference. An
-/// entry without them (a fee, a write-off) has nulls there.
+/// (a reversal's: by the metadata of the entry it reverses, so a voided receipt's reversal
+/// traces to the same intent), the receipt number (a voided cash receipt keeps its own number,
+/// the intent may have had a new one since), the channel, and the bank's (or the deposit
+/// slip's) reference. An entry without them (a fee, a write-off) has nulls there.
 macro_rules! trace_columns {
     () => {
-        "t.payment_intent_id, i.receipt_number,
-         coalesce(i.paid_channel, e.metadata->>'provider') as channel,
-         coalesce(e.metadata->>'provider_transaction_id', e.metadata->>'bank_reference',
-                  e.metadata->>'slip_reference') as bank_transaction_id"
+        "t.payment_intent_id, coalesce(cr.receipt_number, i.receipt_number) as receipt_number,
+         coalesce(i.paid_channel, m.meta->>'provider') as channel,
+         coalesce(m.meta->>'provider_transaction_id', m.meta->>'bank_reference',
+                  m.meta->>'slip_reference') as bank_transaction_id"
     };
 }
 
@@ -86,12 +88,19 @@ macro_rules! trace_columns {
 /// rather than failing the read.
 macro_rules! trace_join {
     () => {
-        "cross join lateral (
-             select case when e.metadata->>'payment_intent_id'
+        "left join ledger_entries r on r.id = e.reverses_entry_id
+         cross join lateral (
+             select case when r.id is null or e.metadata ? 'payment_intent_id' then e.metadata
+                         else r.metadata end as meta
+         ) m
+         cross join lateral (
+             select case when m.meta->>'payment_intent_id'
                               ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-                         then (e.metadata->>'payment_intent_id')::uuid end as payment_intent_id
+                         then (m.meta->>'payment_intent_id')::uuid end as payment_intent_id
          ) t
-         left join payment_intents i on i.id = t.payment_intent_id"
+         left join payment_intents i on i.id = t.payment_intent_id
+         left join cash_receipts cr on cr.payment_intent_id = t.payment_intent_id
+                                   and cr.ledger_entry_id = coalesce(r.id, e.id)"
     };
 }
 

@@ -209,6 +209,62 @@ async fn statement_lines_and_journal_rows_trace_their_source(pool: PgPool) {
     }
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn a_voided_cash_receipt_and_its_reversal_trace_to_the_same_intent_and_number(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let key = app.key("cashier_0320").to_owned();
+    let drawer = app
+        .post(
+            "/v1/cashier/sessions",
+            Some(&key),
+            None,
+            &serde_json::json!({"office_code": "0320", "opening_float": []}),
+        )
+        .await;
+    assert_eq!(drawer.status, StatusCode::CREATED, "{}", drawer.body);
+    let drawer = drawer.body["id"].as_str().unwrap().to_owned();
+    let intent = app.intent("0320001077").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let taken = app
+        .post(
+            &format!("/v1/cashier/sessions/{drawer}/receipts"),
+            Some(&key),
+            Some("take-trace-void"),
+            &serde_json::json!({"payment_intent_id": intent, "tendered": {"amount": "600000", "currency": "KHR"}}),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.body);
+    let number = taken.body["number"].as_str().unwrap().to_owned();
+    let voided = app
+        .post(
+            &format!("/v1/receipts/{number}/void"),
+            Some(&key),
+            None,
+            &serde_json::json!({"reason": "wrong case", "approval": {"username": "supervisor.0320", "password": "owso-demo-pass"}}),
+        )
+        .await;
+    assert_eq!(voided.status, StatusCode::OK, "{}", voided.body);
+
+    // The payment and its reversal: both name the intent and the (now void) receipt number,
+    // though the reopened intent has no number any more.
+    let statement = app
+        .get(
+            &format!("/v1/ledger/accounts/{REVENUE}/statement?from=2020-01-01T00:00:00Z"),
+            Some(app.key("auditor")),
+        )
+        .await;
+    assert_eq!(statement.status, StatusCode::OK, "{}", statement.body);
+    let lines = statement.body["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{}", statement.body);
+    for line in lines {
+        assert_eq!(line["payment_intent_id"], intent.as_str(), "{line}");
+        assert_eq!(line["receipt_number"], number.as_str(), "{line}");
+        assert_eq!(line["channel"], "cash", "{line}");
+    }
+}
+
 fn cells(range: &calamine::Range<Data>) -> Vec<Vec<String>> {
     range
         .rows()
