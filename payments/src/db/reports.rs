@@ -255,8 +255,7 @@ pub async fn revenue(
     group_by: &str,
     group_by2: &str,
 ) -> Result<Vec<RevenueSum>, sqlx::Error> {
-    let (first, end) =
-        scope.month_span(monthly_grouping(group_by) && monthly_grouping(group_by2));
+    let (first, end) = scope.month_span(monthly_grouping(group_by) && monthly_grouping(group_by2));
     let sql = format!(
         "{rows}
          select {k1} as key, {k2} as key2, currency, sum(amount_minor)::bigint,
@@ -394,8 +393,7 @@ pub async fn payments(
     group_by: &str,
     group_by2: &str,
 ) -> Result<Vec<PaymentCount>, sqlx::Error> {
-    let (first, end) =
-        scope.month_span(monthly_grouping(group_by) && monthly_grouping(group_by2));
+    let (first, end) = scope.month_span(monthly_grouping(group_by) && monthly_grouping(group_by2));
     let sql = format!(
         "{rows}
          select {k1} as key, {k2} as key2, currency, sum(payment_count)::bigint

@@ -825,7 +825,10 @@ async fn figures(conn: &mut sqlx::PgConnection, scope: payments::db::reports::Sc
         "month",
         "none",
     ] {
-        for sum in reports::revenue(conn, scope, group_by, "none").await.unwrap() {
+        for sum in reports::revenue(conn, scope, group_by, "none")
+            .await
+            .unwrap()
+        {
             out.push_str(&format!(
                 "revenue {group_by} {} {} {} {}\n",
                 sum.key, sum.currency, sum.amount_minor, sum.sector_payment_count
@@ -889,7 +892,11 @@ async fn monthly_roll_ups_give_the_figures_of_the_days_and_verify_names_a_tamper
             .await
             .unwrap();
     use chrono::Datelike;
-    assert_eq!(next_month, today.with_day(1), "every finished month aggregated");
+    assert_eq!(
+        next_month,
+        today.with_day(1),
+        "every finished month aggregated"
+    );
     assert!(
         app.scalar_i64("select count(*) from report_monthly_revenue")
             .await
