@@ -1,7 +1,8 @@
 //! The dashboard's figures (API.md "Reports", docs/API.md "Reports"): intents by state,
 //! revenue by office, sector, channel or day from the ledger, the online share of payments,
 //! the time from intent to paid and the open exceptions by age, for a period of Cambodian
-//! days and the caller's offices. Read from the roll-ups of migration 0022 (db::reports).
+//! days and the caller's offices. Read from the roll-ups of migrations 0022 and 0026
+//! (db::reports): whole months from the monthly rows, except for a day or week series.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,10 @@ const REPORT_ROLES: [Role; 3] = [Role::Auditor, Role::Supervisor, Role::Admin];
 /// The longest period, in days: two years and a day, the dashboard's widest view. A longer
 /// one is refused (400) rather than summed slowly.
 pub const MAX_DAYS: u64 = 732;
+
+/// The longest period whose dashboard series (revenue, online share) are per day; a longer
+/// one shows them per month, so every figure of it reads the monthly roll-ups.
+pub const DAY_SERIES_MAX_DAYS: i64 = 92;
 
 /// Days in the default period (the last 30 Cambodian days, today included).
 pub const DEFAULT_DAYS: u64 = 30;
@@ -59,7 +64,13 @@ impl Period {
             from: self.from,
             to: self.to,
             offices: self.offices.as_deref(),
+            months: true,
         }
+    }
+
+    /// Days in the period.
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
     }
 }
 
@@ -722,6 +733,10 @@ pub struct OfficeChoice {
 pub struct Dashboard {
     pub period: Period,
     pub intents: Vec<StatusCount>,
+    /// The interval of the series (`by_day`, `share`): [`GroupBy::Day`], or
+    /// [`GroupBy::Month`] for a period longer than [`DAY_SERIES_MAX_DAYS`].
+    pub series: GroupBy,
+    /// Revenue per day, or per month (`YYYY-MM`) as `series` says.
     pub by_day: RevenueReport,
     pub by_channel: RevenueReport,
     pub by_sector: RevenueReport,
@@ -746,9 +761,16 @@ pub async fn dashboard(
     let period = query.resolve(&mut conn, principal).await?;
     let counts = db::reports::intent_counts(&mut conn, period.scope()).await?;
     // One pass over the revenue rows and one over the payments for the four groupings (the
-    // dashboard's time budget: each pass reads the period's roll-up rows once).
-    let sums = db::reports::revenue_sets(&mut conn, period.scope()).await?;
-    let payments = db::reports::payment_sets(&mut conn, period.scope()).await?;
+    // dashboard's time budget: each pass reads the period's roll-up rows once). A long
+    // period's series are per month, so its whole months come from the monthly rows.
+    let series = if period.days() > DAY_SERIES_MAX_DAYS {
+        GroupBy::Month
+    } else {
+        GroupBy::Day
+    };
+    let by_month = series == GroupBy::Month;
+    let sums = db::reports::revenue_sets(&mut conn, period.scope(), by_month).await?;
+    let payments = db::reports::payment_sets(&mut conn, period.scope(), by_month).await?;
     let pick_sums = |set: &str| -> Vec<db::reports::RevenueSum> {
         sums.iter()
             .filter(|(name, _)| name == set)
@@ -765,7 +787,7 @@ pub async fn dashboard(
     let by_day = assemble(
         &mut conn,
         period.clone(),
-        GroupBy::Day,
+        series,
         pick_sums("day"),
         pick_counts("day"),
     )
@@ -794,11 +816,7 @@ pub async fn dashboard(
         pick_counts("office"),
     )
     .await?;
-    let share = share_of(
-        period.clone(),
-        GroupBy::Day,
-        pick_counts("day_channel_group"),
-    );
+    let share = share_of(period.clone(), series, pick_counts("day_channel_group"));
     let latency = latency_in(&mut conn, period.clone()).await?;
     let exceptions = ages_in(&mut conn, &period).await?;
     let verification = db::verifications::latest_finished(&mut conn)
@@ -827,6 +845,7 @@ pub async fn dashboard(
     Ok(Dashboard {
         intents: intent_rows(&counts),
         period,
+        series,
         by_day,
         by_channel,
         by_sector,

@@ -1,11 +1,14 @@
-//! The dashboard's figures (migration 0022): intent counts and time-to-pay histograms kept
-//! exact by triggers, revenue and payment counts rolled up per finished Cambodian day from the
-//! ledger plus the postings since, and the recomputation that verify compares them with.
+//! The dashboard's figures (migrations 0022, 0026): intent counts and time-to-pay histograms
+//! kept exact by triggers per day and per month, revenue and payment counts rolled up per
+//! finished Cambodian day (then per month once all its days are) from the ledger plus the
+//! postings since, and the recomputation that verify compares them with. A period reads its
+//! whole months from the monthly rows, its edge days from the daily rows, and the days not
+//! rolled up from the postings, except for a day or week series.
 //!
 //! Runtime queries (not the `query!` macros): the grouping key is chosen by a parameter and
 //! the roll-up mirrors `ledger::store::rollup_once`, which is written the same way.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
 use sqlx::PgConnection;
 
 /// Cambodian days aggregated per roll-up round at most.
@@ -86,7 +89,46 @@ pub async fn rollup_once(conn: &mut PgConnection, max_days: i64) -> Result<i64, 
         .bind(mark.as_deref())
         .execute(&mut *conn)
         .await?;
+    aggregate_months(conn).await?;
     Ok(days)
+}
+
+/// Sums the daily rows of every Cambodian month whose days are all rolled up (those before
+/// the month of `next_day`) into `report_monthly_revenue` and `report_monthly_payments`, and
+/// moves `next_month` past them (as `ledger::store::rollup_once` does for the balances), so a
+/// period of two years reads one row per month and key, not per day.
+async fn aggregate_months(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    // language=PostgreSQL
+    sqlx::query(
+        "with state as (
+             select coalesce(next_month, '-infinity'::date) as from_month,
+                    date_trunc('month', next_day)::date as to_month
+             from report_rollup_state
+             where next_day is not null
+         ), revenue as (
+             insert into report_monthly_revenue
+                 (month, office_code, sector, channel, currency, amount_minor, payment_count)
+             select date_trunc('month', d.day)::date, d.office_code, d.sector, d.channel,
+                    d.currency, sum(d.amount_minor), sum(d.payment_count)
+             from report_daily_revenue d, state
+             where d.day >= state.from_month and d.day < state.to_month
+             group by 1, 2, 3, 4, 5
+         ), payments as (
+             insert into report_monthly_payments
+                 (month, office_code, channel, currency, payment_count)
+             select date_trunc('month', d.day)::date, d.office_code, d.channel, d.currency,
+                    sum(d.payment_count)
+             from report_daily_payments d, state
+             where d.day >= state.from_month and d.day < state.to_month
+             group by 1, 2, 3, 4
+         )
+         update report_rollup_state s set next_month = state.to_month
+         from state
+         where s.next_month is distinct from state.to_month",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// The revenue rows of `[from, to)` (Cambodian days) computed from the postings.
@@ -131,11 +173,45 @@ async fn aggregate_day(conn: &mut PgConnection, day: NaiveDate) -> Result<(), sq
 }
 
 /// A period of Cambodian days (inclusive) and the offices to count (`None`: all).
+///
+/// The readers of a scope run unprepared (`persistent(false)`): their best plan depends on
+/// the values (one office or all, days or months; `$3 is null or office_code = any ($3)`),
+/// and a cached generic plan scans every office's rows (10 to 25 ms per query measured).
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub offices: Option<&'a [String]>,
+    /// Read the whole months of the period from the monthly roll-ups (the figures are the
+    /// same either way; `false` reads the daily rows only, for a test to compare).
+    pub months: bool,
+}
+
+impl Scope<'_> {
+    /// The whole Cambodian months of the period, `[first, end)` as first days of months:
+    /// bound as `$6`/`$7` of the readers. The daily rows cover `[from, first)` and
+    /// `[end, to]`. Without whole months (or `months` off), both are `to + 1`, so the days
+    /// cover the period.
+    fn month_span(&self, allowed: bool) -> (NaiveDate, NaiveDate) {
+        let after = self.to.succ_opt().unwrap_or(self.to);
+        let first = if self.from.day() == 1 {
+            Some(self.from)
+        } else {
+            self.from
+                .with_day(1)
+                .and_then(|start| start.checked_add_months(Months::new(1)))
+        };
+        let end = after.with_day(1);
+        match (first, end) {
+            (Some(first), Some(end)) if self.months && allowed && first < end => (first, end),
+            _ => (after, after),
+        }
+    }
+}
+
+/// Whether a grouping can read monthly rows (a day or week series needs days).
+fn monthly_grouping(group_by: &str) -> bool {
+    !matches!(group_by, "day" | "week")
 }
 
 /// The SQL key of a grouping (bound as text, so the query text never changes).
@@ -179,36 +255,27 @@ pub async fn revenue(
     group_by: &str,
     group_by2: &str,
 ) -> Result<Vec<RevenueSum>, sqlx::Error> {
+    let (first, end) = scope.month_span(monthly_grouping(group_by) && monthly_grouping(group_by2));
     let sql = format!(
-        "with cut as materialized (
-             select coalesce((select next_day from report_rollup_state), '-infinity'::date) as day
-         ), r as (
-             select day, office_code, sector, channel, currency::text as currency, amount_minor,
-                    payment_count
-             from report_daily_revenue
-             where day >= $1 and day <= $2 and day < (select day from cut)
-               and ($3::text[] is null or office_code = any ($3))
-             union all
-             select day, office_code, sector, channel, currency, amount_minor, payment_sign
-             from report_revenue_entries(
-                     greatest($1, (select day from cut))::timestamp at time zone 'Asia/Phnom_Penh',
-                     ($2 + 1)::timestamp at time zone 'Asia/Phnom_Penh')
-             where ($3::text[] is null or office_code = any ($3))
-         )
+        "{rows}
          select {k1} as key, {k2} as key2, currency, sum(amount_minor)::bigint,
                 sum(payment_count)::bigint
          from r
          group by 1, 2, 3
          order by 1, 2, 3",
+        rows = revenue_source("$6", "$7"),
         k1 = key("$4", true),
         k2 = key("$5", true),
     );
     let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(&sql)
+        .persistent(false)
         .bind(scope.from)
         .bind(scope.to)
         .bind(scope.offices)
         .bind(group_by)
         .bind(group_by2)
+        .bind(first)
+        .bind(end)
         .fetch_all(&mut *conn)
         .await?;
     Ok(rows
@@ -223,6 +290,91 @@ pub async fn revenue(
             },
         )
         .collect())
+}
+
+/// `cut`: the first day not rolled up (`day`) and the end of the whole months read from the
+/// monthly rows (`month_end`): the months of `[first, end)` that are aggregated, never beyond
+/// `next_month` (which is never beyond the month of `next_day`).
+fn cut_cte(first: &str, end: &str) -> String {
+    format!(
+        "cut as materialized (
+             select coalesce(next_day, '-infinity'::date) as day,
+                    greatest({first}::date,
+                             least({end}::date, coalesce(next_month, '-infinity'::date)))
+                        as month_end
+             from report_rollup_state
+         )"
+    )
+}
+
+/// The revenue rows of a scope as `r` (`day`, office_code, sector, channel, currency,
+/// amount_minor, payment_count): the aggregated whole months from the monthly rows (`day` =
+/// the month's first day), the other rolled-up days from the daily rows, the rest from the
+/// postings. `$1`..`$3` = from, to, offices; `first`/`end` = [`Scope::month_span`].
+fn revenue_source(first: &str, end: &str) -> String {
+    format!(
+        "with {cut}, r as (
+             select month as day, office_code, sector, channel, currency::text as currency,
+                    amount_minor, payment_count
+             from report_monthly_revenue
+             where month >= {first} and month < (select month_end from cut)
+               and ($3::text[] is null or office_code = any ($3))
+             union all
+             select day, office_code, sector, channel, currency::text, amount_minor,
+                    payment_count
+             from report_daily_revenue
+             where day >= $1 and day < {first} and day < (select day from cut)
+               and ($3::text[] is null or office_code = any ($3))
+             union all
+             select day, office_code, sector, channel, currency::text, amount_minor,
+                    payment_count
+             from report_daily_revenue
+             where day >= (select month_end from cut) and day <= $2
+               and day < (select day from cut)
+               and ($3::text[] is null or office_code = any ($3))
+             union all
+             select day, office_code, sector, channel, currency, amount_minor, payment_sign
+             from report_revenue_entries(
+                     greatest($1, (select day from cut))::timestamp at time zone 'Asia/Phnom_Penh',
+                     ($2 + 1)::timestamp at time zone 'Asia/Phnom_Penh')
+             where ($3::text[] is null or office_code = any ($3))
+         )",
+        cut = cut_cte(first, end),
+    )
+}
+
+/// The payment rows of a scope as `r` (`day`, office_code, channel, currency,
+/// payment_count), read like [`revenue_source`].
+fn payment_source(first: &str, end: &str) -> String {
+    format!(
+        "with {cut}, r as (
+             select month as day, office_code, channel, currency::text as currency,
+                    payment_count
+             from report_monthly_payments
+             where month >= {first} and month < (select month_end from cut)
+               and ($3::text[] is null or office_code = any ($3))
+             union all
+             select day, office_code, channel, currency::text, payment_count
+             from report_daily_payments
+             where day >= $1 and day < {first} and day < (select day from cut)
+               and ($3::text[] is null or office_code = any ($3))
+             union all
+             select day, office_code, channel, currency::text, payment_count
+             from report_daily_payments
+             where day >= (select month_end from cut) and day <= $2
+               and day < (select day from cut)
+               and ($3::text[] is null or office_code = any ($3))
+             union all
+             select day, office_code, channel, currency, payment_sign
+             from (select distinct entry_id, day, office_code, channel, currency, payment_sign
+                   from report_revenue_entries(
+                       greatest($1, (select day from cut))::timestamp at time zone 'Asia/Phnom_Penh',
+                       ($2 + 1)::timestamp at time zone 'Asia/Phnom_Penh')
+                   where payment_sign <> 0
+                     and ($3::text[] is null or office_code = any ($3))) e
+         )",
+        cut = cut_cte(first, end),
+    )
 }
 
 /// Payments (each once, voided ones taken away) of one key pair and currency.
@@ -241,36 +393,26 @@ pub async fn payments(
     group_by: &str,
     group_by2: &str,
 ) -> Result<Vec<PaymentCount>, sqlx::Error> {
+    let (first, end) = scope.month_span(monthly_grouping(group_by) && monthly_grouping(group_by2));
     let sql = format!(
-        "with cut as materialized (
-             select coalesce((select next_day from report_rollup_state), '-infinity'::date) as day
-         ), r as (
-             select day, office_code, channel, currency::text as currency, payment_count
-             from report_daily_payments
-             where day >= $1 and day <= $2 and day < (select day from cut)
-               and ($3::text[] is null or office_code = any ($3))
-             union all
-             select day, office_code, channel, currency, payment_sign
-             from (select distinct entry_id, day, office_code, channel, currency, payment_sign
-                   from report_revenue_entries(
-                       greatest($1, (select day from cut))::timestamp at time zone 'Asia/Phnom_Penh',
-                       ($2 + 1)::timestamp at time zone 'Asia/Phnom_Penh')
-                   where payment_sign <> 0
-                     and ($3::text[] is null or office_code = any ($3))) e
-         )
+        "{rows}
          select {k1} as key, {k2} as key2, currency, sum(payment_count)::bigint
          from r
          group by 1, 2, 3
          order by 1, 2, 3",
+        rows = payment_source("$6", "$7"),
         k1 = key("$4", false),
         k2 = key("$5", false),
     );
     let rows: Vec<(String, String, String, i64)> = sqlx::query_as(&sql)
+        .persistent(false)
         .bind(scope.from)
         .bind(scope.to)
         .bind(scope.offices)
         .bind(group_by)
         .bind(group_by2)
+        .bind(first)
+        .bind(end)
         .fetch_all(&mut *conn)
         .await?;
     Ok(rows
@@ -284,55 +426,49 @@ pub async fn payments(
         .collect())
 }
 
-/// The rows of the revenue tables of `scope` (roll-up rows, then postings), with `cg` the
-/// channel group; `$1`..`$3` = from, to, offices.
+/// The time key of the dashboard's series: the day, or with `$4` true the month (`YYYY-MM`).
 // language=PostgreSQL
-const REVENUE_ROWS: &str = "
-    with cut as materialized (
-        select coalesce((select next_day from report_rollup_state), '-infinity'::date) as day
-    ), r0 as (
-        select day, office_code, sector, channel, currency::text as currency, amount_minor,
-               payment_count
-        from report_daily_revenue
-        where day >= $1 and day <= $2 and day < (select day from cut)
-          and ($3::text[] is null or office_code = any ($3))
-        union all
-        select day, office_code, sector, channel, currency, amount_minor, payment_sign
-        from report_revenue_entries(
-                greatest($1, (select day from cut))::timestamp at time zone 'Asia/Phnom_Penh',
-                ($2 + 1)::timestamp at time zone 'Asia/Phnom_Penh')
-        where ($3::text[] is null or office_code = any ($3))
-    ), r as (
-        select r0.*, case when channel in ('khqr', 'cash', 'other') then channel else 'bank' end as cg
-        from r0
-    )";
+const SERIES: &str = "case when $4::boolean then to_char(day, 'YYYY-MM') else day::text end";
 
 /// The dashboard's four revenue groupings in one pass (GROUPING SETS): each sum tagged with
-/// its grouping (`office`, `day`, `sector`, `channel_group`) in `key2`'s place.
+/// its grouping (`office`, `day`, `sector`, `channel_group`) in `key2`'s place. The `day`
+/// set is per day, or per month (`YYYY-MM`) with `by_month`: then the whole months of the
+/// period are read from the monthly rows.
 pub async fn revenue_sets(
     conn: &mut PgConnection,
     scope: Scope<'_>,
+    by_month: bool,
 ) -> Result<Vec<(String, RevenueSum)>, sqlx::Error> {
+    let (first, end) = scope.month_span(by_month);
     let sql = format!(
-        "{REVENUE_ROWS}
+        "{rows}, g as (
+             select r.*, {SERIES} as t,
+                    case when channel in ('khqr', 'cash', 'other') then channel else 'bank' end as cg
+             from r
+         )
          select case when grouping(office_code) = 0 then 'office'
-                     when grouping(day) = 0 then 'day'
+                     when grouping(t) = 0 then 'day'
                      when grouping(sector) = 0 then 'sector'
                      else 'channel_group' end,
                 case when grouping(office_code) = 0 then office_code
-                     when grouping(day) = 0 then day::text
+                     when grouping(t) = 0 then t
                      when grouping(sector) = 0 then sector
                      else cg end,
                 currency, sum(amount_minor)::bigint, sum(payment_count)::bigint
-         from r
-         group by grouping sets ((office_code, currency), (day, currency), (sector, currency),
+         from g
+         group by grouping sets ((office_code, currency), (t, currency), (sector, currency),
                                  (cg, currency))
-         order by 1, 2, 3"
+         order by 1, 2, 3",
+        rows = revenue_source("$5", "$6"),
     );
     let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(&sql)
+        .persistent(false)
         .bind(scope.from)
         .bind(scope.to)
         .bind(scope.offices)
+        .bind(by_month)
+        .bind(first)
+        .bind(end)
         .fetch_all(&mut *conn)
         .await?;
     Ok(rows
@@ -353,50 +489,44 @@ pub async fn revenue_sets(
 }
 
 /// The dashboard's payment counts in one pass: tagged `office`, `day`, `channel_group`,
-/// `day_channel_group` (key = day, key2 = group) and `none` (per currency).
+/// `day_channel_group` (key = day, key2 = group) and `none` (per currency); days are months
+/// (`YYYY-MM`) with `by_month`, as in [`revenue_sets`].
 pub async fn payment_sets(
     conn: &mut PgConnection,
     scope: Scope<'_>,
+    by_month: bool,
 ) -> Result<Vec<(String, PaymentCount)>, sqlx::Error> {
-    // language=PostgreSQL
-    let sql = "
-        with cut as materialized (
-            select coalesce((select next_day from report_rollup_state), '-infinity'::date) as day
-        ), r0 as (
-            select day, office_code, channel, currency::text as currency, payment_count
-            from report_daily_payments
-            where day >= $1 and day <= $2 and day < (select day from cut)
-              and ($3::text[] is null or office_code = any ($3))
-            union all
-            select day, office_code, channel, currency, payment_sign
-            from (select distinct entry_id, day, office_code, channel, currency, payment_sign
-                  from report_revenue_entries(
-                      greatest($1, (select day from cut))::timestamp at time zone 'Asia/Phnom_Penh',
-                      ($2 + 1)::timestamp at time zone 'Asia/Phnom_Penh')
-                  where payment_sign <> 0
-                    and ($3::text[] is null or office_code = any ($3))) e
-        ), r as (
-            select r0.*, case when channel in ('khqr', 'cash', 'other') then channel else 'bank' end as cg
-            from r0
-        )
-        select case when grouping(office_code) = 0 then 'office'
-                    when grouping(day) = 0 and grouping(cg) = 0 then 'day_channel_group'
-                    when grouping(day) = 0 then 'day'
-                    when grouping(cg) = 0 then 'channel_group'
-                    else 'none' end,
-               coalesce(case when grouping(office_code) = 0 then office_code end,
-                        case when grouping(day) = 0 then day::text end,
-                        case when grouping(cg) = 0 then cg end, ''),
-               case when grouping(day) = 0 and grouping(cg) = 0 then cg else '' end,
-               currency, sum(payment_count)::bigint
-        from r
-        group by grouping sets ((office_code, currency), (day, currency), (cg, currency),
-                                (day, cg, currency), (currency))
-        order by 1, 2, 3, 4";
-    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(sql)
+    let (first, end) = scope.month_span(by_month);
+    let sql = format!(
+        "{rows}, g as (
+             select r.*, {SERIES} as t,
+                    case when channel in ('khqr', 'cash', 'other') then channel else 'bank' end as cg
+             from r
+         )
+         select case when grouping(office_code) = 0 then 'office'
+                     when grouping(t) = 0 and grouping(cg) = 0 then 'day_channel_group'
+                     when grouping(t) = 0 then 'day'
+                     when grouping(cg) = 0 then 'channel_group'
+                     else 'none' end,
+                coalesce(case when grouping(office_code) = 0 then office_code end,
+                         case when grouping(t) = 0 then t end,
+                         case when grouping(cg) = 0 then cg end, ''),
+                case when grouping(t) = 0 and grouping(cg) = 0 then cg else '' end,
+                currency, sum(payment_count)::bigint
+         from g
+         group by grouping sets ((office_code, currency), (t, currency), (cg, currency),
+                                 (t, cg, currency), (currency))
+         order by 1, 2, 3, 4",
+        rows = payment_source("$5", "$6"),
+    );
+    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(&sql)
+        .persistent(false)
         .bind(scope.from)
         .bind(scope.to)
         .bind(scope.offices)
+        .bind(by_month)
+        .bind(first)
+        .bind(end)
         .fetch_all(&mut *conn)
         .await?;
     Ok(rows
@@ -415,44 +545,71 @@ pub async fn payment_sets(
         .collect())
 }
 
-/// Intents created in `scope` per status.
+/// Intents created in `scope` per status: the whole months from the monthly counters, the
+/// edge days from the daily ones (both exact at every instant).
 pub async fn intent_counts(
     conn: &mut PgConnection,
     scope: Scope<'_>,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let (first, end) = scope.month_span(true);
     // language=PostgreSQL
     sqlx::query_as(
         "select status, sum(count)::bigint
-         from report_intent_counts
-         where day >= $1 and day <= $2 and ($3::text[] is null or office_code = any ($3))
+         from (select status, count from report_monthly_intent_counts
+               where month >= $4 and month < $5
+                 and ($3::text[] is null or office_code = any ($3))
+               union all
+               select status, count from report_intent_counts
+               where day >= $1 and day < $4
+                 and ($3::text[] is null or office_code = any ($3))
+               union all
+               select status, count from report_intent_counts
+               where day >= $5 and day <= $2
+                 and ($3::text[] is null or office_code = any ($3))) c
          group by status
          order by status",
     )
+    .persistent(false)
     .bind(scope.from)
     .bind(scope.to)
     .bind(scope.offices)
+    .bind(first)
+    .bind(end)
     .fetch_all(conn)
     .await
 }
 
 /// The time-to-pay histogram of the intents paid in `scope`: (bucket lower bound in seconds,
-/// count), by bucket.
+/// count), by bucket; read like [`intent_counts`].
 pub async fn paid_latency(
     conn: &mut PgConnection,
     scope: Scope<'_>,
 ) -> Result<Vec<(i32, i64)>, sqlx::Error> {
+    let (first, end) = scope.month_span(true);
     // language=PostgreSQL
     sqlx::query_as(
         "select bucket_seconds, sum(count)::bigint
-         from report_paid_latency
-         where day >= $1 and day <= $2 and ($3::text[] is null or office_code = any ($3))
+         from (select bucket_seconds, count from report_monthly_paid_latency
+               where month >= $4 and month < $5
+                 and ($3::text[] is null or office_code = any ($3))
+               union all
+               select bucket_seconds, count from report_paid_latency
+               where day >= $1 and day < $4
+                 and ($3::text[] is null or office_code = any ($3))
+               union all
+               select bucket_seconds, count from report_paid_latency
+               where day >= $5 and day <= $2
+                 and ($3::text[] is null or office_code = any ($3))) c
          group by bucket_seconds
          having sum(count) <> 0
          order by bucket_seconds",
     )
+    .persistent(false)
     .bind(scope.from)
     .bind(scope.to)
     .bind(scope.offices)
+    .bind(first)
+    .bind(end)
     .fetch_all(conn)
     .await
 }
@@ -544,13 +701,14 @@ pub struct RollupCheck {
     pub first_bad: Option<String>,
 }
 
-/// Recomputes every row of the four report roll-ups from its source (intents; postings of
-/// the rolled-up days) and names the first that differs (missing, extra or another figure).
+/// Recomputes every row of the four daily report roll-ups from its source (intents; postings
+/// of the rolled-up days) and every row of the four monthly ones from its daily rows, and
+/// names the first that differs (missing, extra or another figure).
 /// Run inside verify's read-only snapshot.
 pub async fn verify_rollups(conn: &mut PgConnection) -> Result<RollupCheck, sqlx::Error> {
     let mut check = RollupCheck::default();
     // language=PostgreSQL
-    let checks: [(&str, String); 4] = [
+    let checks: [(&str, String); 8] = [
         (
             "select count(*) from report_intent_counts",
             "with truth as (
@@ -645,6 +803,93 @@ pub async fn verify_rollups(conn: &mut PgConnection) -> Result<RollupCheck, sqlx
                         "coalesce((select next_day from cut), '-infinity')"
                     )
             ),
+        ),
+        // The monthly rows, from their daily rows (checked above against their sources).
+        (
+            "select count(*) from report_monthly_revenue",
+            "with truth as (
+                 select date_trunc('month', day)::date as month, office_code, sector, channel,
+                        currency::text as currency, sum(amount_minor)::bigint as amount_minor,
+                        sum(payment_count)::bigint as payment_count
+                 from report_daily_revenue
+                 where day < coalesce((select next_month from report_rollup_state), '-infinity')
+                 group by 1, 2, 3, 4, 5
+             ), stored as (
+                 select month, office_code, sector, channel, currency::text as currency,
+                        amount_minor, payment_count
+                 from report_monthly_revenue
+             )
+             select 'report_monthly_revenue ' || to_char(month, 'YYYY-MM') || ' ' || office_code
+                    || ' ' || sector || ' ' || channel || ' ' || currency || ': stored '
+                    || coalesce(s.amount_minor || '/' || s.payment_count, 'none')
+                    || ', days ' || coalesce(t.amount_minor || '/' || t.payment_count, 'none')
+             from truth t full join stored s using (month, office_code, sector, channel, currency)
+             where (t.amount_minor, t.payment_count)
+                   is distinct from (s.amount_minor, s.payment_count)
+             order by month, office_code, sector, channel, currency
+             limit 1"
+                .to_owned(),
+        ),
+        (
+            "select count(*) from report_monthly_payments",
+            "with truth as (
+                 select date_trunc('month', day)::date as month, office_code, channel,
+                        currency::text as currency, sum(payment_count)::bigint as payment_count
+                 from report_daily_payments
+                 where day < coalesce((select next_month from report_rollup_state), '-infinity')
+                 group by 1, 2, 3, 4
+             ), stored as (
+                 select month, office_code, channel, currency::text as currency, payment_count
+                 from report_monthly_payments
+             )
+             select 'report_monthly_payments ' || to_char(month, 'YYYY-MM') || ' ' || office_code
+                    || ' ' || channel || ' ' || currency || ': stored '
+                    || coalesce(s.payment_count::text, 'none')
+                    || ', days ' || coalesce(t.payment_count::text, 'none')
+             from truth t full join stored s using (month, office_code, channel, currency)
+             where t.payment_count is distinct from s.payment_count
+             order by month, office_code, channel, currency
+             limit 1"
+                .to_owned(),
+        ),
+        (
+            "select count(*) from report_monthly_intent_counts",
+            "with truth as (
+                 select date_trunc('month', day)::date as month, office_code, status,
+                        sum(count)::bigint as n
+                 from report_intent_counts group by 1, 2, 3 having sum(count) <> 0
+             ), stored as (
+                 select month, office_code, status, count as n from report_monthly_intent_counts
+                 where count <> 0
+             )
+             select 'report_monthly_intent_counts ' || to_char(month, 'YYYY-MM') || ' '
+                    || office_code || ' ' || status || ': stored '
+                    || coalesce(s.n::text, 'none') || ', days ' || coalesce(t.n::text, 'none')
+             from truth t full join stored s using (month, office_code, status)
+             where t.n is distinct from s.n
+             order by month, office_code, status
+             limit 1"
+                .to_owned(),
+        ),
+        (
+            "select count(*) from report_monthly_paid_latency",
+            "with truth as (
+                 select date_trunc('month', day)::date as month, office_code, bucket_seconds,
+                        sum(count)::bigint as n
+                 from report_paid_latency group by 1, 2, 3 having sum(count) <> 0
+             ), stored as (
+                 select month, office_code, bucket_seconds, count as n
+                 from report_monthly_paid_latency
+                 where count <> 0
+             )
+             select 'report_monthly_paid_latency ' || to_char(month, 'YYYY-MM') || ' '
+                    || office_code || ' ' || bucket_seconds || ': stored '
+                    || coalesce(s.n::text, 'none') || ', days ' || coalesce(t.n::text, 'none')
+             from truth t full join stored s using (month, office_code, bucket_seconds)
+             where t.n is distinct from s.n
+             order by month, office_code, bucket_seconds
+             limit 1"
+                .to_owned(),
         ),
     ];
     for (count_sql, diff_sql) in checks {

@@ -4,7 +4,7 @@ use sqlx::PgPool;
 
 /// Tables the service appends to and never changes: the service role gets no UPDATE,
 /// DELETE or TRUNCATE on them (their triggers refuse those too; a second wall).
-pub const APPEND_ONLY_TABLES: [&str; 9] = [
+pub const APPEND_ONLY_TABLES: [&str; 11] = [
     "ledger_entries",
     "ledger_postings",
     "ledger_seals",
@@ -15,6 +15,9 @@ pub const APPEND_ONLY_TABLES: [&str; 9] = [
     // The dashboard's revenue roll-ups (migration 0022), written once per finished day.
     "report_daily_revenue",
     "report_daily_payments",
+    // Their monthly sums (migration 0026), written once per finished month.
+    "report_monthly_revenue",
+    "report_monthly_payments",
 ];
 
 /// The statements of `payments db grant-service-role ROLE` (docs/RUNNING.md, "Database

@@ -463,9 +463,10 @@ async fn report_figures_equal_the_sums_of_the_intents_made(pool: PgPool) {
 }
 
 /// Runs roll-up rounds until the dashboard's roll-up has reached today (the xid horizon is
-/// cluster-wide: a parallel test's transaction can hold it back for a moment).
+/// cluster-wide: a parallel test's transaction can hold it back for a moment, once per day to
+/// roll up, so months of history take a while on a busy server).
 async fn roll_up(app: &TestApp) {
-    for _ in 0..400 {
+    for _ in 0..2400 {
         while payments::workers::rollup::round(&app.pool).await.unwrap() > 0 {}
         let next: Option<chrono::NaiveDate> =
             sqlx::query_scalar("select next_day from report_rollup_state")
@@ -749,4 +750,365 @@ async fn the_dashboard_shows_a_persons_offices_only_with_charts_tables_and_csv(p
     let cashier = crate::pages::log_in(&app, "cashier.0320").await;
     let refused = page(&app, &cashier, "/console/reports").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+/// Moves each ledger entry (with its postings) and each intent back by its own number of
+/// days, as the owner past the append-only triggers (the intents' own triggers move their
+/// counters): history over three Cambodian months.
+async fn spread_history(app: &TestApp, days_back: &[i64]) {
+    let mut conn = app.pool.acquire().await.unwrap();
+    sqlx::query("set session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let entries: Vec<i64> = sqlx::query_scalar("select id from ledger_entries order by id")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    for (i, id) in entries.iter().enumerate() {
+        let back = days_back[i % days_back.len()];
+        sqlx::query(
+            "update ledger_entries set created_at = created_at - make_interval(days => $2::int)
+             where id = $1",
+        )
+        .bind(id)
+        .bind(back as i32)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "update ledger_postings set created_at = created_at - make_interval(days => $2::int)
+             where entry_id = $1",
+        )
+        .bind(id)
+        .bind(back as i32)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    sqlx::query("set session_replication_role = origin")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let intents: Vec<uuid::Uuid> =
+        sqlx::query_scalar("select id from payment_intents order by created_at, id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    for (i, id) in intents.iter().enumerate() {
+        let back = days_back[i % days_back.len()];
+        sqlx::query(
+            "update payment_intents
+             set created_at = created_at - make_interval(days => $2::int),
+                 paid_at = paid_at - make_interval(days => $2::int)
+             where id = $1",
+        )
+        .bind(id)
+        .bind(back as i32)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+}
+
+/// Every figure the reports read, through the monthly rows (`months`) or the daily ones.
+async fn figures(conn: &mut sqlx::PgConnection, scope: payments::db::reports::Scope<'_>) -> String {
+    use payments::db::reports;
+    let mut out = String::new();
+    for group_by in [
+        "office",
+        "sector",
+        "channel",
+        "channel_group",
+        "day",
+        "week",
+        "month",
+        "none",
+    ] {
+        for sum in reports::revenue(conn, scope, group_by, "none")
+            .await
+            .unwrap()
+        {
+            out.push_str(&format!(
+                "revenue {group_by} {} {} {} {}\n",
+                sum.key, sum.currency, sum.amount_minor, sum.sector_payment_count
+            ));
+        }
+        for count in reports::payments(conn, scope, group_by, "channel_group")
+            .await
+            .unwrap()
+        {
+            out.push_str(&format!(
+                "payments {group_by} {} {} {} {}\n",
+                count.key, count.key2, count.currency, count.count
+            ));
+        }
+    }
+    for by_month in [false, true] {
+        for (set, sum) in reports::revenue_sets(conn, scope, by_month).await.unwrap() {
+            out.push_str(&format!(
+                "revenue_sets {by_month} {set} {} {} {} {}\n",
+                sum.key, sum.currency, sum.amount_minor, sum.sector_payment_count
+            ));
+        }
+        for (set, count) in reports::payment_sets(conn, scope, by_month).await.unwrap() {
+            out.push_str(&format!(
+                "payment_sets {by_month} {set} {} {} {} {}\n",
+                count.key, count.key2, count.currency, count.count
+            ));
+        }
+    }
+    for (status, count) in reports::intent_counts(conn, scope).await.unwrap() {
+        out.push_str(&format!("intents {status} {count}\n"));
+    }
+    for (bucket, count) in reports::paid_latency(conn, scope).await.unwrap() {
+        out.push_str(&format!("latency {bucket} {count}\n"));
+    }
+    out
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn monthly_roll_ups_give_the_figures_of_the_days_and_verify_names_a_tampered_month(
+    pool: PgPool,
+) {
+    let app = TestApp::start(pool).await;
+    supervisor(&app).await;
+    paid_by_bank(&app, "0320", "0320550001").await;
+    paid_by_bank(&app, "1201", "1201550002").await;
+    paid_by_bank(&app, "0320", "0320550003").await;
+    let session = drawer(&app).await;
+    paid_in_cash(&app, &session, "0320550004").await;
+    let (_, number) = paid_in_cash(&app, &session, "0320550005").await;
+    void(&app, &number).await;
+    paid_by_bank(&app, "1201", "1201550006").await;
+    new_intent(&app, "0320", "0320550007").await;
+    // Two or three months back, last month, last week, today.
+    let today = payments::app::reports::cambodian_today();
+    spread_history(&app, &[70, 64, 40, 33, 7, 0]).await;
+    roll_up(&app).await;
+    let next_month: Option<chrono::NaiveDate> =
+        sqlx::query_scalar("select next_month from report_rollup_state")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    use chrono::Datelike;
+    assert_eq!(
+        next_month,
+        today.with_day(1),
+        "every finished month aggregated"
+    );
+    assert!(
+        app.scalar_i64("select count(*) from report_monthly_revenue")
+            .await
+            >= 2
+    );
+    assert!(
+        app.scalar_i64("select count(distinct month) from report_monthly_intent_counts")
+            .await
+            >= 3
+    );
+
+    // The same figures through the monthly rows and through the days, for periods starting
+    // mid-month, on a month's first day, or within one month; national and one office.
+    let mut conn = app.pool.acquire().await.unwrap();
+    let month_start = (today - chrono::Days::new(64)).with_day(1).unwrap();
+    let offices = ["0320".to_owned()];
+    for (from, to) in [
+        (today - chrono::Days::new(100), today),
+        (month_start, today),
+        (month_start, today - chrono::Days::new(1)),
+        (today - chrono::Days::new(70), today - chrono::Days::new(30)),
+        (today - chrono::Days::new(8), today),
+    ] {
+        for scoped in [None, Some(&offices[..])] {
+            let scope = |months| payments::db::reports::Scope {
+                from,
+                to,
+                offices: scoped,
+                months,
+            };
+            let monthly = figures(&mut conn, scope(true)).await;
+            let daily = figures(&mut conn, scope(false)).await;
+            assert_eq!(monthly, daily, "{from}..{to} {scoped:?}");
+            if from == today - chrono::Days::new(100) && scoped.is_none() {
+                assert!(monthly.contains("revenue_sets true day "), "{monthly}");
+                assert!(monthly.contains("intents paid "), "{monthly}");
+            }
+        }
+    }
+
+    // Over 92 days, the dashboard shows its series by month (and says so); shorter, by day.
+    let national = crate::pages::log_in(&app, "auditor").await;
+    let long_page = page(
+        &app,
+        &national,
+        &format!(
+            "/console/reports?lang=en&from={}&to={today}",
+            today - chrono::Days::new(400)
+        ),
+    )
+    .await;
+    assert_eq!(long_page.status, StatusCode::OK);
+    let month_key = format!(r#"<tr data-key="{}""#, today.format("%Y-%m"));
+    assert!(
+        long_page.html.contains("Revenue by month")
+            && long_page.html.contains("Online share of payments by month")
+            && long_page.html.contains(&month_key)
+            && long_page.html.contains("group_by=month"),
+        "{}",
+        long_page.html
+    );
+    let short_page = page(&app, &national, "/console/reports?lang=en").await.html;
+    assert!(
+        short_page.contains("Revenue by day")
+            && !short_page.contains("by month")
+            && short_page.contains(&format!(r#"<tr data-key="{today}""#)),
+        "{short_page}"
+    );
+    let long = report(
+        &app,
+        &format!(
+            "/v1/reports/revenue?from={}&to={today}&group_by=month",
+            today - chrono::Days::new(700)
+        ),
+        "auditor",
+    )
+    .await;
+    assert!(long["data"].as_array().unwrap().len() >= 3, "{long}");
+
+    let check = payments::db::reports::verify_rollups(&mut conn)
+        .await
+        .unwrap();
+    assert!(check.first_bad.is_none(), "{:?}", check.first_bad);
+
+    // A tampered monthly row: the monthly path reads it (the figures differ from the days')
+    // and verify names it.
+    sqlx::query("set session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let tampered: chrono::NaiveDate = sqlx::query_scalar(
+        "update report_monthly_revenue set amount_minor = amount_minor + 100
+         where (month, office_code, sector, channel, currency) =
+               (select month, office_code, sector, channel, currency
+                from report_monthly_revenue where office_code = '0320'
+                order by month limit 1)
+         returning month",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("set session_replication_role = origin")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let scope = |months| payments::db::reports::Scope {
+        from: today - chrono::Days::new(100),
+        to: today,
+        offices: None,
+        months,
+    };
+    assert_ne!(
+        figures(&mut conn, scope(true)).await,
+        figures(&mut conn, scope(false)).await
+    );
+    let check = payments::db::reports::verify_rollups(&mut conn)
+        .await
+        .unwrap();
+    let bad = check.first_bad.unwrap();
+    assert!(
+        bad.starts_with(&format!(
+            "report_monthly_revenue {} 0320 ",
+            tampered.format("%Y-%m")
+        )),
+        "{bad}"
+    );
+    let reply = app.get("/v1/ledger/verify", Some(app.key("auditor"))).await;
+    assert_eq!(reply.body["ok"], false, "{}", reply.body);
+    assert_eq!(reply.body["first_bad_report_row"], bad.as_str());
+
+    // Monthly rows are append-only, like the daily ones.
+    sqlx::query(
+        "update report_monthly_revenue set amount_minor = amount_minor - 100
+         where month = $1 and office_code = '0320'",
+    )
+    .bind(tampered)
+    .execute(&mut *conn)
+    .await
+    .expect_err("monthly revenue rows are append-only");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn monthly_counters_follow_every_change_and_verify_names_a_tampered_one(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let intent = new_intent(&app, "0320", "0320560001").await;
+    new_intent(&app, "0320", "0320560002").await;
+    paid_by_bank(&app, "1201", "1201560003").await;
+    spread_history(&app, &[0, 45, 80]).await;
+    sqlx::query("update payment_intents set status = 'expired' where office_code = '0320'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("update payment_intents set status = 'awaiting_payment' where id = $1::uuid")
+        .bind(intent["id"].as_str().unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from payment_intents where id = $1::uuid")
+        .bind(intent["id"].as_str().unwrap())
+        .execute(&app.pool)
+        .await
+        .ok();
+    let mut conn = app.pool.acquire().await.unwrap();
+    let check = payments::db::reports::verify_rollups(&mut conn)
+        .await
+        .unwrap();
+    assert!(check.first_bad.is_none(), "{:?}", check.first_bad);
+    let truth: Vec<(chrono::NaiveDate, String, String, i64)> = sqlx::query_as(
+        "select date_trunc('month', (created_at at time zone 'Asia/Phnom_Penh')::date)::date,
+                office_code, status, count(*)
+         from payment_intents group by 1, 2, 3 order by 1, 2, 3",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let stored: Vec<(chrono::NaiveDate, String, String, i64)> = sqlx::query_as(
+        "select month, office_code, status, count from report_monthly_intent_counts
+         where count <> 0 order by 1, 2, 3",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(stored, truth);
+    assert!(truth.len() >= 2, "{truth:?}");
+    let paid_months = app
+        .scalar_i64("select count(*) from report_monthly_paid_latency where count <> 0")
+        .await;
+    assert_eq!(paid_months, 1);
+
+    let (month, office) = (truth[0].0, truth[0].1.clone());
+    sqlx::query(
+        "update report_monthly_intent_counts set count = count + 1
+         where (month, office_code, status) = ($1, $2, $3)",
+    )
+    .bind(month)
+    .bind(&office)
+    .bind(&truth[0].2)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let check = payments::db::reports::verify_rollups(&mut conn)
+        .await
+        .unwrap();
+    let bad = check.first_bad.unwrap();
+    assert!(
+        bad.starts_with(&format!(
+            "report_monthly_intent_counts {} {office} {}: stored {}, days {}",
+            month.format("%Y-%m"),
+            truth[0].2,
+            truth[0].3 + 1,
+            truth[0].3
+        )),
+        "{bad}"
+    );
 }

@@ -290,8 +290,20 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
         title,
     });
 
-    // Revenue by day: a line per currency.
-    let title = pick("ចំណូលប្រចាំថ្ងៃ", "Revenue by day");
+    // Revenue by day (by month for a long period): a line per currency.
+    let monthly = dashboard.series == reports::GroupBy::Month;
+    let title = if monthly {
+        pick("ចំណូលប្រចាំខែ", "Revenue by month")
+    } else {
+        pick("ចំណូលប្រចាំថ្ងៃ", "Revenue by day")
+    };
+    let interval_header = || {
+        if monthly {
+            header(lang.pick("ខែ", "Month"), false)
+        } else {
+            header(lang.pick("ថ្ងៃ", "Day"), false)
+        }
+    };
     let day_charts: Vec<String> = {
         let currencies = currencies(&dashboard.by_day);
         if currencies.is_empty() {
@@ -325,18 +337,29 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
     };
     out.push(Section {
         id: "by-day",
-        note: Some(pick(
-            "ពីសៀវភៅបញ្ជី៖ ចំណូលដកការលុបចោល តាមថ្ងៃនៃការបង់ប្រាក់ (ម៉ោងកម្ពុជា)។",
-            "From the ledger: revenue net of voids, by day of payment (Cambodian time).",
-        )),
+        note: Some(if monthly {
+            pick(
+                "ពីសៀវភៅបញ្ជី៖ ចំណូលដកការលុបចោល តាមខែនៃការបង់ប្រាក់ (ម៉ោងកម្ពុជា)៖ រយៈពេលលើស ៩២ ថ្ងៃ បង្ហាញតាមខែ។",
+                "From the ledger: revenue net of voids, by month of payment (Cambodian time): a period over 92 days is shown by month.",
+            )
+        } else {
+            pick(
+                "ពីសៀវភៅបញ្ជី៖ ចំណូលដកការលុបចោល តាមថ្ងៃនៃការបង់ប្រាក់ (ម៉ោងកម្ពុជា)។",
+                "From the ledger: revenue net of voids, by day of payment (Cambodian time).",
+            )
+        }),
         charts: day_charts,
-        headers: vec![
-            header(lang.pick("ថ្ងៃ", "Day"), false),
-            count_header(),
-            amount_header(),
-        ],
+        headers: vec![interval_header(), count_header(), amount_header()],
         rows: revenue_rows(&dashboard.by_day, |row| row.key.clone()),
-        csv_href: csv_href("/v1/reports/revenue", dashboard, "&group_by=day"),
+        csv_href: csv_href(
+            "/v1/reports/revenue",
+            dashboard,
+            if monthly {
+                "&group_by=month"
+            } else {
+                "&group_by=day"
+            },
+        ),
         empty: none.clone(),
         title,
     });
@@ -459,7 +482,14 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
     });
 
     // Online share.
-    let title = pick("ចំណែកការបង់តាមអនឡាញ", "Online share of payments");
+    let title = if monthly {
+        pick(
+            "ចំណែកការបង់តាមអនឡាញ ប្រចាំខែ",
+            "Online share of payments by month",
+        )
+    } else {
+        pick("ចំណែកការបង់តាមអនឡាញ", "Online share of payments")
+    };
     let points: Vec<Point> = dashboard
         .share
         .data
@@ -472,10 +502,17 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
         .collect();
     out.push(Section {
         id: "online-share",
-        note: Some(pick(
-            "ការបង់មិនមែនសាច់ប្រាក់ (KHQR និងធនាគារ) ក្នុងចំណោមការបង់ទាំងអស់ ប្រចាំថ្ងៃ។",
-            "Payments not in cash (KHQR and banks) among all payments, per day.",
-        )),
+        note: Some(if monthly {
+            pick(
+                "ការបង់មិនមែនសាច់ប្រាក់ (KHQR និងធនាគារ) ក្នុងចំណោមការបង់ទាំងអស់ ប្រចាំខែ។",
+                "Payments not in cash (KHQR and banks) among all payments, by month.",
+            )
+        } else {
+            pick(
+                "ការបង់មិនមែនសាច់ប្រាក់ (KHQR និងធនាគារ) ក្នុងចំណោមការបង់ទាំងអស់ ប្រចាំថ្ងៃ។",
+                "Payments not in cash (KHQR and banks) among all payments, per day.",
+            )
+        }),
         charts: vec![charts::line(
             "chart-share",
             &title,
@@ -485,7 +522,7 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
             &none,
         )],
         headers: vec![
-            header(lang.pick("ថ្ងៃ", "Day"), false),
+            interval_header(),
             header(lang.pick("ការបង់", "Payments"), true),
             header(lang.pick("សាច់ប្រាក់", "Cash"), true),
             header(lang.pick("អនឡាញ", "Online"), true),
@@ -512,7 +549,11 @@ fn sections(lang: Lang, dashboard: &Dashboard) -> Vec<Section> {
                 currency: None,
             })
             .collect(),
-        csv_href: csv_href("/v1/reports/online-share", dashboard, ""),
+        csv_href: csv_href(
+            "/v1/reports/online-share",
+            dashboard,
+            if monthly { "&interval=month" } else { "" },
+        ),
         empty: none.clone(),
         title,
     });
