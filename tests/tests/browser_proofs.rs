@@ -271,6 +271,19 @@ async fn the_admin_closes_a_month_only_after_its_drawer_closed_and_the_audit_tra
         .await;
     type_into(&browser, "#audit-office", "0320").await;
     browser.click("[data-testid=audit-apply]").await;
+    // The unfiltered page has rows too: wait for the filtered one to be the page first.
+    browser
+        .wait_for(
+            "the filtered audit trail",
+            Duration::from_secs(10),
+            || async {
+                browser.client.current_url().await.is_ok_and(|url| {
+                    url.as_str().contains("kind=period_close")
+                        && url.as_str().contains("office=0320")
+                })
+            },
+        )
+        .await;
     browser.wait_for_element("[data-testid=audit-rows]").await;
     let kinds = browser
         .js(

@@ -79,6 +79,21 @@ impl ReportQuery {
     }
 }
 
+/// The report as JSON, or as the CSV `to_csv` makes of it (a `name.csv` attachment) when the
+/// client asked for CSV: the tail of every report route.
+fn json_or_csv<T: serde::Serialize>(
+    csv_wanted: bool,
+    name: &str,
+    report: &T,
+    to_csv: fn(&T) -> String,
+) -> Response {
+    if csv_wanted {
+        csv(name, to_csv(report))
+    } else {
+        Json(report).into_response()
+    }
+}
+
 fn csv(name: &str, body: String) -> Response {
     (
         [
@@ -106,11 +121,12 @@ pub async fn get_intents_report(
 ) -> Result<Response, ApiError> {
     let csv_wanted = query.wants_csv(&headers)?;
     let report = reports::intents(&state, &principal, &query.period()).await?;
-    Ok(if csv_wanted {
-        csv("intents", reports::intents_csv(&report))
-    } else {
-        Json(report).into_response()
-    })
+    Ok(json_or_csv(
+        csv_wanted,
+        "intents",
+        &report,
+        reports::intents_csv,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/reports/revenue", tag = "reports", params(ReportQuery),
@@ -127,11 +143,12 @@ pub async fn get_revenue_report(
     let csv_wanted = query.wants_csv(&headers)?;
     let group_by = GroupBy::parse(query.group_by.as_deref())?;
     let report = reports::revenue(&state, &principal, &query.period(), group_by).await?;
-    Ok(if csv_wanted {
-        csv("revenue", reports::revenue_csv(&report))
-    } else {
-        Json(report).into_response()
-    })
+    Ok(json_or_csv(
+        csv_wanted,
+        "revenue",
+        &report,
+        reports::revenue_csv,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/reports/online-share", tag = "reports", params(ReportQuery),
@@ -153,11 +170,12 @@ pub async fn get_online_share_report(
         query.interval.as_deref(),
     )
     .await?;
-    Ok(if csv_wanted {
-        csv("online-share", reports::share_csv(&report))
-    } else {
-        Json(report).into_response()
-    })
+    Ok(json_or_csv(
+        csv_wanted,
+        "online-share",
+        &report,
+        reports::share_csv,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/reports/time-to-pay", tag = "reports", params(ReportQuery),
@@ -173,11 +191,12 @@ pub async fn get_time_to_pay_report(
 ) -> Result<Response, ApiError> {
     let csv_wanted = query.wants_csv(&headers)?;
     let report = reports::time_to_pay(&state, &principal, &query.period()).await?;
-    Ok(if csv_wanted {
-        csv("time-to-pay", reports::latency_csv(&report))
-    } else {
-        Json(report).into_response()
-    })
+    Ok(json_or_csv(
+        csv_wanted,
+        "time-to-pay",
+        &report,
+        reports::latency_csv,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/reports/exceptions", tag = "reports", params(ReportQuery),
@@ -192,9 +211,10 @@ pub async fn get_exceptions_report(
 ) -> Result<Response, ApiError> {
     let csv_wanted = query.wants_csv(&headers)?;
     let report: AgeReport = reports::exceptions_by_age(&state, &principal, &query.period()).await?;
-    Ok(if csv_wanted {
-        csv("exceptions-by-age", reports::ages_csv(&report))
-    } else {
-        Json(report).into_response()
-    })
+    Ok(json_or_csv(
+        csv_wanted,
+        "exceptions-by-age",
+        &report,
+        reports::ages_csv,
+    ))
 }

@@ -20,6 +20,7 @@ use crate::app::books::trial_balance::{self, TrialBalance};
 use crate::app::books::{journal, trial_balance::office_choices};
 use crate::app::dates;
 use crate::app::error::AppError;
+use crate::app::sessions::Session;
 use crate::http::ledger::{export_response, statement_csv_response, XLSX};
 use crate::http::receipt_pages::query_param;
 use crate::http::web::{self, format, Caching, PageRequest};
@@ -397,28 +398,7 @@ pub async fn get_journal_csv(
     ConsoleSession(session): ConsoleSession,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let query = uri.query();
-    let period = match period(query) {
-        Ok(period) => period,
-        Err(error) => return web::error_page(&page, error),
-    };
-    let office = param(query, "office");
-    match journal::journal_csv(
-        &state,
-        &session.principal,
-        (period.from, period.to),
-        office.as_deref(),
-    )
-    .await
-    {
-        Ok((info, body)) => download(export_response(
-            &info,
-            "journal",
-            "text/csv; charset=utf-8",
-            Body::from_stream(body),
-        )),
-        Err(error) => web::error_page(&page, error),
-    }
+    journal_download(&state, &page, &session, uri.query(), JournalFormat::Csv).await
 }
 
 #[utoipa::path(get, operation_id = "get_books_journal_xlsx", path = "/console/books/journal.xlsx", tag = "console",
@@ -436,26 +416,46 @@ pub async fn get_journal_xlsx(
     ConsoleSession(session): ConsoleSession,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let query = uri.query();
+    journal_download(&state, &page, &session, uri.query(), JournalFormat::Xlsx).await
+}
+
+/// The journal's two downloads.
+#[derive(Debug, Clone, Copy)]
+enum JournalFormat {
+    Csv,
+    Xlsx,
+}
+
+/// The journal of the query's period and office, as a download in `format`.
+async fn journal_download(
+    state: &AppState,
+    page: &PageRequest,
+    session: &Session,
+    query: Option<&str>,
+    format: JournalFormat,
+) -> Response {
     let period = match period(query) {
         Ok(period) => period,
-        Err(error) => return web::error_page(&page, error),
+        Err(error) => return web::error_page(page, error),
     };
     let office = param(query, "office");
-    match journal::journal_xlsx(
-        &state,
-        &session.principal,
-        (period.from, period.to),
-        office.as_deref(),
-    )
-    .await
-    {
-        Ok((info, body)) => download(export_response(
-            &info,
-            "journal",
-            XLSX,
-            Body::from_stream(body),
-        )),
-        Err(error) => web::error_page(&page, error),
+    let range = (period.from, period.to);
+    let made = match format {
+        JournalFormat::Csv => {
+            journal::journal_csv(state, &session.principal, range, office.as_deref())
+                .await
+                .map(|(info, body)| (info, "text/csv; charset=utf-8", Body::from_stream(body)))
+        }
+        JournalFormat::Xlsx => {
+            journal::journal_xlsx(state, &session.principal, range, office.as_deref())
+                .await
+                .map(|(info, body)| (info, XLSX, Body::from_stream(body)))
+        }
+    };
+    match made {
+        Ok((info, content_type, body)) => {
+            download(export_response(&info, "journal", content_type, body))
+        }
+        Err(error) => web::error_page(page, error),
     }
 }
