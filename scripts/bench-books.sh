@@ -81,8 +81,9 @@ grep -q . "$JAR" || die "no session cookie after the auditor's login"
 # Cambodian dates (UTC+7 all year): the last 30 days, the last year, the whole period.
 today=$(TZ=Asia/Phnom_Penh date +%F)
 days_ago() { TZ=Asia/Phnom_Penh date -d "$today - $1 days" +%F; }
-years=$(psql "$DEMO_URL" -X -qAt -c "select greatest(1, ceil(extract(epoch from now() - min(created_at)) / (365 * 86400)))::int from payment_intents")
-periods=("30d:$(days_ago 29)" "1y:$(days_ago 364)" "${years}y:$(days_ago $((365 * years - 1)))")
+# The whole history, up to the reports' limit of 732 days.
+span=$(psql "$DEMO_URL" -X -qAt -c "select least(731, greatest(1, current_date - min(created_at)::date))::int from payment_intents")
+periods=("30d:$(days_ago 29)" "1y:$(days_ago 364)" "all $((span + 1))d:$(days_ago "$span")")
 year_ago=$(date -u -d '1 year ago' +%Y-%m-%dT%H:%M:%SZ)
 
 # label|auth|path; auth is a key, or "session" for the console's cookie.
@@ -99,7 +100,11 @@ for who in "national:$NATIONAL_KEY" "1201:$OFFICE_KEY"; do
         done
     done
 done
-requests+=("national|session|/console/reports" "national|session|/console/books")
+requests+=("national|session|/console/reports")
+for period in "${periods[@]:1}"; do
+    requests+=("national|session|/console/reports?from=${period#*:}&to=$today")
+done
+requests+=("national|session|/console/books")
 
 fetch() { # auth path [curl args...]
     local auth=$1 path=$2

@@ -450,8 +450,8 @@ async fn lighthouse_scores() {
             "--quiet".to_owned(),
         ];
         if let Some(cookie) = cookie {
-            // The pages of issue 16 come in parts: until one exists, say so instead of scoring
-            // an error page.
+            // A page that does not answer 200 (a session refused, a route gone) is said to be
+            // so, never scored as if it were the page.
             let status = reqwest::Client::new()
                 .get(url.as_str())
                 .header("cookie", cookie)
