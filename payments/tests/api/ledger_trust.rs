@@ -242,6 +242,10 @@ async fn the_service_role_cannot_alter_tables_or_disable_triggers(pool: PgPool) 
                 "alter table ledger_entries disable trigger ledger_entries_append_only",
                 "update ledger_postings set amount_minor = amount_minor",
                 "delete from ledger_seals",
+                // The roll-ups that the trial balance and the dashboard read instead of postings.
+                "update ledger_monthly_balances set balance_minor = 0",
+                "delete from report_daily_revenue",
+                "truncate report_monthly_payments",
                 "truncate ledger_entries cascade",
                 "alter table payment_intents add column sneaky int",
                 "set session_replication_role = replica",
