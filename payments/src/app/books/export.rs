@@ -157,7 +157,17 @@ where
         };
         let _ = sender.send(Err(std::io::Error::other(failure))).await;
     });
-    futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
-    })
+    receiver_stream(receiver)
+}
+
+/// The chunks a writer task sends, as a response body. Fused: the compression layer polls a
+/// body once more after its end, and a bare `unfold` panics on that poll, which cut off every
+/// gzipped download at its last chunk.
+pub fn receiver_stream(
+    receiver: tokio::sync::mpsc::Receiver<Chunk>,
+) -> impl futures_util::Stream<Item = Chunk> + Send + 'static {
+    futures_util::StreamExt::fuse(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+    ))
 }

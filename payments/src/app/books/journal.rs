@@ -262,9 +262,7 @@ pub async fn journal_xlsx(
         };
         let _ = sender.blocking_send(Err(std::io::Error::other(failure)));
     });
-    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
-    });
+    let stream = export::receiver_stream(receiver);
     Ok((info, stream))
 }
 
