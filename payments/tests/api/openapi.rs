@@ -71,6 +71,58 @@ fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// utoipa names a component after its Rust type and keeps one of two types of the same name
+/// silently: the ledger's statement line and the bank statement's line were both
+/// `StatementLineView`, so the ledger statement was documented with the other's fields (found
+/// by schemathesis: "id is a required property"). Every `ToSchema` type's name (or its
+/// `#[schema(as = ...)]`) must be unique.
+#[test]
+fn no_two_schemas_share_a_component_name() {
+    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+    let mut clashes = Vec::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for file in rust_files(&root) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (index, line) in lines.iter().enumerate() {
+            if !(line.trim_start().starts_with("#[derive(") && line.contains("ToSchema")) {
+                continue;
+            }
+            let mut renamed = None;
+            let mut name = None;
+            for following in lines.iter().skip(index + 1).take(8) {
+                let following = following.trim();
+                if let Some(rest) = following.strip_prefix("#[schema(as = ") {
+                    renamed = rest.split(|c: char| c == ')' || c == ',').next();
+                }
+                let item = following
+                    .strip_prefix("pub struct ")
+                    .or_else(|| following.strip_prefix("pub enum "))
+                    .or_else(|| following.strip_prefix("struct "))
+                    .or_else(|| following.strip_prefix("enum "));
+                if let Some(item) = item {
+                    name = item
+                        .split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .next();
+                    break;
+                }
+            }
+            let Some(name) = renamed.or(name) else {
+                continue;
+            };
+            let place = format!("{}:{}", file.display(), index + 1);
+            if let Some(first) = seen.insert(name.to_owned(), place.clone()) {
+                clashes.push(format!("{name}: {first} and {place}"));
+            }
+        }
+    }
+    assert!(seen.len() > 50, "found only {} schemas", seen.len());
+    assert!(
+        clashes.is_empty(),
+        "component names used twice: {clashes:#?}"
+    );
+}
+
 fn template_parameters(path: &str) -> BTreeSet<String> {
     path.split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))

@@ -46,7 +46,9 @@ impl From<TrialBalanceLine> for TrialBalanceRow {
     }
 }
 
+/// Named apart from the reports' `CurrencyTotal`: utoipa keeps one of two schemas of one name.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TrialBalanceTotal)]
 pub struct CurrencyTotal {
     pub currency: String,
     pub debit: String,
@@ -138,7 +140,9 @@ impl From<AccountBalance> for BalanceView {
     }
 }
 
+/// Named apart from the bank statement's `StatementLineView` (see `CurrencyTotal`).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LedgerStatementLine)]
 pub struct StatementLineView {
     pub posting_id: i64,
     pub entry_id: i64,
