@@ -257,6 +257,10 @@ async fn the_cursor_walks_every_row_once(pool: PgPool) {
     assert_eq!(walked, expected);
     let (status, bad) = trail(&app, "auditor", "cursor=garbage").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    // An empty cursor is refused as on every other list, not read as the first page.
+    let (status, bad) = trail(&app, "auditor", "cursor=").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert_eq!(bad["parameter"], "cursor", "{bad}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

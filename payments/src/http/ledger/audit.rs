@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::app::audit::{self, AuditFilter, AuditPage};
 use crate::app::auth::Principal;
+use crate::app::error::AppError;
 use crate::db::audit::AuditRow;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::AppQuery;
@@ -109,6 +110,11 @@ pub async fn get_audit(
     principal: Principal,
     AppQuery(query): AppQuery<AuditQueryParams>,
 ) -> Result<Json<AuditPageView>, ApiError> {
+    // The trail reads an empty filter as none (the console's form sends empty fields), but an
+    // empty cursor is no cursor this API returned, as on every other list.
+    if query.cursor.as_deref() == Some("") {
+        return Err(AppError::validation("cursor", "cursor is not one this list gave").into());
+    }
     Ok(Json(
         audit::trail(&state, &principal, query.into()).await?.into(),
     ))
