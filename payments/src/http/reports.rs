@@ -33,18 +33,25 @@ pub fn routes() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
-    /// First Cambodian day (inclusive), `YYYY-MM-DD`; default: 29 days before `to`.
+    /// First Cambodian day (inclusive), `YYYY-MM-DD`; default (also when empty, as a form
+    /// sends it): 29 days before `to`.
+    #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub from: Option<String>,
-    /// Last Cambodian day (inclusive); default: today in Cambodia. At most 732 days in all.
+    /// Last Cambodian day (inclusive); default (also when empty): today in Cambodia. At most
+    /// 732 days in all.
+    #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
     pub to: Option<String>,
     /// One office of the caller's; another (or an unknown one) is 404.
     pub office_code: Option<String>,
     /// Revenue only: `office` (default), `sector`, `channel`, `day`; extensions
     /// `channel_group` (khqr, cash, bank, other), `week`, `month`.
+    #[param(pattern = "^(office|sector|channel|day|channel_group|week|month)$")]
     pub group_by: Option<String>,
     /// Online share only: `day` (default), `week` or `month`.
+    #[param(pattern = "^(day|week|month)$")]
     pub interval: Option<String>,
     /// Extension: `csv` answers CSV whatever the Accept header says (a link in a page).
+    #[param(pattern = "^(csv|json)$")]
     pub format: Option<String>,
 }
 
@@ -57,7 +64,21 @@ impl ReportQuery {
         }
     }
 
+    /// Whether to answer CSV. Every report route calls it first, so it also refuses a
+    /// `group_by` or `interval` that no route takes: the routes share one query, and a value
+    /// the document says is invalid is refused on each of them, not ignored by some.
     fn wants_csv(&self, headers: &HeaderMap) -> Result<bool, ApiError> {
+        if self.group_by.is_some() {
+            GroupBy::parse(self.group_by.as_deref())?;
+        }
+        if let Some(interval) = self.interval.as_deref() {
+            if !matches!(interval, "day" | "week" | "month") {
+                return Err(ApiError::from(
+                    AppError::bad_request("interval must be day, week or month")
+                        .with("parameter", "interval"),
+                ));
+            }
+        }
         match self.format.as_deref() {
             Some("csv") => return Ok(true),
             Some("json") => return Ok(false),
