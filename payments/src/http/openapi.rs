@@ -298,15 +298,18 @@ fn complete(document: &mut Value) {
             if operation.as_object().is_none() {
                 continue;
             }
-            declare_path_parameters(operation, &template);
+            // Only the API's values pass the edge checks (`extract::AppQuery`, `AppPath`); a
+            // page reads its query leniently (an unknown `lang` is Khmer, odd search text finds
+            // nothing), so its parameters are documented as the free text they are.
+            declare_path_parameters(operation, &template, path.starts_with("/v1/"));
             document_errors(path, operation);
         }
     }
 }
 
 /// Declares each of the path's `template` parameters the operation leaves out, constrains its
-/// text parameters, and drops an empty parameter list.
-fn declare_path_parameters(operation: &mut Value, template: &[String]) {
+/// text parameters where the edge checks them, and drops an empty parameter list.
+fn declare_path_parameters(operation: &mut Value, template: &[String], edge_checked: bool) {
     let Some(object) = operation.as_object_mut() else {
         return;
     };
@@ -330,7 +333,9 @@ fn declare_path_parameters(operation: &mut Value, template: &[String]) {
         }
     }
     if let Some(parameters) = object["parameters"].as_array_mut() {
-        parameters.iter_mut().for_each(constrain_text);
+        if edge_checked {
+            parameters.iter_mut().for_each(constrain_text);
+        }
     }
     if object["parameters"].as_array().is_some_and(Vec::is_empty) {
         object.remove("parameters");
@@ -360,6 +365,23 @@ fn document_errors(path: &str, operation: &mut Value) {
                 response["description"] = json!(format!("{text}; or {description}"));
             }
         }
+    }
+    // The reports answer CSV too (`Accept: text/csv` or `format=csv`), as their descriptions say.
+    if path.starts_with("/v1/reports/") {
+        if let Some(content) = responses
+            .get_mut("200")
+            .and_then(|ok| ok.get_mut("content"))
+            .and_then(Value::as_object_mut)
+        {
+            content.insert("text/csv".to_owned(), json!({"schema": {"type": "string"}}));
+        }
+    }
+    // Every console route but the login page sends a visitor without a session to the login
+    // page first, whatever else the request says.
+    if path.starts_with("/console") && !path.starts_with("/console/login") {
+        responses.entry("303").or_insert_with(|| {
+            json!({"description": "No session (or an ended one): to /console/login?next=..., the page asked for"})
+        });
     }
     let html = json!({"text/html": {"schema": {"type": "string"}}});
     for (status, response) in responses.iter_mut() {
