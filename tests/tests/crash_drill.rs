@@ -590,6 +590,7 @@ async fn three_instances_two_kills_and_a_postgres_crash_lose_and_double_nothing(
         "callbacks_delivered_on_retry": count_lines(&bank_log, "delivered on retry"),
         "callbacks_given_up": count_lines(&bank_log, "gave up on a callback"),
         "payments_log_errors": count_lines(&payments_logs, " ERROR "),
+        "clock_skew_warnings": count_lines(&payments_logs, "reported payment time is implausible"),
     });
     println!("DRILL {figures}");
     eprintln!(
