@@ -16,6 +16,11 @@
 //! killed at 1/3 of the payments and instance 3 at 1/2, each started again on its address 3 s
 //! later; PostgreSQL is restarted with `pg_ctl -m immediate` at 2/3.
 //!
+//! Every `DRILL_LOSE_EVERY`-th payment (default 25th: 60 of 1,500; 0 for none) has all its
+//! callbacks dropped by bank-sim (`drop_callbacks`), as a bank that gave up or a network that
+//! lost them all (the 103 of the issue): only the status worker can find those, so the drill
+//! exercises it under the same crashes.
+//!
 //! What the bank took is the bank's own record (`GET /sandbox/payments/{reference}` for every
 //! attempt after the load), never the payer's answer: a pay call that got no answer may still
 //! have been taken. The drill then waits (up to `DRILL_WAIT_S`, default 180 s) until every
@@ -152,11 +157,22 @@ where
 }
 
 /// The payer pays `reference` at bank-sim (the amount asked); bank-sim answers once its first
-/// callback got an answer or none.
-async fn pay(http: &reqwest::Client, bank_sim_url: &str, reference: &str) -> PayAnswer {
+/// callback got an answer or none. With `lose_callbacks` bank-sim drops every copy and retry
+/// of the callback: only the service's status query can find the payment.
+async fn pay(
+    http: &reqwest::Client,
+    bank_sim_url: &str,
+    reference: &str,
+    lose_callbacks: bool,
+) -> PayAnswer {
+    let body = if lose_callbacks {
+        json!({"drop_callbacks": 1000})
+    } else {
+        json!({})
+    };
     let sent = http
         .post(format!("{bank_sim_url}/sandbox/payments/{reference}/pay"))
-        .json(&json!({}))
+        .json(&body)
         .send()
         .await;
     let response = match sent {
@@ -232,6 +248,7 @@ fn count_lines(text: &str, needle: &str) -> usize {
 #[ignore = "the crash drill of issue 11: minutes long, restarts its own PostgreSQL; run with `make drill`"]
 async fn three_instances_two_kills_and_a_postgres_crash_lose_and_double_nothing() {
     let payments = usize::try_from(env_number("DRILL_PAYMENTS", 1_500)).unwrap();
+    let lose_every = usize::try_from(env_number("DRILL_LOSE_EVERY", 25)).unwrap();
     let concurrency = usize::try_from(env_number("DRILL_CONCURRENCY", 24)).unwrap();
     let wait = Duration::from_secs(env_number("DRILL_WAIT_S", 180));
     let status_after = std::env::var("DRILL_STATUS_AFTER_MS")
@@ -288,7 +305,8 @@ async fn three_instances_two_kills_and_a_postgres_crash_lose_and_double_nothing(
                 let case_reference = format!("drill-{n:05}");
                 match create(&client, &case_reference, &seen).await {
                     Ok((intent_id, reference)) => {
-                        let answer = pay(&http, &bank_sim_url, &reference).await;
+                        let lose = lose_every > 0 && n % lose_every == lose_every - 1;
+                        let answer = pay(&http, &bank_sim_url, &reference, lose).await;
                         seen.lock().unwrap().cases.push(Case {
                             intent_id,
                             reference,
@@ -561,6 +579,7 @@ async fn three_instances_two_kills_and_a_postgres_crash_lose_and_double_nothing(
         .count();
     let figures = json!({
         "payments": payments,
+        "callbacks_all_lost": if lose_every > 0 { payments / lose_every } else { 0 },
         "concurrency": concurrency,
         "status_after_ms": status_after.as_deref().unwrap_or("default (60000)"),
         "load_s": tenths(load_time),
