@@ -579,7 +579,7 @@ async fn three_instances_two_kills_and_a_postgres_crash_lose_and_double_nothing(
         .count();
     let figures = json!({
         "payments": payments,
-        "callbacks_all_lost": if lose_every > 0 { payments / lose_every } else { 0 },
+        "callbacks_all_lost": payments.checked_div(lose_every).unwrap_or(0),
         "concurrency": concurrency,
         "status_after_ms": status_after.as_deref().unwrap_or("default (60000)"),
         "load_s": tenths(load_time),
