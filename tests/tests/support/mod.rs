@@ -1013,7 +1013,9 @@ impl WorkflowClient {
 /// A PostgreSQL cluster of this test alone, in a temporary directory on a free port, so that a
 /// crash test can kill and restart the server (`pg_ctl -m immediate`) without touching the
 /// server the other tests share. Stopped (immediate) and removed when dropped; its server log
-/// is copied to `target/e2e-logs/<test>-postgres.log` first.
+/// is copied to `target/e2e-logs/<test>-postgres.log` first. The directory,
+/// `$TMPDIR/owso-private-pg-<test process id>-<uuid>`, names its test process: a cluster whose
+/// process died without dropping it (SIGKILL, a timeout) is removed by the next `start`.
 ///
 /// The binaries come from `$PG_BIN_DIR`, else the newest `/usr/lib/postgresql/*/bin` (Debian's
 /// layout; `scripts/pg-up.sh` installs them). The server runs as the `postgres` OS user when
@@ -1030,8 +1032,12 @@ impl PrivateCluster {
     /// initdb into a fresh temporary directory and start the server on a free port.
     pub async fn start() -> PrivateCluster {
         let bin_dir = pg_bin_dir();
-        let dir =
-            std::env::temp_dir().join(format!("owso-private-pg-{}", uuid::Uuid::new_v4().simple()));
+        remove_orphaned_clusters(&bin_dir);
+        let dir = std::env::temp_dir().join(format!(
+            "{ORPHAN_PREFIX}{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         if running_as_root() {
             let uid = id_of("-u");
@@ -1142,28 +1148,64 @@ impl PrivateCluster {
 
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
-        let data = self.data_dir();
-        let path = self.bin_dir.join("pg_ctl");
-        let mut command = if running_as_root() {
-            let mut command = std::process::Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&path);
-            command
-        } else {
-            std::process::Command::new(&path)
+        stop_and_remove(&self.bin_dir, &self.dir, Some(&log_path_for("postgres")));
+    }
+}
+
+/// A private cluster's directory name: the prefix, the test process's id, a UUID.
+const ORPHAN_PREFIX: &str = "owso-private-pg-";
+
+/// Stops (immediate) and removes the private clusters of test processes that no longer run:
+/// a drill killed by a timeout or ^C never ran its `Drop`, and would leave a server behind.
+fn remove_orphaned_clusters(bin_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(ORPHAN_PREFIX)
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
         };
-        let stopped = command
-            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !matches!(stopped, Ok(status) if status.success()) {
-            eprintln!("warning: could not stop the private PostgreSQL in {data}: {stopped:?}");
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            eprintln!(
+                "removing the private PostgreSQL of process {pid}, which is gone: {}",
+                entry.path().display()
+            );
+            stop_and_remove(bin_dir, &entry.path(), None);
         }
-        let log = self.dir.join("postgres.log");
-        let _ = std::fs::copy(&log, log_path_for("postgres"));
-        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
-            eprintln!("warning: could not remove {}: {e}", self.dir.display());
-        }
+    }
+}
+
+/// `pg_ctl stop -m immediate` on `dir/data` (as the cluster's owner), copies its server log to
+/// `keep_log` if given, and removes `dir`. Best effort: warns, never panics (runs in `Drop`).
+fn stop_and_remove(bin_dir: &Path, dir: &Path, keep_log: Option<&Path>) {
+    let data = dir.join("data").display().to_string();
+    let path = bin_dir.join("pg_ctl");
+    let mut command = if running_as_root() {
+        let mut command = std::process::Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(&path);
+        command
+    } else {
+        std::process::Command::new(&path)
+    };
+    let stopped = command
+        .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !matches!(stopped, Ok(status) if status.success()) {
+        // Also when the server was not running any more.
+        eprintln!("note: pg_ctl stop on {data}: {stopped:?}");
+    }
+    if let Some(keep) = keep_log {
+        let _ = std::fs::copy(dir.join("postgres.log"), keep);
+    }
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        eprintln!("warning: could not remove {}: {e}", dir.display());
     }
 }
 
