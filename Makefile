@@ -9,7 +9,7 @@ CARGO ?= cargo
 # Where scripts/browser-up.sh puts axe-core (npm prefix target/web-tools).
 AXE_CORE_JS := $(CURDIR)/target/web-tools/node_modules/axe-core/axe.min.js
 
-.PHONY: help build run test demo-data bench bench-books bench-console bench-khqr bench-ledger bench-recon bench-throughput bench-web screenshots fmt lint clean sqlx-prepare
+.PHONY: help build run test demo-data bench bench-books bench-console bench-khqr bench-ledger bench-recon bench-throughput bench-web drill screenshots fmt lint clean sqlx-prepare
 
 help: ## list the targets
 	@echo "OWSO Pay — make targets:"
@@ -64,6 +64,14 @@ bench-web: ## Lighthouse (mobile, pinned) on the pay page, status, a catalog pag
 	export DATABASE_URL CHROMEDRIVER
 	$(CARGO) build --workspace --bins
 	$(CARGO) test -p e2e --test e2e -- --ignored --exact browser_pay::lighthouse_scores --nocapture
+
+drill: ## crash drill (issue 11): 3 instances behind a balancer, DRILL_PAYMENTS (1500) payments, 2 kill -9 and a PostgreSQL crash; prints DRILL {json}
+	@DATABASE_URL=$$(scripts/pg-up.sh)
+	# pg-up.sh installs PostgreSQL if missing; the drill runs a private cluster from its binaries
+	# (tests/tests/support/mod.rs, PrivateCluster) and never restarts the one found here.
+	export DATABASE_URL
+	$(CARGO) build --workspace --bins
+	$(CARGO) test -p e2e --test e2e -- --ignored --exact crash_drill::three_instances_two_kills_and_a_postgres_crash_lose_and_double_nothing --nocapture
 
 sqlx-prepare: ## rewrite the query cache .sqlx/ after changing a query (needs PostgreSQL; see scripts/sqlx-data.sh)
 	@scripts/sqlx-data.sh prepare

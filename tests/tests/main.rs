@@ -21,6 +21,7 @@ mod browser_proofs;
 mod browser_reconciliation;
 mod browser_reports;
 mod build_features;
+mod crash_drill;
 mod edge;
 mod harness_smoke;
 mod instances_and_logs;

@@ -205,6 +205,13 @@ impl TestDb {
                  Run `make test`, or `export DATABASE_URL=$(scripts/pg-up.sh)` and then `cargo test`."
             )
         });
+        TestDb::create_on(&admin_url).await
+    }
+
+    /// Like [`TestDb::create`] on another server than `DATABASE_URL`'s (a [`PrivateCluster`]
+    /// that a crash test may restart without disturbing the other tests).
+    pub async fn create_on(admin_url: &str) -> TestDb {
+        let admin_url = admin_url.to_owned();
         let name = format!("owso_e2e_{}", uuid::Uuid::new_v4().simple());
         let mut conn = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
             panic!("cannot connect to DATABASE_URL {}: {e}", redact(&admin_url))
@@ -573,6 +580,16 @@ pub async fn start_stack(db: &TestDb) -> Stack {
 /// (`SANDBOX_ENABLED=true`, callbacks wired both ways). `payments_envs` are extra settings for
 /// `payments serve` (e.g. short worker intervals) and override the defaults here.
 pub async fn start_stack_with(db: &TestDb, payments_envs: &[(&str, &str)]) -> Stack {
+    start_stack_calling_back(db, payments_envs, None).await
+}
+
+/// Like [`start_stack_with`], but bank-sim's callbacks go to `callback_base_url` (a
+/// [`LoadBalancer`] in front of several instances) instead of the first instance.
+pub async fn start_stack_calling_back(
+    db: &TestDb,
+    payments_envs: &[(&str, &str)],
+    callback_base_url: Option<&str>,
+) -> Stack {
     let db_env = [("DATABASE_URL", db.url.as_str())];
     let (code, stdout, stderr) = run_to_completion("payments", &["migrate"], &db_env).await;
     assert_eq!(
@@ -623,7 +640,10 @@ pub async fn start_stack_with(db: &TestDb, payments_envs: &[(&str, &str)]) -> St
             &[
                 ("LISTEN_ADDR", &bank_addr),
                 ("PUBLIC_BASE_URL", &bank_url),
-                ("CALLBACK_BASE_URL", &payments_url),
+                (
+                    "CALLBACK_BASE_URL",
+                    callback_base_url.unwrap_or(&payments_url),
+                ),
                 ("SANDBOX_CALLBACK_SECRET", SANDBOX_SECRET),
             ],
         )
@@ -796,6 +816,16 @@ impl Stack {
         (intent_id, reference)
     }
 
+    /// A client of the workflow API at `payments_url` that does not borrow the stack (so that
+    /// load tasks can call while the test kills and restarts instances).
+    pub fn workflow(&self) -> WorkflowClient {
+        WorkflowClient {
+            http: self.http.clone(),
+            base_url: self.payments_url.clone(),
+            key: self.key("workflow").to_owned(),
+        }
+    }
+
     /// Pays sandbox attempt `reference` at bank-sim as the payer would; `body` is the pay
     /// request (`{}` pays the amount asked). Panics naming bank-sim's answer if it refuses.
     pub async fn pay_at_sandbox(&self, reference: &str, body: serde_json::Value) {
@@ -897,6 +927,392 @@ impl Stack {
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
         Proc::try_spawn("payments", &["serve"], &envs).await
+    }
+}
+
+/// The workflow API as a client sees it, errors included: [`WorkflowClient::try_post`] reports
+/// a failed call instead of panicking, so that a load test can retry what a real workflow
+/// system would retry.
+#[derive(Clone)]
+pub struct WorkflowClient {
+    pub http: reqwest::Client,
+    pub base_url: String,
+    pub key: String,
+}
+
+/// A workflow call that did not succeed: the HTTP status (`None`: no answer at all) and why.
+#[derive(Debug, Clone)]
+pub struct CallFailure {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl CallFailure {
+    /// Worth retrying with the same idempotency key: no answer (a dead instance, a reset
+    /// connection), a 5xx, or a twin request still in progress (409 that says so).
+    pub fn transient(&self) -> bool {
+        match self.status {
+            None => true,
+            Some(status) if status >= 500 => true,
+            Some(409) => self.message.contains("idempotency_request_in_progress"),
+            Some(_) => false,
+        }
+    }
+}
+
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.status {
+            Some(status) => write!(f, "HTTP {status}: {}", self.message),
+            None => write!(f, "no answer: {}", self.message),
+        }
+    }
+}
+
+impl WorkflowClient {
+    /// POST `path` as the workflow key; the JSON of a 2xx answer.
+    pub async fn try_post(
+        &self,
+        path: &str,
+        idempotency_key: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, CallFailure> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.key)
+            .json(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request.send().await.map_err(|e| CallFailure {
+            status: None,
+            message: format!("{e:?}"),
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| CallFailure {
+            status: None,
+            message: format!("reading the answer: {e:?}"),
+        })?;
+        if !status.is_success() {
+            return Err(CallFailure {
+                status: Some(status.as_u16()),
+                message: text,
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| CallFailure {
+            status: Some(status.as_u16()),
+            message: format!("not JSON ({e}): {text}"),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash tests: a private PostgreSQL and a load balancer
+
+/// A PostgreSQL cluster of this test alone, in a temporary directory on a free port, so that a
+/// crash test can kill and restart the server (`pg_ctl -m immediate`) without touching the
+/// server the other tests share. Stopped (immediate) and removed when dropped; its server log
+/// is copied to `target/e2e-logs/<test>-postgres.log` first. The directory,
+/// `$TMPDIR/owso-private-pg-<test process id>-<uuid>`, names its test process: a cluster whose
+/// process died without dropping it (SIGKILL, a timeout) is removed by the next `start`.
+///
+/// The binaries come from `$PG_BIN_DIR`, else the newest `/usr/lib/postgresql/*/bin` (Debian's
+/// layout; `scripts/pg-up.sh` installs them). The server runs as the `postgres` OS user when
+/// the test runs as root (PostgreSQL refuses to run as root), trusting local connections of
+/// role `postgres`.
+pub struct PrivateCluster {
+    pub port: u16,
+    /// The temporary directory: `data/` (the cluster), the Unix socket, `postgres.log`.
+    pub dir: PathBuf,
+    bin_dir: PathBuf,
+}
+
+impl PrivateCluster {
+    /// initdb into a fresh temporary directory and start the server on a free port.
+    pub async fn start() -> PrivateCluster {
+        let bin_dir = pg_bin_dir();
+        remove_orphaned_clusters(&bin_dir);
+        let dir = std::env::temp_dir().join(format!(
+            "{ORPHAN_PREFIX}{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        if running_as_root() {
+            let uid = id_of("-u");
+            let gid = id_of("-g");
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+                .unwrap_or_else(|e| panic!("chown postgres {}: {e}", dir.display()));
+        }
+        let cluster = PrivateCluster {
+            port: free_port(),
+            dir,
+            bin_dir,
+        };
+        let data = cluster.data_dir();
+        cluster
+            .run(
+                "initdb",
+                &[
+                    "-D",
+                    &data,
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                    "--locale=C",
+                    "-E",
+                    "UTF8",
+                ],
+            )
+            .await;
+        cluster.pg_ctl("start").await;
+        cluster
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`, for [`TestDb::create_on`].
+    pub fn admin_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A crash restart: `pg_ctl -m immediate restart` (no checkpoint; every connection is cut
+    /// and the server replays its WAL, as after a power loss), waiting until it accepts
+    /// connections again.
+    pub async fn restart_immediate(&self) {
+        self.pg_ctl("restart").await;
+    }
+
+    fn data_dir(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    async fn pg_ctl(&self, action: &str) {
+        let data = self.data_dir();
+        let log = self.dir.join("postgres.log").display().to_string();
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.display()
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-l",
+                &log,
+                "-o",
+                &options,
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "60",
+                action,
+            ],
+        )
+        .await;
+    }
+
+    /// Runs a PostgreSQL binary as the cluster's owner; panics with its output if it fails.
+    async fn run(&self, bin: &str, args: &[&str]) {
+        let path = self.bin_dir.join(bin);
+        let mut command = if running_as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&path);
+            command
+        } else {
+            Command::new(&path)
+        };
+        // pg_ctl's server keeps no pipe of ours open: its output goes to -l.
+        let output = command
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
+        assert!(
+            output.status.success(),
+            "{bin} {} failed ({}):\n{}\n{}\nserver log:\n{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            tail_of(&self.dir.join("postgres.log"), 30)
+        );
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        stop_and_remove(&self.bin_dir, &self.dir, Some(&log_path_for("postgres")));
+    }
+}
+
+/// A private cluster's directory name: the prefix, the test process's id, a UUID.
+const ORPHAN_PREFIX: &str = "owso-private-pg-";
+
+/// Stops (immediate) and removes the private clusters of test processes that no longer run:
+/// a drill killed by a timeout or ^C never ran its `Drop`, and would leave a server behind.
+fn remove_orphaned_clusters(bin_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(ORPHAN_PREFIX)
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            eprintln!(
+                "removing the private PostgreSQL of process {pid}, which is gone: {}",
+                entry.path().display()
+            );
+            stop_and_remove(bin_dir, &entry.path(), None);
+        }
+    }
+}
+
+/// `pg_ctl stop -m immediate` on `dir/data` (as the cluster's owner), copies its server log to
+/// `keep_log` if given, and removes `dir`. Best effort: warns, never panics (runs in `Drop`).
+fn stop_and_remove(bin_dir: &Path, dir: &Path, keep_log: Option<&Path>) {
+    let data = dir.join("data").display().to_string();
+    let path = bin_dir.join("pg_ctl");
+    let mut command = if running_as_root() {
+        let mut command = std::process::Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(&path);
+        command
+    } else {
+        std::process::Command::new(&path)
+    };
+    let stopped = command
+        .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !matches!(stopped, Ok(status) if status.success()) {
+        // Also when the server was not running any more.
+        eprintln!("note: pg_ctl stop on {data}: {stopped:?}");
+    }
+    if let Some(keep) = keep_log {
+        let _ = std::fs::copy(dir.join("postgres.log"), keep);
+    }
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        eprintln!("warning: could not remove {}: {e}", dir.display());
+    }
+}
+
+/// `$PG_BIN_DIR`, else the newest `/usr/lib/postgresql/<major>/bin` holding `pg_ctl`.
+fn pg_bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PG_BIN_DIR").filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let major = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("pg_ctl").is_file().then_some((major, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, bin)| bin).unwrap_or_else(|| {
+        panic!("no PostgreSQL binaries in /usr/lib/postgresql/*/bin: run scripts/pg-up.sh (installs them) or set PG_BIN_DIR")
+    })
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// `id -u postgres` or `id -g postgres`.
+fn id_of(flag: &str) -> u32 {
+    let output = std::process::Command::new("id")
+        .args([flag, "postgres"])
+        .output()
+        .unwrap_or_else(|e| panic!("running id: {e}"));
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no OS user `postgres` (id {flag} postgres failed): install PostgreSQL with scripts/pg-up.sh"))
+}
+
+/// A round-robin TCP load balancer on 127.0.0.1: each connection goes to the next backend and
+/// is copied both ways until either side closes. A backend that refuses the connection (a
+/// killed instance) makes the balancer close the client's connection, so the client sees a
+/// failed request, as a real balancer's 502 would show it; the next connection tries the next
+/// backend. Backends may be set after start (bank-sim needs the balancer's URL before the
+/// instances exist). Stops accepting when dropped.
+pub struct LoadBalancer {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    backends: Arc<Mutex<Vec<String>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl LoadBalancer {
+    pub async fn start() -> LoadBalancer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the load balancer");
+        let url = format!(
+            "http://{}",
+            listener.local_addr().expect("the balancer's address")
+        );
+        let backends: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+        let shared = backends.clone();
+        let accept = tokio::spawn(async move {
+            let mut next = 0usize;
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let backend = {
+                    let backends = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    if backends.is_empty() {
+                        None
+                    } else {
+                        next = next.wrapping_add(1);
+                        backends.get(next % backends.len()).cloned()
+                    }
+                };
+                tokio::spawn(async move {
+                    let Some(backend) = backend else { return };
+                    // Refused (dead instance): dropping `client` closes it.
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        LoadBalancer {
+            url,
+            backends,
+            accept,
+        }
+    }
+
+    /// The backends' addresses (`127.0.0.1:PORT`), taken in turn.
+    pub fn set_backends(&self, addrs: Vec<String>) {
+        *self.backends.lock().unwrap_or_else(|p| p.into_inner()) = addrs;
+    }
+}
+
+impl Drop for LoadBalancer {
+    fn drop(&mut self) {
+        self.accept.abort();
     }
 }
 
