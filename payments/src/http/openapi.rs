@@ -302,6 +302,16 @@ fn complete(document: &mut Value) {
             // page reads its query leniently (an unknown `lang` is Khmer, odd search text finds
             // nothing), so its parameters are documented as the free text they are.
             declare_path_parameters(operation, &template, path.starts_with("/v1/"));
+            // A form post without its form is refused (415 before the form is read), so a
+            // form body is required, whatever its fields.
+            if let Some(body) = operation.get_mut("requestBody") {
+                if body["content"]
+                    .get("application/x-www-form-urlencoded")
+                    .is_some()
+                {
+                    body["required"] = json!(true);
+                }
+            }
             document_errors(path, operation);
         }
     }

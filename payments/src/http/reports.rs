@@ -35,11 +35,11 @@ pub fn routes() -> Router<AppState> {
 pub struct ReportQuery {
     /// First Cambodian day (inclusive), `YYYY-MM-DD`; default (also when empty, as a form
     /// sends it): 29 days before `to`.
-    #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    #[param(pattern = "^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))?$")]
     pub from: Option<String>,
     /// Last Cambodian day (inclusive); default (also when empty): today in Cambodia. At most
     /// 732 days in all.
-    #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+    #[param(pattern = "^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))?$")]
     pub to: Option<String>,
     /// One office of the caller's; another (or an unknown one) is 404.
     pub office_code: Option<String>,
