@@ -83,8 +83,9 @@ pub async fn mark_many(
     .await
 }
 
-/// Leases up to `batch` sandbox messages left `received` for longer than `after_ms`, for
-/// `lease_s`: the ones a crash left unprocessed (workers::recovery).
+/// Leases up to `batch` sandbox messages left `received` (a crash) or marked `failed` (their
+/// settlement failed, e.g. the database went away) for longer than `after_ms`, for `lease_s`
+/// doubled at each retry (workers::recovery).
 #[tracing::instrument(skip_all)]
 pub async fn lease_unprocessed(
     pool: &PgPool,

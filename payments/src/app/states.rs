@@ -107,7 +107,7 @@ pub enum InboxStatus {
     Duplicate,
     /// Its signature or its body was refused.
     Rejected,
-    /// Processing failed; kept to be replayed.
+    /// Processing failed; the recovery worker replays it (workers::recovery).
     Failed,
 }
 

@@ -112,8 +112,9 @@ pub struct LeasedMessage {
     pub body: Vec<u8>,
 }
 
-/// Leases up to `batch` sandbox messages left `received` for longer than `after_ms`, for
-/// `lease_s`, oldest first.
+/// Leases up to `batch` sandbox messages left `received`, or marked `failed`, for longer than
+/// `after_ms`, oldest first: for `lease_s` the first time, then twice as long at each retry
+/// (at most an hour), so the lease is also the backoff of a message that keeps failing.
 pub async fn lease_unprocessed(
     executor: impl PgExecutor<'_>,
     after_ms: i64,
@@ -123,10 +124,13 @@ pub async fn lease_unprocessed(
     // language=PostgreSQL
     let leased = sqlx::query_as!(
         LeasedMessage,
-        "update inbox_messages m set retry_leased_until = now() + $3::bigint * interval '1 second'
+        "update inbox_messages m
+         set retry_leased_until = now()
+                 + least($3::bigint * power(2, least(m.retries, 12))::bigint, 3600) * interval '1 second',
+             retries = m.retries + 1
          where m.id in (
              select id from inbox_messages
-             where status = 'received' and provider = 'sandbox'
+             where status in ('received', 'failed') and provider = 'sandbox'
                and received_at < now() - $1::bigint * interval '1 millisecond'
                and (retry_leased_until is null or retry_leased_until < now())
              order by received_at

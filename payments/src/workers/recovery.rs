@@ -7,6 +7,9 @@
 //! it (`FOR UPDATE SKIP LOCKED` plus a lease column) and runs it through the same processing
 //! as a live callback. Settling is idempotent by provider transaction id, so a message whose
 //! payment a retried callback already settled ends `duplicate`, and nothing is posted twice.
+//! A message whose settlement failed (marked `failed`: the database went away under it) is
+//! retried the same way, each time after twice the lease (at most an hour): the crash drill
+//! found such messages, which a bank that does not retry would otherwise have left unsettled.
 
 use serde_json::Value;
 use tokio::sync::watch;
@@ -53,8 +56,8 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// One round: leases the sandbox callbacks left `received` for longer than
-/// `inbox_retry_after` and processes each. Returns how many were leased.
+/// One round: leases the sandbox callbacks left `received`, or marked `failed`, for longer
+/// than `inbox_retry_after` and processes each. Returns how many were leased.
 #[tracing::instrument(skip_all)]
 pub async fn retry_inbox_once(state: &AppState) -> Result<usize, AppError> {
     let after_ms = i64::try_from(state.config.inbox_retry_after.as_millis()).unwrap_or(i64::MAX);

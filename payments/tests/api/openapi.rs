@@ -93,7 +93,7 @@ fn no_two_schemas_share_a_component_name() {
             for following in lines.iter().skip(index + 1).take(8) {
                 let following = following.trim();
                 if let Some(rest) = following.strip_prefix("#[schema(as = ") {
-                    renamed = rest.split(|c: char| c == ')' || c == ',').next();
+                    renamed = rest.split([')', ',']).next();
                 }
                 let item = following
                     .strip_prefix("pub struct ")

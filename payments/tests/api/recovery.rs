@@ -89,6 +89,82 @@ async fn a_callback_a_crash_left_in_the_inbox_is_settled_once_by_the_worker(pool
     assert!(receipt.is_string(), "{receipt}");
 }
 
+/// The crash drill (`make drill`) found these: PostgreSQL restarted while a callback settled,
+/// so its message was marked `failed`, and only `received` ones were ever retried. The bank's
+/// own retry saved those payments there; a bank that does not retry would not.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_callback_whose_settlement_failed_is_replayed_once_with_backoff(pool: PgPool) {
+    let app = TestApp::start(pool).await;
+    let (intent_id, reference) = app.pending_attempt("0320070009").await;
+    let failed = stored_callback(
+        &app,
+        &callback_body("sbx_failed_1", &reference, "600000"),
+        120,
+    )
+    .await;
+    sqlx::query(
+        "update inbox_messages set status = 'failed', verdict = 'processing_failed' where id = $1",
+    )
+    .bind(failed)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        payments::workers::recovery::retry_inbox_once(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(intent_status(&app, &intent_id).await, "paid");
+    assert_eq!(
+        app.scalar_i64("select count(*) from ledger_entries").await,
+        1
+    );
+    let status: String = sqlx::query_scalar("select status from inbox_messages where id = $1")
+        .bind(failed)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "processed");
+
+    // One that keeps failing (its intent's row held by another transaction past the statement
+    // timeout would do; here it is simply marked failed again) waits twice as long each time.
+    let (_, other) = app.pending_attempt("0320070010").await;
+    let stuck = stored_callback(&app, &callback_body("sbx_failed_2", &other, "600000"), 120).await;
+    let mut leases = Vec::new();
+    for _ in 0..3 {
+        sqlx::query(
+            "update inbox_messages set status = 'failed', retry_leased_until = null where id = $1",
+        )
+        .bind(stuck)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        // Marked failed again as if settling failed once more: only the lease, not the row's
+        // status, decides when it is tried next.
+        let leased = payments::app::inbox::lease_unprocessed(&app.pool, 60_000, 50, 120)
+            .await
+            .unwrap();
+        assert_eq!(leased.len(), 1);
+        let seconds: f64 = sqlx::query_scalar(
+            "select extract(epoch from retry_leased_until - now())::float8 from inbox_messages where id = $1",
+        )
+        .bind(stuck)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        leases.push(seconds.round() as i64);
+        // Leased: not handed out again until the lease ends.
+        assert!(
+            payments::app::inbox::lease_unprocessed(&app.pool, 60_000, 50, 120)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert_eq!(leases, vec![120, 240, 480]);
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn a_forged_message_left_in_the_inbox_is_rejected_not_settled(pool: PgPool) {
     let app = TestApp::start(pool).await;
