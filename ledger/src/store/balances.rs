@@ -37,6 +37,51 @@ pub async fn rollup_once(
     conn: &mut PgConnection,
     max_days: i64,
 ) -> Result<RollupOutcome, LedgerError> {
+    let (days, next_day) = roll_finished_days(
+        conn,
+        LEDGER_DAYS,
+        max_days,
+        async |conn: &mut PgConnection, day: NaiveDate| aggregate_day(conn, day).await,
+    )
+    .await?;
+    if next_day.is_some() {
+        aggregate_months(conn).await?;
+    }
+    Ok(RollupOutcome { days, next_day })
+}
+
+/// Where a day-by-day roll-up keeps its place and whose midnight ends its days: the ledger's
+/// balances ([`rollup_once`], UTC) and, in the service, the dashboard's revenue (Cambodian
+/// days) share [`roll_finished_days`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRollup {
+    /// A one-row table with the columns `next_day date` and `mark_xid xid8`.
+    pub state_table: &'static str,
+    /// The time zone whose midnight ends a day, as PostgreSQL names it.
+    pub time_zone: &'static str,
+}
+
+/// The ledger's daily balances: UTC days, their place in `ledger_rollup_state`.
+const LEDGER_DAYS: DayRollup = DayRollup {
+    state_table: "ledger_rollup_state",
+    time_zone: "UTC",
+};
+
+/// Runs `aggregate` for each finished day of `rollup`, oldest first and at most `max_days`,
+/// that no running transaction can still add a posting to (the xid horizon described at
+/// [`rollup_once`]), and moves the state row past them. Returns the days aggregated and the
+/// first day not aggregated (`None`: no postings yet, or another instance's round holds the
+/// state row). The caller owns the transaction.
+///
+/// # Errors
+///
+/// What `aggregate` returns, or a database error.
+pub async fn roll_finished_days<E: From<sqlx::Error>>(
+    conn: &mut PgConnection,
+    rollup: DayRollup,
+    max_days: i64,
+    mut aggregate: impl AsyncFnMut(&mut PgConnection, NaiveDate) -> Result<(), E>,
+) -> Result<(i64, Option<NaiveDate>), E> {
     // Before any write: this transaction has no xid yet, so it does not hold xmin back.
     // language=PostgreSQL
     let (xmin, xmax): (String, String) = sqlx::query_as(
@@ -44,41 +89,38 @@ pub async fn rollup_once(
     )
     .fetch_one(&mut *conn)
     .await?;
-    // language=PostgreSQL
-    let state: Option<(Option<NaiveDate>, Option<String>)> = sqlx::query_as(
-        "select next_day, mark_xid::text from ledger_rollup_state for update skip locked",
-    )
+    // A constant of this crate's callers, never input: a table name cannot be a parameter.
+    let state: Option<(Option<NaiveDate>, Option<String>)> = sqlx::query_as(&format!(
+        "select next_day, mark_xid::text from {} for update skip locked",
+        rollup.state_table
+    ))
     .fetch_optional(&mut *conn)
     .await?;
     let Some((next_day, mut mark)) = state else {
-        return Ok(RollupOutcome {
-            days: 0,
-            next_day: None,
-        });
+        return Ok((0, None));
     };
     let next_day = match next_day {
         Some(day) => Some(day),
         // language=PostgreSQL
         None => {
             sqlx::query_scalar(
-                "select (min(created_at) at time zone 'UTC')::date from ledger_postings",
+                "select (min(created_at) at time zone $1)::date from ledger_postings",
             )
+            .bind(rollup.time_zone)
             .fetch_one(&mut *conn)
             .await?
         }
     };
     let Some(mut day) = next_day else {
-        return Ok(RollupOutcome {
-            days: 0,
-            next_day: None,
-        });
+        return Ok((0, None));
     };
     let mut days = 0;
     while days < max_days {
         // language=PostgreSQL
         let over: bool =
-            sqlx::query_scalar("select (($1::date + 1)::timestamp at time zone 'UTC') <= now()")
+            sqlx::query_scalar("select (($1::date + 1)::timestamp at time zone $2) <= now()")
                 .bind(day)
+                .bind(rollup.time_zone)
                 .fetch_one(&mut *conn)
                 .await?;
         if !over {
@@ -97,24 +139,20 @@ pub async fn rollup_once(
         if !finished {
             break;
         }
-        aggregate_day(conn, day).await?;
-        day = day
-            .succ_opt()
-            .ok_or(LedgerError::Database(sqlx::Error::RowNotFound))?;
+        aggregate(&mut *conn, day).await?;
+        day = day.succ_opt().ok_or(sqlx::Error::RowNotFound)?;
         mark = None;
         days += 1;
     }
-    // language=PostgreSQL
-    sqlx::query("update ledger_rollup_state set next_day = $1, mark_xid = $2::xid8")
-        .bind(day)
-        .bind(mark.as_deref())
-        .execute(&mut *conn)
-        .await?;
-    aggregate_months(conn).await?;
-    Ok(RollupOutcome {
-        days,
-        next_day: Some(day),
-    })
+    sqlx::query(&format!(
+        "update {} set next_day = $1, mark_xid = $2::xid8",
+        rollup.state_table
+    ))
+    .bind(day)
+    .bind(mark.as_deref())
+    .execute(&mut *conn)
+    .await?;
+    Ok((days, Some(day)))
 }
 
 /// Tells whether a finished UTC day has postings that [`rollup_once`] has not aggregated yet:

@@ -6,7 +6,7 @@
 //! rolled up from the postings, except for a day or week series.
 //!
 //! Runtime queries (not the `query!` macros): the grouping key is chosen by a parameter and
-//! the roll-up mirrors `ledger::store::rollup_once`, which is written the same way.
+//! the roll-up of days is the ledger's own (`ledger::store::roll_finished_days`).
 
 use chrono::{Datelike, Months, NaiveDate};
 use sqlx::PgConnection;
@@ -23,75 +23,24 @@ pub const MAX_DAYS_PER_ROUND: i64 = 31;
 /// dated that day is running. The state row is taken with `SKIP LOCKED`: another instance's
 /// round in progress makes this one return 0. The caller owns the transaction.
 pub async fn rollup_once(conn: &mut PgConnection, max_days: i64) -> Result<i64, sqlx::Error> {
-    // Before any write: this transaction has no xid yet, so it does not hold xmin back.
-    // language=PostgreSQL
-    let (xmin, xmax): (String, String) = sqlx::query_as(
-        "select pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text from pg_current_snapshot() s",
+    let (days, next_day) = ledger::store::roll_finished_days(
+        conn,
+        REPORT_DAYS,
+        max_days,
+        async |conn: &mut PgConnection, day: NaiveDate| aggregate_day(conn, day).await,
     )
-    .fetch_one(&mut *conn)
     .await?;
-    // language=PostgreSQL
-    let state: Option<(Option<NaiveDate>, Option<String>)> = sqlx::query_as(
-        "select next_day, mark_xid::text from report_rollup_state for update skip locked",
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((next_day, mut mark)) = state else {
-        return Ok(0);
-    };
-    let next_day = match next_day {
-        Some(day) => Some(day),
-        None => {
-            // language=PostgreSQL
-            sqlx::query_scalar(
-                "select (min(created_at) at time zone 'Asia/Phnom_Penh')::date from ledger_postings",
-            )
-            .fetch_one(&mut *conn)
-            .await?
-        }
-    };
-    let Some(mut day) = next_day else {
-        return Ok(0);
-    };
-    let mut days = 0;
-    while days < max_days {
-        // language=PostgreSQL
-        let over: bool = sqlx::query_scalar(
-            "select (($1::date + 1)::timestamp at time zone 'Asia/Phnom_Penh') <= now()",
-        )
-        .bind(day)
-        .fetch_one(&mut *conn)
-        .await?;
-        if !over {
-            break;
-        }
-        let Some(mark_xid) = mark.clone() else {
-            mark = Some(xmax.clone());
-            continue;
-        };
-        // language=PostgreSQL
-        let finished: bool = sqlx::query_scalar("select $1::xid8 >= $2::xid8")
-            .bind(&xmin)
-            .bind(&mark_xid)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !finished {
-            break;
-        }
-        aggregate_day(conn, day).await?;
-        day = day.succ_opt().ok_or(sqlx::Error::RowNotFound)?;
-        mark = None;
-        days += 1;
+    if next_day.is_some() {
+        aggregate_months(conn).await?;
     }
-    // language=PostgreSQL
-    sqlx::query("update report_rollup_state set next_day = $1, mark_xid = $2::xid8")
-        .bind(day)
-        .bind(mark.as_deref())
-        .execute(&mut *conn)
-        .await?;
-    aggregate_months(conn).await?;
     Ok(days)
 }
+
+/// The dashboard's revenue: Cambodian days, their place in `report_rollup_state`.
+const REPORT_DAYS: ledger::store::DayRollup = ledger::store::DayRollup {
+    state_table: "report_rollup_state",
+    time_zone: "Asia/Phnom_Penh",
+};
 
 /// Sums the daily rows of every Cambodian month whose days are all rolled up (those before
 /// the month of `next_day`) into `report_monthly_revenue` and `report_monthly_payments`, and
