@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::body::parse_json;
 use super::error::{ApiError, Problem};
-use super::extract::{AppJson, AppPath, AppQuery, IdempotencyKey, JsonBytes};
+use super::extract::{accepts_csv, AppJson, AppPath, AppQuery, IdempotencyKey, JsonBytes};
 use crate::app::auth::Principal;
 use crate::app::cashier::{
     self, CashReceipt, CloseRequest, CounterIntent, Deposit, DepositRequest, Drawer, DrawerReport,
@@ -146,18 +146,6 @@ pub async fn close_cashier_session(
     Ok(Json(cashier::close(&state, &principal, id, request).await?))
 }
 
-/// Whether the client asks for CSV (an Accept header naming `text/csv`); JSON otherwise.
-fn wants_csv(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| {
-            accept
-                .split(',')
-                .any(|range| range.split(';').next().unwrap_or("").trim() == "text/csv")
-        })
-}
-
 #[utoipa::path(get, path = "/v1/cashier/sessions/{id}/report", tag = "cashier", security(("bearer" = [])),
     responses((status = 200, body = DrawerReport, description = "JSON; with `Accept: text/csv`, the same report as CSV (section,item,currency,amount,detail)"),
         (status = 404, body = Problem)))]
@@ -168,7 +156,7 @@ pub async fn get_cashier_session_report(
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Response, ApiError> {
     let report = cashier::report(&state, &principal, id).await?;
-    if wants_csv(&headers) {
+    if accepts_csv(&headers) {
         let disposition = format!("attachment; filename=\"drawer-{id}.csv\"");
         return Ok((
             [

@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use chrono::{DateTime, Datelike as _, FixedOffset, Utc};
 use serde::de::DeserializeOwned;
 
@@ -221,4 +221,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             })?;
         Ok(IdempotencyKey(key.to_owned()))
     }
+}
+
+/// Whether the client asks for CSV: an `Accept` header naming `text/csv` among its ranges
+/// (parameters such as `;q=` ignored). The routes that answer JSON or CSV read it here.
+pub fn accepts_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|range| range.split(';').next().unwrap_or("").trim() == "text/csv")
+        })
 }

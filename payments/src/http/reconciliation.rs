@@ -15,7 +15,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{AppPath, AppQuery};
+use super::extract::{accepts_csv, AppPath, AppQuery};
 use crate::app::auth::Principal;
 use crate::app::error::{AppError, Refusal};
 use crate::app::pagination::Page;
@@ -154,18 +154,6 @@ pub struct ReportQuery {
     pub date: NaiveDate,
 }
 
-/// Whether the client asks for CSV (an Accept header naming `text/csv`).
-fn wants_csv(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|accept| {
-            accept
-                .split(',')
-                .any(|range| range.split(';').next().unwrap_or("").trim() == "text/csv")
-        })
-}
-
 /// The report as a CSV download.
 pub fn report_csv(report: &DailyReport) -> Response {
     let disposition = format!(
@@ -199,7 +187,7 @@ pub async fn get_report(
         query.date,
     )
     .await?;
-    if wants_csv(&headers) {
+    if accepts_csv(&headers) {
         return Ok(report_csv(&report));
     }
     Ok(Json(report).into_response())

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::AppQuery;
+use super::extract::{accepts_csv, AppQuery};
 use crate::app::auth::Principal;
 use crate::app::error::AppError;
 use crate::app::reports::{
@@ -89,14 +89,7 @@ impl ReportQuery {
             }
             None => {}
         }
-        Ok(headers
-            .get(header::ACCEPT)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|accept| {
-                accept
-                    .split(',')
-                    .any(|range| range.split(';').next().unwrap_or("").trim() == "text/csv")
-            }))
+        Ok(accepts_csv(headers))
     }
 }
 
