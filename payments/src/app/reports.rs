@@ -223,6 +223,20 @@ impl GroupBy {
         })
     }
 
+    /// Parses the online share's `interval`: `day` (the default), `week` or `month` (400 for
+    /// anything else).
+    pub fn parse_interval(raw: Option<&str>) -> Result<GroupBy, AppError> {
+        Ok(match raw.unwrap_or("day") {
+            "day" => GroupBy::Day,
+            "week" => GroupBy::Week,
+            "month" => GroupBy::Month,
+            _ => {
+                return Err(AppError::bad_request("interval must be day, week or month")
+                    .with("parameter", "interval"))
+            }
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             GroupBy::Office => "office",
@@ -501,24 +515,16 @@ pub struct ShareReport {
     pub interval: String,
 }
 
-/// Payments per day (or week) split into cash and online, all currencies together.
+/// Payments per `interval` (day, week or month) split into cash and online, all currencies
+/// together.
 #[tracing::instrument(skip_all, fields(api_key.id = %principal.key_id))]
 pub async fn online_share(
     state: &AppState,
     principal: &Principal,
     query: &PeriodQuery,
-    interval: Option<&str>,
+    interval: GroupBy,
 ) -> Result<ShareReport, AppError> {
     principal.require(&REPORT_ROLES)?;
-    let interval = match interval.unwrap_or("day") {
-        "day" => GroupBy::Day,
-        "week" => GroupBy::Week,
-        "month" => GroupBy::Month,
-        _ => {
-            return Err(AppError::bad_request("interval must be day, week or month")
-                .with("parameter", "interval"))
-        }
-    };
     let mut conn = state.pool.acquire().await?;
     let period = query.resolve(&mut conn, principal).await?;
     share_in(&mut conn, period, interval).await

@@ -64,33 +64,38 @@ impl ReportQuery {
         }
     }
 
-    /// Whether to answer CSV. Every report route calls it first, so it also refuses a
-    /// `group_by` or `interval` that no route takes: the routes share one query, and a value
-    /// the document says is invalid is refused on each of them, not ignored by some.
-    fn wants_csv(&self, headers: &HeaderMap) -> Result<bool, ApiError> {
-        if self.group_by.is_some() {
-            GroupBy::parse(self.group_by.as_deref())?;
-        }
-        if let Some(interval) = self.interval.as_deref() {
-            if !matches!(interval, "day" | "week" | "month") {
-                return Err(ApiError::from(
-                    AppError::bad_request("interval must be day, week or month")
-                        .with("parameter", "interval"),
-                ));
-            }
-        }
-        match self.format.as_deref() {
-            Some("csv") => return Ok(true),
-            Some("json") => return Ok(false),
+    /// The query's answer format, grouping and interval, checked before any route runs: the
+    /// routes share one query, so a `group_by`, `interval` or `format` the document says is
+    /// invalid is refused on each of them, not ignored by those that do not use it.
+    fn shape(&self, headers: &HeaderMap) -> Result<Shape, ApiError> {
+        let group_by = GroupBy::parse(self.group_by.as_deref())?;
+        let interval = GroupBy::parse_interval(self.interval.as_deref())?;
+        let csv = match self.format.as_deref() {
+            Some("csv") => true,
+            Some("json") => false,
             Some(_) => {
                 return Err(ApiError::from(
                     AppError::bad_request("format must be csv or json").with("parameter", "format"),
                 ))
             }
-            None => {}
-        }
-        Ok(accepts_csv(headers))
+            None => accepts_csv(headers),
+        };
+        Ok(Shape {
+            csv,
+            group_by,
+            interval,
+        })
     }
+}
+
+/// What a report route reads from its query besides the period ([`ReportQuery::shape`]).
+struct Shape {
+    /// Answer CSV (`format=csv`, or `Accept: text/csv` without `format`).
+    csv: bool,
+    /// The revenue's grouping (`office` when not given).
+    group_by: GroupBy,
+    /// The online share's interval (`day` when not given).
+    interval: GroupBy,
 }
 
 /// The report as JSON, or as the CSV `to_csv` makes of it (a `name.csv` attachment) when the
@@ -133,10 +138,10 @@ pub async fn get_intents_report(
     headers: HeaderMap,
     AppQuery(query): AppQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let csv_wanted = query.wants_csv(&headers)?;
+    let shape = query.shape(&headers)?;
     let report = reports::intents(&state, &principal, &query.period()).await?;
     Ok(json_or_csv(
-        csv_wanted,
+        shape.csv,
         "intents",
         &report,
         reports::intents_csv,
@@ -154,11 +159,10 @@ pub async fn get_revenue_report(
     headers: HeaderMap,
     AppQuery(query): AppQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let csv_wanted = query.wants_csv(&headers)?;
-    let group_by = GroupBy::parse(query.group_by.as_deref())?;
-    let report = reports::revenue(&state, &principal, &query.period(), group_by).await?;
+    let shape = query.shape(&headers)?;
+    let report = reports::revenue(&state, &principal, &query.period(), shape.group_by).await?;
     Ok(json_or_csv(
-        csv_wanted,
+        shape.csv,
         "revenue",
         &report,
         reports::revenue_csv,
@@ -176,16 +180,10 @@ pub async fn get_online_share_report(
     headers: HeaderMap,
     AppQuery(query): AppQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let csv_wanted = query.wants_csv(&headers)?;
-    let report = reports::online_share(
-        &state,
-        &principal,
-        &query.period(),
-        query.interval.as_deref(),
-    )
-    .await?;
+    let shape = query.shape(&headers)?;
+    let report = reports::online_share(&state, &principal, &query.period(), shape.interval).await?;
     Ok(json_or_csv(
-        csv_wanted,
+        shape.csv,
         "online-share",
         &report,
         reports::share_csv,
@@ -203,10 +201,10 @@ pub async fn get_time_to_pay_report(
     headers: HeaderMap,
     AppQuery(query): AppQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let csv_wanted = query.wants_csv(&headers)?;
+    let shape = query.shape(&headers)?;
     let report = reports::time_to_pay(&state, &principal, &query.period()).await?;
     Ok(json_or_csv(
-        csv_wanted,
+        shape.csv,
         "time-to-pay",
         &report,
         reports::latency_csv,
@@ -223,10 +221,10 @@ pub async fn get_exceptions_report(
     headers: HeaderMap,
     AppQuery(query): AppQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let csv_wanted = query.wants_csv(&headers)?;
+    let shape = query.shape(&headers)?;
     let report: AgeReport = reports::exceptions_by_age(&state, &principal, &query.period()).await?;
     Ok(json_or_csv(
-        csv_wanted,
+        shape.csv,
         "exceptions-by-age",
         &report,
         reports::ages_csv,
