@@ -15,9 +15,9 @@ mod seal;
 
 pub use accounts::{ensure_account, list_accounts, AccountRow};
 pub use balances::{
-    account_balance, find_account, journal, journal_page, roll_finished_days, rollup_once,
-    rollup_pending, statement, trial_balance, AccountRef, DayRollup, JournalCursor, JournalRow,
-    RollupOutcome, Statement, StatementLine, TrialBalanceLine,
+    account_balance, days_pending, find_account, journal, journal_page, roll_finished_days,
+    rollup_once, rollup_pending, statement, trial_balance, AccountRef, DayRollup, JournalCursor,
+    JournalRow, RollupOutcome, Statement, StatementLine, TrialBalanceLine,
 };
 pub use batch::post_batch;
 pub use entries::{

@@ -163,18 +163,30 @@ pub async fn roll_finished_days<E: From<sqlx::Error>>(
 ///
 /// [`LedgerError::Database`] when the query fails.
 pub async fn rollup_pending(conn: &mut PgConnection) -> Result<bool, LedgerError> {
-    // language=PostgreSQL
-    let pending: bool = sqlx::query_scalar(
+    Ok(days_pending(conn, LEDGER_DAYS).await?)
+}
+
+/// Whether a day of `rollup` that is over still waits for [`roll_finished_days`]: the day
+/// after its state's `next_day` has begun, or, before the first round, some posting is older
+/// than today's midnight in the rollup's time zone.
+///
+/// # Errors
+///
+/// A database error.
+pub async fn days_pending(conn: &mut PgConnection, rollup: DayRollup) -> Result<bool, sqlx::Error> {
+    // A constant of this crate's callers, never input: a table name cannot be a parameter.
+    sqlx::query_scalar(&format!(
         "select case
-             when (select next_day from ledger_rollup_state) is null
+             when (select next_day from {state}) is null
                  then exists (select 1 from ledger_postings
-                              where created_at < date_trunc('day', now() at time zone 'UTC') at time zone 'UTC')
-             else ((select next_day from ledger_rollup_state) + 1)::timestamp at time zone 'UTC' <= now()
+                              where created_at < date_trunc('day', now() at time zone $1) at time zone $1)
+             else ((select next_day from {state}) + 1)::timestamp at time zone $1 <= now()
          end",
-    )
+        state = rollup.state_table
+    ))
+    .bind(rollup.time_zone)
     .fetch_one(&mut *conn)
-    .await?;
-    Ok(pending)
+    .await
 }
 
 /// Sums the daily rows of every month whose days are all rolled up (those before the month of

@@ -857,17 +857,5 @@ pub async fn verify_rollups(conn: &mut PgConnection) -> Result<RollupCheck, sqlx
 /// Whether a Cambodian day that is over still waits to be rolled up (the report counterpart of
 /// `ledger::store::rollup_pending`): `payments ledger catch-up` keeps going until neither is.
 pub async fn rollup_pending(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query_scalar(
-        "select case
-             when (select next_day from report_rollup_state) is null
-                 then exists (select 1 from ledger_postings
-                              where created_at < date_trunc('day', now() at time zone 'Asia/Phnom_Penh')
-                                                 at time zone 'Asia/Phnom_Penh')
-             else ((select next_day from report_rollup_state) + 1)::timestamp
-                      at time zone 'Asia/Phnom_Penh' <= now()
-         end",
-    )
-    .fetch_one(conn)
-    .await
+    ledger::store::days_pending(conn, REPORT_DAYS).await
 }
